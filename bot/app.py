@@ -1,0 +1,211 @@
+"""Building and running the Application: handlers, lifecycle hooks, error handling.
+
+The one place that wires everything; it decides nothing itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
+
+from telegram import BotCommand, BotCommandScopeDefault, Update
+from telegram.error import TelegramError
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from bot.clock import Clock, SystemClock
+from bot.config import Settings, check_token
+from bot.i18n import t
+from bot.logs import RedactingFilter
+from bot.processing import PerChatUpdateProcessor
+from bot.runtime import Runtime
+from bot.transport import AiohttpRequest
+from handlers import onboarding, presence, reports
+from handlers.common import PoskoContext, gate
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+PoskoApp = Application[Any, PoskoContext, Any, Any, Any, Any]
+
+# Indonesian command, then its English aliases (SPEC §3: "English aliases are accepted").
+OFFICER_COMMANDS: dict[str, tuple[str, ...]] = {
+    "hadir": ("checkin",),
+    "pulang": ("checkout",),
+    "aman": ("allclear", "clear"),
+    "lapor": ("report",),
+    "laporanku": ("myreports",),
+    "status": (),
+}
+
+
+def build_application(settings: Settings, clock: Clock | None = None) -> PoskoApp:
+    token = check_token(settings.telegram.token)
+    runtime = Runtime(settings=settings, clock=clock or SystemClock())
+    logging.getLogger().addFilter(RedactingFilter(token))
+    timeout = settings.telegram.poll_timeout.total_seconds()
+    builder = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(settings.telegram.base_url)
+        .request(AiohttpRequest(connection_pool_size=256))
+        .get_updates_request(AiohttpRequest(connection_pool_size=2, read_timeout=timeout + 10))
+        .concurrent_updates(PerChatUpdateProcessor(256))
+        .context_types(ContextTypes(context=PoskoContext))
+        .post_init(_on_start)
+        .post_shutdown(_on_stop)
+    )
+    if settings.telegram.base_file_url:
+        builder = builder.base_file_url(settings.telegram.base_file_url)
+    app: PoskoApp = builder.build()  # type: ignore[assignment]
+    app.bot_data["runtime"] = runtime
+    _add_handlers(app)
+    app.add_error_handler(_on_error)
+    return app
+
+
+def _command(names: tuple[str, ...], callback: Any) -> CommandHandler[Any, Any]:
+    return CommandHandler(list(names), callback)
+
+
+def _add_handlers(app: PoskoApp) -> None:
+    app.add_handler(TypeHandler(Update, gate), group=-1)
+    app.add_handler(_command(("start",), onboarding.start))
+    app.add_handler(_command(("bantuan", "help"), onboarding.help_command))
+    app.add_handler(_command(("batal", "cancel"), reports.batal))
+    handlers = {
+        "hadir": presence.hadir,
+        "pulang": presence.pulang,
+        "aman": presence.aman,
+        "lapor": reports.lapor,
+        "laporanku": reports.laporanku,
+        "status": presence.status,
+    }
+    for name, callback in handlers.items():
+        app.add_handler(_command((name, *OFFICER_COMMANDS[name]), callback))
+    app.add_handler(CallbackQueryHandler(presence.chosen, pattern=f"^{presence.CHOOSE_PREFIX}"))
+    app.add_handler(CallbackQueryHandler(reports.button, pattern=f"^{reports.PREFIX}"))
+    app.add_handler(CallbackQueryHandler(_stale_button))
+    app.add_handler(
+        MessageHandler(filters.UpdateType.EDITED_MESSAGE & filters.LOCATION, presence.live_location)
+    )
+    app.add_handler(
+        MessageHandler(filters.UpdateType.MESSAGE & filters.LOCATION, presence.location)
+    )
+    app.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.PHOTO, reports.photo))
+    app.add_handler(
+        MessageHandler(filters.UpdateType.MESSAGE & filters.COMMAND, onboarding.unknown_command)
+    )
+    app.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.TEXT, onboarding.text))
+    app.add_handler(MessageHandler(filters.UpdateType.MESSAGE, onboarding.unsupported))
+
+
+async def _stale_button(update: Update, context: PoskoContext) -> None:
+    if update.callback_query is not None:
+        await update.callback_query.answer(context.t("common.stale_button"), show_alert=True)
+
+
+async def _on_start(app: PoskoApp) -> None:
+    runtime: Runtime = app.bot_data["runtime"]
+    db = await Database.open(runtime.settings.storage.path)
+    before, after = await db.migrate()
+    if before != after:
+        log.info("database migrated from version %s to %s", before, after)
+    runtime.db = db
+    runtime.bot_username = runtime.settings.telegram.bot_username or app.bot.username
+    language = runtime.settings.bot.default_language
+    try:
+        await app.bot.set_my_commands(
+            [BotCommand(name, t(language, f"menu.{name}")) for name in ("start", "bantuan")],
+            scope=BotCommandScopeDefault(),
+        )
+    except TelegramError as exc:
+        log.warning("could not set the default command menu: %s", exc)
+
+
+async def _on_stop(app: PoskoApp) -> None:
+    runtime: Runtime = app.bot_data["runtime"]
+    if runtime.db is not None:
+        await runtime.db.close()
+        runtime.db = None
+
+
+async def _on_error(update: object, context: PoskoContext) -> None:
+    """Log every failure with its context; tell the person something went wrong."""
+    update_id = update.update_id if isinstance(update, Update) else None
+    user_id = (
+        update.effective_user.id if isinstance(update, Update) and update.effective_user else None
+    )
+    log.error("error handling update %s from user %s", update_id, user_id, exc_info=context.error)
+    if not isinstance(update, Update):
+        return
+    try:
+        if update.callback_query is not None:
+            await update.callback_query.answer(context.t("common.error"), show_alert=True)
+        elif (
+            update.effective_message is not None
+            and update.effective_chat is not None
+            and update.effective_chat.type == "private"
+        ):
+            await update.effective_message.reply_text(context.t("common.error"))
+    except TelegramError:
+        log.warning("could not tell user %s about the error", user_id)
+
+
+@asynccontextmanager
+async def running(app: PoskoApp, poll_timeout: timedelta | None = None) -> AsyncIterator[PoskoApp]:
+    """Initialise, start polling, and on exit stop in the order run_polling uses."""
+    runtime: Runtime = app.bot_data["runtime"]
+    timeout = poll_timeout or runtime.settings.telegram.poll_timeout
+    await app.initialize()
+    try:
+        if app.post_init is not None:
+            await app.post_init(app)
+        assert app.updater is not None
+        await app.updater.start_polling(
+            poll_interval=0.0,
+            timeout=timeout,
+            allowed_updates=Update.ALL_TYPES,
+            error_callback=_polling_error,
+        )
+        await app.start()
+        try:
+            yield app
+        finally:
+            if app.updater.running:
+                await app.updater.stop()
+            if app.running:
+                await app.stop()
+    finally:
+        await app.shutdown()
+        if app.post_shutdown is not None:
+            await app.post_shutdown(app)
+
+
+def _polling_error(error: TelegramError) -> None:
+    log.warning("polling failed, retrying: %s", error)
+
+
+async def serve(app: PoskoApp) -> None:
+    """Run until SIGINT or SIGTERM, then shut down cleanly."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with running(app):
+        log.info("posko is running")
+        await stop.wait()
+        log.info("stopping")

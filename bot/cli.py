@@ -1,0 +1,116 @@
+"""The ``posko`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.clock import SystemClock, day_hhmm
+from bot.config import ConfigError, Settings, load_settings
+from bot.logs import setup as setup_logging
+
+EXIT_CONFIG = 2
+EXIT_DATA = 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="posko", description="Posko election-desk bot")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def with_config(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        sub.add_argument("--config", type=Path, default=None, help="config.toml")
+        return sub
+
+    with_config(commands.add_parser("run", help="run the bot (migrates the database first)"))
+    db = commands.add_parser("db", help="database maintenance")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    with_config(db_commands.add_parser("migrate", help="bring the database to the latest schema"))
+    imp = with_config(commands.add_parser("import", help="upsert areas, posts or members from CSV"))
+    imp.add_argument("kind", choices=["areas", "posts", "members"])
+    imp.add_argument("file", type=Path)
+    inv = with_config(commands.add_parser("invite", help="create an invite code for a member"))
+    inv.add_argument("ref", help="the member's ref")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings(args.config, require_token=args.command == "run")
+    except ConfigError as exc:
+        print(f"posko: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    setup_logging(settings.log.level, settings.log.format)
+    try:
+        if args.command == "run":
+            return _run(settings)
+        return asyncio.run(_offline(args, settings))
+    except ConfigError as exc:
+        print(f"posko: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        return 130
+
+
+def _run(settings: Settings) -> int:
+    from bot.app import build_application, serve
+
+    app = build_application(settings, SystemClock())
+    asyncio.run(serve(app))
+    return 0
+
+
+async def _offline(args: argparse.Namespace, settings: Settings) -> int:
+    from storage.db import Database
+
+    db = await Database.open(settings.storage.path)
+    try:
+        before, after = await db.migrate()
+        if args.command == "db":
+            print(f"database {settings.storage.path}: schema version {before} → {after}")
+            return 0
+        if args.command == "import":
+            return await _import(db, args.kind, args.file)
+        if args.command == "invite":
+            return await _invite(db, settings, args.ref)
+    finally:
+        await db.close()
+    return EXIT_CONFIG
+
+
+async def _import(db: object, kind: str, path: Path) -> int:
+    from bot.importer import ImportFailed, import_csv
+    from storage.db import Database
+
+    assert isinstance(db, Database)
+    try:
+        summary = await import_csv(db, kind, path, SystemClock().now())  # type: ignore[arg-type]
+    except ImportFailed as exc:
+        print(f"posko: import refused, nothing was written:\n{exc}", file=sys.stderr)
+        return EXIT_DATA
+    print(f"{path.name}: {summary.created} created, {summary.updated} updated")
+    return 0
+
+
+async def _invite(db: object, settings: Settings, ref: str) -> int:
+    from bot.registration import deep_link, invite
+    from storage.db import Database
+
+    assert isinstance(db, Database)
+    invitation = await invite(db, ref, SystemClock().now(), settings.invites.expiry)
+    if invitation is None:
+        print(f"posko: no member with ref '{ref}'", file=sys.stderr)
+        return EXIT_DATA
+    username = settings.telegram.bot_username or "<bot_username>"
+    print(f"member:  {invitation.member.name} ({invitation.member.ref})")
+    print(f"code:    {invitation.code}")
+    print(f"expires: {day_hhmm(invitation.expires_at)} WIB")
+    print(f"link:    {deep_link(username, invitation.code)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,55 @@
+"""The one source of 'now'. Injected once in the app; tests pass a FakeClock."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+WIB = ZoneInfo("Asia/Jakarta")
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class FakeClock:
+    def __init__(self, start: datetime) -> None:
+        if start.tzinfo is None:
+            raise ValueError("FakeClock needs an aware datetime")
+        self._now = start.astimezone(UTC)
+
+    def now(self) -> datetime:
+        return self._now
+
+    def advance(self, delta: timedelta) -> datetime:
+        self._now += delta
+        return self._now
+
+    def set(self, moment: datetime) -> None:
+        self._now = moment.astimezone(UTC)
+
+
+def wib(moment: datetime) -> datetime:
+    return moment.astimezone(WIB)
+
+
+def hhmm(moment: datetime) -> str:
+    """A time of day in WIB, as officers read it: '19:05'."""
+    return wib(moment).strftime("%H:%M")
+
+
+def day_hhmm(moment: datetime) -> str:
+    return wib(moment).strftime("%d/%m %H:%M")
+
+
+def span(delta: timedelta) -> str:
+    """A short human duration: '2j 05m' style is catalog-independent digits only."""
+    minutes = max(0, int(delta.total_seconds() // 60))
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}"

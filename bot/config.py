@@ -1,0 +1,297 @@
+"""Configuration: config.toml, then POSKO_* environment overrides, then secrets.
+
+Durations are written with a unit (``45s``, ``15m``, ``2h``, ``7d``, ``1h30m``). The bot
+token is deliberately not a TOML field: it comes only from ``POSKO_TELEGRAM__TOKEN``, a
+token file, systemd's ``$CREDENTIALS_DIRECTORY/telegram_token`` or the secrets directory,
+so that it can never be committed with the config.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from contextvars import ContextVar
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, Field, PlainSerializer, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+_DURATION_PART = re.compile(r"(\d+)\s*([smhd])")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+TOKEN_PATTERN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{10,}$")
+TOKEN_SECRET_NAME = "telegram_token"
+
+
+class ConfigError(Exception):
+    """A configuration problem, already phrased for the operator (one line, names the setting)."""
+
+
+def parse_duration(value: object) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("expected a duration with a unit, e.g. '45s', '15m', '2h'")
+    text = value.strip().lower().replace(" ", "")
+    if text in ("0", "off"):
+        return timedelta(0)
+    pos = 0
+    total = 0
+    for match in _DURATION_PART.finditer(text):
+        if match.start() != pos:
+            break
+        total += int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+        pos = match.end()
+    if pos != len(text) or not text:
+        raise ValueError(f"'{value}' is not a duration; expected e.g. '45s', '15m', '2h', '1h30m'")
+    return timedelta(seconds=total)
+
+
+def format_duration(value: timedelta) -> str:
+    seconds = int(value.total_seconds())
+    if seconds % 86400 == 0 and seconds:
+        return f"{seconds // 86400}d"
+    if seconds % 3600 == 0 and seconds:
+        return f"{seconds // 3600}h"
+    if seconds % 60 == 0 and seconds:
+        return f"{seconds // 60}m"
+    return f"{seconds}s"
+
+
+Duration = Annotated[
+    timedelta, BeforeValidator(parse_duration), PlainSerializer(format_duration, return_type=str)
+]
+
+
+class TelegramSettings(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    token: str | None = Field(default=None, exclude=True, repr=False)
+    token_file: Path | None = None
+    base_url: str = "https://api.telegram.org/bot"
+    base_file_url: str | None = None
+    mode: Literal["polling", "webhook"] = "polling"
+    bot_username: str | None = None
+    poll_timeout: Duration = timedelta(seconds=30)
+    listen: str = "127.0.0.1"
+    port: int = 8443
+    url: str | None = None
+    secret_token: str | None = Field(default=None, repr=False)
+
+
+class StorageSettings(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    path: Path = Path("posko.db")
+
+
+class WatchSettings(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    staff_grace: Duration = timedelta(minutes=15)
+    silence_after: Duration = timedelta(minutes=90)
+    remind_before: Duration = timedelta(minutes=15)
+    escalate_after: Duration = timedelta(minutes=20)
+    repeat_every: Duration = timedelta(minutes=30)
+    remind_before_open: Duration = timedelta(minutes=30)
+    max_sleep: Duration = timedelta(seconds=30)
+
+
+class DeliverySettings(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    global_per_s: float = Field(default=30.0, gt=0)
+    per_chat_per_s: float = Field(default=1.0, gt=0)
+    per_group_per_min: float = Field(default=20.0, gt=0)
+    max_attempts: int = Field(default=8, ge=1)
+    request_timeout: Duration = timedelta(seconds=10)
+
+
+class InviteSettings(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    expiry: Duration = timedelta(days=7)
+
+
+DEFAULT_CATEGORIES = [
+    "keamanan",
+    "logistik",
+    "netralitas_asn",
+    "apk",
+    "politik_uang",
+    "dpt",
+    "kampanye",
+    "bencana",
+    "lainnya",
+]
+
+
+class ReportSettings(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    categories: list[str] = Field(default_factory=lambda: list(DEFAULT_CATEGORIES))
+    max_photos: int = Field(default=10, ge=0)
+    max_text: int = Field(default=2000, ge=50)
+
+
+class ScheduleOverride(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    date: date
+    hours: str
+    areas: list[str] | None = None
+
+
+class ScheduleSettings(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    override: list[ScheduleOverride] = Field(default_factory=list)
+
+
+class LogSettings(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["text", "json"] = "text"
+
+
+class HttpSettings(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    port: int | None = None
+    listen: str = "127.0.0.1"
+
+
+class BotSettings(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    default_language: Literal["id", "en"] = "id"
+
+
+_toml_data: ContextVar[dict[str, Any] | None] = ContextVar("posko_toml_data", default=None)
+
+
+class _TomlDictSource(PydanticBaseSettingsSource):
+    """The already-parsed config file, lowest priority (env and secrets override it)."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return (_toml_data.get() or {}).get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(_toml_data.get() or {})
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="POSKO_",
+        env_nested_delimiter="__",
+        extra="forbid",
+    )
+
+    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    watch: WatchSettings = Field(default_factory=WatchSettings)
+    delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+    invites: InviteSettings = Field(default_factory=InviteSettings)
+    reports: ReportSettings = Field(default_factory=ReportSettings)
+    schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    bot: BotSettings = Field(default_factory=BotSettings)
+    secrets_dir: Path | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _TomlDictSource(settings_cls))
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "config"
+    message = first["msg"].removeprefix("Value error, ")
+    return f"invalid setting {where}: {message}"
+
+
+def load_settings(
+    path: Path | None, *, require_token: bool = False, overrides: dict[str, Any] | None = None
+) -> Settings:
+    """Read and validate the configuration; raise ConfigError with one clear line."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            with path.open("rb") as handle:
+                data = tomllib.load(handle)
+        except FileNotFoundError:
+            raise ConfigError(f"config file not found: {path}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    if "token" in data.get("telegram", {}):
+        raise ConfigError(
+            "telegram.token must not be in the config file; "
+            "set POSKO_TELEGRAM__TOKEN or a secret file (telegram.token_file)"
+        )
+    reset = _toml_data.set(data)
+    try:
+        settings = Settings(**(overrides or {}))
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+    finally:
+        _toml_data.reset(reset)
+    if settings.telegram.token is None:
+        settings.telegram.token = _token_from_files(settings)
+    if settings.telegram.token is not None:
+        settings.telegram.token = settings.telegram.token.strip()
+    if require_token:
+        check_token(settings.telegram.token)
+    _check_overrides(settings)
+    return settings
+
+
+def _token_from_files(settings: Settings) -> str | None:
+    candidates: list[Path] = []
+    if settings.telegram.token_file is not None:
+        if not settings.telegram.token_file.is_file():
+            raise ConfigError(f"telegram.token_file not found: {settings.telegram.token_file}")
+        candidates.append(settings.telegram.token_file)
+    credentials = os.environ.get("CREDENTIALS_DIRECTORY")
+    if credentials:
+        candidates.append(Path(credentials) / TOKEN_SECRET_NAME)
+    if settings.secrets_dir is not None:
+        candidates.append(settings.secrets_dir / TOKEN_SECRET_NAME)
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate.read_text(encoding="utf-8").strip()
+    return None
+
+
+def check_token(token: str | None) -> str:
+    if not token:
+        raise ConfigError(
+            "telegram.token is missing: set POSKO_TELEGRAM__TOKEN or telegram.token_file"
+        )
+    if not TOKEN_PATTERN.match(token):
+        # Never echo the value: a malformed token may still be most of a real one.
+        raise ConfigError(
+            "telegram.token is malformed: expected '<digits>:<letters>' from BotFather"
+        )
+    return token
+
+
+def _check_overrides(settings: Settings) -> None:
+    from bot.schedule import HoursError, parse_hours
+
+    for index, override in enumerate(settings.schedule.override):
+        try:
+            parse_hours(override.hours)
+        except HoursError as exc:
+            raise ConfigError(f"invalid setting schedule.override[{index}].hours: {exc}") from None

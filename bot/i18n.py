@@ -1,0 +1,47 @@
+"""Message catalogs: every user-facing text, Bahasa Indonesia first, English second.
+
+Catalogs are TOML files in ``bot/locales``; a key missing in English falls back to
+Indonesian so that a person always gets a sentence, never a key.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from functools import cache
+from importlib import resources
+from typing import Any
+
+LANGUAGES = ("id", "en")
+DEFAULT_LANGUAGE = "id"
+
+
+def _flatten(prefix: str, table: dict[str, Any], out: dict[str, str]) -> None:
+    for key, value in table.items():
+        name = f"{prefix}.{key}" if prefix else key
+        if isinstance(value, dict):
+            _flatten(name, value, out)
+        else:
+            out[name] = str(value)
+
+
+@cache
+def catalog(language: str) -> dict[str, str]:
+    text = resources.files("bot").joinpath("locales", f"{language}.toml").read_text("utf-8")
+    flat: dict[str, str] = {}
+    _flatten("", tomllib.loads(text), flat)
+    return flat
+
+
+def t(language: str, key: str, **values: object) -> str:
+    messages = catalog(language if language in LANGUAGES else DEFAULT_LANGUAGE)
+    template = messages.get(key)
+    if template is None:
+        template = catalog(DEFAULT_LANGUAGE)[key]
+    return template.format(**values) if values else template
+
+
+def label(language: str, group: str, name: str) -> str:
+    """A configurable name (a category, say) in words, or the name itself if uncatalogued."""
+    key = f"{group}.{name}"
+    messages = catalog(language if language in LANGUAGES else DEFAULT_LANGUAGE)
+    return messages.get(key) or catalog(DEFAULT_LANGUAGE).get(key) or name.replace("_", " ")

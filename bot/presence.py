@@ -1,0 +1,176 @@
+"""Check in, check out and 'all clear': the officer's presence at a post."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum
+
+from bot import geo
+from storage import drafts, posts, shifts
+from storage.db import Database, Tx
+from storage.records import Member, Post, Shift
+
+CHECKIN_DRAFT = "checkin"
+LIVE_SIGNAL_EVERY = timedelta(minutes=5)
+
+
+@dataclass(frozen=True, slots=True)
+class Fix:
+    """A location as Telegram delivered it."""
+
+    latitude: float
+    longitude: float
+    accuracy_m: float | None
+    live_message_id: int | None
+
+
+class CheckInStatus(Enum):
+    CHECKED_IN = "checked_in"
+    ALREADY = "already"
+    MOVED = "moved"  # was on duty at another post; that shift ended as 'replaced'
+    CHOOSE = "choose"
+    NO_POSTS = "no_posts"
+    NOT_ASSIGNED = "not_assigned"
+
+
+@dataclass(frozen=True, slots=True)
+class CheckIn:
+    status: CheckInStatus
+    post: Post | None = None
+    verdict: geo.GeoVerdict | None = None
+    choices: tuple[Post, ...] = ()
+    nearest: Post | None = None
+    previous_post: Post | None = None
+    since: datetime | None = None
+
+
+def judge(post: Post, fix: Fix) -> geo.GeoVerdict:
+    return geo.judge_location(
+        post.latitude, post.longitude, post.radius_m, fix.latitude, fix.longitude, fix.accuracy_m
+    )
+
+
+def _position(fix: Fix, verdict: geo.GeoVerdict) -> shifts.Position:
+    return shifts.Position(
+        latitude=fix.latitude,
+        longitude=fix.longitude,
+        accuracy_m=fix.accuracy_m,
+        distance_m=verdict.distance_m,
+        inside_geofence=verdict.inside,
+        verified=verdict.verified,
+    )
+
+
+async def _check_in_at(tx: Tx, member: Member, post: Post, fix: Fix, now: datetime) -> CheckIn:
+    verdict = judge(post, fix)
+    current = await shifts.open_for_member(tx, member.id)
+    if current is not None and current.post_id == post.id:
+        await shifts.update_position(
+            tx, current.id, now, _position(fix, verdict), fix.live_message_id
+        )
+        return CheckIn(CheckInStatus.ALREADY, post=post, verdict=verdict, since=current.started_at)
+    previous = None
+    if current is not None:
+        await shifts.end(tx, current.id, now, "replaced")
+        previous = await posts.by_id(tx, current.post_id)
+    await shifts.start(tx, member.id, post.id, now, _position(fix, verdict), fix.live_message_id)
+    await posts.record_signal(tx, post.id, member.id, "checkin", now)
+    status = CheckInStatus.MOVED if previous is not None else CheckInStatus.CHECKED_IN
+    return CheckIn(status, post=post, verdict=verdict, previous_post=previous, since=now)
+
+
+async def check_in(db: Database, member: Member, fix: Fix, now: datetime) -> CheckIn:
+    """Check in at the only assigned post, or ask which one (remembering the location)."""
+    async with db.transaction() as tx:
+        assigned = await posts.assigned_to(tx, member.id)
+        if not assigned:
+            return CheckIn(CheckInStatus.NO_POSTS)
+        if len(assigned) == 1:
+            return await _check_in_at(tx, member, assigned[0], fix, now)
+        current = await shifts.open_for_member(tx, member.id)
+        if current is not None:
+            for post in assigned:
+                if post.id == current.post_id and judge(post, fix).inside is not False:
+                    return await _check_in_at(tx, member, post, fix, now)
+        await drafts.put(
+            tx,
+            member.id,
+            CHECKIN_DRAFT,
+            "choose",
+            {
+                "lat": fix.latitude,
+                "lon": fix.longitude,
+                "acc": fix.accuracy_m,
+                "live": fix.live_message_id,
+            },
+            now,
+        )
+        key = geo.nearest(
+            ((post.id, post.latitude, post.longitude) for post in assigned),
+            fix.latitude,
+            fix.longitude,
+        )
+        nearest = next((post for post in assigned if post.id == key), None)
+        ordered = sorted(assigned, key=lambda post: (post.id != key, post.code))
+        return CheckIn(CheckInStatus.CHOOSE, choices=tuple(ordered), nearest=nearest)
+
+
+async def choose_post(db: Database, member: Member, post_id: int, now: datetime) -> CheckIn:
+    """The officer picked a post from the buttons; only their own posts count."""
+    async with db.transaction() as tx:
+        assigned = {post.id: post for post in await posts.assigned_to(tx, member.id)}
+        post = assigned.get(post_id)
+        if post is None:
+            return CheckIn(CheckInStatus.NOT_ASSIGNED)
+        draft = await drafts.get(tx, member.id)
+        if draft is None or draft.kind != CHECKIN_DRAFT:
+            return CheckIn(CheckInStatus.NOT_ASSIGNED)
+        data = draft.data
+        fix = Fix(float(data["lat"]), float(data["lon"]), data.get("acc"), data.get("live"))
+        await drafts.delete(tx, member.id)
+        return await _check_in_at(tx, member, post, fix, now)
+
+
+async def live_update(db: Database, member: Member, fix: Fix, now: datetime) -> bool:
+    """A live-location edit: move the open shift's position; a signal at most every 5 min."""
+    async with db.transaction() as tx:
+        current = await shifts.open_for_member(tx, member.id)
+        if current is None or current.live_message_id != fix.live_message_id:
+            return False
+        post = await posts.by_id(tx, current.post_id)
+        assert post is not None
+        await shifts.update_position(tx, current.id, now, _position(fix, judge(post, fix)), None)
+        if post.last_signal_at is None or now - post.last_signal_at >= LIVE_SIGNAL_EVERY:
+            await posts.record_signal(tx, post.id, member.id, "live_location", now)
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class CheckOut:
+    post: Post | None
+    shift: Shift | None
+
+
+async def check_out(db: Database, member: Member, now: datetime) -> CheckOut:
+    async with db.transaction() as tx:
+        current = await shifts.open_for_member(tx, member.id)
+        if current is None:
+            return CheckOut(None, None)
+        await shifts.end(tx, current.id, now, "checkout")
+        return CheckOut(await posts.by_id(tx, current.post_id), current)
+
+
+async def all_clear(db: Database, member: Member, note: str | None, now: datetime) -> Post | None:
+    """Record 'situasi aman' for the post the officer is on duty at (None: not on duty)."""
+    async with db.transaction() as tx:
+        current = await shifts.open_for_member(tx, member.id)
+        if current is None:
+            return None
+        await posts.record_signal(tx, current.post_id, member.id, "all_clear", now, note)
+        return await posts.by_id(tx, current.post_id)
+
+
+async def current_post(tx: Tx, member: Member) -> Post | None:
+    current = await shifts.open_for_member(tx, member.id)
+    return None if current is None else await posts.by_id(tx, current.post_id)

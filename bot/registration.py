@@ -1,0 +1,111 @@
+"""Joining the bot: invite codes and binding a Telegram account to a member."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum
+
+from storage import audit, invites, members
+from storage.db import Database
+from storage.invites import InviteOutcome
+from storage.records import Member
+
+# No 0/O/1/I/L: codes are read aloud and typed on phones.
+_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+CODE_LENGTH = 10
+
+
+def new_code() -> str:
+    return "".join(secrets.choice(_CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def deep_link(bot_username: str, code: str) -> str:
+    return f"https://t.me/{bot_username}?start={code}"
+
+
+@dataclass(frozen=True, slots=True)
+class Invitation:
+    member: Member
+    code: str
+    expires_at: datetime
+
+
+async def invite(db: Database, ref: str, now: datetime, valid_for: timedelta) -> Invitation | None:
+    """A fresh single-use code for member ``ref`` (None when there is no such member)."""
+    async with db.transaction() as tx:
+        member = await members.by_ref(tx, ref)
+        if member is None:
+            return None
+        code = new_code()
+        expires = now + valid_for
+        await invites.create(tx, code, member.id, now, expires)
+        await audit.record(tx, now, None, "invite", "member", member.id, expires=expires)
+        return Invitation(member, code, expires)
+
+
+class JoinStatus(Enum):
+    JOINED = "joined"
+    ALREADY = "already"
+    UNKNOWN = "unknown"
+    USED = "used"
+    EXPIRED = "expired"
+    TAKEN = "taken"  # the member is bound to a different Telegram account
+
+
+@dataclass(frozen=True, slots=True)
+class Join:
+    status: JoinStatus
+    member: Member | None = None
+
+
+def looks_like_code(text: str) -> bool:
+    return 4 <= len(text) <= 64 and text.isalnum()
+
+
+async def _join(
+    db: Database, code: str, telegram_id: int, client_language: str | None, now: datetime
+) -> Join:
+    code = code.strip().upper()
+    if not looks_like_code(code):
+        return Join(JoinStatus.UNKNOWN)
+    async with db.transaction() as tx:
+        existing = await members.by_telegram_id(tx, telegram_id)
+        if existing is not None:
+            return Join(JoinStatus.ALREADY, existing)
+        outcome, member_id = await invites.consume(tx, code, telegram_id, now)
+        if outcome is InviteOutcome.UNKNOWN or member_id is None:
+            return Join(JoinStatus.UNKNOWN)
+        if outcome is InviteOutcome.USED:
+            return Join(JoinStatus.USED)
+        if outcome is InviteOutcome.EXPIRED:
+            return Join(JoinStatus.EXPIRED)
+        member = await members.by_id(tx, member_id)
+        assert member is not None
+        if member.telegram_id is not None and member.telegram_id != telegram_id:
+            # Rolling back keeps the code usable by the right person.
+            raise _Taken(member)
+        await members.bind_telegram(tx, member.id, telegram_id, client_language, now)
+        await audit.record(tx, now, member.id, "register", "member", member.id)
+        bound = await members.by_id(tx, member.id)
+        return Join(JoinStatus.JOINED, bound)
+
+
+class _Taken(Exception):
+    def __init__(self, member: Member) -> None:
+        self.member = member
+
+
+async def join(
+    db: Database, code: str, telegram_id: int, client_language: str | None, now: datetime
+) -> Join:
+    try:
+        return await _join(db, code, telegram_id, client_language, now)
+    except _Taken:
+        return Join(JoinStatus.TAKEN)
+
+
+async def recognise(db: Database, telegram_id: int) -> Member | None:
+    async with db.read() as tx:
+        return await members.by_telegram_id(tx, telegram_id)

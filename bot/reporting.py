@@ -1,0 +1,322 @@
+"""Field reports (laporan): the guided flow as a durable draft, and the one-shot form.
+
+The guided flow's state lives in the ``drafts`` table, not in memory, so that a report
+half-written when the bot restarts is still there when the officer carries on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum, StrEnum
+from typing import Any
+
+from bot.presence import current_post
+from storage import drafts, issues, posts
+from storage.db import Database, Tx
+from storage.records import SEVERITIES, Draft, Issue, Member, Post
+
+REPORT_DRAFT = "report"
+ONE_SHOT_SEVERITY = "sedang"
+
+
+class Step(StrEnum):
+    POST = "post"
+    CATEGORY = "category"
+    SEVERITY = "severity"
+    TEXT = "text"
+    ATTACH = "attach"
+    CONFIRM = "confirm"
+
+
+@dataclass(slots=True)
+class ReportDraft:
+    step: Step
+    post_id: int | None = None
+    post_code: str | None = None
+    category: str | None = None
+    severity: str | None = None
+    text: str | None = None
+    photos: list[str] = field(default_factory=list)
+    latitude: float | None = None
+    longitude: float | None = None
+    media_group: str | None = None
+
+    @classmethod
+    def from_draft(cls, draft: Draft) -> ReportDraft:
+        data = draft.data
+        return cls(
+            step=Step(draft.step),
+            post_id=data.get("post_id"),
+            post_code=data.get("post_code"),
+            category=data.get("category"),
+            severity=data.get("severity"),
+            text=data.get("text"),
+            photos=list(data.get("photos", [])),
+            latitude=data.get("lat"),
+            longitude=data.get("lon"),
+            media_group=data.get("media_group"),
+        )
+
+    def data(self) -> dict[str, Any]:
+        return {
+            "post_id": self.post_id,
+            "post_code": self.post_code,
+            "category": self.category,
+            "severity": self.severity,
+            "text": self.text,
+            "photos": self.photos,
+            "lat": self.latitude,
+            "lon": self.longitude,
+            "media_group": self.media_group,
+        }
+
+
+class Problem(Enum):
+    NO_POSTS = "no_posts"
+    NO_DRAFT = "no_draft"
+    WRONG_STEP = "wrong_step"
+    BAD_CHOICE = "bad_choice"
+    TOO_LONG = "too_long"
+    TOO_MANY_PHOTOS = "too_many_photos"
+    UNKNOWN_CATEGORY = "unknown_category"
+    EMPTY = "empty"
+    WHICH_POST = "which_post"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    draft: ReportDraft | None = None
+    problem: Problem | None = None
+    issue: Issue | None = None
+    choices: tuple[Post, ...] = ()
+    new_photo: bool = False
+
+
+async def _load(tx: Tx, member: Member) -> ReportDraft | None:
+    draft = await drafts.get(tx, member.id)
+    if draft is None or draft.kind != REPORT_DRAFT:
+        return None
+    return ReportDraft.from_draft(draft)
+
+
+async def _save(tx: Tx, member: Member, draft: ReportDraft, now: datetime) -> None:
+    await drafts.put(tx, member.id, REPORT_DRAFT, draft.step.value, draft.data(), now)
+
+
+async def _default_post(tx: Tx, member: Member) -> tuple[Post | None, list[Post]]:
+    """The post a report is about: where the officer is on duty, else their only post."""
+    on_duty = await current_post(tx, member)
+    if on_duty is not None:
+        return on_duty, []
+    assigned = await posts.assigned_to(tx, member.id)
+    if len(assigned) == 1:
+        return assigned[0], []
+    return None, assigned
+
+
+async def start(db: Database, member: Member, now: datetime) -> Outcome:
+    async with db.transaction() as tx:
+        post, choices = await _default_post(tx, member)
+        if post is None and not choices:
+            return Outcome(problem=Problem.NO_POSTS)
+        if post is None:
+            draft = ReportDraft(Step.POST)
+        else:
+            draft = ReportDraft(Step.CATEGORY, post_id=post.id, post_code=post.code)
+        await _save(tx, member, draft, now)
+        return Outcome(draft=draft, choices=tuple(choices))
+
+
+async def current(db: Database, member: Member) -> ReportDraft | None:
+    async with db.read() as tx:
+        return await _load(tx, member)
+
+
+async def cancel(db: Database, member: Member) -> bool:
+    async with db.transaction() as tx:
+        return await drafts.delete(tx, member.id)
+
+
+async def choose_post(db: Database, member: Member, post_id: int, now: datetime) -> Outcome:
+    async with db.transaction() as tx:
+        draft = await _load(tx, member)
+        if draft is None:
+            return Outcome(problem=Problem.NO_DRAFT)
+        if draft.step is not Step.POST:
+            return Outcome(draft=draft, problem=Problem.WRONG_STEP)
+        post = next((p for p in await posts.assigned_to(tx, member.id) if p.id == post_id), None)
+        if post is None:
+            return Outcome(draft=draft, problem=Problem.BAD_CHOICE)
+        draft.post_id, draft.post_code, draft.step = post.id, post.code, Step.CATEGORY
+        await _save(tx, member, draft, now)
+        return Outcome(draft=draft)
+
+
+async def choose_category(
+    db: Database, member: Member, category: str, categories: list[str], now: datetime
+) -> Outcome:
+    async with db.transaction() as tx:
+        draft = await _load(tx, member)
+        if draft is None:
+            return Outcome(problem=Problem.NO_DRAFT)
+        if draft.step is not Step.CATEGORY:
+            return Outcome(draft=draft, problem=Problem.WRONG_STEP)
+        if category not in categories:
+            return Outcome(draft=draft, problem=Problem.BAD_CHOICE)
+        draft.category, draft.step = category, Step.SEVERITY
+        await _save(tx, member, draft, now)
+        return Outcome(draft=draft)
+
+
+async def choose_severity(db: Database, member: Member, severity: str, now: datetime) -> Outcome:
+    async with db.transaction() as tx:
+        draft = await _load(tx, member)
+        if draft is None:
+            return Outcome(problem=Problem.NO_DRAFT)
+        if draft.step is not Step.SEVERITY:
+            return Outcome(draft=draft, problem=Problem.WRONG_STEP)
+        if severity not in SEVERITIES:
+            return Outcome(draft=draft, problem=Problem.BAD_CHOICE)
+        draft.severity, draft.step = severity, Step.TEXT
+        await _save(tx, member, draft, now)
+        return Outcome(draft=draft)
+
+
+async def give_text(
+    db: Database, member: Member, text: str, max_text: int, now: datetime
+) -> Outcome:
+    async with db.transaction() as tx:
+        draft = await _load(tx, member)
+        if draft is None:
+            return Outcome(problem=Problem.NO_DRAFT)
+        if draft.step is not Step.TEXT:
+            return Outcome(draft=draft, problem=Problem.WRONG_STEP)
+        cleaned = text.strip()
+        if not cleaned:
+            return Outcome(draft=draft, problem=Problem.EMPTY)
+        if len(cleaned) > max_text:
+            return Outcome(draft=draft, problem=Problem.TOO_LONG)
+        draft.text, draft.step = cleaned, Step.ATTACH
+        await _save(tx, member, draft, now)
+        return Outcome(draft=draft)
+
+
+async def add_photo(
+    db: Database,
+    member: Member,
+    file_id: str,
+    media_group: str | None,
+    max_photos: int,
+    now: datetime,
+) -> Outcome:
+    """Attach a photo; ``new_photo`` is False for the 2nd+ photo of one album (one reply)."""
+    async with db.transaction() as tx:
+        draft = await _load(tx, member)
+        if draft is None:
+            return Outcome(problem=Problem.NO_DRAFT)
+        if draft.step is not Step.ATTACH:
+            return Outcome(draft=draft, problem=Problem.WRONG_STEP)
+        if len(draft.photos) >= max_photos:
+            return Outcome(draft=draft, problem=Problem.TOO_MANY_PHOTOS)
+        same_album = media_group is not None and media_group == draft.media_group
+        draft.photos.append(file_id)
+        draft.media_group = media_group
+        await _save(tx, member, draft, now)
+        return Outcome(draft=draft, new_photo=not same_album)
+
+
+async def add_location(
+    db: Database, member: Member, latitude: float, longitude: float, now: datetime
+) -> Outcome:
+    async with db.transaction() as tx:
+        draft = await _load(tx, member)
+        if draft is None:
+            return Outcome(problem=Problem.NO_DRAFT)
+        if draft.step is not Step.ATTACH:
+            return Outcome(draft=draft, problem=Problem.WRONG_STEP)
+        draft.latitude, draft.longitude = latitude, longitude
+        await _save(tx, member, draft, now)
+        return Outcome(draft=draft)
+
+
+async def to_confirm(db: Database, member: Member, now: datetime) -> Outcome:
+    async with db.transaction() as tx:
+        draft = await _load(tx, member)
+        if draft is None:
+            return Outcome(problem=Problem.NO_DRAFT)
+        if draft.step is not Step.ATTACH:
+            return Outcome(draft=draft, problem=Problem.WRONG_STEP)
+        draft.step = Step.CONFIRM
+        await _save(tx, member, draft, now)
+        return Outcome(draft=draft)
+
+
+async def _file(tx: Tx, member: Member, draft: ReportDraft, now: datetime) -> Issue:
+    assert draft.post_id is not None and draft.post_code is not None
+    assert draft.category is not None and draft.severity is not None and draft.text is not None
+    issue = await issues.create(
+        tx,
+        issues.NewIssue(
+            post_id=draft.post_id,
+            post_code=draft.post_code,
+            reporter_id=member.id,
+            category=draft.category,
+            severity=draft.severity,
+            text=draft.text,
+            photos=draft.photos,
+            latitude=draft.latitude,
+            longitude=draft.longitude,
+        ),
+        now,
+    )
+    await posts.record_signal(tx, draft.post_id, member.id, "issue", now, issue.ref)
+    return issue
+
+
+async def submit(db: Database, member: Member, now: datetime) -> Outcome:
+    async with db.transaction() as tx:
+        draft = await _load(tx, member)
+        if draft is None:
+            return Outcome(problem=Problem.NO_DRAFT)
+        if draft.step is not Step.CONFIRM:
+            return Outcome(draft=draft, problem=Problem.WRONG_STEP)
+        issue = await _file(tx, member, draft, now)
+        await drafts.delete(tx, member.id)
+        return Outcome(issue=issue)
+
+
+def match_category(word: str, categories: list[str]) -> str | None:
+    """Exact name, or an unambiguous prefix ('netral' → 'netralitas_asn')."""
+    wanted = word.strip().lower()
+    if wanted in categories:
+        return wanted
+    found = [name for name in categories if name.startswith(wanted)]
+    return found[0] if len(found) == 1 and wanted else None
+
+
+async def one_shot(
+    db: Database, member: Member, category: str, text: str, max_text: int, now: datetime
+) -> Outcome:
+    if not text.strip():
+        return Outcome(problem=Problem.EMPTY)
+    if len(text.strip()) > max_text:
+        return Outcome(problem=Problem.TOO_LONG)
+    async with db.transaction() as tx:
+        post, choices = await _default_post(tx, member)
+        if post is None:
+            return Outcome(problem=Problem.WHICH_POST if choices else Problem.NO_POSTS)
+        draft = ReportDraft(
+            Step.CONFIRM,
+            post_id=post.id,
+            post_code=post.code,
+            category=category,
+            severity=ONE_SHOT_SEVERITY,
+            text=text.strip(),
+        )
+        return Outcome(issue=await _file(tx, member, draft, now))
+
+
+async def mine(db: Database, member: Member, limit: int = 10) -> list[Issue]:
+    async with db.read() as tx:
+        return await issues.by_reporter(tx, member.id, limit)

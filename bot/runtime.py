@@ -1,0 +1,27 @@
+"""What every handler and job needs at hand: settings, the clock and the database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.clock import Clock
+from bot.config import Settings
+from storage.db import Database
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    clock: Clock
+    db: Database | None = None
+    bot_username: str = "posko_bot"
+    stats: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def database(self) -> Database:
+        if self.db is None:
+            raise RuntimeError("database not open yet (post_init has not run)")
+        return self.db
+
+    def count(self, name: str) -> None:
+        self.stats[name] = self.stats.get(name, 0) + 1

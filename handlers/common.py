@@ -1,0 +1,146 @@
+"""Shared by every conversation area: the context type, the gate and reply helpers."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+    Update,
+)
+from telegram.constants import ChatType
+from telegram.ext import Application, ApplicationHandlerStop, CallbackContext, ExtBot
+
+from bot.access import Role, has_role, language_of
+from bot.i18n import label, t
+from bot.registration import recognise
+from bot.runtime import Runtime
+from storage.records import Member
+
+log = logging.getLogger(__name__)
+
+Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
+
+
+class PoskoContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
+    """The PTB context plus the member behind the update, resolved once by the gate."""
+
+    def __init__(
+        self,
+        application: Application[Any, Any, Any, Any, Any, Any],
+        chat_id: int | None = None,
+        user_id: int | None = None,
+    ) -> None:
+        super().__init__(application=application, chat_id=chat_id, user_id=user_id)
+        self.member: Member | None = None
+        self.lang: str = "id"
+
+    @property
+    def runtime(self) -> Runtime:
+        runtime = self.application.bot_data["runtime"]
+        assert isinstance(runtime, Runtime)
+        return runtime
+
+    def t(self, key: str, **values: object) -> str:
+        return t(self.lang, key, **values)
+
+    def label(self, group: str, name: str) -> str:
+        return label(self.lang, group, name)
+
+    def me(self) -> Member:
+        """The member; handlers behind the gate may rely on it being there."""
+        if self.member is None:
+            raise ApplicationHandlerStop
+        return self.member
+
+
+def _is_command(message: Message | None) -> bool:
+    return bool(message and message.text and message.text.startswith("/"))
+
+
+def _start_code(message: Message | None) -> bool:
+    """'/start CODE': the one thing an unknown person may send."""
+    if message is None or not message.text:
+        return False
+    parts = message.text.split()
+    return parts[0].split("@")[0].lower() == "/start"
+
+
+async def gate(update: Update, context: PoskoContext) -> None:
+    """Runs before every handler: who is this, may they be here, in which language."""
+    runtime = context.runtime
+    user = update.effective_user
+    chat = update.effective_chat
+    message = update.effective_message
+    if user is None or user.is_bot:
+        log.debug("ignored update %s without a person", update.update_id)
+        raise ApplicationHandlerStop
+    client_language = user.language_code
+    if chat is not None and chat.type != ChatType.PRIVATE:
+        # Posko bersama groups receive alerts; commands are answered only in private chats.
+        if update.callback_query is None and _is_command(message) and message is not None:
+            context.lang = language_of(None, client_language, runtime.settings.bot.default_language)
+            await message.reply_text(context.t("common.private_only"))
+        if update.callback_query is None:
+            raise ApplicationHandlerStop
+    member = await recognise(runtime.database, user.id)
+    context.member = member
+    context.lang = language_of(member, client_language, runtime.settings.bot.default_language)
+    if update.edited_message is not None and update.edited_message.location is None:
+        await update.edited_message.reply_text(context.t("common.edited_ignored"))
+        raise ApplicationHandlerStop
+    if member is None:
+        if update.message is not None and _start_code(update.message):
+            return
+        await refuse_stranger(update, context)
+        raise ApplicationHandlerStop
+
+
+async def refuse_stranger(update: Update, context: PoskoContext) -> None:
+    text = context.t("common.unknown_user")
+    if update.callback_query is not None:
+        await update.callback_query.answer(text, show_alert=True)
+    elif update.effective_message is not None and update.edited_message is None:
+        await update.effective_message.reply_text(text, reply_markup=ReplyKeyboardRemove())
+    log.info("refused unknown user %s", update.effective_user.id if update.effective_user else None)
+
+
+def require(context: PoskoContext, role: Role) -> bool:
+    return has_role(context.member, role)
+
+
+async def reply(
+    update: Update, context: PoskoContext, key: str, markup: Markup | None = None, **values: object
+) -> Message | None:
+    message = update.effective_message
+    if message is None:
+        return None
+    return await message.reply_text(context.t(key, **values), reply_markup=markup)
+
+
+async def answer(query: CallbackQuery, text: str | None = None, alert: bool = False) -> None:
+    await query.answer(text, show_alert=alert)
+
+
+def buttons(rows: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in rows]
+    )
+
+
+def grid(items: list[tuple[str, str]], per_row: int = 2) -> list[list[tuple[str, str]]]:
+    return [items[i : i + per_row] for i in range(0, len(items), per_row)]
+
+
+def command_args(message: Message | None) -> str:
+    """Everything after the command word, with its original spacing inside."""
+    if message is None or not message.text:
+        return ""
+    parts = message.text.split(maxsplit=1)
+    return parts[1].strip() if len(parts) > 1 else ""

@@ -1,0 +1,239 @@
+"""Officer presence: /hadir with a location, live locations, /pulang, /aman, /status."""
+
+from __future__ import annotations
+
+from telegram import (
+    KeyboardButton,
+    Location,
+    Message,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+    Update,
+)
+
+from bot import presence, reporting
+from bot.clock import hhmm, span
+from bot.geo import GeoVerdict
+from bot.presence import CheckIn, CheckInStatus, Fix
+from handlers import reports
+from handlers.common import PoskoContext, buttons, command_args, reply
+from storage import alerts, issues, posts, shifts
+from storage.records import Post
+
+MAX_NOTE = 500
+CHOOSE_PREFIX = "ci:"
+
+
+def location_keyboard(context: PoskoContext) -> ReplyKeyboardMarkup:
+    return ReplyKeyboardMarkup(
+        [[KeyboardButton(context.t("presence.send_location_button"), request_location=True)]],
+        resize_keyboard=True,
+        one_time_keyboard=True,
+    )
+
+
+async def hadir(update: Update, context: PoskoContext) -> None:
+    member = context.me()
+    runtime = context.runtime
+    async with runtime.database.read() as tx:
+        current = await shifts.open_for_member(tx, member.id)
+        post = None if current is None else await posts.by_id(tx, current.post_id)
+    if current is not None and post is not None:
+        await reply(
+            update,
+            context,
+            "presence.already_on_duty",
+            location_keyboard(context),
+            post=post.code,
+            name=post.name,
+            since=hhmm(current.started_at),
+        )
+        return
+    await reply(update, context, "presence.ask_location", location_keyboard(context))
+
+
+def _fix(location: Location, message: Message) -> Fix:
+    live = message.message_id if location.live_period else None
+    return Fix(location.latitude, location.longitude, location.horizontal_accuracy, live)
+
+
+def _verdict_text(context: PoskoContext, verdict: GeoVerdict | None) -> str:
+    if verdict is None:
+        return ""
+    distance = "?" if verdict.distance_m is None else f"{verdict.distance_m:.0f}"
+    return context.t(f"presence.geo_{verdict.reason}", distance=distance)
+
+
+async def _tell_check_in(update: Update, context: PoskoContext, result: CheckIn) -> None:
+    post = result.post
+    if result.status is CheckInStatus.NO_POSTS:
+        await reply(update, context, "presence.no_posts", ReplyKeyboardRemove())
+        return
+    if result.status is CheckInStatus.NOT_ASSIGNED or post is None:
+        await reply(update, context, "presence.choice_expired", ReplyKeyboardRemove())
+        return
+    geo_line = _verdict_text(context, result.verdict)
+    if result.status is CheckInStatus.ALREADY:
+        key = "presence.still_on_duty"
+    elif result.status is CheckInStatus.MOVED:
+        key = "presence.moved"
+    else:
+        key = "presence.checked_in"
+    await reply(
+        update,
+        context,
+        key,
+        ReplyKeyboardRemove(),
+        post=post.code,
+        name=post.name,
+        geo=geo_line,
+        since=hhmm(result.since) if result.since else "",
+        previous=result.previous_post.code if result.previous_post else "",
+    )
+
+
+async def location(update: Update, context: PoskoContext) -> None:
+    message = update.effective_message
+    assert message is not None and message.location is not None
+    member = context.me()
+    runtime = context.runtime
+    if message.forward_origin is not None:
+        await reply(update, context, "presence.forwarded", location_keyboard(context))
+        return
+    draft = await reporting.current(runtime.database, member)
+    if draft is not None:
+        await reports.location(update, context)
+        return
+    result = await presence.check_in(
+        runtime.database, member, _fix(message.location, message), runtime.clock.now()
+    )
+    if result.status is CheckInStatus.CHOOSE:
+        await _ask_post(update, context, result.choices, result.nearest)
+        return
+    await _tell_check_in(update, context, result)
+
+
+async def _ask_post(
+    update: Update, context: PoskoContext, choices: tuple[Post, ...], nearest: Post | None
+) -> None:
+    rows = []
+    for post in choices:
+        label = f"{post.code} · {post.name}"
+        if nearest is not None and post.id == nearest.id:
+            label = context.t("presence.nearest_label", label=label)
+        rows.append([(label[:60], f"{CHOOSE_PREFIX}{post.id}")])
+    await reply(update, context, "presence.choose_post", buttons(rows))
+
+
+async def chosen(update: Update, context: PoskoContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    member = context.me()
+    runtime = context.runtime
+    raw = query.data.removeprefix(CHOOSE_PREFIX)
+    if not raw.isdigit():
+        await query.answer(context.t("common.stale_button"), show_alert=True)
+        return
+    result = await presence.choose_post(runtime.database, member, int(raw), runtime.clock.now())
+    await query.answer()
+    if query.message is not None:
+        await query.edit_message_reply_markup(None)
+    await _tell_check_in(update, context, result)
+
+
+async def live_location(update: Update, context: PoskoContext) -> None:
+    """Edits of a live location keep the shift's position fresh; they get no reply."""
+    message = update.edited_message
+    assert message is not None and message.location is not None
+    member = context.me()
+    runtime = context.runtime
+    fix = Fix(
+        message.location.latitude,
+        message.location.longitude,
+        message.location.horizontal_accuracy,
+        message.message_id,
+    )
+    await presence.live_update(runtime.database, member, fix, runtime.clock.now())
+
+
+async def pulang(update: Update, context: PoskoContext) -> None:
+    member = context.me()
+    runtime = context.runtime
+    now = runtime.clock.now()
+    result = await presence.check_out(runtime.database, member, now)
+    if result.shift is None or result.post is None:
+        await reply(update, context, "presence.not_on_duty", ReplyKeyboardRemove())
+        return
+    await reply(
+        update,
+        context,
+        "presence.checked_out",
+        ReplyKeyboardRemove(),
+        post=result.post.code,
+        duration=span(now - result.shift.started_at),
+    )
+
+
+async def aman(update: Update, context: PoskoContext) -> None:
+    member = context.me()
+    runtime = context.runtime
+    note = command_args(update.effective_message) or None
+    if note is not None and len(note) > MAX_NOTE:
+        await reply(update, context, "presence.note_too_long", limit=MAX_NOTE)
+        return
+    now = runtime.clock.now()
+    post = await presence.all_clear(runtime.database, member, note, now)
+    if post is None:
+        await reply(update, context, "presence.aman_not_on_duty")
+        return
+    await reply(update, context, "presence.aman_ok", post=post.code, time=hhmm(now))
+
+
+def _alert_text(context: PoskoContext, alert: alerts.OpenAlert | None) -> str:
+    if alert is None:
+        return context.t("status.no_alerts")
+    kind = context.t(f"alert.kind_{alert.kind}")
+    if alert.acked_by_name:
+        return context.t(
+            "status.alert_taken", kind=kind, since=hhmm(alert.opened_at), who=alert.acked_by_name
+        )
+    return context.t("status.alert_open", kind=kind, since=hhmm(alert.opened_at))
+
+
+async def status(update: Update, context: PoskoContext) -> None:
+    member = context.me()
+    runtime = context.runtime
+    async with runtime.database.read() as tx:
+        current = await presence.current_post(tx, member)
+        shown = [current] if current is not None else await posts.assigned_to(tx, member.id)
+        blocks = []
+        for post in shown[:5]:
+            duty = await shifts.on_duty(tx, post.id)
+            last = await posts.last_signal(tx, post.id)
+            open_issues = await issues.open_count_for_post(tx, post.id)
+            alert = await alerts.open_for_post(tx, post.id)
+            people = ", ".join(
+                context.t("status.person", name=name, since=hhmm(since)) for name, since, _ in duty
+            ) or context.t("status.nobody")
+            if last is None:
+                signal = context.t("status.no_signal")
+            else:
+                kind, at, who = last
+                signal = context.t(
+                    "status.signal", kind=context.t(f"signal.{kind}"), time=hhmm(at), who=who or "-"
+                )
+            blocks.append(
+                context.t(
+                    "status.block",
+                    post=post.code,
+                    name=post.name,
+                    people=people,
+                    signal=signal,
+                    issues=open_issues,
+                    alerts=_alert_text(context, alert),
+                )
+            )
+    if not blocks:
+        await reply(update, context, "presence.no_posts")
+        return
+    await reply(update, context, "common.raw", text="\n\n".join(blocks))

@@ -1,0 +1,287 @@
+"""Field reports: the guided /lapor flow, the one-shot form, /batal and /laporanku."""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardMarkup, ReplyKeyboardRemove, Update
+
+from bot import reporting
+from bot.clock import day_hhmm
+from bot.reporting import Outcome, Problem, ReportDraft, Step
+from handlers.common import PoskoContext, buttons, command_args, grid, reply
+from storage.records import SEVERITIES, Post
+
+PREFIX = "rp:"
+MAX_SUMMARY_TEXT = 300
+
+
+def _cancel_row(context: PoskoContext) -> list[tuple[str, str]]:
+    return [(context.t("report.cancel_button"), f"{PREFIX}cancel")]
+
+
+def _category_markup(context: PoskoContext) -> InlineKeyboardMarkup:
+    items = [
+        (context.label("category", name), f"{PREFIX}cat:{name}")
+        for name in context.runtime.settings.reports.categories
+    ]
+    return buttons([*grid(items), _cancel_row(context)])
+
+
+def _severity_markup(context: PoskoContext) -> InlineKeyboardMarkup:
+    items = [(context.t(f"severity.{name}"), f"{PREFIX}sev:{name}") for name in SEVERITIES]
+    return buttons([*grid(items), _cancel_row(context)])
+
+
+def _post_markup(context: PoskoContext, choices: tuple[Post, ...]) -> InlineKeyboardMarkup:
+    rows = [[(f"{post.code} · {post.name}"[:60], f"{PREFIX}post:{post.id}")] for post in choices]
+    return buttons([*rows, _cancel_row(context)])
+
+
+def _attach_markup(context: PoskoContext) -> InlineKeyboardMarkup:
+    return buttons([[(context.t("report.next_button"), f"{PREFIX}next")], _cancel_row(context)])
+
+
+def _confirm_markup(context: PoskoContext) -> InlineKeyboardMarkup:
+    return buttons(
+        [
+            [
+                (context.t("report.send_button"), f"{PREFIX}send"),
+                (context.t("report.cancel_button"), f"{PREFIX}cancel"),
+            ]
+        ]
+    )
+
+
+def _summary(context: PoskoContext, draft: ReportDraft) -> str:
+    text = draft.text or ""
+    if len(text) > MAX_SUMMARY_TEXT:
+        text = text[:MAX_SUMMARY_TEXT] + "…"
+    location = context.t("report.yes") if draft.latitude is not None else context.t("report.no")
+    return context.t(
+        "report.summary",
+        post=draft.post_code or "-",
+        category=context.label("category", draft.category) if draft.category else "-",
+        severity=context.t(f"severity.{draft.severity}") if draft.severity else "-",
+        text=text,
+        photos=len(draft.photos),
+        location=location,
+    )
+
+
+async def _prompt(update: Update, context: PoskoContext, outcome: Outcome) -> None:
+    """Show what the current step needs (used after every move and to re-ask)."""
+    draft = outcome.draft
+    if draft is None:
+        await reply(update, context, "report.no_draft")
+        return
+    if draft.step is Step.POST:
+        await reply(update, context, "report.ask_post", _post_markup(context, outcome.choices))
+    elif draft.step is Step.CATEGORY:
+        await reply(
+            update, context, "report.ask_category", _category_markup(context), post=draft.post_code
+        )
+    elif draft.step is Step.SEVERITY:
+        await reply(update, context, "report.ask_severity", _severity_markup(context))
+    elif draft.step is Step.TEXT:
+        await reply(
+            update,
+            context,
+            "report.ask_text",
+            ReplyKeyboardRemove(),
+            limit=context.runtime.settings.reports.max_text,
+        )
+    elif draft.step is Step.ATTACH:
+        await reply(update, context, "report.ask_attach", _attach_markup(context))
+    else:
+        await reply(
+            update, context, "common.raw", _confirm_markup(context), text=_summary(context, draft)
+        )
+
+
+async def _problem(update: Update, context: PoskoContext, outcome: Outcome) -> None:
+    problem = outcome.problem
+    assert problem is not None
+    if problem is Problem.WRONG_STEP:
+        await reply(
+            update,
+            context,
+            f"report.wrong_step_{outcome.draft.step.value}" if outcome.draft else "report.no_draft",
+        )
+        return
+    await reply(
+        update,
+        context,
+        f"report.problem_{problem.value}",
+        limit=context.runtime.settings.reports.max_text,
+        max_photos=context.runtime.settings.reports.max_photos,
+        categories=", ".join(context.runtime.settings.reports.categories),
+    )
+
+
+async def lapor(update: Update, context: PoskoContext) -> None:
+    member = context.me()
+    runtime = context.runtime
+    now = runtime.clock.now()
+    args = command_args(update.effective_message)
+    if args:
+        word, _, text = args.partition(" ")
+        categories = runtime.settings.reports.categories
+        category = reporting.match_category(word, categories)
+        if category is None:
+            await reply(
+                update, context, "report.problem_unknown_category", categories=", ".join(categories)
+            )
+            return
+        outcome = await reporting.one_shot(
+            runtime.database, member, category, text, runtime.settings.reports.max_text, now
+        )
+        if outcome.issue is None:
+            await _problem(update, context, outcome)
+            return
+        await reply(update, context, "report.filed", ref=outcome.issue.ref)
+        return
+    outcome = await reporting.start(runtime.database, member, now)
+    if outcome.problem is not None:
+        await _problem(update, context, outcome)
+        return
+    await _prompt(update, context, outcome)
+
+
+async def batal(update: Update, context: PoskoContext) -> None:
+    member = context.me()
+    cancelled = await reporting.cancel(context.runtime.database, member)
+    key = "report.cancelled" if cancelled else "report.nothing_to_cancel"
+    await reply(update, context, key, ReplyKeyboardRemove())
+
+
+async def button(update: Update, context: PoskoContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    member = context.me()
+    runtime = context.runtime
+    db = runtime.database
+    now = runtime.clock.now()
+    action, _, value = query.data.removeprefix(PREFIX).partition(":")
+    if action == "cancel":
+        await reporting.cancel(db, member)
+        await query.answer()
+        await query.edit_message_reply_markup(None)
+        await reply(update, context, "report.cancelled")
+        return
+    if action == "post" and value.isdigit():
+        outcome = await reporting.choose_post(db, member, int(value), now)
+    elif action == "cat":
+        outcome = await reporting.choose_category(
+            db, member, value, runtime.settings.reports.categories, now
+        )
+    elif action == "sev":
+        outcome = await reporting.choose_severity(db, member, value, now)
+    elif action == "next":
+        outcome = await reporting.to_confirm(db, member, now)
+    elif action == "send":
+        outcome = await reporting.submit(db, member, now)
+    else:
+        outcome = Outcome(problem=Problem.BAD_CHOICE)
+    if outcome.problem is not None:
+        await query.answer(context.t("common.stale_button"), show_alert=True)
+        return
+    await query.answer()
+    await query.edit_message_reply_markup(None)
+    if outcome.issue is not None:
+        await reply(update, context, "report.filed", ref=outcome.issue.ref)
+        return
+    await _prompt(update, context, outcome)
+
+
+async def text(update: Update, context: PoskoContext) -> bool:
+    """A plain text while a report is being written; False when there is no draft."""
+    member = context.me()
+    runtime = context.runtime
+    message = update.effective_message
+    assert message is not None and message.text is not None
+    draft = await reporting.current(runtime.database, member)
+    if draft is None:
+        return False
+    if draft.step is not Step.TEXT:
+        await reply(update, context, f"report.wrong_step_{draft.step.value}")
+        return True
+    outcome = await reporting.give_text(
+        runtime.database,
+        member,
+        message.text,
+        runtime.settings.reports.max_text,
+        runtime.clock.now(),
+    )
+    if outcome.problem is not None:
+        await _problem(update, context, outcome)
+        return True
+    await _prompt(update, context, outcome)
+    return True
+
+
+async def photo(update: Update, context: PoskoContext) -> None:
+    member = context.me()
+    runtime = context.runtime
+    message = update.effective_message
+    assert message is not None and message.photo
+    largest = max(message.photo, key=lambda size: size.width * size.height)
+    outcome = await reporting.add_photo(
+        runtime.database,
+        member,
+        largest.file_id,
+        message.media_group_id,
+        runtime.settings.reports.max_photos,
+        runtime.clock.now(),
+    )
+    if outcome.problem is Problem.NO_DRAFT:
+        await reply(update, context, "report.photo_without_report")
+        return
+    if outcome.problem is not None:
+        await _problem(update, context, outcome)
+        return
+    if outcome.new_photo and outcome.draft is not None:
+        await reply(
+            update,
+            context,
+            "report.photo_added",
+            _attach_markup(context),
+            count=len(outcome.draft.photos),
+        )
+
+
+async def location(update: Update, context: PoskoContext) -> None:
+    member = context.me()
+    runtime = context.runtime
+    message = update.effective_message
+    assert message is not None and message.location is not None
+    outcome = await reporting.add_location(
+        runtime.database,
+        member,
+        message.location.latitude,
+        message.location.longitude,
+        runtime.clock.now(),
+    )
+    if outcome.problem is not None:
+        await _problem(update, context, outcome)
+        return
+    await reply(update, context, "report.location_added", _attach_markup(context))
+
+
+async def laporanku(update: Update, context: PoskoContext) -> None:
+    member = context.me()
+    found = await reporting.mine(context.runtime.database, member)
+    if not found:
+        await reply(update, context, "report.none_yet")
+        return
+    lines = [context.t("report.mine_title")]
+    for issue in found:
+        lines.append(
+            context.t(
+                "report.mine_line",
+                ref=issue.ref,
+                category=context.label("category", issue.category),
+                severity=context.t(f"severity.{issue.severity}"),
+                status=context.t(f"issue_status.{issue.status}"),
+                time=day_hhmm(issue.created_at),
+            )
+        )
+    await reply(update, context, "common.raw", text="\n".join(lines))

@@ -1,0 +1,104 @@
+"""Posts (posko), their signals, and their officers on duty."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from storage.db import Tx, to_db
+from storage.records import Post
+
+
+@dataclass(frozen=True, slots=True)
+class PostRow:
+    code: str
+    name: str
+    area_code: str
+    latitude: float | None
+    longitude: float | None
+    radius_m: float | None
+    min_staff: int
+    hours: str
+    watch_policy: dict[str, str] = field(default_factory=dict)
+
+
+async def by_code(tx: Tx, code: str) -> Post | None:
+    row = await tx.one("SELECT * FROM posts WHERE code = ? COLLATE NOCASE", (code,))
+    return None if row is None else Post.from_row(row)
+
+
+async def by_id(tx: Tx, post_id: int) -> Post | None:
+    row = await tx.one("SELECT * FROM posts WHERE id = ?", (post_id,))
+    return None if row is None else Post.from_row(row)
+
+
+async def codes(tx: Tx) -> set[str]:
+    return {row[0] for row in await tx.all("SELECT code FROM posts")}
+
+
+async def assigned_to(tx: Tx, member_id: int) -> list[Post]:
+    rows = await tx.all(
+        "SELECT p.* FROM posts p JOIN assignments a ON a.post_id = p.id"
+        " WHERE a.member_id = ? ORDER BY p.code",
+        (member_id,),
+    )
+    return [Post.from_row(row) for row in rows]
+
+
+async def upsert(tx: Tx, rows: Sequence[PostRow], now: datetime) -> int:
+    stamp = to_db(now)
+    for row in rows:
+        await tx.execute(
+            "INSERT INTO posts (code, name, area_id, latitude, longitude, radius_m, min_staff,"
+            " hours, watch_policy, created_at, updated_at)"
+            " SELECT ?, ?, id, ?, ?, ?, ?, ?, ?, ?, ? FROM areas WHERE code = ?"
+            " ON CONFLICT(code) DO UPDATE SET name = excluded.name, area_id = excluded.area_id,"
+            " latitude = excluded.latitude, longitude = excluded.longitude,"
+            " radius_m = excluded.radius_m, min_staff = excluded.min_staff,"
+            " hours = excluded.hours, watch_policy = excluded.watch_policy,"
+            " updated_at = excluded.updated_at",
+            (
+                row.code,
+                row.name,
+                row.latitude,
+                row.longitude,
+                row.radius_m,
+                row.min_staff,
+                row.hours,
+                json.dumps(row.watch_policy) if row.watch_policy else None,
+                stamp,
+                stamp,
+                row.area_code,
+            ),
+        )
+    return len(rows)
+
+
+async def record_signal(
+    tx: Tx, post_id: int, member_id: int | None, kind: str, at: datetime, note: str | None = None
+) -> None:
+    """A proof of life: stored, and the post's newest-signal time moved forward."""
+    stamp = to_db(at)
+    await tx.execute(
+        "INSERT INTO signals (post_id, member_id, kind, at, note) VALUES (?, ?, ?, ?, ?)",
+        (post_id, member_id, kind, stamp, note),
+    )
+    await tx.execute(
+        "UPDATE posts SET last_signal_at = ? WHERE id = ?"
+        " AND (last_signal_at IS NULL OR last_signal_at < ?)",
+        (stamp, post_id, stamp),
+    )
+
+
+async def last_signal(tx: Tx, post_id: int) -> tuple[str, datetime, str | None] | None:
+    """(kind, at, member name) of the newest signal."""
+    row = await tx.one(
+        "SELECT s.kind, s.at, m.name FROM signals s LEFT JOIN members m ON m.id = s.member_id"
+        " WHERE s.post_id = ? ORDER BY s.at DESC, s.id DESC LIMIT 1",
+        (post_id,),
+    )
+    if row is None:
+        return None
+    return row["kind"], datetime.fromisoformat(row["at"]), row["name"]

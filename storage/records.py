@@ -1,0 +1,178 @@
+"""Plain records returned by storage; no SQL and no behaviour beyond small derived facts."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from storage.db import Row, from_db
+
+ROLES = ("officer", "supervisor", "admin")
+SEVERITIES = ("rendah", "sedang", "tinggi", "darurat")
+ISSUE_STATUSES = ("baru", "diterima", "ditangani", "selesai", "ditolak")
+AREA_LEVELS = ("provinsi", "kota", "kecamatan", "kelurahan")
+
+
+@dataclass(frozen=True, slots=True)
+class Area:
+    id: int
+    code: str
+    name: str
+    level: str
+    parent_id: int | None
+    group_chat_id: int | None = None
+    group_topic_id: int | None = None
+
+    @classmethod
+    def from_row(cls, row: Row) -> Area:
+        return cls(
+            id=row["id"],
+            code=row["code"],
+            name=row["name"],
+            level=row["level"],
+            parent_id=row["parent_id"],
+            group_chat_id=row["group_chat_id"],
+            group_topic_id=row["group_topic_id"],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    id: int
+    code: str
+    name: str
+    area_id: int
+    latitude: float | None
+    longitude: float | None
+    radius_m: float | None
+    min_staff: int
+    hours: str
+    watch_policy: dict[str, str] = field(default_factory=dict)
+    paused_until: datetime | None = None
+    state: str = "closed"
+    state_since: datetime | None = None
+    window_opened_at: datetime | None = None
+    window_closes_at: datetime | None = None
+    last_signal_at: datetime | None = None
+    next_due_at: datetime | None = None
+    due_kind: str | None = None
+    version: int = 0
+
+    @classmethod
+    def from_row(cls, row: Row) -> Post:
+        policy: dict[str, str] = json.loads(row["watch_policy"]) if row["watch_policy"] else {}
+        return cls(
+            id=row["id"],
+            code=row["code"],
+            name=row["name"],
+            area_id=row["area_id"],
+            latitude=row["latitude"],
+            longitude=row["longitude"],
+            radius_m=row["radius_m"],
+            min_staff=row["min_staff"],
+            hours=row["hours"],
+            watch_policy=policy,
+            paused_until=from_db(row["paused_until"]),
+            state=row["state"],
+            state_since=from_db(row["state_since"]),
+            window_opened_at=from_db(row["window_opened_at"]),
+            window_closes_at=from_db(row["window_closes_at"]),
+            last_signal_at=from_db(row["last_signal_at"]),
+            next_due_at=from_db(row["next_due_at"]),
+            due_kind=row["due_kind"],
+            version=row["version"],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    id: int
+    ref: str
+    name: str
+    telegram_id: int | None
+    language: str | None
+    client_language: str | None
+    roles: frozenset[str]
+
+    def has(self, role: str) -> bool:
+        return role in self.roles
+
+
+@dataclass(frozen=True, slots=True)
+class Shift:
+    id: int
+    member_id: int
+    post_id: int
+    started_at: datetime
+    ended_at: datetime | None
+    end_reason: str | None
+    distance_m: float | None
+    inside_geofence: bool | None
+    verified: bool
+    live_message_id: int | None
+
+    @classmethod
+    def from_row(cls, row: Row) -> Shift:
+        started = from_db(row["started_at"])
+        assert started is not None
+        inside = row["inside_geofence"]
+        return cls(
+            id=row["id"],
+            member_id=row["member_id"],
+            post_id=row["post_id"],
+            started_at=started,
+            ended_at=from_db(row["ended_at"]),
+            end_reason=row["end_reason"],
+            distance_m=row["distance_m"],
+            inside_geofence=None if inside is None else bool(inside),
+            verified=bool(row["verified"]),
+            live_message_id=row["live_message_id"],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    id: int
+    ref: str
+    post_id: int
+    reporter_id: int
+    category: str
+    severity: str
+    text: str
+    status: str
+    created_at: datetime
+    photo_count: int = 0
+    latitude: float | None = None
+    longitude: float | None = None
+    assignee_id: int | None = None
+
+    @classmethod
+    def from_row(cls, row: Row) -> Issue:
+        created = from_db(row["created_at"])
+        assert created is not None
+        keys = row.keys()
+        return cls(
+            id=row["id"],
+            ref=row["ref"],
+            post_id=row["post_id"],
+            reporter_id=row["reporter_id"],
+            category=row["category"],
+            severity=row["severity"],
+            text=row["text"],
+            status=row["status"],
+            created_at=created,
+            photo_count=row["photo_count"] if "photo_count" in keys else 0,
+            latitude=row["latitude"],
+            longitude=row["longitude"],
+            assignee_id=row["assignee_id"],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    member_id: int
+    kind: str
+    step: str
+    data: dict[str, Any]
