@@ -16,7 +16,9 @@ def _schema(path: Path) -> list[tuple[str, str]]:
     with sqlite3.connect(path) as conn:
         return sorted(
             (row[0], row[1] or "")
-            for row in conn.execute("SELECT name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'")
+            for row in conn.execute(
+                "SELECT name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"
+            )
         )
 
 
@@ -26,9 +28,25 @@ async def test_fresh_database_reaches_latest(tmp_path: Path) -> None:
     assert await db.schema_version() == LATEST
     await db.close()
     tables = {name for name, _ in _schema(tmp_path / "fresh.db")}
-    for table in ("areas", "posts", "members", "member_roles", "assignments", "scopes",
-                  "invites", "shifts", "signals", "issues", "issue_events", "alerts",
-                  "outbox", "circulars", "circular_recipients", "audit_log", "drafts"):
+    for table in (
+        "areas",
+        "posts",
+        "members",
+        "member_roles",
+        "assignments",
+        "scopes",
+        "invites",
+        "shifts",
+        "signals",
+        "issues",
+        "issue_events",
+        "alerts",
+        "outbox",
+        "circulars",
+        "circular_recipients",
+        "audit_log",
+        "drafts",
+    ):
         assert table in tables
 
 
@@ -73,8 +91,10 @@ async def test_pragmas_are_set(tmp_path: Path) -> None:
 
 
 async def test_failed_migration_rolls_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    broken = [*migrations(), (LATEST + 1, f"{LATEST + 1:04d}_broken.sql",
-                              "CREATE TABLE half (x);\nTHIS IS NOT SQL;")]
+    broken = [
+        *migrations(),
+        (LATEST + 1, f"{LATEST + 1:04d}_broken.sql", "CREATE TABLE half (x);\nTHIS IS NOT SQL;"),
+    ]
     monkeypatch.setattr("storage.db.migrations", lambda: broken)
     db = await Database.open(tmp_path / "b.db")
     with pytest.raises(RuntimeError, match="broken"):

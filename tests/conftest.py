@@ -1,0 +1,180 @@
+"""Shared fixtures: a sample city in SQLite, the fake Bot API, and the real bot against it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.app import PoskoApp, build_application, running
+from bot.clock import FakeClock
+from bot.config import Settings, load_settings
+from bot.emulator import FakeBotApi, FakeUser, Sent
+from storage import areas, members, posts
+from storage.areas import AreaRow
+from storage.db import Database
+from storage.members import MemberRow
+from storage.posts import PostRow
+
+# Tuesday 24 November 2026, 19:00 WIB.
+T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+MONAS = (-6.175392, 106.827153)
+
+AREAS = [
+    AreaRow("31", "DKI Jakarta", "provinsi", None),
+    AreaRow("31.73", "Kota Jakarta Barat", "kota", "31"),
+    AreaRow("31.73.01", "Kebon Jeruk", "kecamatan", "31.73"),
+    AreaRow("31.73.01.1001", "Kebon Jeruk", "kelurahan", "31.73.01"),
+    AreaRow("31.73.01.1002", "Sukabumi Utara", "kelurahan", "31.73.01"),
+]
+POSTS = [
+    PostRow("KBJ-01", "Posko Kel. Kebon Jeruk", "31.73.01.1001", MONAS[0], MONAS[1], 100, 1, "24h"),
+    PostRow("KBJ-02", "Posko Kel. Sukabumi Utara", "31.73.01.1002", -6.2, 106.77, 150, 1, "24h"),
+    PostRow("KEC-KBJ", "Posko Kec. Kebon Jeruk", "31.73.01", None, None, None, 1, "24h"),
+]
+MEMBERS = [
+    MemberRow("budi", "Budi Santoso", None, None, ("officer",), ("KBJ-01",), (), 1001, None),
+    MemberRow("sari", "Sari Dewi", None, None, ("officer",), ("KBJ-01", "KBJ-02"), (), 1002, None),
+    MemberRow("john", "John Doe", None, None, ("officer",), ("KEC-KBJ",), (), 1003, "en"),
+    MemberRow(
+        "lurah",
+        "Lurah Kebon Jeruk",
+        None,
+        None,
+        ("supervisor",),
+        (),
+        ("31.73.01.1001",),
+        2001,
+        None,
+    ),
+    MemberRow(
+        "camat", "Camat Kebon Jeruk", None, None, ("supervisor",), (), ("31.73.01",), 2002, None
+    ),
+    MemberRow("admin", "Ops Kota", None, None, ("admin",), (), (), 3001, None),
+    MemberRow("newbie", "Anggota Baru", None, None, ("officer",), ("KBJ-02",), (), None, None),
+]
+
+BUDI = FakeUser(1001, "Budi")
+SARI = FakeUser(1002, "Sari")
+JOHN = FakeUser(1003, "John", language_code="en")
+LURAH = FakeUser(2001, "Lurah")
+CAMAT = FakeUser(2002, "Camat")
+ADMIN = FakeUser(3001, "Admin")
+NEWBIE = FakeUser(4001, "Baru")
+STRANGER = FakeUser(9999, "Orang Asing")
+
+
+async def seed_city(path: Path, now: datetime = T0) -> None:
+    db = await Database.open(path)
+    await db.migrate()
+    async with db.transaction() as tx:
+        await areas.upsert(tx, AREAS, now)
+        await posts.upsert(tx, POSTS, now)
+        await members.upsert(tx, MEMBERS, now)
+    await db.close()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(T0)
+
+
+@pytest.fixture
+async def emu() -> AsyncIterator[FakeBotApi]:
+    async with FakeBotApi() as api:
+        yield api
+
+
+@pytest.fixture
+async def db_path(tmp_path: Path) -> Path:
+    path = tmp_path / "posko.db"
+    await seed_city(path)
+    return path
+
+
+def make_settings(emu: FakeBotApi, db_path: Path, **sections: Any) -> Settings:
+    overrides: dict[str, Any] = {
+        "telegram": {
+            "token": emu.token,
+            "base_url": emu.base_url,
+            "bot_username": emu.bot_username,
+            "poll_timeout": "1s",
+        },
+        "storage": {"path": str(db_path)},
+    }
+    overrides.update(sections)
+    return load_settings(None, overrides=overrides)
+
+
+AppFactory = Callable[..., AbstractAsyncContextManager[PoskoApp]]
+
+
+@pytest.fixture
+def start_bot(emu: FakeBotApi, db_path: Path, clock: FakeClock) -> AppFactory:
+    """``async with start_bot() as app:`` runs the real bot until the block ends."""
+
+    @asynccontextmanager
+    async def _start(**sections: Any) -> AsyncIterator[PoskoApp]:
+        app = build_application(make_settings(emu, db_path, **sections), clock)
+        async with running(app, poll_timeout=timedelta(seconds=1)):
+            yield app
+
+    return _start
+
+
+@pytest.fixture
+async def bot(start_bot: AppFactory) -> AsyncIterator[PoskoApp]:
+    async with start_bot() as app:
+        yield app
+
+
+@dataclass
+class Phone:
+    """One person's Telegram app: send something, get the bot's answer."""
+
+    emu: FakeBotApi
+    user: FakeUser
+
+    async def send(self, text: str, **kwargs: Any) -> Sent:
+        mark = self.emu.mark()
+        self.emu.send_text(self.user, text, **kwargs)
+        return await self.emu.wait_reply(self.user.id, after=mark)
+
+    async def location(self, lat: float, lon: float, **kwargs: Any) -> Sent:
+        mark = self.emu.mark()
+        self.emu.send_location(self.user, lat, lon, **kwargs)
+        return await self.emu.wait_reply(self.user.id, after=mark)
+
+    async def photo(self, **kwargs: Any) -> Sent:
+        mark = self.emu.mark()
+        self.emu.send_photo(self.user, **kwargs)
+        return await self.emu.wait_reply(self.user.id, after=mark)
+
+    async def press(self, message: Sent, data: str, *, forge: bool = False) -> Sent:
+        """Press a button and wait for the bot's answer to the callback query.
+
+        ``forge`` sends callback data the message never carried, as a tampered client could.
+        """
+        mark = self.emu.mark()
+        self.emu.press_button(self.user, message, data, check=not forge)
+        return await self.emu.wait_for(
+            lambda sent: sent.method == "answerCallbackQuery", after=mark
+        )
+
+    async def press_and_reply(self, message: Sent, data: str, *, forge: bool = False) -> Sent:
+        mark = self.emu.mark()
+        self.emu.press_button(self.user, message, data, check=not forge)
+        return await self.emu.wait_reply(self.user.id, after=mark)
+
+    def buttons(self, message: Sent) -> list[tuple[str, str]]:
+        return self.emu.inline_buttons(message)
+
+
+@pytest.fixture
+def phone(emu: FakeBotApi) -> Callable[[FakeUser], Phone]:
+    return lambda user: Phone(emu, user)
