@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from storage import areas, members
+from storage.db import Tx
 from storage.records import Member
 
 
@@ -30,3 +32,14 @@ def language_of(member: Member | None, client_language: str | None, default: str
     if client_language and client_language.lower().startswith("id"):
         return "id"
     return default
+
+
+async def area_in_scope(tx: Tx, member: Member, area_id: int) -> bool:
+    """May this member act on things in ``area_id``? Admins everywhere; supervisors in the
+    subtrees of their scope areas; nobody else."""
+    if has_role(member, Role.ADMIN):
+        return True
+    if not has_role(member, Role.SUPERVISOR):
+        return False
+    scope = set(await members.scope_area_ids(tx, member.id))
+    return any(area.id in scope for area in await areas.path(tx, area_id))

@@ -28,13 +28,17 @@ from telegram.ext import (
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings, check_token
+from bot.delivery import Sender
 from bot.i18n import t
 from bot.logs import RedactingFilter
 from bot.processing import PerChatUpdateProcessor
 from bot.runtime import Runtime
 from bot.transport import AiohttpRequest
-from handlers import onboarding, presence, reports
+from bot.watch_runner import WatchRunner
+from bot.watcher import TAKE_PREFIX, Watcher
+from handlers import admin, alerts, onboarding, presence, reports
 from handlers.common import PoskoContext, gate
+from storage import watch as watch_store
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -96,7 +100,9 @@ def _add_handlers(app: PoskoApp) -> None:
     }
     for name, callback in handlers.items():
         app.add_handler(_command((name, *OFFICER_COMMANDS[name]), callback))
+    app.add_handler(_command(("jeda", "pause"), admin.jeda))
     app.add_handler(CallbackQueryHandler(presence.chosen, pattern=f"^{presence.CHOOSE_PREFIX}"))
+    app.add_handler(CallbackQueryHandler(alerts.take, pattern=f"^{TAKE_PREFIX}"))
     app.add_handler(CallbackQueryHandler(reports.button, pattern=f"^{reports.PREFIX}"))
     app.add_handler(CallbackQueryHandler(_stale_button))
     app.add_handler(
@@ -126,6 +132,20 @@ async def _on_start(app: PoskoApp) -> None:
         log.info("database migrated from version %s to %s", before, after)
     runtime.db = db
     runtime.bot_username = runtime.settings.telegram.bot_username or app.bot.username
+    watcher = Watcher(db, runtime.settings, runtime.clock)
+    runtime.watcher = watcher
+    sender = Sender(db, app.bot, runtime.settings.delivery, runtime.clock)
+    runtime.sender = sender
+    db.on_outbox.append(sender.wake)
+    watcher.listeners.append(sender.wake)
+    await sender.start()
+    assert app.job_queue is not None
+    runner = WatchRunner(watcher, app.job_queue, runtime.settings.watch.max_sleep)
+    app.bot_data["watch_runner"] = runner
+    db.on_deadlines.append(runner.poke)
+    async with db.transaction() as tx:
+        await watch_store.make_all_due_without_deadline(tx, runtime.clock.now())
+    runner.start()
     language = runtime.settings.bot.default_language
     try:
         await app.bot.set_my_commands(
@@ -138,6 +158,11 @@ async def _on_start(app: PoskoApp) -> None:
 
 async def _on_stop(app: PoskoApp) -> None:
     runtime: Runtime = app.bot_data["runtime"]
+    runner = app.bot_data.pop("watch_runner", None)
+    if isinstance(runner, WatchRunner):
+        runner.stop()
+    if isinstance(runtime.sender, Sender):
+        await runtime.sender.stop()
     if runtime.db is not None:
         await runtime.db.close()
         runtime.db = None

@@ -7,6 +7,7 @@ Indonesian so that a person always gets a sentence, never a key.
 from __future__ import annotations
 
 import tomllib
+from datetime import timedelta
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -45,3 +46,14 @@ def label(language: str, group: str, name: str) -> str:
     key = f"{group}.{name}"
     messages = catalog(language if language in LANGUAGES else DEFAULT_LANGUAGE)
     return messages.get(key) or catalog(DEFAULT_LANGUAGE).get(key) or name.replace("_", " ")
+
+
+def duration_text(language: str, delta: timedelta) -> str:
+    """'45 menit', '2 jam 5 menit': how long, as people say it."""
+    minutes = max(0, round(delta.total_seconds() / 60))
+    hours, minutes = divmod(minutes, 60)
+    if hours == 0:
+        return t(language, "duration.minutes", minutes=minutes)
+    if minutes == 0:
+        return t(language, "duration.hours", hours=hours)
+    return t(language, "duration.hours_minutes", hours=hours, minutes=minutes)

@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
+from typing import Protocol
 
 from bot import geo
 from storage import drafts, posts, shifts
 from storage.db import Database, Tx
 from storage.records import Member, Post, Shift
+
+
+class PostWatch(Protocol):
+    """Re-decides a post's watch state after its facts changed (bot.watcher.Watcher)."""
+
+    async def refresh(self, tx: Tx, post_ids: Sequence[int], now: datetime) -> None: ...
+
+
+async def touched(tx: Tx, watch: PostWatch | None, post_ids: Sequence[int], now: datetime) -> None:
+    if watch is not None and post_ids:
+        await watch.refresh(tx, post_ids, now)
+        tx.touched_deadlines = True
+
 
 CHECKIN_DRAFT = "checkin"
 LIVE_SIGNAL_EVERY = timedelta(minutes=5)
@@ -62,7 +77,9 @@ def _position(fix: Fix, verdict: geo.GeoVerdict) -> shifts.Position:
     )
 
 
-async def _check_in_at(tx: Tx, member: Member, post: Post, fix: Fix, now: datetime) -> CheckIn:
+async def _check_in_at(
+    tx: Tx, member: Member, post: Post, fix: Fix, now: datetime, watch: PostWatch | None
+) -> CheckIn:
     verdict = judge(post, fix)
     current = await shifts.open_for_member(tx, member.id)
     if current is not None and current.post_id == post.id:
@@ -73,26 +90,30 @@ async def _check_in_at(tx: Tx, member: Member, post: Post, fix: Fix, now: dateti
     previous = None
     if current is not None:
         await shifts.end(tx, current.id, now, "replaced")
+        await posts.mark_short(tx, current.post_id, now)
         previous = await posts.by_id(tx, current.post_id)
     await shifts.start(tx, member.id, post.id, now, _position(fix, verdict), fix.live_message_id)
     await posts.record_signal(tx, post.id, member.id, "checkin", now)
+    await touched(tx, watch, [post.id] + ([previous.id] if previous else []), now)
     status = CheckInStatus.MOVED if previous is not None else CheckInStatus.CHECKED_IN
     return CheckIn(status, post=post, verdict=verdict, previous_post=previous, since=now)
 
 
-async def check_in(db: Database, member: Member, fix: Fix, now: datetime) -> CheckIn:
+async def check_in(
+    db: Database, member: Member, fix: Fix, now: datetime, watch: PostWatch | None = None
+) -> CheckIn:
     """Check in at the only assigned post, or ask which one (remembering the location)."""
     async with db.transaction() as tx:
         assigned = await posts.assigned_to(tx, member.id)
         if not assigned:
             return CheckIn(CheckInStatus.NO_POSTS)
         if len(assigned) == 1:
-            return await _check_in_at(tx, member, assigned[0], fix, now)
+            return await _check_in_at(tx, member, assigned[0], fix, now, watch)
         current = await shifts.open_for_member(tx, member.id)
         if current is not None:
             for post in assigned:
                 if post.id == current.post_id and judge(post, fix).inside is not False:
-                    return await _check_in_at(tx, member, post, fix, now)
+                    return await _check_in_at(tx, member, post, fix, now, watch)
         await drafts.put(
             tx,
             member.id,
@@ -116,7 +137,9 @@ async def check_in(db: Database, member: Member, fix: Fix, now: datetime) -> Che
         return CheckIn(CheckInStatus.CHOOSE, choices=tuple(ordered), nearest=nearest)
 
 
-async def choose_post(db: Database, member: Member, post_id: int, now: datetime) -> CheckIn:
+async def choose_post(
+    db: Database, member: Member, post_id: int, now: datetime, watch: PostWatch | None = None
+) -> CheckIn:
     """The officer picked a post from the buttons; only their own posts count."""
     async with db.transaction() as tx:
         assigned = {post.id: post for post in await posts.assigned_to(tx, member.id)}
@@ -129,10 +152,12 @@ async def choose_post(db: Database, member: Member, post_id: int, now: datetime)
         data = draft.data
         fix = Fix(float(data["lat"]), float(data["lon"]), data.get("acc"), data.get("live"))
         await drafts.delete(tx, member.id)
-        return await _check_in_at(tx, member, post, fix, now)
+        return await _check_in_at(tx, member, post, fix, now, watch)
 
 
-async def live_update(db: Database, member: Member, fix: Fix, now: datetime) -> bool:
+async def live_update(
+    db: Database, member: Member, fix: Fix, now: datetime, watch: PostWatch | None = None
+) -> bool:
     """A live-location edit: move the open shift's position; a signal at most every 5 min."""
     async with db.transaction() as tx:
         current = await shifts.open_for_member(tx, member.id)
@@ -143,6 +168,7 @@ async def live_update(db: Database, member: Member, fix: Fix, now: datetime) -> 
         await shifts.update_position(tx, current.id, now, _position(fix, judge(post, fix)), None)
         if post.last_signal_at is None or now - post.last_signal_at >= LIVE_SIGNAL_EVERY:
             await posts.record_signal(tx, post.id, member.id, "live_location", now)
+            await touched(tx, watch, [post.id], now)
         return True
 
 
@@ -152,22 +178,29 @@ class CheckOut:
     shift: Shift | None
 
 
-async def check_out(db: Database, member: Member, now: datetime) -> CheckOut:
+async def check_out(
+    db: Database, member: Member, now: datetime, watch: PostWatch | None = None
+) -> CheckOut:
     async with db.transaction() as tx:
         current = await shifts.open_for_member(tx, member.id)
         if current is None:
             return CheckOut(None, None)
         await shifts.end(tx, current.id, now, "checkout")
+        await posts.mark_short(tx, current.post_id, now)
+        await touched(tx, watch, [current.post_id], now)
         return CheckOut(await posts.by_id(tx, current.post_id), current)
 
 
-async def all_clear(db: Database, member: Member, note: str | None, now: datetime) -> Post | None:
+async def all_clear(
+    db: Database, member: Member, note: str | None, now: datetime, watch: PostWatch | None = None
+) -> Post | None:
     """Record 'situasi aman' for the post the officer is on duty at (None: not on duty)."""
     async with db.transaction() as tx:
         current = await shifts.open_for_member(tx, member.id)
         if current is None:
             return None
         await posts.record_signal(tx, current.post_id, member.id, "all_clear", now, note)
+        await touched(tx, watch, [current.post_id], now)
         return await posts.by_id(tx, current.post_id)
 
 

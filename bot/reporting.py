@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import Enum, StrEnum
 from typing import Any
 
-from bot.presence import current_post
+from bot.presence import PostWatch, current_post, touched
 from storage import drafts, issues, posts
 from storage.db import Database, Tx
 from storage.records import SEVERITIES, Draft, Issue, Member, Post
@@ -252,7 +252,9 @@ async def to_confirm(db: Database, member: Member, now: datetime) -> Outcome:
         return Outcome(draft=draft)
 
 
-async def _file(tx: Tx, member: Member, draft: ReportDraft, now: datetime) -> Issue:
+async def _file(
+    tx: Tx, member: Member, draft: ReportDraft, now: datetime, watch: PostWatch | None
+) -> Issue:
     assert draft.post_id is not None and draft.post_code is not None
     assert draft.category is not None and draft.severity is not None and draft.text is not None
     issue = await issues.create(
@@ -271,17 +273,20 @@ async def _file(tx: Tx, member: Member, draft: ReportDraft, now: datetime) -> Is
         now,
     )
     await posts.record_signal(tx, draft.post_id, member.id, "issue", now, issue.ref)
+    await touched(tx, watch, [draft.post_id], now)
     return issue
 
 
-async def submit(db: Database, member: Member, now: datetime) -> Outcome:
+async def submit(
+    db: Database, member: Member, now: datetime, watch: PostWatch | None = None
+) -> Outcome:
     async with db.transaction() as tx:
         draft = await _load(tx, member)
         if draft is None:
             return Outcome(problem=Problem.NO_DRAFT)
         if draft.step is not Step.CONFIRM:
             return Outcome(draft=draft, problem=Problem.WRONG_STEP)
-        issue = await _file(tx, member, draft, now)
+        issue = await _file(tx, member, draft, now, watch)
         await drafts.delete(tx, member.id)
         return Outcome(issue=issue)
 
@@ -296,7 +301,13 @@ def match_category(word: str, categories: list[str]) -> str | None:
 
 
 async def one_shot(
-    db: Database, member: Member, category: str, text: str, max_text: int, now: datetime
+    db: Database,
+    member: Member,
+    category: str,
+    text: str,
+    max_text: int,
+    now: datetime,
+    watch: PostWatch | None = None,
 ) -> Outcome:
     if not text.strip():
         return Outcome(problem=Problem.EMPTY)
@@ -314,7 +325,7 @@ async def one_shot(
             severity=ONE_SHOT_SEVERITY,
             text=text.strip(),
         )
-        return Outcome(issue=await _file(tx, member, draft, now))
+        return Outcome(issue=await _file(tx, member, draft, now, watch))
 
 
 async def mine(db: Database, member: Member, limit: int = 10) -> list[Issue]:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from bot.clock import Clock
 from bot.config import Settings
 from storage.db import Database
+
+if TYPE_CHECKING:
+    from bot.watcher import Watcher
 
 
 @dataclass
@@ -15,6 +19,8 @@ class Runtime:
     clock: Clock
     db: Database | None = None
     bot_username: str = "posko_bot"
+    watcher: Watcher | None = None
+    sender: Any = None
     stats: dict[str, int] = field(default_factory=dict)
 
     @property

@@ -198,7 +198,6 @@ def _open(
             result.state = State.UNSTAFFED
             if alert is None:
                 result.actions.append(Action(Act.OPEN_ALERT, kind="unstaffed"))
-                deadlines.add(now + policy.escalate_after, "escalate")
         else:
             result.state = State.OPENING
             deadlines.add(unstaffed_at, "unstaffed")
@@ -217,7 +216,6 @@ def _open(
             result.state = State.SILENT
             if alert is None:
                 result.actions.append(Action(Act.OPEN_ALERT, kind="silent"))
-                deadlines.add(now + policy.escalate_after, "escalate")
         elif now >= remind_at and policy.remind_before > timedelta(0):
             result.state = State.REMINDED
             reminded = facts.silence_reminded_at

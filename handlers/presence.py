@@ -12,8 +12,9 @@ from telegram import (
 )
 
 from bot import presence, reporting
-from bot.clock import hhmm, span
+from bot.clock import hhmm
 from bot.geo import GeoVerdict
+from bot.i18n import duration_text
 from bot.presence import CheckIn, CheckInStatus, Fix
 from handlers import reports
 from handlers.common import PoskoContext, buttons, command_args, reply
@@ -105,7 +106,11 @@ async def location(update: Update, context: PoskoContext) -> None:
         await reports.location(update, context)
         return
     result = await presence.check_in(
-        runtime.database, member, _fix(message.location, message), runtime.clock.now()
+        runtime.database,
+        member,
+        _fix(message.location, message),
+        runtime.clock.now(),
+        runtime.watcher,
     )
     if result.status is CheckInStatus.CHOOSE:
         await _ask_post(update, context, result.choices, result.nearest)
@@ -134,7 +139,9 @@ async def chosen(update: Update, context: PoskoContext) -> None:
     if not raw.isdigit():
         await query.answer(context.t("common.stale_button"), show_alert=True)
         return
-    result = await presence.choose_post(runtime.database, member, int(raw), runtime.clock.now())
+    result = await presence.choose_post(
+        runtime.database, member, int(raw), runtime.clock.now(), runtime.watcher
+    )
     await query.answer()
     if query.message is not None:
         await query.edit_message_reply_markup(None)
@@ -153,14 +160,14 @@ async def live_location(update: Update, context: PoskoContext) -> None:
         message.location.horizontal_accuracy,
         message.message_id,
     )
-    await presence.live_update(runtime.database, member, fix, runtime.clock.now())
+    await presence.live_update(runtime.database, member, fix, runtime.clock.now(), runtime.watcher)
 
 
 async def pulang(update: Update, context: PoskoContext) -> None:
     member = context.me()
     runtime = context.runtime
     now = runtime.clock.now()
-    result = await presence.check_out(runtime.database, member, now)
+    result = await presence.check_out(runtime.database, member, now, runtime.watcher)
     if result.shift is None or result.post is None:
         await reply(update, context, "presence.not_on_duty", ReplyKeyboardRemove())
         return
@@ -170,7 +177,7 @@ async def pulang(update: Update, context: PoskoContext) -> None:
         "presence.checked_out",
         ReplyKeyboardRemove(),
         post=result.post.code,
-        duration=span(now - result.shift.started_at),
+        duration=duration_text(context.lang, now - result.shift.started_at),
     )
 
 
@@ -182,7 +189,7 @@ async def aman(update: Update, context: PoskoContext) -> None:
         await reply(update, context, "presence.note_too_long", limit=MAX_NOTE)
         return
     now = runtime.clock.now()
-    post = await presence.all_clear(runtime.database, member, note, now)
+    post = await presence.all_clear(runtime.database, member, note, now, runtime.watcher)
     if post is None:
         await reply(update, context, "presence.aman_not_on_duty")
         return

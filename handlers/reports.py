@@ -132,7 +132,13 @@ async def lapor(update: Update, context: PoskoContext) -> None:
             )
             return
         outcome = await reporting.one_shot(
-            runtime.database, member, category, text, runtime.settings.reports.max_text, now
+            runtime.database,
+            member,
+            category,
+            text,
+            runtime.settings.reports.max_text,
+            now,
+            runtime.watcher,
         )
         if outcome.issue is None:
             await _problem(update, context, outcome)
@@ -178,7 +184,7 @@ async def button(update: Update, context: PoskoContext) -> None:
     elif action == "next":
         outcome = await reporting.to_confirm(db, member, now)
     elif action == "send":
-        outcome = await reporting.submit(db, member, now)
+        outcome = await reporting.submit(db, member, now, runtime.watcher)
     else:
         outcome = Outcome(problem=Problem.BAD_CHOICE)
     if outcome.problem is not None:

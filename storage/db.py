@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from importlib import resources
@@ -59,6 +59,9 @@ class Tx:
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
+        # Set by writers so that, after COMMIT, the sender and the watcher are woken.
+        self.touched_outbox = False
+        self.touched_deadlines = False
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         """Run a statement; return the number of rows it changed."""
@@ -100,6 +103,8 @@ class Database:
         self._conn = conn
         self.path = path
         self.lock = asyncio.Lock()
+        self.on_outbox: list[Callable[[], None]] = []
+        self.on_deadlines: list[Callable[[], None]] = []
 
     @classmethod
     async def open(cls, path: str | Path) -> Database:
@@ -148,13 +153,21 @@ class Database:
     async def transaction(self) -> AsyncIterator[Tx]:
         async with self.lock:
             await self._conn.execute("BEGIN IMMEDIATE")
+            tx = Tx(self._conn)
             try:
-                yield Tx(self._conn)
+                yield tx
             except BaseException:
                 await self._conn.execute("ROLLBACK")
                 raise
             else:
                 await self._conn.execute("COMMIT")
+        # Only after COMMIT: a woken sender must find the rows it is told about.
+        if tx.touched_outbox:
+            for listener in self.on_outbox:
+                listener()
+        if tx.touched_deadlines:
+            for listener in self.on_deadlines:
+                listener()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Tx]:

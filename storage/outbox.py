@@ -7,6 +7,7 @@ sender (bot/delivery.py) drains them. Lower ``priority`` goes first.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import IntEnum
@@ -75,6 +76,7 @@ async def enqueue(
         payload["reply_markup"] = reply_markup
     if extra:
         payload.update(extra)
+    tx.touched_outbox = True
     return await tx.insert(
         "INSERT INTO outbox (chat_id, topic_id, priority, kind, method, payload, ref_type, ref_id,"
         " not_before, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -91,3 +93,127 @@ async def enqueue(
             to_db(now),
         ),
     )
+
+
+# --------------------------------------------------------------------------------------------
+# The sender's side (bot/delivery.py). Rows move pending → sending → sent | failed; every
+# move is a compare-and-swap on ``status`` so that a row is never claimed twice.
+# --------------------------------------------------------------------------------------------
+
+_READY_SQL = """
+SELECT o.* FROM outbox AS o
+WHERE o.status = 'pending' AND o.not_before <= ?
+  AND o.chat_id NOT IN (SELECT value FROM json_each(?))
+  AND NOT EXISTS (
+      SELECT 1 FROM outbox AS p
+      WHERE p.chat_id = o.chat_id AND p.priority = o.priority
+        AND p.status IN ('pending', 'sending') AND p.id < o.id)
+ORDER BY o.priority, o.not_before, o.id
+LIMIT ?
+"""
+
+
+async def ready(
+    tx: Tx, now: datetime, limit: int, exclude_chats: Iterable[int] = ()
+) -> list[OutboxItem]:
+    """Pending rows due at ``now``, best first: (priority, not_before, id).
+
+    Only the head of each (chat, priority) queue is returned, so a chat's messages leave in
+    id order even when an earlier one was pushed back by a retry; ``exclude_chats`` are
+    chats the caller may not send to right now (throttled or paused).
+    """
+    rows = await tx.all(_READY_SQL, (to_db(now), json.dumps(sorted(set(exclude_chats))), limit))
+    return [OutboxItem.from_row(row) for row in rows]
+
+
+async def claim(tx: Tx, outbox_id: int) -> bool:
+    """pending → sending; False if someone else moved the row first."""
+    changed = await tx.execute(
+        "UPDATE outbox SET status = 'sending' WHERE id = ? AND status = 'pending'", (outbox_id,)
+    )
+    return changed == 1
+
+
+async def mark_sent(tx: Tx, outbox_id: int, now: datetime, message_id: int | None) -> bool:
+    changed = await tx.execute(
+        "UPDATE outbox SET status = 'sent', sent_at = ?, message_id = ?, error = NULL"
+        " WHERE id = ? AND status = 'sending'",
+        (to_db(now), message_id, outbox_id),
+    )
+    return changed == 1
+
+
+async def mark_failed(tx: Tx, outbox_id: int, error: str, *, count_attempt: bool = True) -> bool:
+    changed = await tx.execute(
+        "UPDATE outbox SET status = 'failed', error = ?, attempts = attempts + ?"
+        " WHERE id = ? AND status = 'sending'",
+        (error, int(count_attempt), outbox_id),
+    )
+    return changed == 1
+
+
+async def reschedule(
+    tx: Tx,
+    outbox_id: int,
+    not_before: datetime,
+    error: str | None,
+    *,
+    count_attempt: bool,
+) -> bool:
+    """sending → pending again, not before ``not_before``; the error text is kept."""
+    changed = await tx.execute(
+        "UPDATE outbox SET status = 'pending', not_before = ?, error = ?,"
+        " attempts = attempts + ? WHERE id = ? AND status = 'sending'",
+        (to_db(not_before), error, int(count_attempt), outbox_id),
+    )
+    return changed == 1
+
+
+async def release(tx: Tx, outbox_ids: Iterable[int]) -> int:
+    """sending → pending for rows claimed but never answered (a stop mid-flight)."""
+    ids = sorted(set(outbox_ids))
+    if not ids:
+        return 0
+    return await tx.execute(
+        "UPDATE outbox SET status = 'pending'"
+        " WHERE status = 'sending' AND id IN (SELECT value FROM json_each(?))",
+        (json.dumps(ids),),
+    )
+
+
+async def release_stale(tx: Tx) -> int:
+    """After a crash: every row left in 'sending' goes back to 'pending'.
+
+    Only one sender runs per database, so at startup nothing is legitimately in flight; a
+    row that was may have reached Telegram, which is the one duplicate SPEC §5 allows.
+    """
+    return await tx.execute("UPDATE outbox SET status = 'pending' WHERE status = 'sending'")
+
+
+async def repoint_chat(tx: Tx, old_chat_id: int, new_chat_id: int) -> int:
+    """A group became a supergroup: its queued messages and its area follow the new id.
+
+    Returns the number of outbox rows moved (pending and in-flight ones).
+    """
+    moved = await tx.execute(
+        "UPDATE outbox SET chat_id = ? WHERE chat_id = ? AND status IN ('pending', 'sending')",
+        (new_chat_id, old_chat_id),
+    )
+    await tx.execute(
+        "UPDATE areas SET group_chat_id = ? WHERE group_chat_id = ?", (new_chat_id, old_chat_id)
+    )
+    return moved
+
+
+async def next_not_before(tx: Tx, after: datetime) -> datetime | None:
+    """The earliest moment after ``after`` at which a pending row becomes due."""
+    text = await tx.scalar(
+        "SELECT MIN(not_before) FROM outbox WHERE status = 'pending' AND not_before > ?",
+        (to_db(after),),
+    )
+    return from_db(text)
+
+
+async def status_counts(tx: Tx) -> dict[str, int]:
+    rows = await tx.all("SELECT status, COUNT(*) FROM outbox GROUP BY status")
+    return {str(row[0]): int(row[1]) for row in rows}

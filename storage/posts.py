@@ -52,13 +52,13 @@ async def upsert(tx: Tx, rows: Sequence[PostRow], now: datetime) -> int:
     for row in rows:
         await tx.execute(
             "INSERT INTO posts (code, name, area_id, latitude, longitude, radius_m, min_staff,"
-            " hours, watch_policy, created_at, updated_at)"
-            " SELECT ?, ?, id, ?, ?, ?, ?, ?, ?, ?, ? FROM areas WHERE code = ?"
+            " hours, watch_policy, created_at, updated_at, next_due_at)"
+            " SELECT ?, ?, id, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM areas WHERE code = ?"
             " ON CONFLICT(code) DO UPDATE SET name = excluded.name, area_id = excluded.area_id,"
             " latitude = excluded.latitude, longitude = excluded.longitude,"
             " radius_m = excluded.radius_m, min_staff = excluded.min_staff,"
             " hours = excluded.hours, watch_policy = excluded.watch_policy,"
-            " updated_at = excluded.updated_at",
+            " updated_at = excluded.updated_at, next_due_at = excluded.next_due_at",
             (
                 row.code,
                 row.name,
@@ -70,6 +70,7 @@ async def upsert(tx: Tx, rows: Sequence[PostRow], now: datetime) -> int:
                 json.dumps(row.watch_policy) if row.watch_policy else None,
                 stamp,
                 stamp,
+                stamp,  # the watcher re-decides a new or changed post at once
                 row.area_code,
             ),
         )
@@ -102,3 +103,12 @@ async def last_signal(tx: Tx, post_id: int) -> tuple[str, datetime, str | None] 
     if row is None:
         return None
     return row["kind"], datetime.fromisoformat(row["at"]), row["name"]
+
+
+async def mark_short(tx: Tx, post_id: int, now: datetime) -> None:
+    """An officer left: if the post is now short of staff, the grace period starts now."""
+    await tx.execute(
+        "UPDATE posts SET short_since = ? WHERE id = ? AND short_since IS NULL AND min_staff >"
+        " (SELECT count(*) FROM shifts WHERE post_id = ? AND ended_at IS NULL)",
+        (to_db(now), post_id, post_id),
+    )

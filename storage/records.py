@@ -15,6 +15,11 @@ ISSUE_STATUSES = ("baru", "diterima", "ditangani", "selesai", "ditolak")
 AREA_LEVELS = ("provinsi", "kota", "kecamatan", "kelurahan")
 
 
+def _optional_time(row: Row, column: str) -> datetime | None:
+    """A column added by a later migration (absent while an old schema is being read)."""
+    return from_db(row[column]) if column in row.keys() else None  # noqa: SIM118 - Row `in` tests values
+
+
 @dataclass(frozen=True, slots=True)
 class Area:
     id: int
@@ -59,6 +64,9 @@ class Post:
     next_due_at: datetime | None = None
     due_kind: str | None = None
     version: int = 0
+    short_since: datetime | None = None
+    silence_reminded_at: datetime | None = None
+    open_reminded_for: datetime | None = None
 
     @classmethod
     def from_row(cls, row: Row) -> Post:
@@ -83,6 +91,9 @@ class Post:
             next_due_at=from_db(row["next_due_at"]),
             due_kind=row["due_kind"],
             version=row["version"],
+            short_since=_optional_time(row, "short_since"),
+            silence_reminded_at=_optional_time(row, "silence_reminded_at"),
+            open_reminded_for=_optional_time(row, "open_reminded_for"),
         )
 
 

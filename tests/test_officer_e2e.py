@@ -232,7 +232,7 @@ async def test_check_out(phone: Phones, db_path: Path, clock: FakeClock) -> None
     await budi.location(*MONAS)
     clock.advance(timedelta(hours=2, minutes=5))
     reply = await budi.send("/pulang")
-    assert "2:05" in (reply.text or "")
+    assert "2 jam 5 menit" in (reply.text or "")
     assert await query(db_path, "SELECT end_reason FROM shifts") == [("checkout",)]
 
 

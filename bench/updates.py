@@ -1,0 +1,640 @@
+"""Officer update throughput at a latency: the figure PERFORMANCE-NOTES.md asks for.
+
+    .venv/bin/python bench/updates.py                 # default run (< 2 minutes)
+    .venv/bin/python bench/updates.py --quick         # smoke run: one short step
+    .venv/bin/python bench/updates.py --rates 400,500 --duration 8
+    .venv/bin/python bench/updates.py --profile /tmp/bot.prof   # cProfile of the bot's loop
+
+Two processes, so that the bot is measured alone:
+
+* the child runs the fake Bot API (``bot.emulator.FakeBotApi``), seeds the temporary
+  SQLite database (1,000 registered officers on 250 posts), offers updates on a fixed
+  schedule (open loop: never waits for replies) and times the replies;
+* the parent (this process) runs the real bot, ``bot.app.build_application`` +
+  ``running(app, poll_timeout=1s)``, against it over HTTP, exactly as in production.
+
+Latency of an update = ``Sent.at`` of the ``sendMessage`` reply to that chat (replies are
+matched to updates per chat, in order) minus the update's *scheduled* send time, so a
+generator running late counts against the bot, never for it. Every officer first checks
+in once (warm-up, excluded with a short mixed warm-up after it); then each step offers a
+steady rate of 40 % check-ins (location near the post), 40 % ``/aman`` and 20 % one-shot
+``/lapor logistik ...`` from random officers. The first ``--settle`` seconds of each step
+are left out of the percentiles. The figure is the highest offered rate whose p99 stays
+under 100 ms with every reply present and correct; RSS is the bot process's peak
+(``ru_maxrss``), with the psutil-sampled RSS in the table too.
+
+The last line of output is one JSON object:
+``{"updates_per_s": ..., "p50_ms": ..., "p99_ms": ..., "rss_mb": ...}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import multiprocessing as mp
+import os
+import random
+import resource
+import sys
+import tempfile
+import time
+import traceback
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+N_OFFICERS = 1000
+N_POSTS = 250
+FIRST_TELEGRAM_ID = 100_000
+P99_GOAL_MS = 100.0
+MIX = (("checkin", 0.4), ("aman", 0.4), ("lapor", 0.2))
+# What each kind of reply must say; a reply without it is an error reply or out of order.
+EXPECT = {
+    "checkin": ("Hadir tercatat", "sudah bertugas"),
+    "aman": ("Situasi aman",),
+    "lapor": ("terkirim",),
+}
+
+
+# ------------------------------------------------------------------------------------------
+# The city
+# ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PostSpec:
+    code: str
+    area: str
+    lat: float
+    lon: float
+    radius: float
+
+
+def make_city() -> tuple[list[Any], list[PostSpec], list[Any]]:
+    """Areas (provinsi > 5 kota > 25 kecamatan > 250 kelurahan), posts and officers."""
+    from storage.areas import AreaRow
+    from storage.members import MemberRow
+
+    areas = [AreaRow("31", "DKI Jakarta", "provinsi", None)]
+    kelurahan: list[str] = []
+    for k in range(5):
+        kota = f"31.7{k + 1}"
+        areas.append(AreaRow(kota, f"Kota {k + 1}", "kota", "31"))
+        for c in range(5):
+            kec = f"{kota}.{c + 1:02d}"
+            areas.append(AreaRow(kec, f"Kecamatan {k + 1}-{c + 1}", "kecamatan", kota))
+            for v in range(10):
+                kel = f"{kec}.{1001 + v}"
+                areas.append(AreaRow(kel, f"Kelurahan {k + 1}-{c + 1}-{v + 1}", "kelurahan", kec))
+                kelurahan.append(kel)
+    posts = [
+        PostSpec(
+            code=f"P{n:03d}",
+            area=kelurahan[n],
+            lat=-6.30 + (n // 16) * 0.01,
+            lon=106.70 + (n % 16) * 0.01,
+            radius=100.0 + 50.0 * (n % 5),
+        )
+        for n in range(N_POSTS)
+    ]
+    officers = [
+        MemberRow(
+            f"of{i:04d}",
+            f"Petugas {i}",
+            None,
+            None,
+            ("officer",),
+            (posts[i % N_POSTS].code,),
+            (),
+            FIRST_TELEGRAM_ID + i,
+            None,
+        )
+        for i in range(N_OFFICERS)
+    ]
+    return areas, posts, officers
+
+
+async def seed(db_path: Path, areas: list[Any], posts: list[PostSpec], officers: list[Any]) -> None:
+    from storage import areas as area_store
+    from storage import members, posts as post_store
+    from storage.db import Database
+    from storage.posts import PostRow
+
+    now = datetime.now(UTC)
+    db = await Database.open(db_path)
+    try:
+        await db.migrate()
+        async with db.transaction() as tx:
+            await area_store.upsert(tx, areas, now)
+            await post_store.upsert(
+                tx,
+                [
+                    PostRow(p.code, f"Posko {p.code}", p.area, p.lat, p.lon, p.radius, 1, "24h")
+                    for p in posts
+                ],
+                now,
+            )
+            await members.upsert(tx, officers, now)
+    finally:
+        await db.close()
+
+
+# ------------------------------------------------------------------------------------------
+# Child process: fake Bot API, load generator, reply timing
+# ------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Offered:
+    kind: str
+    at: float  # scheduled send time, time.monotonic()
+    step: int
+    post: str
+
+
+@dataclass(slots=True)
+class Answer:
+    kind: str
+    offered: float
+    replied: float
+    ok: bool
+
+
+@dataclass
+class StepLog:
+    answers: list[Answer] = field(default_factory=list)
+    offered: int = 0
+    lags: list[float] = field(default_factory=list)
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    """Nearest-rank percentile of an already sorted list."""
+    if not sorted_values:
+        return float("nan")
+    rank = max(1, min(len(sorted_values), int(-(-q * len(sorted_values) // 100))))
+    return sorted_values[rank - 1]
+
+
+class Load:
+    def __init__(self, emu: Any, posts: list[PostSpec], bot_pid: int, seed_value: int) -> None:
+        import psutil
+
+        from bot.emulator import FakeUser
+
+        self.emu = emu
+        self.posts = posts
+        self.users = [
+            FakeUser(FIRST_TELEGRAM_ID + i, f"Petugas{i}", language_code="id")
+            for i in range(N_OFFICERS)
+        ]
+        self.post_of = [posts[i % N_POSTS] for i in range(N_OFFICERS)]
+        self.waiting: dict[int, deque[Offered]] = {u.id: deque() for u in self.users}
+        self.logs: dict[int, StepLog] = {}
+        self.scan_pos = 0
+        self.unexpected = 0
+        self.rng = random.Random(seed_value)
+        self.bot = psutil.Process(bot_pid)
+        self.me = psutil.Process()
+        self.lapor_seq = 0
+
+    # ------------------------------------------------------------------ offering
+
+    def _offer(self, i: int, kind: str, step: int, at: float) -> None:
+        user = self.users[i]
+        post = self.post_of[i]
+        # Queued before the update exists, so its reply always finds it.
+        self.waiting[user.id].append(Offered(kind, at, step, post.code))
+        if kind == "checkin":
+            # ~10-20 m north-east of the post, well inside its radius, good accuracy.
+            jitter = 0.0001 + self.rng.random() * 0.00005
+            self.emu.send_location(
+                user, post.lat + jitter, post.lon + jitter, horizontal_accuracy=12.0
+            )
+        elif kind == "aman":
+            self.emu.send_text(user, "/aman")
+        else:
+            self.lapor_seq += 1
+            self.emu.send_text(
+                user,
+                f"/lapor logistik Surat suara kurang {self.lapor_seq % 50 + 1} lembar di TPS "
+                f"{self.lapor_seq % 30 + 1:03d}",
+            )
+
+    async def _run_schedule(self, step: int, plan: list[tuple[float, int, str]]) -> float:
+        """Offer ``plan`` [(offset s, officer index, kind)] on time; returns the start time."""
+        log = self.logs.setdefault(step, StepLog())
+        start = time.monotonic() + 0.05
+        n = len(plan)
+        i = 0
+        while i < n:
+            now = time.monotonic()
+            while i < n and start + plan[i][0] <= now:
+                at = start + plan[i][0]
+                self._offer(plan[i][1], plan[i][2], step, at)
+                log.lags.append(now - at)
+                i += 1
+            self.collect()
+            if i < n:
+                await asyncio.sleep(max(0.0, start + plan[i][0] - time.monotonic()))
+        log.offered += n
+        return start
+
+    def collect(self) -> None:
+        sent = self.emu.sent
+        end = len(sent)
+        for k in range(self.scan_pos, end):
+            rec = sent[k]
+            if rec.method != "sendMessage":
+                continue
+            queue = self.waiting.get(rec.chat_id)
+            if queue is None:
+                continue
+            if not queue:
+                self.unexpected += 1
+                continue
+            offered = queue.popleft()
+            text = rec.text or ""
+            ok = offered.post in text and any(m in text for m in EXPECT[offered.kind])
+            self.logs.setdefault(offered.step, StepLog()).answers.append(
+                Answer(offered.kind, offered.at, rec.at, ok)
+            )
+        self.scan_pos = end
+
+    def outstanding(self) -> int:
+        return sum(len(q) for q in self.waiting.values())
+
+    async def drain(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while True:
+            self.collect()
+            if self.outstanding() == 0:
+                return True
+            if time.monotonic() > deadline:
+                return False
+            await asyncio.sleep(0.02)
+
+    # ------------------------------------------------------------------ phases
+
+    def _mixed_plan(self, rate: float, duration: float) -> list[tuple[float, int, str]]:
+        kinds = [k for k, _ in MIX]
+        weights = [w for _, w in MIX]
+        n = max(1, round(rate * duration))
+        chosen = self.rng.choices(kinds, weights, k=n)
+        return [(j / rate, self.rng.randrange(N_OFFICERS), chosen[j]) for j in range(n)]
+
+    async def warmup(self, checkin_rate: float, mixed_rate: float, mixed_s: float) -> dict[str, Any]:
+        t0 = time.monotonic()
+        order = list(range(N_OFFICERS))
+        self.rng.shuffle(order)
+        plan = [(j / checkin_rate, i, "checkin") for j, i in enumerate(order)]
+        await self._run_schedule(-1, plan)
+        first_ok = await self.drain(60.0)
+        if mixed_s > 0:
+            await self._run_schedule(-2, self._mixed_plan(mixed_rate, mixed_s))
+        ok = await self.drain(60.0) and first_ok
+        answers = self.logs[-1].answers + self.logs.get(-2, StepLog()).answers
+        return {
+            "ok": ok,
+            "offered": self.logs[-1].offered + self.logs.get(-2, StepLog()).offered,
+            "answered": len(answers),
+            "bad": sum(not a.ok for a in answers),
+            "seconds": time.monotonic() - t0,
+        }
+
+    async def step(self, step: int, rate: float, duration: float, settle: float) -> dict[str, Any]:
+        plan = self._mixed_plan(rate, duration)
+        rss_samples: list[int] = []
+
+        async def sample_rss() -> None:
+            while True:
+                rss_samples.append(self.bot.memory_info().rss)
+                await asyncio.sleep(0.1)
+
+        sampler = asyncio.get_running_loop().create_task(sample_rss())
+        bot_cpu0, my_cpu0, wall0 = self._cpu(self.bot), self._cpu(self.me), time.monotonic()
+        start = await self._run_schedule(step, plan)
+        wall1 = time.monotonic()
+        bot_cpu1, my_cpu1 = self._cpu(self.bot), self._cpu(self.me)
+        drain_timeout = max(10.0, duration * 2)
+        complete = await self.drain(drain_timeout)
+        sampler.cancel()
+        log = self.logs[step]
+        measured = [a for a in log.answers if a.offered >= start + settle]
+        lat = sorted((a.replied - a.offered) * 1000 for a in measured)
+        by_kind: dict[str, list[float]] = {}
+        for a in measured:
+            by_kind.setdefault(a.kind, []).append((a.replied - a.offered) * 1000)
+        first = min((a.offered for a in log.answers), default=start)
+        last = max((a.replied for a in log.answers), default=start)
+        lags = sorted(x * 1000 for x in log.lags)
+        return {
+            "rate": rate,
+            "duration": duration,
+            "offered": log.offered,
+            "answered": len(log.answers),
+            "missing": log.offered - len(log.answers),
+            "bad": sum(not a.ok for a in log.answers),
+            "complete": complete,
+            "measured": len(lat),
+            "achieved": len(log.answers) / (last - first) if last > first else 0.0,
+            "p50": percentile(lat, 50),
+            "p90": percentile(lat, 90),
+            "p99": percentile(lat, 99),
+            "max": lat[-1] if lat else float("nan"),
+            "p99_by_kind": {k: percentile(sorted(v), 99) for k, v in by_kind.items()},
+            "gen_lag_p99": percentile(lags, 99),
+            "bot_cpu": 100 * (bot_cpu1 - bot_cpu0) / (wall1 - wall0),
+            "emu_cpu": 100 * (my_cpu1 - my_cpu0) / (wall1 - wall0),
+            "rss_sampled_mb": max(rss_samples, default=0) / 2**20,
+            "unexpected": self.unexpected,
+        }
+
+    @staticmethod
+    def _cpu(proc: Any) -> float:
+        times = proc.cpu_times()
+        return float(times.user + times.system)
+
+
+def emulator_main(conn: Any, db_path: str, bot_pid: int, seed_value: int) -> None:
+    """Entry point of the child process."""
+    logging.basicConfig(level=logging.WARNING)
+    try:
+        asyncio.run(_emulator(conn, Path(db_path), bot_pid, seed_value))
+    except BaseException:
+        with _suppress():
+            conn.send(("error", traceback.format_exc()))
+        raise
+
+
+class _suppress:  # noqa: N801 - tiny contextlib.suppress(Exception) without the import
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> bool:
+        return True
+
+
+async def _emulator(conn: Any, db_path: Path, bot_pid: int, seed_value: int) -> None:
+    from bot.emulator import FakeBotApi
+
+    areas, posts, officers = make_city()
+    await seed(db_path, areas, posts, officers)
+    loop = asyncio.get_running_loop()
+    async with FakeBotApi() as emu:
+        conn.send(
+            (
+                "ready",
+                {
+                    "token": emu.token,
+                    "base_url": emu.base_url,
+                    "base_file_url": emu.base_file_url,
+                    "bot_username": emu.bot_username,
+                },
+            )
+        )
+        load = Load(emu, posts, bot_pid, seed_value)
+        while True:
+            cmd = await loop.run_in_executor(None, conn.recv)
+            name = cmd[0]
+            if name == "stop":
+                break
+            try:
+                if name == "warmup":
+                    result = await load.warmup(*cmd[1:])
+                elif name == "step":
+                    result = await load.step(*cmd[1:])
+                else:
+                    raise ValueError(f"unknown command {name!r}")
+                conn.send(("ok", result))
+            except Exception:
+                conn.send(("error", traceback.format_exc()))
+        conn.send(("stopped", {"requests": dict(emu.n_requests)}))
+
+
+# ------------------------------------------------------------------------------------------
+# Parent process: the bot
+# ------------------------------------------------------------------------------------------
+
+
+def _recv(conn: Any, timeout: float) -> Any:
+    if not conn.poll(timeout):
+        raise TimeoutError(f"no answer from the emulator process within {timeout:.0f}s")
+    kind, payload = conn.recv()
+    if kind == "error":
+        raise RuntimeError(f"emulator process failed:\n{payload}")
+    return payload
+
+
+def peak_rss_mb() -> float:
+    # Linux reports ru_maxrss in KiB.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+async def bot_main(conn: Any, db_path: Path, args: argparse.Namespace) -> dict[str, Any]:
+    loop = asyncio.get_running_loop()
+
+    async def ask(*cmd: Any, timeout: float = 180.0) -> Any:
+        conn.send(cmd)
+        return await loop.run_in_executor(None, _recv, conn, timeout)
+
+    info = await loop.run_in_executor(None, _recv, conn, 120.0)
+
+    from bot.app import build_application, running
+    from bot.config import load_settings
+
+    settings = load_settings(
+        None,
+        overrides={
+            "telegram": {
+                "token": info["token"],
+                "base_url": info["base_url"],
+                "base_file_url": info["base_file_url"],
+                "bot_username": info["bot_username"],
+                "poll_timeout": "1s",
+            },
+            "storage": {"path": str(db_path)},
+        },
+    )
+    app = build_application(settings, None)
+    rss_start = peak_rss_mb()
+    steps: list[dict[str, Any]] = []
+    profiler = None
+    async with running(app, poll_timeout=timedelta(seconds=1)):
+        rss_idle = peak_rss_mb()
+        warm = await ask("warmup", args.warmup_rate, 200.0, 0.0 if args.quick else 2.0)
+        print(
+            f"warm-up: {warm['offered']} updates ({N_OFFICERS} first check-ins"
+            f" at {args.warmup_rate:.0f}/s, then a mixed 200/s), {warm['answered']} replies,"
+            f" {warm['bad']} bad, {warm['seconds']:.1f}s",
+            flush=True,
+        )
+        if not warm["ok"] or warm["bad"]:
+            raise RuntimeError(f"warm-up failed: {warm}")
+        if args.profile:
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
+        stop_reason = ""
+        for n, rate in enumerate(args.rates):
+            result = await ask("step", n, rate, args.duration, args.settle)
+            await asyncio.sleep(args.pause)
+            result["rss_peak_mb"] = peak_rss_mb()
+            result["passed"] = (
+                result["complete"]
+                and result["bad"] == 0
+                and result["missing"] == 0
+                and result["p99"] < P99_GOAL_MS
+            )
+            steps.append(result)
+            print(_row(result), flush=True)
+            if not args.keep_going and (not result["complete"] or result["p99"] > 1000):
+                stop_reason = (
+                    f"stopped after {rate:.0f}/s: "
+                    + ("not all replies arrived" if not result["complete"] else "p99 > 1 s")
+                    + "; higher rates would only queue more (use --keep-going to run them)"
+                )
+                break
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(args.profile)
+    return {
+        "steps": steps,
+        "rss_start": rss_start,
+        "rss_idle": rss_idle,
+        "stop_reason": stop_reason,
+    }
+
+
+HEADER = (
+    f"{'offered/s':>9} {'achieved/s':>10} {'answered':>9} {'p50 ms':>7} {'p90 ms':>7} "
+    f"{'p99 ms':>7} {'max ms':>7} {'bot cpu':>7} {'emu cpu':>7} {'rss MB':>6} {'peak MB':>7} "
+    f" result"
+)
+
+
+def _row(r: dict[str, Any]) -> str:
+    verdict = "PASS" if r["passed"] else "fail"
+    notes = []
+    if r["missing"]:
+        notes.append(f"{r['missing']} missing")
+    if r["bad"]:
+        notes.append(f"{r['bad']} bad replies")
+    if r["gen_lag_p99"] > 5:
+        notes.append(f"generator late p99 {r['gen_lag_p99']:.0f} ms")
+    kinds = " ".join(f"{k}:{v:.0f}" for k, v in sorted(r["p99_by_kind"].items()))
+    return (
+        f"{r['rate']:>9.0f} {r['achieved']:>10.0f} {r['answered']:>4}/{r['offered']:<4} "
+        f"{r['p50']:>7.1f} {r['p90']:>7.1f} {r['p99']:>7.1f} {r['max']:>7.1f} "
+        f"{r['bot_cpu']:>6.0f}% {r['emu_cpu']:>6.0f}% {r['rss_sampled_mb']:>6.1f} "
+        f"{r['rss_peak_mb']:>7.1f}  {verdict}"
+        + (f" ({', '.join(notes)})" if notes else "")
+        + f"  [p99 by kind ms: {kinds}]"
+    )
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--rates",
+        type=lambda s: [float(x) for x in s.replace(" ", "").split(",") if x],
+        default=None,
+        help="offered rates in updates/s, comma-separated (default 200,300,...,800)",
+    )
+    parser.add_argument("--duration", type=float, default=None, help="seconds per step (6)")
+    parser.add_argument("--quick", action="store_true", help="one short step (smoke run)")
+    parser.add_argument(
+        "--settle", type=float, default=1.0, help="seconds at the start of a step left out (1)"
+    )
+    parser.add_argument("--pause", type=float, default=0.5, help="idle seconds between steps")
+    parser.add_argument("--warmup-rate", type=float, default=400.0, help="first check-ins/s")
+    parser.add_argument("--keep-going", action="store_true", help="no early stop")
+    parser.add_argument("--seed", type=int, default=20261124)
+    parser.add_argument("--profile", metavar="FILE", help="cProfile the bot's loop over the steps")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.rates = args.rates or [300.0]
+        args.duration = args.duration or 3.0
+        args.settle = min(args.settle, 0.5)
+    args.rates = args.rates or [200.0, 300.0, 400.0, 500.0, 600.0, 700.0, 800.0]
+    args.duration = args.duration or 6.0
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    ctx = mp.get_context("spawn")
+    parent_conn, child_conn = ctx.Pipe()
+    with tempfile.TemporaryDirectory(prefix="posko-bench-") as tmp:
+        db_path = Path(tmp) / "posko.db"
+        child = ctx.Process(
+            target=emulator_main,
+            args=(child_conn, str(db_path), os.getpid(), args.seed),
+            name="fake-bot-api",
+            daemon=True,
+        )
+        child.start()
+        print(
+            f"bench: {N_OFFICERS} officers on {N_POSTS} posts; bot in pid {os.getpid()},"
+            f" fake Bot API + load generator in pid {child.pid}; {os.cpu_count()} CPUs;"
+            f" steps {', '.join(f'{r:.0f}' for r in args.rates)}/s x {args.duration:.0f}s"
+            f" (first {args.settle:g}s of each left out); mix "
+            + ", ".join(f"{int(w * 100)}% {k}" for k, w in MIX),
+            flush=True,
+        )
+        print(HEADER, flush=True)
+        try:
+            outcome = asyncio.run(bot_main(parent_conn, db_path, args))
+        finally:
+            with _suppress():
+                parent_conn.send(("stop",))
+                _recv(parent_conn, 10.0)
+            child.join(10)
+            if child.is_alive():
+                child.terminate()
+                child.join(5)
+
+    steps = outcome["steps"]
+    print()
+    print(
+        f"bot process RSS: {outcome['rss_start']:.1f} MB after imports/build, "
+        f"{outcome['rss_idle']:.1f} MB once running, peak {peak_rss_mb():.1f} MB "
+        "(bot only: the fake Bot API runs in its own process)"
+    )
+    print(
+        "latency = fake server's record of the sendMessage reply - scheduled send time; "
+        f"goal p99 < {P99_GOAL_MS:.0f} ms with every reply present"
+    )
+    if outcome["stop_reason"]:
+        print(outcome["stop_reason"])
+    passed = [s for s in steps if s["passed"]]
+    if passed:
+        best = max(passed, key=lambda s: s["rate"])
+        summary = {
+            "updates_per_s": round(best["rate"]),
+            "p50_ms": round(best["p50"], 1),
+            "p99_ms": round(best["p99"], 1),
+            "rss_mb": round(best["rss_peak_mb"], 1),
+        }
+    else:
+        summary = {
+            "updates_per_s": 0,
+            "p50_ms": None,
+            "p99_ms": None,
+            "rss_mb": round(peak_rss_mb(), 1),
+        }
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

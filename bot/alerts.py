@@ -1,0 +1,70 @@
+"""Taking an alert: compare-and-swap ownership, and telling everyone else who took it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+
+from bot.access import area_in_scope
+from bot.i18n import t
+from bot.presence import PostWatch, touched
+from storage import audit, members, posts
+from storage import watch as store
+from storage.db import Database
+from storage.outbox import Priority, enqueue
+from storage.records import Member
+
+
+class TakeStatus(Enum):
+    TAKEN = "taken"
+    ALREADY_TAKEN = "already_taken"
+    OVER = "over"
+    NOT_YOURS = "not_yours"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Take:
+    status: TakeStatus
+    post_code: str = ""
+    taken_by: str | None = None
+
+
+async def take(
+    db: Database, member: Member, alert_id: int, now: datetime, watch: PostWatch | None = None
+) -> Take:
+    async with db.transaction() as tx:
+        alert = await store.alert_by_id(tx, alert_id)
+        if alert is None:
+            return Take(TakeStatus.UNKNOWN)
+        post = await posts.by_id(tx, alert.post_id)
+        assert post is not None
+        if not await area_in_scope(tx, member, post.area_id):
+            return Take(TakeStatus.NOT_YOURS, post.code)
+        resolved = await tx.scalar("SELECT resolved_at FROM alerts WHERE id = ?", (alert_id,))
+        if resolved is not None:
+            return Take(TakeStatus.OVER, post.code)
+        if not await store.acknowledge(tx, alert_id, member.id, now):
+            owner_id = await tx.scalar("SELECT acked_by FROM alerts WHERE id = ?", (alert_id,))
+            owner = await members.by_id(tx, int(owner_id)) if owner_id is not None else None
+            return Take(TakeStatus.ALREADY_TAKEN, post.code, owner.name if owner else None)
+        await audit.record(tx, now, member.id, "take", "alert", alert_id, post=post.code)
+        told = await store.notified(tx, [alert_id])
+        for recipient in told.get(alert_id, []):
+            if recipient.chat_id == member.telegram_id:
+                continue
+            language = recipient.language or "id"
+            await enqueue(
+                tx,
+                recipient.chat_id,
+                t(language, "alert.taken_by", post=post.code, who=member.name),
+                now,
+                kind="alert_taken",
+                priority=Priority.ALERT,
+                topic_id=recipient.topic_id,
+                ref_type="alert",
+                ref_id=alert_id,
+            )
+        await touched(tx, watch, [post.id], now)
+        return Take(TakeStatus.TAKEN, post.code, member.name)

@@ -1,0 +1,627 @@
+"""The outbox sender: drains ``storage/outbox`` to the Bot API (SPEC §5).
+
+One task claims due rows and starts one small task per message, never more at once than
+the limits allow right now, so nothing waits in memory and an alert queued behind any
+number of bulk rows is picked by the very next claim:
+
+* A claim selects the head of each (chat, priority) queue among the due rows, best first
+  by (priority, not_before, id), leaving out chats that may not be sent to right now, and
+  moves each chosen row pending → sending with a compare-and-swap before any HTTP call.
+  After the answer the row becomes ``sent`` (with ``message_id``), ``failed`` (with the
+  error) or ``pending`` again with a later ``not_before``. At startup rows left in
+  ``sending`` by a crash go back to ``pending``: only a message in flight at the instant
+  of a crash (or of a stop that had to give up waiting) can be sent twice.
+* Limits (clock-driven): ``global_per_s`` overall, ``per_chat_per_s`` per chat and
+  ``per_group_per_min`` per group (chat_id < 0). Each is a sliding window counted the way
+  Telegram counts it; a send occupies its slot from the moment the request leaves until
+  ``span`` after the answer came back, because the server stamped it somewhere in between.
+  The overall limit is also paced by a small token bucket so that a backlog leaves evenly
+  rather than in bursts.
+* Errors: ``RetryAfter`` pauses the chat (everything when several chats are told to wait
+  at once) and retries without spending an attempt; timeouts, network errors and 5xx
+  retry with exponential backoff and jitter until ``max_attempts``; blocked / deactivated
+  / chat not found fail the row and mark the member unreachable; a migrated group is
+  repointed (outbox and areas) and the message resent; other bad requests fail the row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import math
+import random
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import telegram
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    EndPointNotFound,
+    Forbidden,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
+
+from bot.clock import Clock
+from bot.config import DeliverySettings
+from storage import members, outbox
+from storage.db import Database
+from storage.outbox import OutboxItem
+
+log = logging.getLogger(__name__)
+
+BATCH = 8
+"""Rows claimed per pass at most; the next pass re-selects, so priorities apply at once."""
+MAX_IN_FLIGHT = 64
+IDLE_CAP = 1.0
+"""Longest sleep when nothing is due: the outbox is re-read at least this often."""
+MIN_PAUSE = 0.001
+BACKOFF_BASE = 2.0
+BACKOFF_CAP = 300.0
+JITTER = 0.2
+WINDOW_MARGIN = 0.002
+"""Seconds added to every window span: clock rounding must never cost a 429."""
+FLOOD_CHATS = 2
+"""Distinct chats told to wait within one retry window that mean a global flood wait."""
+
+# Bot API method → (PTB coroutine, parameters it takes positionally). The rest of the
+# payload travels as ``api_kwargs``, exactly as written to the outbox.
+_TYPED: dict[str, tuple[str, tuple[str, ...]]] = {
+    "sendMessage": ("send_message", ("chat_id", "text")),
+    "editMessageText": ("edit_message_text", ("text",)),
+    "editMessageReplyMarkup": ("edit_message_reply_markup", ()),
+    "editMessageCaption": ("edit_message_caption", ()),
+    "deleteMessage": ("delete_message", ("chat_id", "message_id")),
+    "pinChatMessage": ("pin_chat_message", ("chat_id", "message_id")),
+    "sendPhoto": ("send_photo", ("chat_id", "photo")),
+    "sendDocument": ("send_document", ("chat_id", "document")),
+    "sendLocation": ("send_location", ("chat_id", "latitude", "longitude")),
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Limits
+# --------------------------------------------------------------------------------------------
+
+
+class _Slot:
+    """One send's place in a window: held until ``span`` after ``end`` (inf while in flight)."""
+
+    __slots__ = ("end",)
+
+    def __init__(self) -> None:
+        self.end = math.inf
+
+
+class _Window:
+    """At most ``capacity`` sends in any ``span`` seconds."""
+
+    __slots__ = ("_slots", "capacity", "span")
+
+    def __init__(self, capacity: int, span: float) -> None:
+        self.capacity = capacity
+        self.span = span + WINDOW_MARGIN
+        self._slots: list[_Slot] = []
+
+    @classmethod
+    def of_rate(cls, count: float, per: float) -> _Window:
+        """``count`` sends per ``per`` seconds; below one per ``per``, one per longer span."""
+        capacity = math.floor(count + 1e-9)
+        if capacity >= 1:
+            return cls(capacity, per)
+        return cls(1, per / count)
+
+    def _prune(self, now: float) -> None:
+        if self._slots:
+            self._slots = [s for s in self._slots if s.end + self.span > now]
+
+    def empty(self, now: float) -> bool:
+        self._prune(now)
+        return not self._slots
+
+    def free(self, now: float) -> int:
+        self._prune(now)
+        return self.capacity - len(self._slots)
+
+    def next_free(self, now: float) -> float:
+        """When a slot frees up (now if one is free; inf if only answers can free one)."""
+        if self.free(now) > 0:
+            return now
+        return min(s.end for s in self._slots) + self.span
+
+    def take(self) -> _Slot:
+        slot = _Slot()
+        self._slots.append(slot)
+        return slot
+
+
+class _Bucket:
+    """Pacing: ``rate`` tokens per second, at most ``burst`` saved up."""
+
+    __slots__ = ("_at", "_tokens", "burst", "rate")
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate = rate
+        self.burst = burst
+        self._tokens = float(burst)
+        self._at: float | None = None
+
+    def _refill(self, now: float) -> None:
+        if self._at is not None and now > self._at:
+            self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
+        if self._at is None or now > self._at:
+            self._at = now
+
+    def available(self, now: float) -> int:
+        self._refill(now)
+        return math.floor(self._tokens + 1e-9)
+
+    def next_token(self, now: float) -> float:
+        self._refill(now)
+        if self._tokens + 1e-9 >= 1:
+            return now
+        return now + (1 - self._tokens) / self.rate
+
+    def take(self, now: float) -> None:
+        self._refill(now)
+        self._tokens -= 1
+
+
+# --------------------------------------------------------------------------------------------
+# Outcomes of one attempt
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Delivered:
+    message_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Retry:
+    delay: float
+    error: str
+    count_attempt: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Failed:
+    reason: str
+    error: str
+    unreachable: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Migrated:
+    new_chat_id: int
+    error: str
+
+
+_Outcome = _Delivered | _Retry | _Failed | _Migrated
+
+
+@dataclass(slots=True)
+class _Pass:
+    claimed: list[tuple[OutboxItem, list[_Slot]]]
+    soonest: float
+    """Timestamp at which something held back by a limit or pause may go."""
+    limited: bool
+    """The overall limit (or a global pause) stopped the pass, not a lack of due rows."""
+
+
+def _retry_after_seconds(exc: RetryAfter) -> float:
+    # The property warns (int → timedelta migration in PTB 22); the stored value does not.
+    raw: Any = getattr(exc, "_retry_after", None)
+    if raw is None:
+        raw = exc.retry_after
+    if isinstance(raw, timedelta):
+        return max(0.0, raw.total_seconds())
+    return max(0.0, float(raw))
+
+
+def _forbidden_reason(text: str) -> str:
+    lowered = text.lower()
+    for word in ("blocked", "deactivated", "kicked"):
+        if word in lowered:
+            return word
+    return "forbidden"
+
+
+# --------------------------------------------------------------------------------------------
+# The sender
+# --------------------------------------------------------------------------------------------
+
+
+class Sender:
+    """Drains the outbox; one per process. ``wake()`` after committing new rows."""
+
+    def __init__(
+        self,
+        db: Database,
+        bot: telegram.Bot,
+        settings: DeliverySettings,
+        clock: Clock,
+        *,
+        stop_grace: float = 5.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._db = db
+        self._bot = bot
+        self._settings = settings
+        self._clock = clock
+        self._stop_grace = stop_grace
+        self._rng = rng or random.Random()
+        self._timeout = settings.request_timeout.total_seconds()
+
+        self._global = _Window.of_rate(settings.global_per_s, 1.0)
+        self._pace = _Bucket(settings.global_per_s, max(1, math.ceil(settings.global_per_s / 10)))
+        self._chat_windows: dict[int, _Window] = {}
+        self._group_windows: dict[int, _Window] = {}
+        self._paused: dict[int, float] = {}
+        self._global_pause = 0.0
+        self._floods: dict[int, float] = {}
+
+        self._in_flight: dict[int, asyncio.Task[None]] = {}
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._recovered = False
+
+        self.sent = 0
+        self.failed = 0
+        self.retried = 0
+        self.n_429 = 0
+        self.migrated = 0
+        self.failures: Counter[str] = Counter()
+        """Failed rows by reason: blocked, deactivated, kicked, forbidden, chat_not_found,
+        bad_request, gave_up, unsupported, invalid."""
+
+    # ---------------------------------------------------------------- lifecycle
+
+    async def start(self) -> None:
+        """Return crash leftovers to pending, then run the sender loop as one task."""
+        if self._task is not None and not self._task.done():
+            return
+        self._stopping = False
+        await self._recover_once()
+        self._task = asyncio.create_task(self._run(), name="outbox-sender")
+
+    async def stop(self) -> None:
+        """Stop claiming; give in-flight sends ``stop_grace`` seconds, release the rest."""
+        self._stopping = True
+        self._wakeup.set()
+        task, self._task = self._task, None
+        if task is not None:
+            # The loop notices _stopping between passes; a pass is one short transaction.
+            done, _ = await asyncio.wait({task}, timeout=max(self._stop_grace, 1.0))
+            if not done:
+                task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        flying = dict(self._in_flight)
+        if flying:
+            _, pending = await asyncio.wait(flying.values(), timeout=self._stop_grace)
+            for t in pending:
+                t.cancel()
+            await asyncio.gather(*flying.values(), return_exceptions=True)
+            try:
+                async with self._db.transaction() as tx:
+                    released = await outbox.release(tx, flying)
+            except Exception:
+                log.exception("outbox: could not release %d in-flight rows", len(flying))
+            else:
+                if released:
+                    log.info("outbox: %d unanswered rows returned to pending", released)
+
+    def wake(self) -> None:
+        """New rows were committed: look now instead of at the next poll."""
+        self._wakeup.set()
+
+    async def drain_once(self) -> int:
+        """Send whatever may be sent right now and wait for the answers; for tests.
+
+        Returns the number of messages delivered. Never waits for a limit to free up or a
+        ``not_before`` to come: with a fake clock, advance it and call again.
+        """
+        if self._task is not None and not self._task.done():
+            raise RuntimeError("drain_once() while the sender loop runs")
+        await self._recover_once()
+        before = self.sent
+        while True:
+            step = await self._claim()
+            for item, slots in step.claimed:
+                self._spawn(item, slots)
+            if step.claimed:
+                continue
+            if not self._in_flight:
+                return self.sent - before
+            await asyncio.wait(set(self._in_flight.values()), return_when=asyncio.FIRST_COMPLETED)
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._in_flight)
+
+    def stats(self) -> dict[str, int]:
+        """Counters for metrics: totals and failures by reason (``failed_<reason>``)."""
+        figures = {
+            "sent": self.sent,
+            "failed": self.failed,
+            "retried": self.retried,
+            "n_429": self.n_429,
+            "migrated": self.migrated,
+            "in_flight": self.in_flight,
+        }
+        figures.update({f"failed_{reason}": n for reason, n in sorted(self.failures.items())})
+        return figures
+
+    # ---------------------------------------------------------------- the loop
+
+    async def _recover_once(self) -> None:
+        if self._recovered:
+            return
+        async with self._db.transaction() as tx:
+            released = await outbox.release_stale(tx)
+        self._recovered = True
+        if released:
+            log.warning("outbox: %d rows left in flight by a crash returned to pending", released)
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                pause = await self._pump()
+            except Exception:
+                log.exception("outbox: sender pass failed; retrying")
+                pause = IDLE_CAP
+            if pause > 0 and not self._stopping:
+                await self._sleep(pause)
+
+    async def _pump(self) -> float:
+        """One claim pass; returns how long to sleep before the next one (0: at once)."""
+        self._wakeup.clear()
+        step = await self._claim()
+        for item, slots in step.claimed:
+            self._spawn(item, slots)
+        if step.claimed:
+            await asyncio.sleep(0)
+            return 0.0
+        now_dt = self._clock.now()
+        now = now_dt.timestamp()
+        soonest = step.soonest
+        if not step.limited:
+            async with self._db.read() as tx:
+                due = await outbox.next_not_before(tx, now_dt)
+            if due is not None:
+                soonest = min(soonest, due.timestamp())
+        return min(IDLE_CAP, max(MIN_PAUSE, soonest - now))
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._wakeup.wait()
+
+    def _room(self, now: float) -> tuple[int, float]:
+        """How many sends the overall limits allow now, and when more will be allowed."""
+        if now < self._global_pause:
+            return 0, self._global_pause
+        room = min(
+            self._global.free(now),
+            self._pace.available(now),
+            MAX_IN_FLIGHT - len(self._in_flight),
+        )
+        if room > 0:
+            return room, now
+        return 0, max(self._global.next_free(now), self._pace.next_token(now))
+
+    def _held_chats(self, now: float) -> tuple[set[int], float]:
+        """Chats that may not be sent to now, and the soonest one of them frees up."""
+        held: set[int] = set()
+        soonest = math.inf
+        for chat, until in list(self._paused.items()):
+            if until <= now:
+                del self._paused[chat]
+            else:
+                held.add(chat)
+                soonest = min(soonest, until)
+        for windows in (self._chat_windows, self._group_windows):
+            for chat, window in list(windows.items()):
+                if window.empty(now):
+                    del windows[chat]
+                elif window.free(now) <= 0:
+                    held.add(chat)
+                    soonest = min(soonest, window.next_free(now))
+        return held, soonest
+
+    async def _claim(self) -> _Pass:
+        now_dt = self._clock.now()
+        now = now_dt.timestamp()
+        room, when = self._room(now)
+        if room <= 0:
+            return _Pass([], when, limited=True)
+        held, soonest = self._held_chats(now)
+        chosen: list[OutboxItem] = []
+        async with self._db.transaction() as tx:
+            for item in await outbox.ready(tx, now_dt, min(room, BATCH), held):
+                # One row per chat per pass: the chat's window is re-checked next pass.
+                if item.chat_id in held:
+                    continue
+                if await outbox.claim(tx, item.id):
+                    chosen.append(item)
+                    held.add(item.chat_id)
+        # Slots are taken only once the claims are committed, so a failed transaction
+        # cannot leak them.
+        claimed = [(item, self._reserve(item.chat_id, now)) for item in chosen]
+        return _Pass(claimed, soonest, limited=False)
+
+    def _reserve(self, chat_id: int, now: float) -> list[_Slot]:
+        self._pace.take(now)
+        slots = [self._global.take()]
+        window = self._chat_windows.get(chat_id)
+        if window is None:
+            window = self._chat_windows[chat_id] = _Window.of_rate(
+                self._settings.per_chat_per_s, 1.0
+            )
+        slots.append(window.take())
+        if chat_id < 0:
+            group = self._group_windows.get(chat_id)
+            if group is None:
+                group = self._group_windows[chat_id] = _Window.of_rate(
+                    self._settings.per_group_per_min, 60.0
+                )
+            slots.append(group.take())
+        return slots
+
+    def _release(self, slots: Iterable[_Slot]) -> None:
+        now = self._clock.now().timestamp()
+        for slot in slots:
+            slot.end = now
+
+    def _spawn(self, item: OutboxItem, slots: list[_Slot]) -> None:
+        task = asyncio.create_task(self._deliver(item, slots), name=f"outbox-{item.id}")
+        self._in_flight[item.id] = task
+        task.add_done_callback(functools.partial(self._done, item.id))
+
+    def _done(self, outbox_id: int, task: asyncio.Task[None]) -> None:
+        self._in_flight.pop(outbox_id, None)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("outbox %d: delivery task died: %r", outbox_id, task.exception())
+        self._wakeup.set()
+
+    # ---------------------------------------------------------------- one message
+
+    async def _deliver(self, item: OutboxItem, slots: list[_Slot]) -> None:
+        outcome: _Outcome
+        try:
+            try:
+                message_id = await self._call(item)
+            finally:
+                self._release(slots)
+        except Exception as exc:
+            outcome = self._classify(item, exc)
+        else:
+            outcome = _Delivered(message_id)
+        await self._settle(item, outcome)
+
+    async def _call(self, item: OutboxItem) -> int | None:
+        params: dict[str, Any] = dict(item.payload)
+        params["chat_id"] = item.chat_id
+        if item.topic_id is not None:
+            params["message_thread_id"] = item.topic_id
+        try:
+            async with asyncio.timeout(self._timeout):
+                typed = _TYPED.get(item.method)
+                if typed is None:
+                    result: Any = await self._bot.do_api_request(item.method, api_kwargs=params)
+                else:
+                    name, positional = typed
+                    args = {key: params.pop(key) for key in positional}
+                    result = await getattr(self._bot, name)(**args, api_kwargs=params)
+        except TimeoutError:
+            raise TimedOut(f"no answer within request_timeout ({self._timeout:g}s)") from None
+        if isinstance(result, telegram.Message):
+            return result.message_id
+        if isinstance(result, dict) and isinstance(result.get("message_id"), int):
+            return int(result["message_id"])
+        return None
+
+    def _redact(self, text: str) -> str:
+        token = self._bot.token
+        return text.replace(token, "<token>") if token else text
+
+    def _classify(self, item: OutboxItem, exc: Exception) -> _Outcome:
+        error = self._redact(f"{type(exc).__name__}: {exc}")
+        if isinstance(exc, RetryAfter):
+            self.n_429 += 1
+            seconds = _retry_after_seconds(exc)
+            self._flood_wait(item.chat_id, seconds)
+            log.warning("outbox %d: chat %d told to wait %gs", item.id, item.chat_id, seconds)
+            return _Retry(seconds, error, count_attempt=False)
+        if isinstance(exc, ChatMigrated):
+            new_chat_id = int(exc.new_chat_id)
+            if new_chat_id == item.chat_id:
+                return _Failed("bad_request", error)
+            return _Migrated(new_chat_id, error)
+        if isinstance(exc, Forbidden):
+            return _Failed(_forbidden_reason(str(exc)), error, unreachable=True)
+        if isinstance(exc, BadRequest):
+            lowered = str(exc).lower()
+            if "chat not found" in lowered or "peer_id_invalid" in lowered:
+                return _Failed("chat_not_found", error, unreachable=True)
+            return _Failed("bad_request", error)
+        if isinstance(exc, EndPointNotFound):
+            return _Failed("unsupported", error)
+        if isinstance(exc, TelegramError):
+            # TimedOut, connection errors and 5xx are NetworkError; anything else Telegram
+            # says (401, 409, ...) is not the message's fault either.
+            return _Retry(self._backoff(item.attempts), error, count_attempt=True)
+        log.error("outbox %d: cannot be sent: %s", item.id, error, exc_info=exc)
+        return _Failed("invalid", error)
+
+    def _backoff(self, attempts: int) -> float:
+        base = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** min(attempts, 30))
+        return base * self._rng.uniform(1 - JITTER, 1 + JITTER)
+
+    def _flood_wait(self, chat_id: int, seconds: float) -> None:
+        now = self._clock.now().timestamp()
+        until = now + seconds
+        self._paused[chat_id] = max(self._paused.get(chat_id, 0.0), until)
+        self._floods = {c: t for c, t in self._floods.items() if t > now}
+        self._floods[chat_id] = until
+        if len(self._floods) >= FLOOD_CHATS:
+            # Several chats told to wait at once: it is the bot, not one chat.
+            self._global_pause = max(self._global_pause, max(self._floods.values()))
+            log.warning("outbox: global flood wait until +%gs", self._global_pause - now)
+
+    async def _settle(self, item: OutboxItem, outcome: _Outcome) -> None:
+        now = self._clock.now()
+        try:
+            async with self._db.transaction() as tx:
+                if isinstance(outcome, _Delivered):
+                    done = await outbox.mark_sent(tx, item.id, now, outcome.message_id)
+                elif isinstance(outcome, _Migrated):
+                    await outbox.repoint_chat(tx, item.chat_id, outcome.new_chat_id)
+                    done = await outbox.reschedule(
+                        tx, item.id, now, outcome.error, count_attempt=False
+                    )
+                elif isinstance(outcome, _Retry):
+                    if outcome.count_attempt and item.attempts + 1 >= self._settings.max_attempts:
+                        outcome = _Failed("gave_up", outcome.error)
+                        done = await outbox.mark_failed(tx, item.id, outcome.error)
+                    else:
+                        done = await outbox.reschedule(
+                            tx,
+                            item.id,
+                            now + timedelta(seconds=outcome.delay),
+                            outcome.error,
+                            count_attempt=outcome.count_attempt,
+                        )
+                else:
+                    done = await outbox.mark_failed(tx, item.id, outcome.error)
+                    if done and outcome.unreachable and item.chat_id > 0:
+                        await members.mark_unreachable(tx, item.chat_id, outcome.reason, now)
+        except Exception:
+            log.exception("outbox %d: could not record the outcome", item.id)
+            return
+        if not done:
+            log.warning("outbox %d: row was no longer in flight; outcome dropped", item.id)
+            return
+        if isinstance(outcome, _Delivered):
+            self.sent += 1
+        elif isinstance(outcome, _Migrated):
+            self.migrated += 1
+            log.info(
+                "outbox %d: chat %d migrated to %d", item.id, item.chat_id, outcome.new_chat_id
+            )
+        elif isinstance(outcome, _Retry):
+            self.retried += 1
+            log.info("outbox %d: retry in %.1fs after %s", item.id, outcome.delay, outcome.error)
+        else:
+            self.failed += 1
+            self.failures[outcome.reason] += 1
+            log.warning("outbox %d: failed (%s): %s", item.id, outcome.reason, outcome.error)

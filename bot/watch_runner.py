@@ -1,0 +1,70 @@
+"""Runs the watcher on PTB's JobQueue (APScheduler): one job, always set for the next
+deadline (capped at ``max_sleep``), moved earlier when a change brings a deadline closer.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+from typing import Any
+
+from telegram.ext import Job, JobQueue
+
+from bot.watcher import Watcher
+
+log = logging.getLogger(__name__)
+
+# A job due this close to the planned one is not worth moving.
+RESCHEDULE_SLACK = 0.05
+
+
+class WatchRunner:
+    def __init__(self, watcher: Watcher, job_queue: JobQueue[Any], max_sleep: timedelta) -> None:
+        self.watcher = watcher
+        self.job_queue = job_queue
+        self.max_sleep = max_sleep.total_seconds()
+        self._job: Job[Any] | None = None
+        self._planned = float("inf")
+        self.failures = 0
+
+    def start(self) -> None:
+        self._schedule(0.0)
+
+    def stop(self) -> None:
+        job, self._job = self._job, None
+        if job is not None and self.job_queue.scheduler.running:
+            job.schedule_removal()
+
+    def poke(self) -> None:
+        """A transaction changed deadlines: wake earlier if the soonest one moved closer."""
+        soonest = self.watcher.soonest_refreshed
+        self.watcher.soonest_refreshed = None
+        if soonest is None:
+            return
+        delay = max(0.0, (soonest - self.watcher.clock.now()).total_seconds())
+        if time.monotonic() + delay < self._planned - RESCHEDULE_SLACK:
+            self._schedule(delay)
+
+    def _schedule(self, delay: float) -> None:
+        if self._job is not None:
+            self._job.schedule_removal()
+        self._planned = time.monotonic() + delay
+        self._job = self.job_queue.run_once(self._run, when=delay, name="watch")
+
+    async def _run(self, _context: Any) -> None:
+        self._job = None
+        self._planned = float("inf")
+        try:
+            await self.watcher.sweep()
+            deadline = await self.watcher.next_deadline()
+        except Exception:
+            self.failures += 1
+            log.exception("watch pass failed; retrying shortly")
+            deadline = None
+        delay = self.max_sleep
+        if deadline is not None:
+            until = (deadline - self.watcher.clock.now()).total_seconds()
+            delay = min(self.max_sleep, max(0.0, until))
+        if self._job is None or time.monotonic() + delay < self._planned:
+            self._schedule(delay)

@@ -1,0 +1,527 @@
+"""The watcher: finds posts whose deadline has come, applies ``bot.watch.decide``, and writes
+the transitions and the messages they cause in one transaction.
+
+A pass touches only due posts (a partial index on ``posts.next_due_at``). Post updates are
+compare-and-swap on ``version``; if any row changed under us the whole pass rolls back and
+is retried, so a second watcher, a restart or a crash never double-alerts or skips one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.clock import Clock, hhmm
+from bot.config import Settings
+from bot.escalation import Level, levels_for
+from bot.i18n import duration_text, t
+from bot.schedule import DateOverride, Schedule, overrides_for, parse_hours
+from bot.watch import Act, AlertFacts, Decision, Facts, Policy, State, decide
+from storage import watch as store
+from storage.db import Database, Tx
+from storage.outbox import Priority
+from storage.records import Area, Post
+from storage.watch import AlertRow, PostUpdate, Recipient
+
+log = logging.getLogger(__name__)
+
+TAKE_PREFIX = "al:"
+PASS_LIMIT = 5000
+TREE_TTL = timedelta(seconds=30)
+
+
+class ConcurrentChange(Exception):
+    """A post changed between read and write; the pass is retried."""
+
+
+@dataclass
+class _Outgoing:
+    rows: list[tuple[int, int | None, int, str, str, str | None, int | None]] = field(
+        default_factory=list
+    )
+
+    def add(
+        self,
+        recipient: Recipient,
+        text: str,
+        kind: str,
+        priority: Priority,
+        ref: tuple[str, int] | None = None,
+        markup: dict[str, Any] | None = None,
+    ) -> None:
+        payload: dict[str, Any] = {"text": text}
+        if markup is not None:
+            payload["reply_markup"] = markup
+        self.rows.append(
+            (
+                recipient.chat_id,
+                recipient.topic_id,
+                int(priority),
+                kind,
+                json.dumps(payload, ensure_ascii=False),
+                ref[0] if ref else None,
+                ref[1] if ref else None,
+            )
+        )
+
+
+@dataclass
+class _Context:
+    """What one pass needs about the city, loaded at most once per pass."""
+
+    tree: dict[int, Area]
+    supervisors: dict[int, list[Recipient]]
+    admins: list[Recipient]
+
+
+def take_markup(language: str, alert_id: int) -> dict[str, Any]:
+    label = t(language, "alert.take_button")
+    return {"inline_keyboard": [[{"text": label, "callback_data": f"{TAKE_PREFIX}{alert_id}"}]]}
+
+
+class Watcher:
+    def __init__(self, db: Database, settings: Settings, clock: Clock) -> None:
+        self.db = db
+        self.settings = settings
+        self.clock = clock
+        self.default_language = settings.bot.default_language
+        self._overrides = [
+            DateOverride(
+                item.date,
+                parse_hours(item.hours),
+                frozenset(item.areas) if item.areas is not None else None,
+            )
+            for item in settings.schedule.override
+        ]
+        self._schedules: dict[tuple[str, tuple[Any, ...]], Schedule] = {}
+        self._policies: dict[tuple[tuple[str, str], ...], Policy] = {}
+        self._tree: dict[int, Area] | None = None
+        self._tree_loaded_at = 0.0
+        self.listeners: list[Callable[[], None]] = []
+        self.last_pass_at: datetime | None = None
+        self.last_pass_ms = 0.0
+        self.passes = 0
+        # The soonest deadline written by refresh(); the runner reads it to wake in time.
+        self.soonest_refreshed: datetime | None = None
+
+    # --- pure-ish helpers -----------------------------------------------------------------
+
+    def policy(self, post: Post) -> Policy:
+        key = tuple(sorted(post.watch_policy.items()))
+        policy = self._policies.get(key)
+        if policy is None:
+            policy = self._policies[key] = Policy.from_settings(
+                self.settings.watch, post.watch_policy
+            )
+        return policy
+
+    def schedule(self, post: Post, path: Sequence[Area]) -> Schedule:
+        dated = overrides_for(self._overrides, [area.code for area in path])
+        key = (post.hours, tuple(sorted(dated.items())))
+        schedule = self._schedules.get(key)
+        if schedule is None:
+            schedule = self._schedules[key] = Schedule(parse_hours(post.hours), dated)
+        return schedule
+
+    def _language(self, recipient: Recipient) -> str:
+        return recipient.language or self.default_language
+
+    # --- passes ---------------------------------------------------------------------------
+
+    async def sweep(self, now: datetime | None = None) -> int:
+        """Handle every post whose deadline has come; returns how many were handled."""
+        moment = now or self.clock.now()
+        started = time.perf_counter()
+        handled = 0
+        for attempt in range(3):
+            try:
+                async with self.db.transaction() as tx:
+                    due = await store.due_posts(tx, moment, PASS_LIMIT)
+                    if due:
+                        await self._process(tx, due, moment)
+                    handled = len(due)
+                break
+            except ConcurrentChange:
+                log.warning("watch pass retried after a concurrent change (attempt %s)", attempt)
+        self.last_pass_at = moment
+        self.last_pass_ms = (time.perf_counter() - started) * 1000
+        self.passes += 1
+        if handled:
+            self._notify()
+        return handled
+
+    async def refresh(self, tx: Tx, post_ids: Sequence[int], now: datetime) -> None:
+        """Re-decide posts whose facts just changed (inside the caller's transaction)."""
+        posts = await store.posts_by_id(tx, post_ids)
+        if posts:
+            soonest = await self._process(tx, posts, now)
+            if soonest is not None and (
+                self.soonest_refreshed is None or soonest < self.soonest_refreshed
+            ):
+                self.soonest_refreshed = soonest
+
+    async def next_deadline(self) -> datetime | None:
+        async with self.db.read() as tx:
+            return await store.next_deadline(tx)
+
+    def _notify(self) -> None:
+        for listener in self.listeners:
+            listener()
+
+    async def _context(self, tx: Tx) -> _Context:
+        return _Context(
+            tree=await self._area_tree(tx),
+            supervisors=await store.supervisors_by_area(tx),
+            admins=await store.admins(tx),
+        )
+
+    async def _area_tree(self, tx: Tx) -> dict[int, Area]:
+        if self._tree is None or time.monotonic() - self._tree_loaded_at > TREE_TTL.seconds:
+            self._tree = await store.area_tree(tx)
+            self._tree_loaded_at = time.monotonic()
+        return self._tree
+
+    def forget_tree(self) -> None:
+        self._tree = None
+
+    @staticmethod
+    def path(tree: dict[int, Area], area_id: int) -> list[Area]:
+        """Root first, like storage.areas.path, but from the cached tree."""
+        chain: list[Area] = []
+        current = tree.get(area_id)
+        while current is not None and len(chain) < 16:
+            chain.append(current)
+            current = tree.get(current.parent_id) if current.parent_id is not None else None
+        chain.reverse()
+        return chain
+
+    async def _process(self, tx: Tx, posts: Sequence[Post], now: datetime) -> datetime | None:
+        """Decide and write; returns the soonest new deadline among the posts."""
+        ids = [post.id for post in posts]
+        counts = await store.on_duty_counts(tx, ids)
+        alerts = await store.open_alerts(tx, ids)
+        tree = await self._area_tree(tx)
+        decisions: list[tuple[Post, Decision, list[Area]]] = []
+        updates: list[PostUpdate] = []
+        for post in posts:
+            path = self.path(tree, post.area_id)
+            policy = self.policy(post)
+            schedule = self.schedule(post, path)
+            window = schedule.current_window(now)
+            alert = alerts.get(post.id)
+            facts = Facts(
+                state=State(post.state),
+                window=window,
+                next_open=schedule.next_open(now) if window is None else None,
+                paused_until=post.paused_until,
+                on_duty=counts.get(post.id, 0),
+                min_staff=post.min_staff,
+                window_opened_at=post.window_opened_at,
+                short_since=post.short_since,
+                last_signal_at=post.last_signal_at,
+                silence_reminded_at=post.silence_reminded_at,
+                open_reminded_for=post.open_reminded_for,
+                alert=None
+                if alert is None
+                else AlertFacts(
+                    alert.id, alert.kind, alert.acked_by is not None, alert.next_due_at
+                ),
+            )
+            decision = decide(facts, policy, now)
+            decisions.append((post, decision, path))
+        actions_needed = any(decision.actions for _, decision, _ in decisions)
+        context = await self._context(tx) if actions_needed else None
+        outgoing = _Outgoing()
+        alert_due = await self._apply(tx, decisions, alerts, context, outgoing, now)
+        for post, decision, _ in decisions:
+            due = decision.next_due_at
+            kind: str | None
+            extra = alert_due.get(post.id)
+            if extra is not None and (due is None or extra < due):
+                due, kind = extra, "escalate"
+            else:
+                kind = decision.due_kind
+            updates.append(
+                PostUpdate(
+                    post_id=post.id,
+                    version=post.version,
+                    state=decision.state.value,
+                    next_due_at=due,
+                    due_kind=kind,
+                    window_opened_at=decision.window_opened_at,
+                    window_closes_at=decision.window_closes_at,
+                    short_since=decision.short_since,
+                    silence_reminded_at=decision.silence_reminded_at,
+                    open_reminded_for=decision.open_reminded_for,
+                    state_changed=decision.state.value != post.state,
+                )
+            )
+        changed = await store.save_posts(tx, updates, now)
+        if changed != len(updates):
+            raise ConcurrentChange
+        if outgoing.rows:
+            await store.outbox_many(tx, outgoing.rows, now)
+            tx.touched_outbox = True
+        deadlines = [update.next_due_at for update in updates if update.next_due_at is not None]
+        return min(deadlines) if deadlines else None
+
+    async def _apply(
+        self,
+        tx: Tx,
+        decisions: list[tuple[Post, Decision, list[Area]]],
+        alerts: dict[int, AlertRow],
+        context: _Context | None,
+        outgoing: _Outgoing,
+        now: datetime,
+    ) -> dict[int, datetime]:
+        """Carry out the actions; returns post_id → the deadline of its (new) alert."""
+        if context is None:
+            return {}
+        by_act: dict[Act, list[tuple[Post, Decision, list[Area], str | None, datetime | None]]]
+        by_act = {}
+        for post, decision, path in decisions:
+            for action in decision.actions:
+                by_act.setdefault(action.act, []).append(
+                    (post, decision, path, action.kind, action.at)
+                )
+        alert_due: dict[int, datetime] = {}
+        resolved = by_act.get(Act.RESOLVE_ALERT, [])
+        if resolved:
+            await self._resolve(tx, resolved, alerts, outgoing, now)
+        closing = by_act.get(Act.CLOSE_SHIFTS, [])
+        if closing:
+            await self._close_shifts(tx, [item[0] for item in closing], outgoing, now)
+        opening = by_act.get(Act.OPEN_ALERT, [])
+        if opening:
+            alert_due.update(await self._open_alerts(tx, opening, context, outgoing, now))
+        climbing = by_act.get(Act.ESCALATE, [])
+        if climbing:
+            alert_due.update(await self._escalate(tx, climbing, alerts, context, outgoing, now))
+        for act, on_duty in ((Act.REMIND_SILENCE, True), (Act.REMIND_OPEN, False)):
+            items = by_act.get(act, [])
+            if items:
+                await self._remind(tx, act, items, on_duty, outgoing)
+        return alert_due
+
+    def _policy_due(self, post: Post, levels: list[Level], step: int, now: datetime) -> datetime:
+        policy = self.policy(post)
+        more_above = step + 1 < len(levels)
+        return now + (policy.escalate_after if more_above else policy.repeat_every)
+
+    def _levels(self, post: Post, path: list[Area], context: _Context) -> list[Level]:
+        return levels_for(path, context.supervisors, context.admins)
+
+    async def _open_alerts(
+        self,
+        tx: Tx,
+        items: list[tuple[Post, Decision, list[Area], str | None, datetime | None]],
+        context: _Context,
+        outgoing: _Outgoing,
+        now: datetime,
+    ) -> dict[int, datetime]:
+        plans: list[tuple[Post, str, list[Level], datetime]] = []
+        for post, _, path, kind, _ in items:
+            assert kind is not None
+            levels = self._levels(post, path, context)
+            plans.append((post, kind, levels, self._policy_due(post, levels, 0, now)))
+        ids = await store.insert_alerts(
+            tx,
+            [
+                (post.id, kind, levels[0].area.id if levels else None, due)
+                for post, kind, levels, due in plans
+            ],
+            now,
+        )
+        names = await store.on_duty_names(
+            tx, [post.id for post, kind, _, _ in plans if kind == "silent"]
+        )
+        notifications: list[tuple[int, int, int, int | None]] = []
+        for post, kind, levels, _ in plans:
+            alert_id = ids[post.id]
+            if not levels:
+                log.warning(
+                    "alert on %s has nobody to go to (no supervisors, no admins)", post.code
+                )
+                continue
+            since = post.last_signal_at if kind == "silent" else post.short_since
+            for recipient in levels[0].recipients:
+                language = self._language(recipient)
+                text = self._alert_text(
+                    language, post, kind, levels[0], since, now, names.get(post.id, []), lead=""
+                )
+                outgoing.add(
+                    recipient,
+                    text,
+                    "alert",
+                    Priority.ALERT,
+                    ("alert", alert_id),
+                    take_markup(language, alert_id),
+                )
+                notifications.append((alert_id, 0, recipient.chat_id, recipient.member_id))
+        await store.record_notifications(tx, notifications, now)
+        return {post.id: due for post, _, _, due in plans}
+
+    async def _escalate(
+        self,
+        tx: Tx,
+        items: list[tuple[Post, Decision, list[Area], str | None, datetime | None]],
+        alerts: dict[int, AlertRow],
+        context: _Context,
+        outgoing: _Outgoing,
+        now: datetime,
+    ) -> dict[int, datetime]:
+        updates: list[tuple[int, int, int | None, datetime | None]] = []
+        notifications: list[tuple[int, int, int, int | None]] = []
+        result: dict[int, datetime] = {}
+        names = await store.on_duty_names(tx, [post.id for post, *_ in items])
+        for post, _, path, _, _ in items:
+            alert = alerts[post.id]
+            levels = self._levels(post, path, context)
+            if not levels:
+                continue
+            index = next(
+                (i for i, level in enumerate(levels) if level.area.id == alert.step_area_id), 0
+            )
+            climbed = index + 1 < len(levels)
+            target = index + 1 if climbed else index
+            due = self._policy_due(post, levels, target, now)
+            updates.append((alert.id, alert.step + 1, levels[target].area.id, due))
+            result[post.id] = due
+            level = levels[target]
+            for recipient in level.recipients:
+                language = self._language(recipient)
+                lead_key = "alert.lead_escalated" if climbed else "alert.lead_repeat"
+                lead = t(language, lead_key, opened=hhmm(alert.opened_at), level=level.area.name)
+                since = post.last_signal_at if alert.kind == "silent" else post.short_since
+                text = self._alert_text(
+                    language, post, alert.kind, level, since, now, names.get(post.id, []), lead=lead
+                )
+                outgoing.add(
+                    recipient,
+                    text,
+                    "alert",
+                    Priority.ALERT,
+                    ("alert", alert.id),
+                    take_markup(language, alert.id),
+                )
+                notifications.append(
+                    (alert.id, alert.step + 1, recipient.chat_id, recipient.member_id)
+                )
+        await store.escalate_alerts(tx, updates, now)
+        await store.record_notifications(tx, notifications, now)
+        return result
+
+    def _alert_text(
+        self,
+        language: str,
+        post: Post,
+        kind: str,
+        level: Level,
+        since: datetime | None,
+        now: datetime,
+        on_duty: list[str],
+        lead: str,
+    ) -> str:
+        if kind == "silent":
+            detail = t(
+                language,
+                "alert.detail_silent",
+                since=hhmm(since) if since else "-",
+                people=", ".join(on_duty) or "-",
+            )
+        else:
+            detail = t(
+                language,
+                "alert.detail_unstaffed",
+                since=hhmm(since) if since else hhmm(now),
+                min_staff=post.min_staff,
+            )
+        return t(
+            language,
+            "alert.body",
+            title=t(language, f"alert.title_{kind}"),
+            post=post.code,
+            name=post.name,
+            detail=detail,
+            lead=lead,
+            area=level.area.name,
+        )
+
+    async def _resolve(
+        self,
+        tx: Tx,
+        items: list[tuple[Post, Decision, list[Area], str | None, datetime | None]],
+        alerts: dict[int, AlertRow],
+        outgoing: _Outgoing,
+        now: datetime,
+    ) -> None:
+        rows = [(alerts[post.id].id, reason or "resolved") for post, _, _, reason, _ in items]
+        await store.resolve_alerts(tx, rows, now)
+        told = await store.notified(tx, [alert_id for alert_id, _ in rows])
+        for post, _, _, reason, _ in items:
+            alert = alerts[post.id]
+            for recipient in told.get(alert.id, []):
+                language = self._language(recipient)
+                outgoing.add(
+                    recipient,
+                    t(
+                        language,
+                        "alert.recovered",
+                        post=post.code,
+                        name=post.name,
+                        reason=t(language, f"alert.reason_{reason}"),
+                        duration=duration_text(language, now - alert.opened_at),
+                    ),
+                    "recovered",
+                    Priority.ALERT,
+                    ("alert", alert.id),
+                )
+
+    async def _close_shifts(
+        self, tx: Tx, posts: list[Post], outgoing: _Outgoing, now: datetime
+    ) -> None:
+        on_duty = await store.officers(tx, [post.id for post in posts], on_duty=True)
+        await store.close_shifts(tx, [post.id for post in posts], now)
+        for post in posts:
+            for recipient in on_duty.get(post.id, []):
+                outgoing.add(
+                    recipient,
+                    t(
+                        self._language(recipient),
+                        "remind.shift_closed",
+                        post=post.code,
+                        time=hhmm(now),
+                    ),
+                    "shift_closed",
+                    Priority.NOTICE,
+                )
+
+    async def _remind(
+        self,
+        tx: Tx,
+        act: Act,
+        items: list[tuple[Post, Decision, list[Area], str | None, datetime | None]],
+        on_duty: bool,
+        outgoing: _Outgoing,
+    ) -> None:
+        people = await store.officers(tx, [item[0].id for item in items], on_duty=on_duty)
+        key = "remind.silence" if act is Act.REMIND_SILENCE else "remind.open"
+        for post, _, _, _, at in items:
+            for recipient in people.get(post.id, []):
+                outgoing.add(
+                    recipient,
+                    t(
+                        self._language(recipient),
+                        key,
+                        post=post.code,
+                        name=post.name,
+                        time=hhmm(at) if at else "-",
+                    ),
+                    "reminder",
+                    Priority.NOTICE,
+                )

@@ -1,0 +1,43 @@
+"""Alert buttons: "Ambil alih" (take) — the first supervisor in scope to press owns it."""
+
+from __future__ import annotations
+
+from telegram import Update
+
+from bot import alerts
+from bot.alerts import TakeStatus
+from bot.watcher import TAKE_PREFIX
+from handlers.common import PoskoContext
+
+
+async def take(update: Update, context: PoskoContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    member = context.me()
+    runtime = context.runtime
+    raw = query.data.removeprefix(TAKE_PREFIX)
+    if not raw.isdigit():
+        await query.answer(context.t("common.stale_button"), show_alert=True)
+        return
+    result = await alerts.take(
+        runtime.database, member, int(raw), runtime.clock.now(), runtime.watcher
+    )
+    if result.status is TakeStatus.TAKEN:
+        await query.answer()
+        await query.edit_message_reply_markup(None)
+        if query.message is not None:
+            await context.bot.send_message(
+                query.message.chat.id,
+                context.t("alert.taken_you", post=result.post_code),
+                message_thread_id=getattr(query.message, "message_thread_id", None),
+            )
+        return
+    if result.status is TakeStatus.ALREADY_TAKEN:
+        text = context.t("alert.already_taken", who=result.taken_by or "-")
+    elif result.status is TakeStatus.OVER:
+        text = context.t("alert.already_over")
+    elif result.status is TakeStatus.NOT_YOURS:
+        text = context.t("alert.not_yours")
+    else:
+        text = context.t("common.stale_button")
+    await query.answer(text, show_alert=True)
