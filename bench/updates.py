@@ -319,13 +319,19 @@ class Load:
                 await asyncio.sleep(0.1)
 
         sampler = asyncio.get_running_loop().create_task(sample_rss())
+        threads0, sys0 = self._threads(self.bot), self._system_busy()
         bot_cpu0, my_cpu0, wall0 = self._cpu(self.bot), self._cpu(self.me), time.monotonic()
         start = await self._run_schedule(step, plan)
         wall1 = time.monotonic()
         bot_cpu1, my_cpu1 = self._cpu(self.bot), self._cpu(self.me)
         drain_timeout = max(10.0, duration * 2)
         complete = await self.drain(drain_timeout)
+        threads2, bot_cpu2, wall2 = self._threads(self.bot), self._cpu(self.bot), time.monotonic()
+        sys2, my_cpu2 = self._system_busy(), self._cpu(self.me)
         sampler.cancel()
+        main_tid = self.bot.pid
+        main_cpu = threads2.get(main_tid, 0.0) - threads0.get(main_tid, 0.0)
+        other_cpu = sum(v - threads0.get(k, 0.0) for k, v in threads2.items() if k != main_tid)
         log = self.logs[step]
         measured = [a for a in log.answers if a.offered >= start + settle]
         lat = sorted((a.replied - a.offered) * 1000 for a in measured)
@@ -354,8 +360,29 @@ class Load:
             "bot_cpu": 100 * (bot_cpu1 - bot_cpu0) / (wall1 - wall0),
             "emu_cpu": 100 * (my_cpu1 - my_cpu0) / (wall1 - wall0),
             "rss_sampled_mb": max(rss_samples, default=0) / 2**20,
+            # Whole step, offering and draining: CPU per update, split by thread.
+            "cpu_ms_per_update": 1000 * (bot_cpu2 - bot_cpu0) / max(1, len(log.answers)),
+            "main_thread_cpu": 100 * main_cpu / (wall2 - wall0),
+            "other_threads_cpu": 100 * other_cpu / (wall2 - wall0),
+            # Everything else on the machine (other processes), in % of one CPU.
+            "foreign_cpu": 100
+            * ((sys2 - sys0) - (bot_cpu2 - bot_cpu0) - (my_cpu2 - my_cpu0))
+            / (wall2 - wall0),
             "unexpected": self.unexpected,
         }
+
+    @staticmethod
+    def _system_busy() -> float:
+        import psutil
+
+        times = psutil.cpu_times()
+        # guest time is already part of user time on Linux; steal counts as lost to others.
+        busy = ("user", "nice", "system", "irq", "softirq", "steal")
+        return float(sum(getattr(times, name, 0.0) for name in busy))
+
+    @staticmethod
+    def _threads(proc: Any) -> dict[int, float]:
+        return {t.id: t.user_time + t.system_time for t in proc.threads()}
 
     @staticmethod
     def _cpu(proc: Any) -> float:
@@ -516,7 +543,8 @@ async def bot_main(conn: Any, db_path: Path, args: argparse.Namespace) -> dict[s
 
 HEADER = (
     f"{'offered/s':>9} {'achieved/s':>10} {'answered':>9} {'p50 ms':>7} {'p90 ms':>7} "
-    f"{'p99 ms':>7} {'max ms':>7} {'bot cpu':>7} {'emu cpu':>7} {'rss MB':>6} {'peak MB':>7} "
+    f"{'p99 ms':>7} {'max ms':>7} {'bot cpu':>7} {'main/db':>9} {'ms/upd':>6} {'emu cpu':>7} "
+    f"{'other':>5} {'rss MB':>6} {'peak MB':>7}"
     f" result"
 )
 
@@ -534,7 +562,9 @@ def _row(r: dict[str, Any]) -> str:
     return (
         f"{r['rate']:>9.0f} {r['achieved']:>10.0f} {r['answered']:>4}/{r['offered']:<4} "
         f"{r['p50']:>7.1f} {r['p90']:>7.1f} {r['p99']:>7.1f} {r['max']:>7.1f} "
-        f"{r['bot_cpu']:>6.0f}% {r['emu_cpu']:>6.0f}% {r['rss_sampled_mb']:>6.1f} "
+        f"{r['bot_cpu']:>6.0f}% {r['main_thread_cpu']:>4.0f}/{r['other_threads_cpu']:<3.0f}% "
+        f"{r['cpu_ms_per_update']:>6.2f} {r['emu_cpu']:>6.0f}% {max(0, r['foreign_cpu']):>4.0f}% "
+        f"{r['rss_sampled_mb']:>6.1f} "
         f"{r['rss_peak_mb']:>7.1f}  {verdict}"
         + (f" ({', '.join(notes)})" if notes else "")
         + f"  [p99 by kind ms: {kinds}]"

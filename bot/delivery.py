@@ -35,7 +35,7 @@ import random
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import telegram
@@ -113,7 +113,7 @@ class _Window:
     @classmethod
     def of_rate(cls, count: float, per: float) -> _Window:
         """``count`` sends per ``per`` seconds; below one per ``per``, one per longer span."""
-        capacity = math.floor(count + 1e-9)
+        capacity = math.floor(count + 1e-6)
         if capacity >= 1:
             return cls(capacity, per)
         return cls(1, per / count)
@@ -161,11 +161,11 @@ class _Bucket:
 
     def available(self, now: float) -> int:
         self._refill(now)
-        return math.floor(self._tokens + 1e-9)
+        return math.floor(self._tokens + 1e-6)
 
     def next_token(self, now: float) -> float:
         self._refill(now)
-        if self._tokens + 1e-9 >= 1:
+        if self._tokens + 1e-6 >= 1:
             return now
         return now + (1 - self._tokens) / self.rate
 
@@ -259,6 +259,8 @@ class Sender:
         self._stop_grace = stop_grace
         self._rng = rng or random.Random()
         self._timeout = settings.request_timeout.total_seconds()
+        # Limits run on seconds since this instant: small floats keep their precision.
+        self._epoch = clock.now()
 
         self._global = _Window.of_rate(settings.global_per_s, 1.0)
         self._pace = _Bucket(settings.global_per_s, max(1, math.ceil(settings.global_per_s / 10)))
@@ -392,13 +394,13 @@ class Sender:
             await asyncio.sleep(0)
             return 0.0
         now_dt = self._clock.now()
-        now = now_dt.timestamp()
+        now = self._seconds(now_dt)
         soonest = step.soonest
         if not step.limited:
             async with self._db.read() as tx:
                 due = await outbox.next_not_before(tx, now_dt)
             if due is not None:
-                soonest = min(soonest, due.timestamp())
+                soonest = min(soonest, self._seconds(due))
         return min(IDLE_CAP, max(MIN_PAUSE, soonest - now))
 
     async def _sleep(self, seconds: float) -> None:
@@ -438,9 +440,15 @@ class Sender:
                     soonest = min(soonest, window.next_free(now))
         return held, soonest
 
+    def _seconds(self, moment: datetime) -> float:
+        return (moment - self._epoch).total_seconds()
+
+    def _now(self) -> float:
+        return self._seconds(self._clock.now())
+
     async def _claim(self) -> _Pass:
         now_dt = self._clock.now()
-        now = now_dt.timestamp()
+        now = self._seconds(now_dt)
         room, when = self._room(now)
         if room <= 0:
             return _Pass([], when, limited=True)
@@ -478,7 +486,7 @@ class Sender:
         return slots
 
     def _release(self, slots: Iterable[_Slot]) -> None:
-        now = self._clock.now().timestamp()
+        now = self._now()
         for slot in slots:
             slot.end = now
 
@@ -564,11 +572,11 @@ class Sender:
         return _Failed("invalid", error)
 
     def _backoff(self, attempts: int) -> float:
-        base = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** min(attempts, 30))
+        base = min(BACKOFF_CAP, BACKOFF_BASE * 2.0 ** min(attempts, 30))
         return base * self._rng.uniform(1 - JITTER, 1 + JITTER)
 
     def _flood_wait(self, chat_id: int, seconds: float) -> None:
-        now = self._clock.now().timestamp()
+        now = self._now()
         until = now + seconds
         self._paused[chat_id] = max(self._paused.get(chat_id, 0.0), until)
         self._floods = {c: t for c, t in self._floods.items() if t > now}

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from bot.app import PoskoApp, build_application, running
-from bot.clock import FakeClock
+from bot.clock import FakeClock, SystemClock
 from bot.config import Settings, load_settings
 from bot.emulator import FakeBotApi, FakeUser, Sent
 from storage import areas, members, posts
@@ -119,8 +119,10 @@ def start_bot(emu: FakeBotApi, db_path: Path, clock: FakeClock) -> AppFactory:
     """``async with start_bot() as app:`` runs the real bot until the block ends."""
 
     @asynccontextmanager
-    async def _start(**sections: Any) -> AsyncIterator[PoskoApp]:
-        app = build_application(make_settings(emu, db_path, **sections), clock)
+    async def _start(*, real_time: bool = False, **sections: Any) -> AsyncIterator[PoskoApp]:
+        app = build_application(
+            make_settings(emu, db_path, **sections), SystemClock() if real_time else clock
+        )
         async with running(app, poll_timeout=timedelta(seconds=1)):
             yield app
 

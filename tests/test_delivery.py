@@ -50,9 +50,7 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
 @pytest.fixture
 async def tg(emu: FakeBotApi) -> AsyncIterator[telegram.Bot]:
     # A short read timeout so that a delayed answer times out quickly.
-    bot = telegram.Bot(
-        emu.token, base_url=emu.base_url, request=AiohttpRequest(read_timeout=0.3)
-    )
+    bot = telegram.Bot(emu.token, base_url=emu.base_url, request=AiohttpRequest(read_timeout=0.3))
     async with bot:
         yield bot
 
@@ -106,10 +104,13 @@ def texts_to(emu: FakeBotApi, chat_id: int) -> list[str | None]:
     return [r.text for r in emu.sent_to(chat_id, "sendMessage")]
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 5.0) -> None:
+async def eventually(check: Callable[[], bool | Awaitable[bool]], within: float = 5.0) -> None:
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await check():
+    deadline = loop.time() + within
+    while True:
+        result = check()
+        if result if isinstance(result, bool) else await result:
+            return
         if loop.time() > deadline:
             raise AssertionError("condition not reached in time")
         await asyncio.sleep(0.01)
@@ -146,7 +147,12 @@ async def test_every_message_once_in_order_per_chat(
             sender.wake()
         button = {"inline_keyboard": [[{"text": "OK", "callback_data": "ack:1"}]]}
         [special] = await queue(
-            db, clock, -500, "<b>Siaga</b>", reply_markup=button, topic_id=7,
+            db,
+            clock,
+            -500,
+            "<b>Siaga</b>",
+            reply_markup=button,
+            topic_id=7,
             extra={"parse_mode": "HTML"},
         )
         sender.wake()
@@ -176,16 +182,16 @@ async def test_restart_resends_in_flight_rows_and_loses_nothing(
         await tx.execute(
             "UPDATE outbox SET status = 'sending' WHERE id IN (?, ?)", (ids[0], ids[1])
         )
-    first = Sender(db, tg, limits(global_per_s=20), clock)
+    first = Sender(db, tg, limits(global_per_s=5), clock)  # one per 0.2 s
     await first.start()
-    await eventually(lambda: asyncio.sleep(0, len(emu.sent) >= 3))
+    await eventually(lambda: len(emu.sent) >= 2)
     await first.stop()  # mid-way: nothing may stay in flight
     state = await counts(db)
     assert "sending" not in state
     assert state.get("sent", 0) + state.get("pending", 0) == 6
     assert state.get("pending", 0) > 0
 
-    second = Sender(db, tg, limits(global_per_s=20), clock)
+    second = Sender(db, tg, FAST, clock)
     await second.start()
     try:
         await eventually(all_sent(db, 6))
@@ -194,9 +200,7 @@ async def test_restart_resends_in_flight_rows_and_loses_nothing(
     assert texts_to(emu, 201) == [f"m{n}" for n in range(6)]
 
 
-async def test_errors_never_stop_the_loop(
-    db: Database, tg: telegram.Bot, emu: FakeBotApi
-) -> None:
+async def test_errors_never_stop_the_loop(db: Database, tg: telegram.Bot, emu: FakeBotApi) -> None:
     clock = SystemClock()
     [bad_markup] = await queue(db, clock, 301, "<b>unclosed", extra={"parse_mode": "HTML"})
     async with db.transaction() as tx:
@@ -212,7 +216,7 @@ async def test_errors_never_stop_the_loop(
     sender = Sender(db, tg, FAST, clock)
     await sender.start()
     try:
-        await eventually(lambda: asyncio.sleep(0, sender.sent + sender.failed == 4))
+        await eventually(lambda: sender.sent + sender.failed == 4)
     finally:
         await sender.stop()
     assert (await row(db, fine))["status"] == "sent"
@@ -387,7 +391,8 @@ async def test_alert_overtakes_queued_bulk(
 async def test_throttled_chat_does_not_block_others(
     db: Database, tg: telegram.Bot, emu: FakeBotApi, clock: FakeClock
 ) -> None:
-    emu.enforce_rate_limits(global_per_s=1000, per_chat_per_s=1, per_group_per_min=2)
+    # The emulator's limits run on real time, so they are checked in the first test and
+    # in bench/delivery.py; here the fake clock shows which message goes when.
     sender = Sender(db, tg, limits(per_chat_per_s=1, per_group_per_min=2), clock)
     await queue(db, clock, 801, "a1", "a2", "a3")
     await queue(db, clock, -802, "g1", "g2", "g3")
@@ -405,4 +410,3 @@ async def test_throttled_chat_does_not_block_others(
 
     assert texts_to(emu, 801) == ["a1", "a2", "a3"]
     assert texts_to(emu, -802) == ["g1", "g2", "g3"]
-    assert sender.n_429 == 0 and emu.n_429 == 0

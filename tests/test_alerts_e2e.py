@@ -1,0 +1,60 @@
+"""A silent post, end to end with second-scale durations and the real clock: the
+kelurahan supervisor is alerted, the alert climbs to the kecamatan, the camat takes it
+with the button, and the post recovers on /aman."""
+
+from __future__ import annotations
+
+from bot.emulator import FakeBotApi, Sent
+from tests.conftest import ADMIN, BUDI, CAMAT, LURAH, MONAS, AppFactory, Phone
+
+FAST = {
+    "staff_grace": "1s",
+    "silence_after": "3s",
+    "remind_before": "1s",
+    "escalate_after": "2s",
+    "repeat_every": "30s",
+    "remind_before_open": "0s",
+    "max_sleep": "1s",
+}
+
+
+def about(post: str, words: str) -> object:
+    def match(sent: Sent) -> bool:
+        return post in (sent.text or "") and words in (sent.text or "")
+
+    return match
+
+
+async def test_silent_post_climbs_is_taken_and_recovers(
+    emu: FakeBotApi, start_bot: AppFactory
+) -> None:
+    budi, camat = Phone(emu, BUDI), Phone(emu, CAMAT)
+    async with start_bot(real_time=True, watch=FAST):
+        admin = Phone(emu, ADMIN)
+        # keep the other posts quiet so that only KBJ-01's story is told
+        for code in ("KBJ-02", "KEC-KBJ"):
+            paused = await admin.send(f"/jeda {code} 2h")
+            assert "dijeda" in (paused.text or "")
+        checked_in = await budi.location(*MONAS)
+        assert "Hadir tercatat" in (checked_in.text or "")
+        reminder = await emu.wait_reply(BUDI.id, contains="/aman", timeout=8)
+        assert "KBJ-01" in (reminder.text or "")
+        to_lurah = await emu.wait_reply(LURAH.id, contains="senyap", timeout=8)
+        assert "KBJ-01" in (to_lurah.text or "") and "Budi Santoso" in (to_lurah.text or "")
+        assert emu.inline_buttons(to_lurah)[0][0] == "✋ Ambil alih"
+        to_camat = await emu.wait_reply(CAMAT.id, contains="diteruskan", timeout=8)
+        assert "KBJ-01" in (to_camat.text or "")
+        answer = await camat.press(to_camat, emu.inline_buttons(to_camat)[0][1])
+        assert answer.method == "answerCallbackQuery"
+        mine = await emu.wait_reply(CAMAT.id, contains="Anda mengambil alih")
+        assert "KBJ-01" in (mine.text or "")
+        told = await emu.wait_reply(LURAH.id, contains="diambil alih oleh Camat Kebon Jeruk")
+        assert "KBJ-01" in (told.text or "")
+        # a second press by the lurah: already taken
+        late = await Phone(emu, LURAH).press(to_lurah, emu.inline_buttons(to_lurah)[0][1])
+        assert "Camat Kebon Jeruk" in (late.params.get("text") or "")
+        ok = await budi.send("/aman")
+        assert "Situasi aman" in (ok.text or "")
+        for chat in (LURAH.id, CAMAT.id):
+            recovered = await emu.wait_reply(chat, contains="pulih", timeout=5)
+            assert "KBJ-01" in (recovered.text or "")
