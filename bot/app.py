@@ -101,6 +101,7 @@ def _add_handlers(app: PoskoApp) -> None:
     for name, callback in handlers.items():
         app.add_handler(_command((name, *OFFICER_COMMANDS[name]), callback))
     app.add_handler(_command(("jeda", "pause"), admin.jeda))
+    app.add_handler(_command(("grup", "group"), admin.grup))
     app.add_handler(CallbackQueryHandler(presence.chosen, pattern=f"^{presence.CHOOSE_PREFIX}"))
     app.add_handler(CallbackQueryHandler(alerts.take, pattern=f"^{TAKE_PREFIX}"))
     app.add_handler(CallbackQueryHandler(reports.button, pattern=f"^{reports.PREFIX}"))

@@ -1,4 +1,4 @@
-"""Admin commands: /jeda (pause watching a post, with automatic resume)."""
+"""Admin commands: /jeda (pause watching a post) and /grup (bind a group chat to an area)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from bot.access import Role
 from bot.clock import hhmm
 from bot.config import parse_duration
 from handlers.common import PoskoContext, command_args, reply, require
-from storage import audit, posts
+from storage import areas, audit, posts
 from storage import watch as store
 
 MAX_PAUSE = timedelta(days=7)
@@ -59,3 +59,44 @@ async def jeda(update: Update, context: PoskoContext) -> None:
         await reply(update, context, "admin.resumed", post=post.code)
     else:
         await reply(update, context, "admin.paused", post=post.code, until=hhmm(now + length))
+
+
+async def grup(update: Update, context: PoskoContext) -> None:
+    """Sent inside a posko bersama group: its alerts for AREA (and below) go there too."""
+    member = context.me()
+    message = update.effective_message
+    chat = update.effective_chat
+    assert message is not None and chat is not None
+    if not require(context, Role.ADMIN):
+        await reply(update, context, "admin.only")
+        return
+    words = command_args(message).split()
+    if chat.type == "private" or not 1 <= len(words) <= 2:
+        await reply(update, context, "admin.grup_usage")
+        return
+    runtime = context.runtime
+    now = runtime.clock.now()
+    unbind = len(words) == 2 and words[1].lower() == "off"
+    topic = message.message_thread_id if message.is_topic_message else None
+    async with runtime.database.transaction() as tx:
+        area = await areas.by_code(tx, words[0])
+        if area is None:
+            await reply(update, context, "admin.unknown_area", code=words[0][:32])
+            return
+        await areas.set_group_chat(
+            tx, area.id, None if unbind else chat.id, None if unbind else topic, now
+        )
+        await audit.record(
+            tx,
+            now,
+            member.id,
+            "group_unbind" if unbind else "group_bind",
+            "area",
+            area.id,
+            chat_id=chat.id,
+            topic_id=topic,
+        )
+    if runtime.watcher is not None:
+        runtime.watcher.forget_tree()
+    key = "admin.grup_off" if unbind else "admin.grup_on"
+    await reply(update, context, key, area=area.name, code=area.code)

@@ -60,6 +60,16 @@ class PoskoContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any],
         return self.member
 
 
+# Commands that make sense inside a posko bersama group (binding it to an area).
+GROUP_COMMANDS = frozenset({"grup", "group"})
+
+
+def _command_word(message: Message | None) -> str:
+    if message is None or not message.text or not message.text.startswith("/"):
+        return ""
+    return message.text.split()[0][1:].split("@")[0].lower()
+
+
 def _is_command(message: Message | None) -> bool:
     return bool(message and message.text and message.text.startswith("/"))
 
@@ -82,7 +92,8 @@ async def gate(update: Update, context: PoskoContext) -> None:
         log.debug("ignored update %s without a person", update.update_id)
         raise ApplicationHandlerStop
     client_language = user.language_code
-    if chat is not None and chat.type != ChatType.PRIVATE:
+    group_command = _command_word(message) in GROUP_COMMANDS
+    if chat is not None and chat.type != ChatType.PRIVATE and not group_command:
         # Posko bersama groups receive alerts; commands are answered only in private chats.
         if update.callback_query is None and _is_command(message) and message is not None:
             context.lang = language_of(None, client_language, runtime.settings.bot.default_language)

@@ -58,3 +58,27 @@ async def test_silent_post_climbs_is_taken_and_recovers(
         for chat in (LURAH.id, CAMAT.id):
             recovered = await emu.wait_reply(chat, contains="pulih", timeout=5)
             assert "KBJ-01" in (recovered.text or "")
+
+
+async def test_area_group_chat_receives_alerts(emu: FakeBotApi, start_bot: AppFactory) -> None:
+    group = -100777
+    async with start_bot(real_time=True, watch=FAST):
+        admin = Phone(emu, ADMIN)
+        for code in ("KBJ-02", "KEC-KBJ"):
+            await admin.send(f"/jeda {code} 2h")
+        mark = emu.mark()
+        emu.send_text(ADMIN, "/grup 31.73.01.1001", chat_id=group, chat_type="supergroup")
+        bound = await emu.wait_reply(group, after=mark)
+        assert "menerima peringatan" in (bound.text or "")
+        refused_mark = emu.mark()
+        emu.send_text(BUDI, "/grup 31.73.01.1001", chat_id=group, chat_type="supergroup")
+        refused = await emu.wait_reply(group, after=refused_mark)
+        assert "khusus admin" in (refused.text or "")
+        alert = await emu.wait_reply(group, contains="posko kosong", timeout=8)
+        assert "KBJ-01" in (alert.text or "")
+        assert emu.inline_buttons(alert)[0][0] == "✋ Ambil alih"
+        # the lurah in the group takes it from there
+        answer = await Phone(emu, LURAH).press(alert, emu.inline_buttons(alert)[0][1])
+        assert answer.method == "answerCallbackQuery"
+        taken = await emu.wait_reply(group, contains="Anda mengambil alih")
+        assert "KBJ-01" in (taken.text or "")
