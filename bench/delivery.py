@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import logging
 import random
@@ -90,6 +91,10 @@ async def measure_rate(
     return rate / GLOBAL_PER_S
 
 
+def _to_chat(chat_id: int, record: Sent) -> bool:
+    return record.chat_id == chat_id
+
+
 async def measure_alerts(
     db: Database, emu: FakeBotApi, sender: Sender, clock: SystemClock, backlog: int, alerts: int
 ) -> float:
@@ -107,7 +112,7 @@ async def measure_alerts(
                 tx, chat, f"ALARM {k}", clock.now(), kind="alert", priority=Priority.ALERT
             )
         sender.wake()
-        received = await emu.wait_for(lambda r, c=chat: r.chat_id == c, timeout=10, after=mark)
+        received = await emu.wait_for(functools.partial(_to_chat, chat), timeout=10, after=mark)
         delays.append((received.at - before) * 1000)
         await asyncio.sleep(0.3 + rng.random() * 0.5)
     async with db.read() as tx:

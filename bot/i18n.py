@@ -27,9 +27,22 @@ def _flatten(prefix: str, table: dict[str, Any], out: dict[str, str]) -> None:
 
 @cache
 def catalog(language: str) -> dict[str, str]:
-    text = resources.files("bot").joinpath("locales", f"{language}.toml").read_text("utf-8")
+    """``locales/<lang>.toml`` plus every ``locales/<lang>.<area>.toml`` (one per feature)."""
+    folder = resources.files("bot").joinpath("locales")
+    names = sorted(
+        entry.name
+        for entry in folder.iterdir()
+        if entry.name == f"{language}.toml"
+        or (entry.name.startswith(f"{language}.") and entry.name.endswith(".toml"))
+    )
     flat: dict[str, str] = {}
-    _flatten("", tomllib.loads(text), flat)
+    for name in names:
+        part: dict[str, str] = {}
+        _flatten("", tomllib.loads(folder.joinpath(name).read_text("utf-8")), part)
+        clash = set(part) & set(flat)
+        if clash:
+            raise ValueError(f"catalog {name} repeats keys: {sorted(clash)[:5]}")
+        flat.update(part)
     return flat
 
 
