@@ -320,6 +320,7 @@ class Load:
 
         sampler = asyncio.get_running_loop().create_task(sample_rss())
         threads0, sys0 = self._threads(self.bot), self._system_busy()
+        requests0 = dict(self.emu.n_requests)
         bot_cpu0, my_cpu0, wall0 = self._cpu(self.bot), self._cpu(self.me), time.monotonic()
         start = await self._run_schedule(step, plan)
         wall1 = time.monotonic()
@@ -328,6 +329,7 @@ class Load:
         complete = await self.drain(drain_timeout)
         threads2, bot_cpu2, wall2 = self._threads(self.bot), self._cpu(self.bot), time.monotonic()
         sys2, my_cpu2 = self._system_busy(), self._cpu(self.me)
+        requests = {k: v - requests0.get(k, 0) for k, v in self.emu.n_requests.items()}
         sampler.cancel()
         main_tid = self.bot.pid
         main_cpu = threads2.get(main_tid, 0.0) - threads0.get(main_tid, 0.0)
@@ -369,6 +371,8 @@ class Load:
             * ((sys2 - sys0) - (bot_cpu2 - bot_cpu0) - (my_cpu2 - my_cpu0))
             / (wall2 - wall0),
             "unexpected": self.unexpected,
+            "requests": requests,
+            "updates_per_poll": len(log.answers) / max(1, requests.get("getUpdates", 0)),
         }
 
     @staticmethod
@@ -544,7 +548,7 @@ async def bot_main(conn: Any, db_path: Path, args: argparse.Namespace) -> dict[s
 HEADER = (
     f"{'offered/s':>9} {'achieved/s':>10} {'answered':>9} {'p50 ms':>7} {'p90 ms':>7} "
     f"{'p99 ms':>7} {'max ms':>7} {'bot cpu':>7} {'main/db':>9} {'ms/upd':>6} {'emu cpu':>7} "
-    f"{'other':>5} {'rss MB':>6} {'peak MB':>7}"
+    f"{'other':>5} {'upd/poll':>8} {'rss MB':>6} {'peak MB':>7}"
     f" result"
 )
 
@@ -564,6 +568,7 @@ def _row(r: dict[str, Any]) -> str:
         f"{r['p50']:>7.1f} {r['p90']:>7.1f} {r['p99']:>7.1f} {r['max']:>7.1f} "
         f"{r['bot_cpu']:>6.0f}% {r['main_thread_cpu']:>4.0f}/{r['other_threads_cpu']:<3.0f}% "
         f"{r['cpu_ms_per_update']:>6.2f} {r['emu_cpu']:>6.0f}% {max(0, r['foreign_cpu']):>4.0f}% "
+        f"{r['updates_per_poll']:>8.1f} "
         f"{r['rss_sampled_mb']:>6.1f} "
         f"{r['rss_peak_mb']:>7.1f}  {verdict}"
         + (f" ({', '.join(notes)})" if notes else "")

@@ -247,7 +247,6 @@ def _seed(path: Path, n_posts: int, rng: random.Random) -> tuple[int, int]:
     )
     conn.execute("UPDATE posts SET last_signal_at = ?", (checkin,))
     conn.execute("COMMIT")
-    conn.execute("ANALYZE")
     conn.close()
     return len(kel_ids), supervisors
 

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from telegram import BotCommand, BotCommandScopeDefault, Update
 from telegram.error import TelegramError
@@ -29,6 +30,7 @@ from telegram.ext import (
 from bot.clock import Clock, SystemClock
 from bot.config import Settings, check_token
 from bot.delivery import Sender
+from bot.health import HealthServer, Metrics
 from bot.i18n import t
 from bot.logs import RedactingFilter
 from bot.processing import PerChatUpdateProcessor
@@ -59,15 +61,22 @@ OFFICER_COMMANDS: dict[str, tuple[str, ...]] = {
 def build_application(settings: Settings, clock: Clock | None = None) -> PoskoApp:
     token = check_token(settings.telegram.token)
     runtime = Runtime(settings=settings, clock=clock or SystemClock())
-    logging.getLogger().addFilter(RedactingFilter(token))
+    redact = RedactingFilter(token)
+    logging.getLogger().addFilter(redact)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(redact)
     timeout = settings.telegram.poll_timeout.total_seconds()
+    processor = PerChatUpdateProcessor(256)
+    metrics = Metrics()
+    processor.observer = metrics.observe_update
+    runtime.metrics = metrics
     builder = (
         ApplicationBuilder()
         .token(token)
         .base_url(settings.telegram.base_url)
         .request(AiohttpRequest(connection_pool_size=256))
         .get_updates_request(AiohttpRequest(connection_pool_size=2, read_timeout=timeout + 10))
-        .concurrent_updates(PerChatUpdateProcessor(256))
+        .concurrent_updates(processor)
         .context_types(ContextTypes(context=PoskoContext))
         .post_init(_on_start)
         .post_shutdown(_on_stop)
@@ -147,6 +156,11 @@ async def _on_start(app: PoskoApp) -> None:
     async with db.transaction() as tx:
         await watch_store.make_all_due_without_deadline(tx, runtime.clock.now())
     runner.start()
+    http = runtime.settings.http
+    if http.port is not None and isinstance(runtime.metrics, Metrics):
+        server = HealthServer(runtime, runtime.metrics, http.listen, http.port)
+        await server.start()
+        app.bot_data["health_server"] = server
     language = runtime.settings.bot.default_language
     try:
         await app.bot.set_my_commands(
@@ -159,6 +173,9 @@ async def _on_start(app: PoskoApp) -> None:
 
 async def _on_stop(app: PoskoApp) -> None:
     runtime: Runtime = app.bot_data["runtime"]
+    server = app.bot_data.pop("health_server", None)
+    if isinstance(server, HealthServer):
+        await server.stop()
     runner = app.bot_data.pop("watch_runner", None)
     if isinstance(runner, WatchRunner):
         runner.stop()
@@ -201,12 +218,25 @@ async def running(app: PoskoApp, poll_timeout: timedelta | None = None) -> Async
         if app.post_init is not None:
             await app.post_init(app)
         assert app.updater is not None
-        await app.updater.start_polling(
-            poll_interval=0.0,
-            timeout=timeout,
-            allowed_updates=Update.ALL_TYPES,
-            error_callback=_polling_error,
-        )
+        telegram = runtime.settings.telegram
+        if telegram.mode == "webhook":
+            assert telegram.url is not None  # checked when the settings were loaded
+            await app.updater.start_webhook(
+                listen=telegram.listen,
+                port=telegram.port,
+                url_path=urlsplit(telegram.url).path.lstrip("/"),
+                webhook_url=telegram.url,
+                allowed_updates=Update.ALL_TYPES,
+                secret_token=telegram.secret_token,
+            )
+        else:
+            # start_polling first removes any webhook, so switching back is clean.
+            await app.updater.start_polling(
+                poll_interval=0.0,
+                timeout=timeout,
+                allowed_updates=Update.ALL_TYPES,
+                error_callback=_polling_error,
+            )
         await app.start()
         try:
             yield app

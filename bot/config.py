@@ -14,6 +14,7 @@ import tomllib
 from contextvars import ContextVar
 from datetime import date, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, Field, PlainSerializer, ValidationError
@@ -253,6 +254,7 @@ def load_settings(
         settings.telegram.token = settings.telegram.token.strip()
     if require_token:
         check_token(settings.telegram.token)
+    _check_webhook(settings)
     _check_overrides(settings)
     return settings
 
@@ -295,3 +297,20 @@ def _check_overrides(settings: Settings) -> None:
             parse_hours(override.hours)
         except HoursError as exc:
             raise ConfigError(f"invalid setting schedule.override[{index}].hours: {exc}") from None
+
+
+def _check_webhook(settings: Settings) -> None:
+    telegram = settings.telegram
+    if telegram.mode != "webhook":
+        return
+    url = urlsplit(telegram.url or "")
+    loopback = url.hostname in ("127.0.0.1", "localhost", "::1")
+    # Telegram only calls https URLs; a self-hosted Bot API server on this host may use http.
+    if url.scheme != "https" and not (url.scheme == "http" and loopback):
+        raise ConfigError("invalid setting telegram.url: webhook mode needs an https:// URL")
+    secret = telegram.secret_token or ""
+    if not re.fullmatch(r"[A-Za-z0-9_-]{16,256}", secret):
+        raise ConfigError(
+            "invalid setting telegram.secret_token: webhook mode needs 16-256 characters"
+            " of A-Z, a-z, 0-9, _ or -"
+        )

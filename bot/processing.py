@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Awaitable
+import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from telegram import Update
@@ -48,13 +49,15 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
     concurrently. Per-group state must be guarded by its own lock.
     """
 
-    __slots__ = ("_turns",)
+    __slots__ = ("_turns", "observer")
 
     def __init__(self, max_concurrent_updates: int = 256) -> None:
         super().__init__(max_concurrent_updates)
         # Holds only keys with updates queued or running, so it does not grow with the
         # number of people the bot has ever seen.
         self._turns: dict[Key, _Turn] = {}
+        # Called with (seconds, failed) after each update: the metrics' handler latency.
+        self.observer: Callable[[float, bool], None] | None = None
 
     @staticmethod
     def key_for(update: object) -> Key:
@@ -107,7 +110,14 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
                 coroutine.close()
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        await coroutine
+        started = time.perf_counter()
+        failed = True
+        try:
+            await coroutine
+            failed = False
+        finally:
+            if self.observer is not None:
+                self.observer(time.perf_counter() - started, failed)
 
     async def initialize(self) -> None:
         pass

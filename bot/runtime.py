@@ -21,6 +21,7 @@ class Runtime:
     bot_username: str = "posko_bot"
     watcher: Watcher | None = None
     sender: Any = None
+    metrics: Any = None
     stats: dict[str, int] = field(default_factory=dict)
 
     @property

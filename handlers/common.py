@@ -19,6 +19,7 @@ from telegram.ext import Application, ApplicationHandlerStop, CallbackContext, E
 
 from bot.access import Role, has_role, language_of
 from bot.i18n import label, t
+from bot.logs import bind
 from bot.registration import recognise
 from bot.runtime import Runtime
 from storage.records import Member
@@ -88,6 +89,7 @@ async def gate(update: Update, context: PoskoContext) -> None:
     user = update.effective_user
     chat = update.effective_chat
     message = update.effective_message
+    bind(update=update.update_id, user=user.id if user else None)
     if user is None or user.is_bot:
         log.debug("ignored update %s without a person", update.update_id)
         raise ApplicationHandlerStop

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from storage.db import Tx, to_db
+from storage.db import Row, Tx, to_db
 from storage.records import Issue
+from storage.watch import Recipient
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,3 +110,156 @@ async def open_count_for_post(tx: Tx, post_id: int) -> int:
             (post_id,),
         )
     )
+
+
+# --------------------------------------------------------------------------------------------
+# The supervisor's desk: issues with what is needed to show them, scoped lists, and status
+# changes as compare-and-swap on ``status`` with their event row.
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class IssueCard:
+    """An issue with the names needed to show it and to tell its reporter."""
+
+    issue: Issue
+    post_code: str
+    post_name: str
+    area_id: int
+    reporter_name: str
+    reporter_telegram_id: int | None
+    reporter_language: str | None
+    reporter_client_language: str | None
+    assignee_name: str | None
+    last_actor_name: str | None
+
+
+_CARD_SELECT = (
+    "SELECT i.*,"
+    " (SELECT count(*) FROM issue_photos ph WHERE ph.issue_id = i.id) AS photo_count,"
+    " p.code AS post_code, p.name AS post_name, p.area_id AS area_id,"
+    " r.name AS reporter_name, r.telegram_id AS reporter_telegram_id,"
+    " r.language AS reporter_language, r.client_language AS reporter_client_language,"
+    " a.name AS assignee_name,"
+    " (SELECT m.name FROM issue_events e JOIN members m ON m.id = e.actor_id"
+    "  WHERE e.issue_id = i.id AND e.kind = 'status' ORDER BY e.id DESC LIMIT 1)"
+    " AS last_actor_name"
+    " FROM issues i JOIN posts p ON p.id = i.post_id JOIN members r ON r.id = i.reporter_id"
+    " LEFT JOIN members a ON a.id = i.assignee_id"
+)
+
+
+def _card(row: Row) -> IssueCard:
+    return IssueCard(
+        issue=Issue.from_row(row),
+        post_code=row["post_code"],
+        post_name=row["post_name"],
+        area_id=row["area_id"],
+        reporter_name=row["reporter_name"],
+        reporter_telegram_id=row["reporter_telegram_id"],
+        reporter_language=row["reporter_language"],
+        reporter_client_language=row["reporter_client_language"],
+        assignee_name=row["assignee_name"],
+        last_actor_name=row["last_actor_name"],
+    )
+
+
+async def card(tx: Tx, issue_id: int) -> IssueCard | None:
+    row = await tx.one(f"{_CARD_SELECT} WHERE i.id = ?", (issue_id,))
+    return None if row is None else _card(row)
+
+
+async def card_by_ref(tx: Tx, ref: str) -> IssueCard | None:
+    row = await tx.one(f"{_CARD_SELECT} WHERE i.ref = ? COLLATE NOCASE", (ref,))
+    return None if row is None else _card(row)
+
+
+def _where(area_ids: Collection[int] | None, statuses: Sequence[str]) -> tuple[str, list[Any]]:
+    """Issues of posts in ``area_ids`` (None: everywhere) with one of ``statuses``."""
+    clauses = ["i.status IN (SELECT value FROM json_each(?))"]
+    params: list[Any] = [json.dumps(list(statuses))]
+    if area_ids is not None:
+        clauses.append("p.area_id IN (SELECT value FROM json_each(?))")
+        params.append(json.dumps(sorted(area_ids)))
+    return " AND ".join(clauses), params
+
+
+async def count_in_areas(
+    tx: Tx, area_ids: Collection[int] | None, statuses: Sequence[str]
+) -> int:
+    where, params = _where(area_ids, statuses)
+    return int(
+        await tx.scalar(
+            f"SELECT count(*) FROM issues i JOIN posts p ON p.id = i.post_id WHERE {where}",
+            params,
+        )
+    )
+
+
+async def cards_in_areas(
+    tx: Tx,
+    area_ids: Collection[int] | None,
+    statuses: Sequence[str],
+    limit: int,
+    offset: int = 0,
+) -> list[IssueCard]:
+    """Newest first."""
+    where, params = _where(area_ids, statuses)
+    rows = await tx.all(
+        f"{_CARD_SELECT} WHERE {where} ORDER BY i.created_at DESC, i.id DESC LIMIT ? OFFSET ?",
+        [*params, limit, offset],
+    )
+    return [_card(row) for row in rows]
+
+
+async def change_status(
+    tx: Tx,
+    issue_id: int,
+    from_status: str,
+    to_status: str,
+    actor_id: int,
+    note: str | None,
+    now: datetime,
+    *,
+    assign: bool,
+) -> bool:
+    """Compare-and-swap ``from_status`` → ``to_status`` with its event; False if the issue
+    was no longer in ``from_status``. ``assign`` makes the actor the assignee; otherwise
+    the actor becomes it only when nobody is. Any move ends the wait for acceptance."""
+    stamp = to_db(now)
+    changed = await tx.execute(
+        "UPDATE issues SET status = ?, updated_at = ?, next_due_at = NULL,"
+        " assignee_id = CASE WHEN ? THEN ? ELSE COALESCE(assignee_id, ?) END"
+        " WHERE id = ? AND status = ?",
+        (to_status, stamp, int(assign), actor_id, actor_id, issue_id, from_status),
+    )
+    if changed != 1:
+        return False
+    await tx.execute(
+        "INSERT INTO issue_events (issue_id, at, actor_id, kind, from_status, to_status, note)"
+        " VALUES (?, ?, ?, 'status', ?, ?, ?)",
+        (issue_id, stamp, actor_id, from_status, to_status, note),
+    )
+    return True
+
+
+async def announced_to(tx: Tx, issue_id: int, kind: str) -> list[Recipient]:
+    """Chats that were sent the issue's announcement (outbox rows of ``kind``), with the
+    language of the member behind each chat where there is one."""
+    rows = await tx.all(
+        "SELECT o.chat_id, o.topic_id, m.id, m.language, m.client_language"
+        " FROM (SELECT chat_id, topic_id, min(id) AS first FROM outbox"
+        "       WHERE ref_type = 'issue' AND ref_id = ? AND kind = ?"
+        "       GROUP BY chat_id, topic_id) AS o"
+        " LEFT JOIN members m ON m.telegram_id = o.chat_id ORDER BY o.first",
+        (issue_id, kind),
+    )
+    return [
+        Recipient(
+            row[0],
+            row[2],
+            row[3] or ("en" if (row[4] or "").startswith("en") else None),
+            row[1],
+        )
+        for row in rows
+    ]

@@ -1,0 +1,439 @@
+"""The supervisor's issue desk: who may move an issue, which moves exist, what each tells whom.
+
+Statuses move ``baru → diterima → ditangani → selesai``, or to ``ditolak`` from any open
+status (SPEC §2). Every move is a compare-and-swap on the status, writes an event and an
+audit row, and queues the reporter's notice in the same transaction. Resolving needs a
+note and rejecting a reason: the pending step lives in ``drafts`` so a restart between the
+button and the text loses nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from bot.clock import day_hhmm
+from bot.escalation import levels_for
+from bot.i18n import DEFAULT_LANGUAGE, label, t
+from bot.scope import covers, scope_area_ids
+from storage import areas, audit, drafts, issues
+from storage import watch as watch_store
+from storage.db import Database, Tx
+from storage.issues import IssueCard
+from storage.outbox import Priority, enqueue
+from storage.records import ISSUE_STATUSES, Issue, Member
+from storage.watch import Recipient
+
+log = logging.getLogger(__name__)
+
+ACCEPT = "accept"
+START = "start"
+RESOLVE = "resolve"
+REJECT = "reject"
+
+OPEN_STATUSES = ("baru", "diterima", "ditangani")
+NOTE_DRAFT = "issue_note"
+MAX_NOTE = 500
+SUMMARY_LIMIT = 300
+ISSUE_CALLBACK = "sv:i:"
+"""Callback data of the action buttons: ``sv:i:<issue_id>:<action>``."""
+ANNOUNCE_KIND = "issue_new"
+STATUS_KIND = "issue_status"
+TAKEN_KIND = "issue_taken"
+CANCEL_WORDS = frozenset({"batal", "cancel", "/batal", "/cancel"})
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    action: str
+    sources: frozenset[str]
+    target: str
+    needs_note: bool
+
+
+MOVES: dict[str, Move] = {
+    ACCEPT: Move(ACCEPT, frozenset({"baru"}), "diterima", False),
+    START: Move(START, frozenset({"diterima"}), "ditangani", False),
+    RESOLVE: Move(RESOLVE, frozenset({"ditangani"}), "selesai", True),
+    REJECT: Move(REJECT, frozenset(OPEN_STATUSES), "ditolak", True),
+}
+
+
+def next_actions(status: str) -> list[str]:
+    """The moves allowed from ``status``, forward first, then reject."""
+    return [action for action, move in MOVES.items() if status in move.sources]
+
+
+class Verdict(Enum):
+    DONE = "done"
+    NEEDS_NOTE = "needs_note"  # the note step is stored; ask for the text
+    MOVED = "moved"  # the issue is no longer where the button expected it
+    NOT_ALLOWED = "not_allowed"  # not a supervisor, or outside the member's subtree
+    UNKNOWN = "unknown"  # no such issue or action
+    BUSY = "busy"  # a report being written holds the member's draft
+    TOO_LONG = "too_long"
+    EMPTY = "empty"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class DeskResult:
+    verdict: Verdict
+    card: IssueCard | None = None
+    action: str | None = None
+    origin: tuple[int, int] | None = None
+    """(chat_id, message_id) of the card whose button started a note step."""
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    total: int
+    page: int
+    pages: int
+    cards: list[IssueCard]
+    no_scope: bool = False
+
+
+# --- rendering (shared by replies and queued messages) -----------------------------------
+
+
+def _trim(text: str, limit: int) -> str:
+    text = text.strip()
+    return text if len(text) <= limit else text[:limit].rstrip() + "…"
+
+
+def card_text(language: str, card: IssueCard) -> str:
+    issue = card.issue
+    assignee = (
+        t(language, "desk.assignee", name=card.assignee_name) if card.assignee_name else ""
+    )
+    return t(
+        language,
+        "desk.card",
+        icon=t(language, f"desk.icon_{issue.status}"),
+        ref=issue.ref,
+        status=t(language, f"issue_status.{issue.status}"),
+        post=card.post_code,
+        post_name=card.post_name,
+        category=label(language, "category", issue.category),
+        severity=t(language, f"severity.{issue.severity}"),
+        time=day_hhmm(issue.created_at),
+        reporter=card.reporter_name,
+        text=_trim(issue.text, SUMMARY_LIMIT),
+        photos=issue.photo_count,
+        location=t(
+            language, "desk.location_yes" if issue.latitude is not None else "desk.location_no"
+        ),
+        assignee=assignee,
+    )
+
+
+def action_rows(language: str, issue_id: int, status: str) -> list[list[tuple[str, str]]]:
+    """(label, callback_data) of the buttons for the moves allowed from ``status``."""
+    row = [
+        (t(language, f"desk.{action}_button"), f"{ISSUE_CALLBACK}{issue_id}:{action}")
+        for action in next_actions(status)
+    ]
+    return [row] if row else []
+
+
+def markup_json(rows: list[list[tuple[str, str]]]) -> dict[str, Any]:
+    return {
+        "inline_keyboard": [
+            [{"text": text, "callback_data": data} for text, data in row] for row in rows
+        ]
+    }
+
+
+def _language(language: str | None, client_language: str | None = None) -> str:
+    if language in ("id", "en"):
+        return language
+    if client_language and client_language.lower().startswith("en"):
+        return "en"
+    return DEFAULT_LANGUAGE
+
+
+def moved_by(language: str, card: IssueCard) -> str:
+    name = card.last_actor_name
+    return t(language, "desk.moved_by", name=name) if name else ""
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+async def listing(
+    db: Database, member: Member, statuses: tuple[str, ...], page: int, per_page: int
+) -> Listing:
+    """One page (1-based, clamped) of the issues in the member's subtree, newest first."""
+    async with db.read() as tx:
+        scope = await scope_area_ids(tx, member)
+        if scope is not None and not scope:
+            return Listing(0, 1, 1, [], no_scope=True)
+        total = await issues.count_in_areas(tx, scope, statuses)
+        pages = max(1, -(-total // per_page))
+        page = min(max(1, page), pages)
+        cards = await issues.cards_in_areas(tx, scope, statuses, per_page, (page - 1) * per_page)
+        return Listing(total, page, pages, cards)
+
+
+async def find(db: Database, member: Member, ref: str) -> IssueCard | None:
+    """An issue by reference, only if it lies in the member's subtree."""
+    async with db.read() as tx:
+        card = await issues.card_by_ref(tx, ref)
+        if card is None or not covers(await scope_area_ids(tx, member), card.area_id):
+            return None
+        return card
+
+
+# --- moving -------------------------------------------------------------------------------
+
+
+async def press(
+    db: Database,
+    member: Member,
+    issue_id: int,
+    action: str,
+    now: datetime,
+    origin: tuple[int, int] | None = None,
+) -> DeskResult:
+    """A button: moves that need no note are done now; the others store the note step."""
+    async with db.transaction() as tx:
+        move = MOVES.get(action)
+        if move is None:
+            return DeskResult(Verdict.UNKNOWN)
+        checked = await _check(tx, member, issue_id, move)
+        if checked.verdict is not Verdict.DONE or checked.card is None:
+            return checked
+        if not move.needs_note:
+            return await _apply(tx, member, checked.card, move, None, now)
+        existing = await drafts.get(tx, member.id)
+        if existing is not None and existing.kind != NOTE_DRAFT:
+            return DeskResult(Verdict.BUSY, checked.card, action)
+        data: dict[str, Any] = {"issue_id": issue_id, "action": action}
+        if origin is not None:
+            data["chat_id"], data["message_id"] = origin
+        await drafts.put(tx, member.id, NOTE_DRAFT, "note", data, now)
+        return DeskResult(Verdict.NEEDS_NOTE, checked.card, action, origin)
+
+
+async def pending_note(db: Database, member: Member) -> bool:
+    async with db.read() as tx:
+        draft = await drafts.get(tx, member.id)
+        return draft is not None and draft.kind == NOTE_DRAFT
+
+
+async def cancel_note(db: Database, member: Member) -> bool:
+    """Drop an awaited note (the member's report draft, if any, is left alone)."""
+    async with db.transaction() as tx:
+        draft = await drafts.get(tx, member.id)
+        if draft is None or draft.kind != NOTE_DRAFT:
+            return False
+        return await drafts.delete(tx, member.id)
+
+
+async def give_note(db: Database, member: Member, text: str, now: datetime) -> DeskResult | None:
+    """The text after a resolve/reject button; None when no note is awaited."""
+    async with db.transaction() as tx:
+        draft = await drafts.get(tx, member.id)
+        if draft is None or draft.kind != NOTE_DRAFT:
+            return None
+        issue_id = int(draft.data.get("issue_id", 0))
+        action = str(draft.data.get("action", ""))
+        origin: tuple[int, int] | None = None
+        if "chat_id" in draft.data and "message_id" in draft.data:
+            origin = (int(draft.data["chat_id"]), int(draft.data["message_id"]))
+        note = text.strip()
+        card = await issues.card(tx, issue_id)
+        if note.lower() in CANCEL_WORDS:
+            await drafts.delete(tx, member.id)
+            return DeskResult(Verdict.CANCELLED, card, action, origin)
+        if not note:
+            return DeskResult(Verdict.EMPTY, card, action, origin)
+        if len(note) > MAX_NOTE:
+            return DeskResult(Verdict.TOO_LONG, card, action, origin)
+        await drafts.delete(tx, member.id)
+        move = MOVES.get(action)
+        if move is None:
+            return DeskResult(Verdict.UNKNOWN, card, action, origin)
+        checked = await _check(tx, member, issue_id, move)
+        if checked.verdict is not Verdict.DONE or checked.card is None:
+            return DeskResult(checked.verdict, checked.card or card, action, origin)
+        result = await _apply(tx, member, checked.card, move, note, now)
+        return DeskResult(result.verdict, result.card, action, origin)
+
+
+async def _check(tx: Tx, member: Member, issue_id: int, move: Move) -> DeskResult:
+    """Role, scope and status, on the server side, for every button and note."""
+    card = await issues.card(tx, issue_id)
+    if card is None:
+        return DeskResult(Verdict.UNKNOWN, action=move.action)
+    if not covers(await scope_area_ids(tx, member), card.area_id):
+        return DeskResult(Verdict.NOT_ALLOWED, action=move.action)
+    if card.issue.status not in move.sources:
+        return DeskResult(Verdict.MOVED, card, move.action)
+    return DeskResult(Verdict.DONE, card, move.action)
+
+
+async def _apply(
+    tx: Tx, member: Member, card: IssueCard, move: Move, note: str | None, now: datetime
+) -> DeskResult:
+    before = card.issue.status
+    changed = await issues.change_status(
+        tx,
+        card.issue.id,
+        before,
+        move.target,
+        member.id,
+        note,
+        now,
+        assign=move.action == ACCEPT,
+    )
+    current = await issues.card(tx, card.issue.id)
+    if not changed or current is None:
+        return DeskResult(Verdict.MOVED, current, move.action)
+    await audit.record(
+        tx,
+        now,
+        member.id,
+        f"issue_{move.action}",
+        "issue",
+        card.issue.id,
+        ref=card.issue.ref,
+        from_status=before,
+        to_status=move.target,
+        note=note,
+    )
+    await _tell_reporter(tx, current, member, move, note, now)
+    if before == "baru":
+        await _tell_others(tx, current, member, now)
+    return DeskResult(Verdict.DONE, current, move.action)
+
+
+async def _tell_reporter(
+    tx: Tx, card: IssueCard, actor: Member, move: Move, note: str | None, now: datetime
+) -> None:
+    chat_id = card.reporter_telegram_id
+    if chat_id is None or card.issue.reporter_id == actor.id:
+        return
+    language = _language(card.reporter_language, card.reporter_client_language)
+    text = t(
+        language,
+        f"desk.notice_{move.action}",
+        ref=card.issue.ref,
+        who=actor.name,
+        note=note or "-",
+    )
+    await enqueue(
+        tx,
+        chat_id,
+        text,
+        now,
+        kind=STATUS_KIND,
+        priority=Priority.NOTICE,
+        ref_type="issue",
+        ref_id=card.issue.id,
+    )
+
+
+async def _tell_others(tx: Tx, card: IssueCard, actor: Member, now: datetime) -> None:
+    """Those the new issue was announced to learn who took (or turned down) it."""
+    for recipient in await issues.announced_to(tx, card.issue.id, ANNOUNCE_KIND):
+        if recipient.chat_id == actor.telegram_id:
+            continue
+        language = _language(recipient.language)
+        await enqueue(
+            tx,
+            recipient.chat_id,
+            t(
+                language,
+                "desk.taken_by",
+                ref=card.issue.ref,
+                status=t(language, f"issue_status.{card.issue.status}"),
+                who=actor.name,
+            ),
+            now,
+            kind=TAKEN_KIND,
+            priority=Priority.NOTICE,
+            topic_id=recipient.topic_id,
+            ref_type="issue",
+            ref_id=card.issue.id,
+        )
+
+
+# --- announcing ---------------------------------------------------------------------------
+
+
+def announcement_text(language: str, card: IssueCard) -> str:
+    key = "announce.title_darurat" if card.issue.severity == "darurat" else "announce.title"
+    return t(
+        language,
+        "announce.body",
+        title=t(language, key, post=card.post_code),
+        card=card_text(language, card),
+    )
+
+
+async def announce_new_issue(tx: Tx, issue: Issue, now: datetime) -> int:
+    """Queue the new issue to the supervisors of its post's area (the first step of the
+    alert ladder, group chats included) with Terima/Tolak buttons; a ``darurat`` issue also
+    goes to the next step up at once, ahead of other traffic. Call it in the transaction
+    that created the issue. Returns the number of messages queued."""
+    card = await issues.card(tx, issue.id)
+    if card is None:
+        return 0
+    path = await areas.path(tx, card.area_id)
+    ladder = levels_for(
+        path, await watch_store.supervisors_by_area(tx), await watch_store.admins(tx)
+    )
+    if not ladder:
+        log.warning("issue %s has nobody to be announced to", issue.ref)
+        return 0
+    urgent = issue.severity == "darurat"
+    steps = ladder[:2] if urgent else ladder[:1]
+    seen: set[tuple[int, int | None]] = set()
+    recipients: list[Recipient] = []
+    for level in steps:
+        for recipient in level.recipients:
+            key = (recipient.chat_id, recipient.topic_id)
+            if key not in seen:
+                seen.add(key)
+                recipients.append(recipient)
+    priority = Priority.ALERT if urgent else Priority.NOTICE
+    for recipient in recipients:
+        language = _language(recipient.language)
+        await enqueue(
+            tx,
+            recipient.chat_id,
+            announcement_text(language, card),
+            now,
+            kind=ANNOUNCE_KIND,
+            priority=priority,
+            reply_markup=markup_json(action_rows(language, issue.id, card.issue.status)),
+            topic_id=recipient.topic_id,
+            ref_type="issue",
+            ref_id=issue.id,
+        )
+    return len(recipients)
+
+
+def status_filter(word: str) -> tuple[str, ...] | None:
+    """'/laporan <word>': the statuses it means, or None when it means nothing."""
+    wanted = word.strip().lower()
+    if wanted in ("", "terbuka", "open"):
+        return OPEN_STATUSES
+    if wanted in ("semua", "all"):
+        return ISSUE_STATUSES
+    aliases = {
+        "new": "baru",
+        "accepted": "diterima",
+        "progress": "ditangani",
+        "in_progress": "ditangani",
+        "resolved": "selesai",
+        "done": "selesai",
+        "rejected": "ditolak",
+    }
+    status = aliases.get(wanted, wanted)
+    return (status,) if status in ISSUE_STATUSES else None

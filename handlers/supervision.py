@@ -1,0 +1,400 @@
+"""Supervisors and admins: /pantau (posts by state), /laporan (issues with action buttons),
+the issue buttons themselves and the note a resolve or reject asks for.
+
+Callback data all start with ``sv:``: ``sv:p:<page>`` (overview pages),
+``sv:l:<filter>:<page>`` (more issues), ``sv:i:<issue_id>:<action>`` (issue moves).
+Role and scope are checked on the server for every command and every button.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from telegram import InlineKeyboardMarkup, Update
+from telegram.constants import ChatType
+from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler
+
+from bot import issues_desk as desk
+from bot.access import Role
+from bot.clock import day_hhmm, hhmm, wib
+from bot.issues_desk import ISSUE_CALLBACK, DeskResult, Verdict
+from bot.scope import own_area_ids, scope_area_ids
+from handlers.common import PoskoContext, buttons, command_args, reply, require
+from storage import overview
+from storage.issues import IssueCard
+from storage.overview import PostLine
+
+log = logging.getLogger(__name__)
+
+PREFIX = "sv:"
+PAGE_PREFIX = "sv:p:"
+LIST_PREFIX = "sv:l:"
+POSTS_PER_PAGE = 15
+ISSUES_PER_PAGE = 5
+MAX_NAME = 28
+
+# /pantau groups: (name, the posts.state values in it), in the order the counts are shown.
+GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("silent", ("silent",)),
+    ("empty", ("unstaffed", "opening")),
+    ("ok", ("staffed", "reminded")),
+    ("paused", ("paused",)),
+    ("closed", ("closed",)),
+)
+
+
+def register(app: Application[Any, Any, Any, Any, Any, Any], group: int = 0) -> None:
+    """Add the supervisor commands and buttons. Call before the catch-all handlers of the
+    same group (the stale-button callback handler and the unknown-command handler)."""
+    handlers: list[Any] = [
+        CommandHandler(["pantau", "monitor"], pantau),
+        CommandHandler(["laporan", "issues"], laporan),
+        CallbackQueryHandler(button, pattern=f"^{PREFIX}"),
+    ]
+    for handler in handlers:
+        app.add_handler(handler, group)
+
+
+# --- /pantau --------------------------------------------------------------------------------
+
+
+def _since(moment: datetime | None, now: datetime) -> str:
+    if moment is None:
+        return "-"
+    return hhmm(moment) if wib(moment).date() == wib(now).date() else day_hhmm(moment)
+
+
+def _short(name: str) -> str:
+    return name if len(name) <= MAX_NAME else name[: MAX_NAME - 1].rstrip() + "…"
+
+
+async def _overview(
+    context: PoskoContext, page: int
+) -> tuple[str, InlineKeyboardMarkup | None] | None:
+    """The text and buttons of one overview page; None when the member has no scope."""
+    member = context.me()
+    runtime = context.runtime
+    now = runtime.clock.now()
+    async with runtime.database.read() as tx:
+        scope = await scope_area_ids(tx, member)
+        if scope is not None and not scope:
+            return None
+        if scope is None:
+            scope_name = context.t("pantau.all_areas")
+        else:
+            names = await overview.area_names(tx, await own_area_ids(tx, member))
+            scope_name = ", ".join(names) or "-"
+        counts = await overview.state_counts(tx, scope)
+        total = sum(counts.values())
+        pages = max(1, -(-total // POSTS_PER_PAGE))
+        page = min(max(1, page), pages)
+        lines: list[PostLine] = await overview.post_lines(
+            tx, scope, POSTS_PER_PAGE, (page - 1) * POSTS_PER_PAGE
+        )
+    if total == 0:
+        return context.t("pantau.no_posts", scope=scope_name), None
+    grouped = {name: sum(counts.get(state, 0) for state in states) for name, states in GROUPS}
+    parts = [
+        context.t("pantau.title", scope=scope_name),
+        context.t("pantau.counts", total=total, **grouped),
+        "",
+    ]
+    parts += [
+        context.t(
+            "pantau.line",
+            icon=context.t(f"pantau.icon_{line.state}"),
+            code=line.code,
+            name=_short(line.name),
+            since=_since(line.state_since, now),
+        )
+        for line in lines
+    ]
+    markup = None
+    if pages > 1:
+        parts += ["", context.t("pantau.page", page=page, pages=pages)]
+        nav: list[tuple[str, str]] = []
+        if page > 1:
+            nav.append((context.t("pantau.prev_button"), f"{PAGE_PREFIX}{page - 1}"))
+        if page < pages:
+            nav.append((context.t("pantau.next_button"), f"{PAGE_PREFIX}{page + 1}"))
+        markup = buttons([nav])
+    return "\n".join(parts), markup
+
+
+async def pantau(update: Update, context: PoskoContext) -> None:
+    context.me()
+    if not require(context, Role.SUPERVISOR):
+        await reply(update, context, "desk.only_supervisors")
+        return
+    shown = await _overview(context, 1)
+    if shown is None:
+        await reply(update, context, "pantau.no_scope")
+        return
+    text, markup = shown
+    await reply(update, context, "common.raw", markup, text=text)
+
+
+# --- /laporan -------------------------------------------------------------------------------
+
+
+def _card_markup(context: PoskoContext, card: IssueCard) -> InlineKeyboardMarkup | None:
+    rows = desk.action_rows(context.lang, card.issue.id, card.issue.status)
+    return buttons(rows) if rows else None
+
+
+def _filter_label(context: PoskoContext, token: str) -> str:
+    if token in ("open", "all"):
+        return context.t(f"desk.filter_{token}")
+    return context.t(f"issue_status.{token}")
+
+
+async def _send_page(
+    update: Update, context: PoskoContext, token: str, statuses: tuple[str, ...], page: int
+) -> None:
+    member = context.me()
+    found = await desk.listing(context.runtime.database, member, statuses, page, ISSUES_PER_PAGE)
+    if found.no_scope:
+        await reply(update, context, "pantau.no_scope")
+        return
+    label = _filter_label(context, token)
+    if found.total == 0:
+        await reply(update, context, "desk.list_empty", filter=label)
+        return
+    first = (found.page - 1) * ISSUES_PER_PAGE + 1
+    await reply(
+        update,
+        context,
+        "desk.list_title",
+        filter=label,
+        total=found.total,
+        first=first,
+        last=first + len(found.cards) - 1,
+    )
+    for card in found.cards:
+        await reply(
+            update,
+            context,
+            "common.raw",
+            _card_markup(context, card),
+            text=desk.card_text(context.lang, card),
+        )
+    if found.page < found.pages:
+        more = buttons(
+            [[(context.t("desk.more_button"), f"{LIST_PREFIX}{token}:{found.page + 1}")]]
+        )
+        await reply(update, context, "desk.more", more, page=found.page, pages=found.pages)
+
+
+async def laporan(update: Update, context: PoskoContext) -> None:
+    member = context.me()
+    if not require(context, Role.SUPERVISOR):
+        await reply(update, context, "desk.only_supervisors")
+        return
+    word = command_args(update.effective_message)
+    if "/" in word:  # a reference: /laporan KBJ-01/0042
+        ref = word.split()[0][:40]
+        card = await desk.find(context.runtime.database, member, ref)
+        if card is None:
+            await reply(update, context, "desk.unknown_ref", ref=ref)
+            return
+        await reply(
+            update,
+            context,
+            "common.raw",
+            _card_markup(context, card),
+            text=desk.card_text(context.lang, card),
+        )
+        return
+    statuses = desk.status_filter(word)
+    if statuses is None:
+        await reply(update, context, "desk.usage")
+        return
+    token = _token(word, statuses)
+    await _send_page(update, context, token, statuses, 1)
+
+
+def _token(word: str, statuses: tuple[str, ...]) -> str:
+    """The short name of a filter, as carried in the 'more' button."""
+    if len(statuses) == 1:
+        return statuses[0]
+    return "open" if statuses == desk.OPEN_STATUSES else "all"
+
+
+# --- buttons --------------------------------------------------------------------------------
+
+
+async def button(update: Update, context: PoskoContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    context.me()
+    data = query.data
+    if data.startswith(ISSUE_CALLBACK):
+        await _issue_button(update, context, data.removeprefix(ISSUE_CALLBACK))
+    elif data.startswith(PAGE_PREFIX):
+        await _page_button(update, context, data.removeprefix(PAGE_PREFIX))
+    elif data.startswith(LIST_PREFIX):
+        await _list_button(update, context, data.removeprefix(LIST_PREFIX))
+    else:
+        await query.answer(context.t("common.stale_button"), show_alert=True)
+
+
+async def _page_button(update: Update, context: PoskoContext, raw: str) -> None:
+    query = update.callback_query
+    assert query is not None
+    if not require(context, Role.SUPERVISOR):
+        await query.answer(context.t("desk.not_allowed"), show_alert=True)
+        return
+    if not raw.isdigit():
+        await query.answer(context.t("common.stale_button"), show_alert=True)
+        return
+    shown = await _overview(context, int(raw))
+    if shown is None:
+        await query.answer(context.t("desk.not_allowed"), show_alert=True)
+        return
+    await query.answer()
+    text, markup = shown
+    await _edit(query, text, markup)
+
+
+async def _list_button(update: Update, context: PoskoContext, raw: str) -> None:
+    query = update.callback_query
+    assert query is not None
+    token, _, page = raw.partition(":")
+    statuses = desk.status_filter(token) if token else None
+    if not require(context, Role.SUPERVISOR):
+        await query.answer(context.t("desk.not_allowed"), show_alert=True)
+        return
+    if statuses is None or not page.isdigit():
+        await query.answer(context.t("common.stale_button"), show_alert=True)
+        return
+    await query.answer()
+    try:
+        await query.edit_message_reply_markup(None)
+    except BadRequest:
+        pass
+    await _send_page(update, context, token, statuses, int(page))
+
+
+async def _edit(query: Any, text: str, markup: InlineKeyboardMarkup | None) -> None:
+    """Replace a message's text and buttons; an unchanged message is not an error."""
+    try:
+        await query.edit_message_text(text, reply_markup=markup)
+    except BadRequest as exc:
+        if "not modified" not in str(exc).lower():
+            log.warning("could not edit message: %s", exc)
+
+
+async def _issue_button(update: Update, context: PoskoContext, raw: str) -> None:
+    query = update.callback_query
+    assert query is not None
+    member = context.me()
+    runtime = context.runtime
+    issue_raw, _, action = raw.partition(":")
+    if not issue_raw.isdigit() or action not in desk.MOVES:
+        await query.answer(context.t("common.stale_button"), show_alert=True)
+        return
+    origin = None
+    if query.message is not None:
+        origin = (query.message.chat.id, query.message.message_id)
+    result = await desk.press(
+        runtime.database, member, int(issue_raw), action, runtime.clock.now(), origin
+    )
+    card = result.card
+    if result.verdict is Verdict.DONE and card is not None:
+        await query.answer(context.t(f"desk.toast_{action}", ref=card.issue.ref))
+        await _edit(query, desk.card_text(context.lang, card), _card_markup(context, card))
+    elif result.verdict is Verdict.NEEDS_NOTE and card is not None:
+        await _ask_note(update, context, result)
+    elif result.verdict is Verdict.MOVED and card is not None:
+        await query.answer(_moved_text(context, card), show_alert=True)
+        await _edit(query, desk.card_text(context.lang, card), _card_markup(context, card))
+    elif result.verdict is Verdict.BUSY:
+        await query.answer(context.t("desk.busy"), show_alert=True)
+    elif result.verdict is Verdict.NOT_ALLOWED:
+        await query.answer(context.t("desk.not_allowed"), show_alert=True)
+    else:
+        await query.answer(context.t("common.stale_button"), show_alert=True)
+
+
+def _moved_text(context: PoskoContext, card: IssueCard) -> str:
+    return context.t(
+        "desk.moved",
+        ref=card.issue.ref,
+        status=context.t(f"issue_status.{card.issue.status}"),
+        by=desk.moved_by(context.lang, card),
+    )
+
+
+async def _ask_note(update: Update, context: PoskoContext, result: DeskResult) -> None:
+    """The prompt goes to the member's private chat, also when the button was in a group."""
+    query = update.callback_query
+    user = update.effective_user
+    assert query is not None and user is not None and result.card is not None
+    text = context.t(f"desk.ask_note_{result.action}", ref=result.card.issue.ref, limit=desk.MAX_NOTE)
+    try:
+        await context.bot.send_message(user.id, text)
+    except (Forbidden, BadRequest):
+        await desk.cancel_note(context.runtime.database, context.me())
+        await query.answer(context.t("desk.open_private"), show_alert=True)
+        return
+    in_group = query.message is not None and query.message.chat.type != ChatType.PRIVATE
+    await query.answer(context.t("desk.continue_private") if in_group else None)
+
+
+# --- the note after resolve / reject ----------------------------------------------------------
+
+
+async def take_text(update: Update, context: PoskoContext) -> bool:
+    """A plain text that is the awaited note of a resolve or reject; False if none awaited."""
+    message = update.effective_message
+    if message is None or message.text is None or context.member is None:
+        return False
+    member = context.member
+    runtime = context.runtime
+    result = await desk.give_note(runtime.database, member, message.text, runtime.clock.now())
+    if result is None:
+        return False
+    card = result.card
+    ref = card.issue.ref if card is not None else "-"
+    verdict = result.verdict
+    if verdict is Verdict.DONE and card is not None:
+        await reply(update, context, f"desk.done_{result.action}", ref=ref)
+        if result.origin is not None:
+            await _refresh_origin(context, result.origin, card)
+    elif verdict is Verdict.TOO_LONG:
+        await reply(update, context, "desk.note_too_long", limit=desk.MAX_NOTE)
+    elif verdict is Verdict.EMPTY:
+        await reply(update, context, f"desk.ask_note_{result.action}", ref=ref, limit=desk.MAX_NOTE)
+    elif verdict is Verdict.CANCELLED:
+        await reply(update, context, "desk.note_cancelled", ref=ref)
+    elif verdict is Verdict.MOVED and card is not None:
+        await reply(
+            update,
+            context,
+            "desk.note_stale",
+            ref=ref,
+            status=context.t(f"issue_status.{card.issue.status}"),
+            by=desk.moved_by(context.lang, card),
+        )
+    elif verdict is Verdict.NOT_ALLOWED:
+        await reply(update, context, "desk.note_not_allowed", ref=ref)
+    else:
+        await reply(update, context, "common.stale_button")
+    return True
+
+
+async def _refresh_origin(context: PoskoContext, origin: tuple[int, int], card: IssueCard) -> None:
+    """Show the final state on the card whose button asked for the note (best effort)."""
+    chat_id, message_id = origin
+    try:
+        await context.bot.edit_message_text(
+            desk.card_text(context.lang, card),
+            chat_id=chat_id,
+            message_id=message_id,
+            reply_markup=_card_markup(context, card),
+        )
+    except TelegramError as exc:
+        log.debug("could not refresh issue card %s/%s: %s", chat_id, message_id, exc)
