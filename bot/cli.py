@@ -28,6 +28,12 @@ def _parser() -> argparse.ArgumentParser:
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     with_config(db_commands.add_parser("migrate", help="bring the database to the latest schema"))
+    backup = with_config(
+        db_commands.add_parser(
+            "backup", help="online copy of the live database (safe while running)"
+        )
+    )
+    backup.add_argument("target", type=Path)
     imp = with_config(commands.add_parser("import", help="upsert areas, posts or members from CSV"))
     imp.add_argument("kind", choices=["areas", "posts", "members"])
     imp.add_argument("file", type=Path)
@@ -69,6 +75,13 @@ async def _offline(args: argparse.Namespace, settings: Settings) -> int:
     db = await Database.open(settings.storage.path)
     try:
         before, after = await db.migrate()
+        if args.command == "db" and args.db_command == "backup":
+            if args.target.exists():
+                print(f"posko: {args.target} exists; choose a new file", file=sys.stderr)
+                return EXIT_CONFIG
+            await db.backup(args.target)
+            print(f"backup of {settings.storage.path} written to {args.target}")
+            return 0
         if args.command == "db":
             print(f"database {settings.storage.path}: schema version {before} → {after}")
             return 0

@@ -107,9 +107,7 @@ def _trim(text: str, limit: int) -> str:
 
 def card_text(language: str, card: IssueCard) -> str:
     issue = card.issue
-    assignee = (
-        t(language, "desk.assignee", name=card.assignee_name) if card.assignee_name else ""
-    )
+    assignee = t(language, "desk.assignee", name=card.assignee_name) if card.assignee_name else ""
     return t(
         language,
         "desk.card",

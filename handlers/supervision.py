@@ -8,6 +8,7 @@ Role and scope are checked on the server for every command and every button.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import datetime
 from typing import Any
@@ -271,10 +272,8 @@ async def _list_button(update: Update, context: PoskoContext, raw: str) -> None:
         await query.answer(context.t("common.stale_button"), show_alert=True)
         return
     await query.answer()
-    try:
+    with contextlib.suppress(BadRequest):
         await query.edit_message_reply_markup(None)
-    except BadRequest:
-        pass
     await _send_page(update, context, token, statuses, int(page))
 
 
@@ -333,7 +332,9 @@ async def _ask_note(update: Update, context: PoskoContext, result: DeskResult) -
     query = update.callback_query
     user = update.effective_user
     assert query is not None and user is not None and result.card is not None
-    text = context.t(f"desk.ask_note_{result.action}", ref=result.card.issue.ref, limit=desk.MAX_NOTE)
+    text = context.t(
+        f"desk.ask_note_{result.action}", ref=result.card.issue.ref, limit=desk.MAX_NOTE
+    )
     try:
         await context.bot.send_message(user.id, text)
     except (Forbidden, BadRequest):

@@ -184,9 +184,7 @@ def _where(area_ids: Collection[int] | None, statuses: Sequence[str]) -> tuple[s
     return " AND ".join(clauses), params
 
 
-async def count_in_areas(
-    tx: Tx, area_ids: Collection[int] | None, statuses: Sequence[str]
-) -> int:
+async def count_in_areas(tx: Tx, area_ids: Collection[int] | None, statuses: Sequence[str]) -> int:
     where, params = _where(area_ids, statuses)
     return int(
         await tx.scalar(
