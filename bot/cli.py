@@ -25,6 +25,8 @@ def _parser() -> argparse.ArgumentParser:
         return sub
 
     with_config(commands.add_parser("run", help="run the bot (migrates the database first)"))
+    demo = commands.add_parser("demo", help="local rehearsal: emulator, sample city, transcript")
+    demo.add_argument("--interactive", action="store_true", help="type as a simulated officer")
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     with_config(db_commands.add_parser("migrate", help="bring the database to the latest schema"))
@@ -44,6 +46,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "demo":
+        from bot.demo import main as demo_main
+
+        setup_logging("WARNING", "text")
+        return demo_main(interactive=args.interactive)
     try:
         settings = load_settings(args.config, require_token=args.command == "run")
     except ConfigError as exc:

@@ -14,8 +14,8 @@ import tomllib
 from contextvars import ContextVar
 from datetime import date, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, BeforeValidator, Field, PlainSerializer, ValidationError
 from pydantic.fields import FieldInfo

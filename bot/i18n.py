@@ -63,7 +63,9 @@ def label(language: str, group: str, name: str) -> str:
 
 def duration_text(language: str, delta: timedelta) -> str:
     """'45 menit', '2 jam 5 menit': how long, as people say it."""
-    minutes = max(0, round(delta.total_seconds() / 60))
+    if delta < timedelta(minutes=1):
+        return t(language, "duration.seconds", seconds=max(0, int(delta.total_seconds())))
+    minutes = round(delta.total_seconds() / 60)
     hours, minutes = divmod(minutes, 60)
     if hours == 0:
         return t(language, "duration.minutes", minutes=minutes)

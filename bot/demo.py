@@ -1,0 +1,418 @@
+"""``posko demo``: the whole system on this machine, no Telegram account, no network.
+
+A local Bot API emulator, a temporary database with a sample city, the real bot with a
+second-scale watch policy, and simulated people acting out an evening. Everything the bot
+says and everything the people do is printed as a time-stamped transcript.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from bot.app import PoskoApp, build_application, running
+from bot.clock import SystemClock, wib
+from bot.config import Settings, load_settings
+from bot.emulator import FakeBotApi, FakeUser, Sent
+from storage import areas, members, posts
+from storage.areas import AreaRow
+from storage.db import Database
+from storage.members import MemberRow
+from storage.posts import PostRow
+
+DEMO_POLICY = {
+    "staff_grace": "4s",
+    "silence_after": "14s",
+    "remind_before": "5s",
+    "escalate_after": "6s",
+    "repeat_every": "30s",
+    "remind_before_open": "0s",
+    "max_sleep": "1s",
+}
+
+CITY_AREAS = [
+    AreaRow("31", "DKI Jakarta", "provinsi", None),
+    AreaRow("31.73", "Kota Jakarta Barat", "kota", "31"),
+    AreaRow("31.73.01", "Kec. Kebon Jeruk", "kecamatan", "31.73"),
+    AreaRow("31.73.01.1001", "Kel. Kebon Jeruk", "kelurahan", "31.73.01"),
+    AreaRow("31.73.01.1002", "Kel. Sukabumi Utara", "kelurahan", "31.73.01"),
+    AreaRow("31.73.02", "Kec. Palmerah", "kecamatan", "31.73"),
+    AreaRow("31.73.02.1001", "Kel. Palmerah", "kelurahan", "31.73.02"),
+    AreaRow("31.73.02.1002", "Kel. Slipi", "kelurahan", "31.73.02"),
+]
+CITY_POSTS = [
+    PostRow("KBJ-01", "Posko Kel. Kebon Jeruk", "31.73.01.1001", -6.1920, 106.7690, 150, 1, "24h"),
+    PostRow(
+        "KBJ-02", "Posko Kel. Sukabumi Utara", "31.73.01.1002", -6.2110, 106.7800, 150, 1, "24h"
+    ),
+    PostRow("PLM-01", "Posko Kel. Palmerah", "31.73.02.1001", -6.2070, 106.7960, 150, 1, "24h"),
+    PostRow("PLM-02", "Posko Kel. Slipi", "31.73.02.1002", -6.1930, 106.7980, 150, 1, "24h"),
+]
+
+
+@dataclass(frozen=True)
+class Person:
+    ref: str
+    name: str
+    user: FakeUser
+    roles: tuple[str, ...]
+    posts: tuple[str, ...] = ()
+    areas: tuple[str, ...] = ()
+
+
+PEOPLE = [
+    Person("budi", "Budi Santoso", FakeUser(1001, "Budi"), ("officer",), ("KBJ-01",)),
+    Person("sari", "Sari Dewi", FakeUser(1002, "Sari"), ("officer",), ("KBJ-02",)),
+    Person("agus", "Agus Salim", FakeUser(1003, "Agus"), ("officer",), ("PLM-01",)),
+    Person("rina", "Rina Wati", FakeUser(1004, "Rina"), ("officer",), ("PLM-02",)),
+    Person(
+        "lurah_kbj",
+        "Lurah Kebon Jeruk",
+        FakeUser(2001, "Lurah"),
+        ("supervisor",),
+        (),
+        ("31.73.01.1001",),
+    ),
+    Person(
+        "camat_kbj",
+        "Camat Kebon Jeruk",
+        FakeUser(2002, "Camat"),
+        ("supervisor",),
+        (),
+        ("31.73.01",),
+    ),
+    Person(
+        "camat_plm", "Camat Palmerah", FakeUser(2003, "Camat P"), ("supervisor",), (), ("31.73.02",)
+    ),
+    Person(
+        "ops", "Ops Kota Jakbar", FakeUser(3001, "Ops"), ("admin", "supervisor"), (), ("31.73",)
+    ),
+]
+BY_REF = {person.ref: person for person in PEOPLE}
+POST_SPOTS = {post.code: (post.latitude or 0.0, post.longitude or 0.0) for post in CITY_POSTS}
+
+
+class Transcript:
+    """Prints who said what to whom, in WIB, as it happens."""
+
+    def __init__(self, emu: FakeBotApi, out: TextIO, started: float) -> None:
+        self.emu = emu
+        self.out = out
+        self.started = started
+        self.names = {person.user.id: person.name for person in PEOPLE}
+        self._seen = 0
+        self.counts: dict[str, int] = {}
+
+    def _stamp(self) -> str:
+        clock = wib(datetime.now(UTC)).strftime("%H:%M:%S")
+        return f"{clock} +{time.monotonic() - self.started:5.1f}s"
+
+    def say(self, who: str, what: str) -> None:
+        self.flush()
+        print(f"{self._stamp()}  {who} → bot: {what}", file=self.out, flush=True)
+
+    def note(self, what: str) -> None:
+        self.flush()
+        print(f"{self._stamp()}  ── {what}", file=self.out, flush=True)
+
+    def flush(self) -> None:
+        records = self.emu.sent
+        while self._seen < len(records):
+            record = records[self._seen]
+            self._seen += 1
+            self._print(record)
+
+    def _print(self, record: Sent) -> None:
+        if record.method in ("setMyCommands", "editMessageReplyMarkup", "sendChatAction"):
+            return
+        who = self.names.get(record.chat_id or 0, str(record.chat_id))
+        self.counts[record.method] = self.counts.get(record.method, 0) + 1
+        if record.method == "answerCallbackQuery":
+            text = record.params.get("text")
+            if text:
+                print(f"{self._stamp()}  bot ⇢ (pop-up) {text}", file=self.out, flush=True)
+            return
+        arrow = "✎" if record.method.startswith("edit") else "→"
+        body = (record.text or f"[{record.method}]").replace("\n", "\n" + " " * 26)
+        buttons = self.emu.inline_buttons(record) if record.method != "sendPhoto" else []
+        if buttons:
+            body += "\n" + " " * 26 + "  ".join(f"[{label}]" for label, _ in buttons)
+        print(f"{self._stamp()}  bot {arrow} {who}: {body}", file=self.out, flush=True)
+
+    async def follow(self) -> None:
+        while True:
+            self.flush()
+            await asyncio.sleep(0.05)
+
+
+def demo_settings(db_path: Path, emu: FakeBotApi) -> Settings:
+    return load_settings(
+        None,
+        overrides={
+            "telegram": {
+                "token": emu.token,
+                "base_url": emu.base_url,
+                "base_file_url": emu.base_file_url,
+                "bot_username": emu.bot_username,
+                "poll_timeout": "1s",
+            },
+            "storage": {"path": str(db_path)},
+            "watch": DEMO_POLICY,
+            "log": {"level": "WARNING"},
+        },
+    )
+
+
+async def seed(db_path: Path) -> None:
+    db = await Database.open(db_path)
+    try:
+        await db.migrate()
+        now = datetime.now(UTC)
+        rows = [
+            MemberRow(p.ref, p.name, None, None, p.roles, p.posts, p.areas, p.user.id, None)
+            for p in PEOPLE
+        ]
+        async with db.transaction() as tx:
+            await areas.upsert(tx, CITY_AREAS, now)
+            await posts.upsert(tx, CITY_POSTS, now)
+            await members.upsert(tx, rows, now)
+    finally:
+        await db.close()
+
+
+class Stage:
+    """The simulated people: each action is printed, then the bot's answer awaited."""
+
+    def __init__(self, emu: FakeBotApi, transcript: Transcript) -> None:
+        self.emu = emu
+        self.transcript = transcript
+
+    async def text(self, ref: str, text: str, *, wait: str | None = None) -> Sent:
+        person = BY_REF[ref]
+        mark = self.emu.mark()
+        self.transcript.say(person.name, text)
+        self.emu.send_text(person.user, text)
+        return await self.emu.wait_reply(person.user.id, after=mark, contains=wait, timeout=10)
+
+    async def location(self, ref: str) -> Sent:
+        person = BY_REF[ref]
+        lat, lon = POST_SPOTS[person.posts[0]]
+        mark = self.emu.mark()
+        self.transcript.say(person.name, f"📍 lokasi ({lat:.4f}, {lon:.4f})")
+        self.emu.send_location(person.user, lat + 0.0002, lon, horizontal_accuracy=12)
+        return await self.emu.wait_reply(person.user.id, after=mark, timeout=10)
+
+    async def photo(self, ref: str) -> Sent:
+        person = BY_REF[ref]
+        mark = self.emu.mark()
+        self.transcript.say(person.name, "📷 foto")
+        self.emu.send_photo(person.user, caption=None)
+        return await self.emu.wait_reply(person.user.id, after=mark, timeout=10)
+
+    async def press(self, ref: str, message: Sent, label_part: str) -> None:
+        person = BY_REF[ref]
+        for label, data in self.emu.inline_buttons(message):
+            if label_part in label:
+                self.transcript.say(person.name, f"[tekan: {label}]")
+                mark = self.emu.mark()
+                self.emu.press_button(person.user, message, data)
+                await self.emu.wait_for(lambda s: s.method == "answerCallbackQuery", after=mark)
+                return
+        raise RuntimeError(f"no button {label_part!r} on the message to {person.name}")
+
+    async def wait_for_text(self, ref: str, contains: str) -> Sent:
+        """The newest message to ``ref`` containing ``contains`` (waits up to 30 s)."""
+        return await self.emu.wait_reply(
+            BY_REF[ref].user.id, after=0, contains=contains, timeout=30
+        )
+
+
+async def _keep_alive(stage: Stage, refs: list[str], every: float) -> None:
+    """The diligent officers: an /aman now and then, so that only Budi's post goes quiet."""
+    while True:
+        await asyncio.sleep(every)
+        for ref in refs:
+            await stage.text(ref, "/aman")
+
+
+async def scripted_evening(stage: Stage, transcript: Transcript) -> dict[str, Any]:
+    transcript.note("Petang di Jakarta Barat: petugas tiba di posko dan mengirim lokasi.")
+    for ref in ("budi", "sari", "agus", "rina"):
+        await stage.text(ref, "/hadir")
+        await stage.location(ref)
+    keeper = asyncio.create_task(_keep_alive(stage, ["sari", "agus", "rina"], 6.0))
+    try:
+        transcript.note("Sari melaporkan masalah logistik dengan foto.")
+        ask = await stage.text("sari", "/lapor")
+        await stage.press("sari", ask, "Logistik")
+        severity = await stage.wait_for_text("sari", "keparahan")
+        await stage.press("sari", severity, "Tinggi")
+        await stage.wait_for_text("sari", "uraian")
+        await stage.text("sari", "Kotak suara TPS 07 belum tiba, petugas KPPS menunggu.")
+        attach = await stage.photo("sari")
+        await stage.press("sari", attach, "Lanjut")
+        summary = await stage.wait_for_text("sari", "Periksa laporan")
+        await stage.press("sari", summary, "Kirim")
+        await stage.wait_for_text("sari", "terkirim")
+        transcript.note("Budi lupa mengirim kabar: posko KBJ-01 menjadi senyap.")
+        await stage.wait_for_text("budi", "/aman untuk KBJ-01")
+        first = await stage.wait_for_text("lurah_kbj", "senyap")
+        transcript.note("Lurah tidak menanggapi; peringatan naik ke camat.")
+        climbed = await stage.wait_for_text("camat_kbj", "diteruskan")
+        await stage.press("camat_kbj", climbed, "Ambil alih")
+        await stage.wait_for_text("lurah_kbj", "diambil alih")
+        transcript.note("Camat menelepon Budi; Budi mengirim situasi aman.")
+        await stage.text("budi", "/aman sinyal sempat hilang, situasi kondusif")
+        await stage.wait_for_text("camat_kbj", "pulih")
+        await stage.wait_for_text("lurah_kbj", "pulih")
+        await stage.text("camat_kbj", "/status")
+        assert first.text
+    finally:
+        keeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await keeper
+    return {"report": True, "alert_climbed": True, "taken": True, "recovered": True}
+
+
+async def _circular_scene(stage: Stage, transcript: Transcript) -> bool:
+    """The admin's circular and its read receipts (only when circulars are built in)."""
+    try:
+        importlib.import_module("handlers.circulars")
+    except ImportError:
+        return False
+    transcript.note("Admin mengirim edaran netralitas ASN kepada semua petugas.")
+    preview = await stage.text(
+        "ops", "/siaran petugas Mohon jaga netralitas ASN selama masa tenang. Terima kasih."
+    )
+    buttons = stage.emu.inline_buttons(preview)
+    if not buttons:
+        return False
+    await stage.press("ops", preview, buttons[0][0])
+    for ref in ("budi", "sari", "agus"):
+        copy = await stage.wait_for_text(ref, "netralitas")
+        await stage.press(ref, copy, "dibaca")
+    await asyncio.sleep(3)
+    return True
+
+
+async def run_demo(out: TextIO = sys.stdout, interactive: bool = False) -> int:
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="posko-demo-") as folder:
+        db_path = Path(folder) / "demo.db"
+        await seed(db_path)
+        async with FakeBotApi(bot_username="posko_demo_bot") as emu:
+            transcript = Transcript(emu, out, started)
+            follower = asyncio.create_task(transcript.follow())
+            app = build_application(demo_settings(db_path, emu), SystemClock())
+            print(
+                "Posko demo: emulator Bot API lokal, kota contoh, kebijakan detik-an.",
+                file=out,
+                flush=True,
+            )
+            try:
+                async with running(app):
+                    stage = Stage(emu, transcript)
+                    if interactive:
+                        await interactive_session(stage, transcript, out)
+                    else:
+                        outcome = await scripted_evening(stage, transcript)
+                        outcome["circular"] = await _circular_scene(stage, transcript)
+                        await asyncio.sleep(0.5)
+                        transcript.flush()
+                        await _summary(app, emu, transcript, outcome, out, started)
+            finally:
+                follower.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await follower
+    return 0
+
+
+async def _summary(
+    app: PoskoApp,
+    emu: FakeBotApi,
+    transcript: Transcript,
+    outcome: dict[str, Any],
+    out: TextIO,
+    started: float,
+) -> None:
+    runtime = app.bot_data["runtime"]
+    async with runtime.database.read() as tx:
+        alerts = await tx.scalar("SELECT count(*) FROM alerts")
+        issues = await tx.scalar("SELECT count(*) FROM issues")
+        signals = await tx.scalar("SELECT count(*) FROM signals")
+        outbox = await tx.scalar("SELECT count(*) FROM outbox WHERE status = 'sent'")
+    print("\nRingkasan / summary", file=out)
+    print(f"  durasi: {time.monotonic() - started:.0f} s", file=out)
+    print(
+        f"  pesan bot: {transcript.counts.get('sendMessage', 0)} · "
+        f"pesan diedit: {transcript.counts.get('editMessageText', 0)}",
+        file=out,
+    )
+    print(
+        f"  sinyal: {signals} · laporan: {issues} · peringatan: {alerts} · "
+        f"pesan outbox terkirim: {outbox}",
+        file=out,
+    )
+    for key, value in outcome.items():
+        print(f"  {key}: {'ya' if value else 'tidak'}", file=out)
+    print(
+        "Jalankan `posko demo --interactive` untuk mencoba sendiri sebagai petugas.",
+        file=out,
+        flush=True,
+    )
+
+
+HELP = """Ketik pesan sebagai {name}. Perintah khusus:
+  :lokasi          kirim lokasi di posko
+  :foto            kirim foto
+  :tekan TEKS      tekan tombol yang memuat TEKS pada pesan terakhir bertombol
+  :sebagai REF     ganti orang ({refs})
+  :keluar          selesai"""
+
+
+async def interactive_session(stage: Stage, transcript: Transcript, out: TextIO) -> None:
+    current = "budi"
+    print(HELP.format(name=BY_REF[current].name, refs=", ".join(BY_REF)), file=out, flush=True)
+    actions: dict[str, Callable[[str], Awaitable[Any]]] = {
+        ":lokasi": lambda _: stage.location(current),
+        ":foto": lambda _: stage.photo(current),
+    }
+    while True:
+        line = (await asyncio.to_thread(sys.stdin.readline)).strip()
+        if not line or line == ":keluar":
+            if not line and sys.stdin.closed:
+                return
+            if line == ":keluar":
+                return
+            continue
+        word, _, rest = line.partition(" ")
+        try:
+            if word == ":sebagai" and rest in BY_REF:
+                current = rest
+                print(f"Sekarang sebagai {BY_REF[current].name}.", file=out, flush=True)
+            elif word == ":tekan":
+                chat = BY_REF[current].user.id
+                with_buttons = [s for s in stage.emu.sent_to(chat) if stage.emu.inline_buttons(s)]
+                if with_buttons:
+                    await stage.press(current, with_buttons[-1], rest)
+            elif word in actions:
+                await actions[word](rest)
+            else:
+                await stage.text(current, line)
+        except (TimeoutError, RuntimeError) as exc:
+            print(f"  ({exc})", file=out, flush=True)
+        await asyncio.sleep(0.3)
+        transcript.flush()
+
+
+def main(interactive: bool = False) -> int:
+    return asyncio.run(run_demo(interactive=interactive))

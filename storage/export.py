@@ -1,0 +1,142 @@
+"""Reads for data exports: one row per shift, issue or alert, oldest first, streamed.
+
+Exports run in a worker thread (the CLI, or ``asyncio.to_thread`` from the bot) on their own
+plain ``sqlite3`` connection, so a large export never holds the bot's connection or its lock.
+Everything is read inside one deferred transaction: a consistent snapshot under WAL while
+the bot keeps writing.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from storage.db import to_db
+
+FETCH = 500  # rows fetched from SQLite at a time
+
+
+class NoDatabase(Exception):
+    """The database file is missing or has no Posko schema."""
+
+
+@dataclass(frozen=True, slots=True)
+class AreaNode:
+    id: int
+    code: str
+    name: str
+    level: str
+    parent_id: int | None
+
+
+@contextmanager
+def snapshot(path: str | Path) -> Iterator[sqlite3.Connection]:
+    """A read-only connection holding one read transaction for the whole export."""
+    target = Path(path)
+    if str(path) == ":memory:" or not target.is_file():
+        raise NoDatabase(f"database not found: {path}")
+    conn = sqlite3.connect(target, isolation_level=None, check_same_thread=True)
+    try:
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA busy_timeout=5000")
+        conn.execute("PRAGMA query_only=ON")
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        if version < 1:
+            raise NoDatabase(f"database {path} has no Posko schema yet (run: posko db migrate)")
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        finally:
+            conn.execute("ROLLBACK")
+    finally:
+        conn.close()
+
+
+def area_tree(conn: sqlite3.Connection) -> dict[int, AreaNode]:
+    """Every area by id (a city has hundreds, not millions): walked in memory per row."""
+    return {
+        row["id"]: AreaNode(row["id"], row["code"], row["name"], row["level"], row["parent_id"])
+        for row in conn.execute("SELECT id, code, name, level, parent_id FROM areas")
+    }
+
+
+def _between(column: str, since: datetime | None, until: datetime | None) -> tuple[str, list[Any]]:
+    """``since <= column < until`` (either end open); times compare as ISO UTC text."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if since is not None:
+        clauses.append(f"{column} >= ?")
+        params.append(to_db(since))
+    if until is not None:
+        clauses.append(f"{column} < ?")
+        params.append(to_db(until))
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def _stream(conn: sqlite3.Connection, sql: str, params: list[Any]) -> Iterator[sqlite3.Row]:
+    cursor = conn.execute(sql, params)
+    try:
+        while rows := cursor.fetchmany(FETCH):
+            yield from rows
+    finally:
+        cursor.close()
+
+
+def shifts(
+    conn: sqlite3.Connection, since: datetime | None, until: datetime | None
+) -> Iterator[sqlite3.Row]:
+    where, params = _between("s.started_at", since, until)
+    return _stream(
+        conn,
+        "SELECT s.id, s.started_at, s.ended_at, s.end_reason, s.distance_m,"
+        " s.inside_geofence, s.verified,"
+        " p.code AS post_code, p.name AS post_name, p.area_id,"
+        " m.ref AS member_ref, m.name AS member_name"
+        " FROM shifts s JOIN posts p ON p.id = s.post_id JOIN members m ON m.id = s.member_id"
+        f"{where} ORDER BY s.started_at, s.id",
+        params,
+    )
+
+
+def issues(
+    conn: sqlite3.Connection, since: datetime | None, until: datetime | None
+) -> Iterator[sqlite3.Row]:
+    where, params = _between("i.created_at", since, until)
+    return _stream(
+        conn,
+        "SELECT i.id, i.ref, i.category, i.severity, i.status, i.text, i.latitude, i.longitude,"
+        " i.created_at, i.updated_at,"
+        " (SELECT count(*) FROM issue_photos ph WHERE ph.issue_id = i.id) AS photo_count,"
+        " p.code AS post_code, p.name AS post_name, p.area_id,"
+        " r.ref AS reporter_ref, r.name AS reporter_name, a.name AS assignee_name,"
+        " CASE WHEN i.status IN ('selesai', 'ditolak') THEN"
+        "  (SELECT e.note FROM issue_events e WHERE e.issue_id = i.id"
+        "   AND e.to_status = i.status ORDER BY e.at DESC, e.id DESC LIMIT 1)"
+        " END AS resolution_note"
+        " FROM issues i JOIN posts p ON p.id = i.post_id JOIN members r ON r.id = i.reporter_id"
+        " LEFT JOIN members a ON a.id = i.assignee_id"
+        f"{where} ORDER BY i.created_at, i.id",
+        params,
+    )
+
+
+def alerts(
+    conn: sqlite3.Connection, since: datetime | None, until: datetime | None
+) -> Iterator[sqlite3.Row]:
+    where, params = _between("al.opened_at", since, until)
+    return _stream(
+        conn,
+        "SELECT al.id, al.kind, al.opened_at, al.step, al.acked_at, al.resolved_at,"
+        " al.resolution, p.code AS post_code, p.name AS post_name, p.area_id,"
+        " m.name AS acked_by_name, sa.name AS step_area_name"
+        " FROM alerts al JOIN posts p ON p.id = al.post_id"
+        " LEFT JOIN members m ON m.id = al.acked_by"
+        " LEFT JOIN areas sa ON sa.id = al.step_area_id"
+        f"{where} ORDER BY al.opened_at, al.id",
+        params,
+    )
