@@ -192,8 +192,16 @@ def _seed(path: Path, n_posts: int, rng: random.Random) -> tuple[int, int]:
         member_id = i + 1
         language = "en" if i % 20 == 0 else None
         members.append(
-            (member_id, f"off{member_id}", f"Petugas {member_id}", OFFICER_TG + member_id,
-             language, stamp, stamp, stamp)
+            (
+                member_id,
+                f"off{member_id}",
+                f"Petugas {member_id}",
+                OFFICER_TG + member_id,
+                language,
+                stamp,
+                stamp,
+                stamp,
+            )
         )
         roles.append((member_id, "officer"))
         assignments.append((member_id, i + 1))
@@ -206,8 +214,16 @@ def _seed(path: Path, n_posts: int, rng: random.Random) -> tuple[int, int]:
         supervisors += 1
         language = "en" if member_id % 10 == 0 else None
         members.append(
-            (member_id, f"sup{member_id}", f"Pengawas {member_id}", SUPERVISOR_TG + member_id,
-             language, stamp, stamp, stamp)
+            (
+                member_id,
+                f"sup{member_id}",
+                f"Pengawas {member_id}",
+                SUPERVISOR_TG + member_id,
+                language,
+                stamp,
+                stamp,
+                stamp,
+            )
         )
         roles.append((member_id, "supervisor"))
         scopes.append((member_id, area_id))
@@ -254,6 +270,10 @@ def _seed(path: Path, n_posts: int, rng: random.Random) -> tuple[int, int]:
 # ------------------------------------------------------------------------------------------
 # Setup story (through the watcher)
 # ------------------------------------------------------------------------------------------
+
+
+def _pairs(rows: Sequence[Any]) -> dict[str, int]:
+    return {row[0]: row[1] for row in rows}
 
 
 def settings_for(path: Path) -> Settings:
@@ -381,12 +401,12 @@ async def build_city(folder: Path, n_posts: int, seed: int = 7) -> City:
                 (to_db(T1),),
             )
         }
-        states = dict(
+        states = _pairs(
             await tx.all(
                 "SELECT state, count(*) FROM posts GROUP BY state"  # for the summary
             )
         )
-        d_states = dict(
+        d_states = _pairs(
             await tx.all(
                 f"SELECT state, count(*) FROM posts WHERE id IN ({','.join('?' * len(set_d))})"
                 " GROUP BY state",
@@ -428,10 +448,12 @@ class DueResult:
     states: dict[str, int]
 
 
-async def _counts_after(db: Database, now: datetime) -> tuple[dict[str, int], int, int, dict[str, int]]:
+async def _counts_after(
+    db: Database, now: datetime
+) -> tuple[dict[str, int], int, int, dict[str, int]]:
     stamp = to_db(now)
     async with db.read() as tx:
-        alerts = dict(
+        alerts = _pairs(
             await tx.all(
                 "SELECT kind, count(*) FROM alerts WHERE opened_at = ? AND resolved_at IS NULL"
                 " GROUP BY kind",
@@ -446,7 +468,7 @@ async def _counts_after(db: Database, now: datetime) -> tuple[dict[str, int], in
         notifications = int(
             await tx.scalar("SELECT count(*) FROM alert_notifications WHERE at = ?", (stamp,))
         )
-        states = dict(
+        states = _pairs(
             await tx.all(
                 "SELECT state, count(*) FROM posts WHERE state_since = ? GROUP BY state",
                 (stamp,),
@@ -478,7 +500,7 @@ async def idle_passes(
 ) -> dict[str, list[float]]:
     """Passes with nothing due, interleaved between the databases so drift hits all alike."""
     times: dict[str, list[float]] = {name: [] for name in watchers}
-    for name, watcher in watchers.items():  # warm-up
+    for watcher in watchers.values():  # warm-up
         for _ in range(10):
             assert await watcher.sweep(now) == 0
     for _ in range(passes):
@@ -590,9 +612,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, float]:
             f"  idle pass, {small.n_posts:,} posts: {idle_small:.3f} ms"
             f" (goal < {GOAL_IDLE_MS:.0f}) {verdict(idle_small < GOAL_IDLE_MS)}"
         )
-        print(
-            f"  idle ratio: {ratio:.2f} (goal < {GOAL_RATIO}) {verdict(ratio < GOAL_RATIO)}"
-        )
+        print(f"  idle ratio: {ratio:.2f} (goal < {GOAL_RATIO}) {verdict(ratio < GOAL_RATIO)}")
         print(
             f"  city: {big.kelurahan:,} kelurahan, {big.supervisors:,} supervisors;"
             f" setup {big.setup_s + small.setup_s:.1f} s;"

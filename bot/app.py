@@ -38,7 +38,7 @@ from bot.runtime import Runtime
 from bot.transport import AiohttpRequest
 from bot.watch_runner import WatchRunner
 from bot.watcher import TAKE_PREFIX, Watcher
-from handlers import admin, alerts, onboarding, presence, reports
+from handlers import admin, alerts, onboarding, presence, reports, supervision
 from handlers.common import PoskoContext, gate
 from storage import watch as watch_store
 from storage.db import Database
@@ -114,6 +114,7 @@ def _add_handlers(app: PoskoApp) -> None:
     app.add_handler(CallbackQueryHandler(presence.chosen, pattern=f"^{presence.CHOOSE_PREFIX}"))
     app.add_handler(CallbackQueryHandler(alerts.take, pattern=f"^{TAKE_PREFIX}"))
     app.add_handler(CallbackQueryHandler(reports.button, pattern=f"^{reports.PREFIX}"))
+    supervision.register(app)
     app.add_handler(CallbackQueryHandler(_stale_button))
     app.add_handler(
         MessageHandler(filters.UpdateType.EDITED_MESSAGE & filters.LOCATION, presence.live_location)

@@ -41,6 +41,12 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("file", type=Path)
     inv = with_config(commands.add_parser("invite", help="create an invite code for a member"))
     inv.add_argument("ref", help="the member's ref")
+    exp = with_config(commands.add_parser("export", help="shifts, issues or alerts to CSV/XLSX"))
+    exp.add_argument("kind", help="shifts, issues or alerts")
+    exp.add_argument("--since", help="first day, YYYY-MM-DD (WIB, from 00:00)")
+    exp.add_argument("--until", help="last day, YYYY-MM-DD (WIB, until 23:59:59)")
+    exp.add_argument("--format", dest="fmt", help="csv or xlsx (default: from the -o suffix)")
+    exp.add_argument("-o", "--output", type=Path, required=True, help="the file to write")
     return parser
 
 
@@ -60,6 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "run":
             return _run(settings)
+        if args.command == "export":
+            return _export(args, settings)
         return asyncio.run(_offline(args, settings))
     except ConfigError as exc:
         print(f"posko: {exc}", file=sys.stderr)
@@ -129,6 +137,36 @@ async def _invite(db: object, settings: Settings, ref: str) -> int:
     print(f"code:    {invitation.code}")
     print(f"expires: {day_hhmm(invitation.expires_at)} WIB")
     print(f"link:    {deep_link(username, invitation.code)}")
+    return 0
+
+
+def _export(args: argparse.Namespace, settings: Settings) -> int:
+    """Read-only: streams from the database on its own connection while the bot may run."""
+    import sqlite3
+    from datetime import date
+
+    from bot.export import ExportError, Period, export, format_for, parse_day, parse_kind
+
+    def day(option: str, text: str | None) -> date | None:
+        try:
+            return parse_day(text) if text else None
+        except ExportError as exc:
+            raise ExportError(exc.code, f"{option} {exc}", **exc.values) from None
+
+    try:
+        kind = parse_kind(args.kind)
+        period = Period(day("--since", args.since), day("--until", args.until))
+        fmt = format_for(args.output, args.fmt)
+        rows = export(
+            settings.storage.path, kind, period, fmt, args.output, settings.bot.default_language
+        )
+    except ExportError as exc:
+        print(f"posko: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except sqlite3.Error as exc:
+        print(f"posko: cannot read {settings.storage.path}: {exc}", file=sys.stderr)
+        return EXIT_DATA
+    print(f"{args.output}: {rows} {kind} ({fmt})")
     return 0
 
 

@@ -12,8 +12,8 @@ import contextlib
 import csv
 import os
 import re
+import secrets
 import sqlite3
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -358,9 +358,7 @@ def _csv_cell(column: Column, value: Value, language: str) -> str:
     return str(value)
 
 
-def write_csv(
-    target: Path, kind: Kind, rows: Iterable[list[Value]], language: str
-) -> int:
+def write_csv(target: Path, kind: Kind, rows: Iterable[list[Value]], language: str) -> int:
     """UTF-8 with a byte-order mark, so that Excel reads the Indonesian names right."""
     columns = COLUMNS[kind]
     count = 0
@@ -369,7 +367,10 @@ def write_csv(
         writer.writerow(headers(kind, language))
         for row in rows:
             writer.writerow(
-                [_csv_cell(column, value, language) for column, value in zip(columns, row, strict=True)]
+                [
+                    _csv_cell(column, value, language)
+                    for column, value in zip(columns, row, strict=True)
+                ]
             )
             count += 1
     return count
@@ -385,9 +386,7 @@ def _display_length(column: Column, value: Value) -> int:
     return max((len(line) for line in str(value).splitlines()), default=0)
 
 
-def write_xlsx(
-    target: Path, kind: Kind, rows: Iterable[list[Value]], language: str
-) -> int:
+def write_xlsx(target: Path, kind: Kind, rows: Iterable[list[Value]], language: str) -> int:
     """A write-only (streamed) workbook: bold frozen header, autofilter, sized columns,
     real datetime cells."""
     from openpyxl import Workbook
@@ -402,9 +401,7 @@ def write_xlsx(
     iterator = iter(rows)
     sample = list(islice(iterator, SIZE_SAMPLE))
     for index, (column, name) in enumerate(zip(columns, names, strict=True), start=1):
-        widest = max(
-            [len(name) + 2, *(_display_length(column, row[index - 1]) for row in sample)]
-        )
+        widest = max([len(name) + 2, *(_display_length(column, row[index - 1]) for row in sample)])
         width = min(max(widest + 1, MIN_WIDTH), max(column.cap, len(name) + 3))
         sheet.column_dimensions[get_column_letter(index)].width = width
     sheet.freeze_panes = "A2"
@@ -465,14 +462,15 @@ def _scratch(out: Path) -> Path:
         raise ExportError(
             "output", f"cannot write {out}: folder {folder} does not exist", value=str(out)
         )
+    scratch = folder / f".{out.name}.{secrets.token_hex(4)}.part"
     try:
-        handle, name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=folder)
+        # created as any new file would be (the umask decides who may read it)
+        os.close(os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     except OSError as exc:
         raise ExportError(
             "output", f"cannot write {out}: {exc.strerror or exc}", value=str(out)
         ) from None
-    os.close(handle)
-    return Path(name)
+    return scratch
 
 
 def export(
@@ -487,7 +485,9 @@ def export(
         try:
             with store.snapshot(db_path) as conn:
                 places = _Areas(store.area_tree(conn))
-                count = _WRITERS[fmt](scratch, kind, _ROWS[kind](conn, period, places, language), language)
+                count = _WRITERS[fmt](
+                    scratch, kind, _ROWS[kind](conn, period, places, language), language
+                )
         except store.NoDatabase as exc:
             raise ExportError("database", str(exc)) from None
         os.replace(scratch, out)

@@ -217,12 +217,6 @@ async def press(
         return DeskResult(Verdict.NEEDS_NOTE, checked.card, action, origin)
 
 
-async def pending_note(db: Database, member: Member) -> bool:
-    async with db.read() as tx:
-        draft = await drafts.get(tx, member.id)
-        return draft is not None and draft.kind == NOTE_DRAFT
-
-
 async def cancel_note(db: Database, member: Member) -> bool:
     """Drop an awaited note (the member's report draft, if any, is left alone)."""
     async with db.transaction() as tx:

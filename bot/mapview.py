@@ -100,7 +100,7 @@ def render_map(
     """A phone-sized PNG (1080×1350) of the posts; ``labels`` translates the words."""
     words = {**DEFAULT_LABELS, **(labels or {})}
     figure = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI, facecolor="white")
-    canvas = FigureCanvasAgg(figure)
+    FigureCanvasAgg(figure)  # attaches itself: no pyplot, no global state
     figure.text(0.5, 0.975, title, ha="center", va="top", fontsize=30, weight="bold", color=TEXT)
     stamp = wib(now).strftime("%d/%m/%Y %H:%M WIB")
     figure.text(0.5, 0.93, stamp, ha="center", va="top", fontsize=22, color=TEXT)
@@ -112,12 +112,12 @@ def render_map(
     elif placed and loose:
         share = len(placed) / len(points)
         split = bottom + (top - bottom) * min(0.7, max(0.35, 1 - share))
-        _geo_panel(figure, [0.05, split + 0.04, 0.9, top - split - 0.06], placed, words)
-        _grid_panel(figure, [0.03, bottom, 0.94, split - bottom], loose, words)
+        _geo_panel(figure, (0.05, split + 0.04, 0.9, top - split - 0.06), placed, words)
+        _grid_panel(figure, (0.03, bottom, 0.94, split - bottom), loose, words)
     elif placed:
-        _geo_panel(figure, [0.05, bottom, 0.9, top - bottom - 0.03], placed, words)
+        _geo_panel(figure, (0.05, bottom, 0.9, top - bottom - 0.03), placed, words)
     else:
-        _grid_panel(figure, [0.03, bottom, 0.94, top - bottom], loose, words)
+        _grid_panel(figure, (0.03, bottom, 0.94, top - bottom), loose, words)
     counts = state_counts(points)
     handles = [
         Patch(facecolor=COLOURS[group], edgecolor="none", label=f"{words[group]} {counts[group]}")
@@ -138,14 +138,14 @@ def render_map(
             labelcolor=TEXT,
         )
     buffer = BytesIO()
-    canvas.print_png(buffer)
+    figure.savefig(buffer, format="png", dpi=DPI)
     return buffer.getvalue()
 
 
 def _marker_size(count: int) -> float:
     """Scatter area in points²: big dots for a kelurahan, small ones for a city."""
     if count <= LABEL_LIMIT:
-        return 420.0
+        return 700.0
     if count <= 300:
         return 130.0
     if count <= 1000:
@@ -154,7 +154,10 @@ def _marker_size(count: int) -> float:
 
 
 def _geo_panel(
-    figure: Figure, box: list[float], points: Sequence[MapPoint], words: Mapping[str, str]
+    figure: Figure,
+    box: tuple[float, float, float, float],
+    points: Sequence[MapPoint],
+    words: Mapping[str, str],
 ) -> None:
     ax = figure.add_axes(box)
     lons = np.array([point.longitude for point in points], dtype=float)
@@ -192,11 +195,11 @@ def _geo_panel(
             ax.annotate(
                 point.code,
                 (point.longitude, point.latitude),  # type: ignore[arg-type]
-                xytext=(0, 15),
+                xytext=(0, 17),
                 textcoords="offset points",
                 ha="center",
                 va="bottom",
-                fontsize=16,
+                fontsize=18,
                 color=TEXT,
                 zorder=4,
             )
@@ -246,7 +249,10 @@ def _pack(points: Sequence[MapPoint], aspect: float) -> tuple[list[_Block], int,
 
 
 def _grid_panel(
-    figure: Figure, box: list[float], points: Sequence[MapPoint], words: Mapping[str, str]
+    figure: Figure,
+    box: tuple[float, float, float, float],
+    points: Sequence[MapPoint],
+    words: Mapping[str, str],
 ) -> None:
     ax = figure.add_axes(box)
     panel_w = box[2] * WIDTH_PX

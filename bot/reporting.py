@@ -11,6 +11,7 @@ from datetime import datetime
 from enum import Enum, StrEnum
 from typing import Any
 
+from bot.issues_desk import announce_new_issue
 from bot.presence import PostWatch, current_post, touched
 from storage import drafts, issues, posts
 from storage.db import Database, Tx
@@ -272,6 +273,7 @@ async def _file(
         ),
         now,
     )
+    await announce_new_issue(tx, issue, now)
     await posts.record_signal(tx, draft.post_id, member.id, "issue", now, issue.ref)
     await touched(tx, watch, [draft.post_id], now)
     return issue

@@ -208,16 +208,23 @@ class Watcher:
         tree = await self._area_tree(tx)
         decisions: list[tuple[Post, Decision, list[Area]]] = []
         updates: list[PostUpdate] = []
+        # Posts share a handful of schedules; each answers "open now?" once per pass.
+        windows: dict[int, tuple[tuple[datetime, datetime] | None, datetime | None]] = {}
         for post in posts:
             path = self.path(tree, post.area_id)
             policy = self.policy(post)
             schedule = self.schedule(post, path)
-            window = schedule.current_window(now)
+            known = windows.get(id(schedule))
+            if known is None:
+                window = schedule.current_window(now)
+                known = (window, schedule.next_open(now) if window is None else None)
+                windows[id(schedule)] = known
+            window, next_open = known
             alert = alerts.get(post.id)
             facts = Facts(
                 state=State(post.state),
                 window=window,
-                next_open=schedule.next_open(now) if window is None else None,
+                next_open=next_open,
                 paused_until=post.paused_until,
                 on_duty=counts.get(post.id, 0),
                 min_staff=post.min_staff,

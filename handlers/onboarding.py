@@ -16,8 +16,8 @@ from storage.records import Member
 log = logging.getLogger(__name__)
 
 OFFICER_COMMANDS = ("hadir", "pulang", "aman", "lapor", "laporanku", "status")
-SUPERVISOR_COMMANDS: tuple[str, ...] = ()
-ADMIN_COMMANDS: tuple[str, ...] = ()
+SUPERVISOR_COMMANDS: tuple[str, ...] = ("pantau", "laporan")
+ADMIN_COMMANDS: tuple[str, ...] = ("jeda", "grup")
 COMMON_COMMANDS = ("bantuan", "batal")
 
 
@@ -101,8 +101,10 @@ async def unsupported(update: Update, context: PoskoContext) -> None:
 
 async def text(update: Update, context: PoskoContext) -> None:
     """Plain text: part of a report being written, or a nudge towards the commands."""
-    from handlers import reports
+    from handlers import reports, supervision
 
     if await reports.text(update, context):
+        return
+    if await supervision.take_text(update, context):
         return
     await reply(update, context, "common.not_understood")

@@ -1,0 +1,171 @@
+"""Admin: /ekspor (alias /export) — shifts, issues or alerts as a CSV or XLSX document.
+
+``/ekspor <shift|laporan|peringatan> [DARI] [SAMPAI] [csv|xlsx]``; without dates, the last
+seven days (WIB); without a format, XLSX. The file is built in a worker thread on its own
+SQLite connection, so the bot keeps answering everyone else meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import tempfile
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from telegram import Update
+from telegram.constants import ChatAction
+from telegram.error import TelegramError
+from telegram.ext import Application, BaseHandler, CommandHandler
+
+from bot.access import Role
+from bot.export import (
+    ExportError,
+    Format,
+    Kind,
+    Period,
+    export,
+    file_name,
+    looks_like_day,
+    parse_day,
+    parse_format,
+    parse_kind,
+)
+from handlers.common import PoskoContext, command_args, reply, require
+from storage import audit
+
+log = logging.getLogger(__name__)
+
+COMMANDS = ("ekspor", "export")
+DEFAULT_DAYS = 7
+DEFAULT_FORMAT: Format = "xlsx"
+MAX_UPLOAD = 50 * 1024 * 1024  # what the Bot API accepts from a bot
+_SLOTS_KEY = "export_slots"
+_PARALLEL = 2  # exports built at once; more wait their turn with a polite "busy"
+
+
+def _request(words: list[str], now: datetime) -> tuple[Kind, Period, Format]:
+    """kind, then up to two days and a format in any order; ExportError when unclear."""
+    if not words:
+        raise ExportError("usage", "no kind given")
+    kind = parse_kind(words[0])
+    days: list[date] = []
+    fmt: Format = DEFAULT_FORMAT
+    for word in words[1:]:
+        if word.lower() in ("csv", "xlsx"):
+            fmt = parse_format(word)
+        elif looks_like_day(word) or any(ch.isdigit() for ch in word):
+            days.append(parse_day(word))
+        else:
+            raise ExportError("usage", f"unexpected '{word}'")
+    if len(days) > 2:
+        raise ExportError("usage", "too many dates")
+    if not days:
+        return kind, Period.last_days(now, DEFAULT_DAYS), fmt
+    until = days[1] if len(days) == 2 else Period.last_days(now, 1).until
+    if len(days) == 1 and until is not None and until < days[0]:
+        until = days[0]  # a single future day: that day alone
+    return kind, Period(days[0], until), fmt
+
+
+def _slots(context: PoskoContext) -> asyncio.Semaphore:
+    slots = context.application.bot_data.get(_SLOTS_KEY)
+    if not isinstance(slots, asyncio.Semaphore):
+        slots = asyncio.Semaphore(_PARALLEL)
+        context.application.bot_data[_SLOTS_KEY] = slots
+    return slots
+
+
+async def ekspor(update: Update, context: PoskoContext) -> None:
+    member = context.me()
+    if not require(context, Role.ADMIN):  # checked here, whatever menu the person sees
+        await reply(update, context, "export.admin_only")
+        return
+    message = update.effective_message
+    chat = update.effective_chat
+    if message is None or chat is None:
+        return
+    runtime = context.runtime
+    now = runtime.clock.now()
+    try:
+        kind, period, fmt = _request(command_args(message).split(), now)
+    except ExportError as exc:
+        key = f"export.bad_{exc.code}" if exc.code in ("date", "range") else "export.usage"
+        await message.reply_text(context.t(key, **exc.values))
+        return
+    slots = _slots(context)
+    if slots.locked():
+        await reply(update, context, "export.busy")
+        return
+    async with slots:
+        with contextlib.suppress(TelegramError):  # only a courtesy
+            await context.bot.send_chat_action(chat.id, ChatAction.UPLOAD_DOCUMENT)
+        name = file_name(kind, fmt, now)
+        with tempfile.TemporaryDirectory(prefix="posko-export-") as folder:
+            target = Path(folder) / name
+            try:
+                rows = await asyncio.to_thread(
+                    export,
+                    runtime.settings.storage.path,
+                    kind,
+                    period,
+                    fmt,
+                    target,
+                    context.lang,
+                )
+            except Exception:
+                log.exception("export of %s for member %s failed", kind, member.id)
+                await reply(update, context, "export.failed")
+                return
+            size = target.stat().st_size
+            if size > MAX_UPLOAD:
+                await reply(update, context, "export.too_big", size=f"{size / 1_048_576:.0f}")
+                return
+            caption = context.t(
+                "export.caption",
+                kind=context.t(f"export.kind.{kind}"),
+                since=_day(period.since),
+                until=_day(period.until),
+                rows=rows,
+            )
+            with target.open("rb") as handle:
+                await message.reply_document(
+                    document=handle,
+                    filename=name,
+                    caption=caption,
+                    read_timeout=120,
+                    write_timeout=120,
+                )
+    async with runtime.database.transaction() as tx:
+        await audit.record(
+            tx,
+            now,
+            member.id,
+            "export",
+            kind,
+            None,
+            since=_day(period.since),
+            until=_day(period.until),
+            format=fmt,
+            rows=rows,
+        )
+    log.info("exported %s %s rows of %s for member %s", rows, fmt, kind, member.id)
+
+
+def _day(day: date | None) -> str:
+    return day.strftime("%d/%m/%Y") if day is not None else "–"
+
+
+def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Add /ekspor and /export. Safe to call after the catch-all handlers were added (and
+    more than once): the command goes to the head of group 0, where only it matches it."""
+    group: list[BaseHandler[Any, Any, Any]] = app.handlers.setdefault(0, [])
+    if any(isinstance(h, CommandHandler) and h.callback is ekspor for h in group):
+        return
+    handler: CommandHandler[Any, Any] = CommandHandler(list(COMMANDS), ekspor)
+    app.add_handler(handler, group=0)
+    group = app.handlers[0]
+    group.remove(handler)
+    group.insert(0, handler)
