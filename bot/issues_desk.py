@@ -429,3 +429,41 @@ def status_filter(word: str) -> tuple[str, ...] | None:
     }
     status = aliases.get(wanted, wanted)
     return (status,) if status in ISSUE_STATUSES else None
+
+
+ESCALATING_SEVERITIES = ("tinggi", "darurat")
+
+
+async def escalate_issue(
+    tx: Tx,
+    issue_id: int,
+    step: int,
+    now: datetime,
+    ladder_for: Any,
+) -> bool:
+    """Pass an unaccepted issue on to ladder step ``step`` (like an alert climbing).
+
+    ``ladder_for(path)`` gives the escalation levels; returns False when there is no such
+    step (the issue is already at the top)."""
+    card = await issues.card(tx, issue_id)
+    if card is None or card.issue.status != "baru":
+        return False
+    ladder = ladder_for(await areas.path(tx, card.area_id))
+    if step >= len(ladder):
+        return False
+    for recipient in ladder[step].recipients:
+        language = _language(recipient.language)
+        lead = t(language, "announce.escalated", since=day_hhmm(card.issue.created_at))
+        await enqueue(
+            tx,
+            recipient.chat_id,
+            f"{lead}\n{announcement_text(language, card)}",
+            now,
+            kind=ANNOUNCE_KIND,
+            priority=Priority.ALERT,
+            reply_markup=markup_json(action_rows(language, issue_id, card.issue.status)),
+            topic_id=recipient.topic_id,
+            ref_type="issue",
+            ref_id=issue_id,
+        )
+    return True

@@ -19,6 +19,10 @@ class PostWatch(Protocol):
 
     async def refresh(self, tx: Tx, post_ids: Sequence[int], now: datetime) -> None: ...
 
+    async def track_issue(
+        self, tx: Tx, issue_id: int, post_id: int, severity: str, now: datetime
+    ) -> None: ...
+
 
 async def touched(tx: Tx, watch: PostWatch | None, post_ids: Sequence[int], now: datetime) -> None:
     if watch is not None and post_ids:

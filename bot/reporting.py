@@ -274,6 +274,8 @@ async def _file(
         now,
     )
     await announce_new_issue(tx, issue, now)
+    if watch is not None:
+        await watch.track_issue(tx, issue.id, issue.post_id, issue.severity, now)
     await posts.record_signal(tx, draft.post_id, member.id, "issue", now, issue.ref)
     await touched(tx, watch, [draft.post_id], now)
     return issue

@@ -20,8 +20,10 @@ from bot.clock import Clock, hhmm
 from bot.config import Settings
 from bot.escalation import Level, levels_for
 from bot.i18n import duration_text, t
+from bot.issues_desk import ESCALATING_SEVERITIES, escalate_issue
 from bot.schedule import DateOverride, Schedule, overrides_for, parse_hours
 from bot.watch import Act, AlertFacts, Decision, Facts, Policy, State, decide
+from storage import posts as posts_store
 from storage import watch as store
 from storage.db import Database, Tx
 from storage.outbox import Priority
@@ -144,7 +146,10 @@ class Watcher:
                     due = await store.due_posts(tx, moment, PASS_LIMIT)
                     if due:
                         await self._process(tx, due, moment)
-                    handled = len(due)
+                    issues_due = await store.due_issues(tx, moment, PASS_LIMIT)
+                    if issues_due:
+                        await self._climb_issues(tx, issues_due, moment)
+                    handled = len(due) + len(issues_due)
                 break
             except ConcurrentChange:
                 log.warning("watch pass retried after a concurrent change (attempt %s)", attempt)
@@ -164,6 +169,55 @@ class Watcher:
                 self.soonest_refreshed is None or soonest < self.soonest_refreshed
             ):
                 self.soonest_refreshed = soonest
+
+    async def track_issue(
+        self, tx: Tx, issue_id: int, post_id: int, severity: str, now: datetime
+    ) -> None:
+        """A new tinggi/darurat issue climbs like an alert until someone accepts it
+        (darurat was already announced one level up at once)."""
+        if severity not in ESCALATING_SEVERITIES:
+            return
+        post = await posts_store.by_id(tx, post_id)
+        if post is None:
+            return
+        step = 1 if severity == "darurat" else 0
+        due = now + self.policy(post).escalate_after
+        await store.set_issue_due(tx, issue_id, step, due)
+        if self.soonest_refreshed is None or due < self.soonest_refreshed:
+            self.soonest_refreshed = due
+        tx.touched_deadlines = True
+
+    async def _climb_issues(self, tx: Tx, due: Sequence[store.DueIssue], now: datetime) -> None:
+        context = await self._context(tx)
+
+        def ladder_for(path: list[Area]) -> list[Level]:
+            return levels_for(path, context.supervisors, context.admins)
+
+        for item in due:
+            post = await posts_store.by_id(tx, item.post_id)
+            if post is None:
+                await store.set_issue_due(tx, item.id, item.step, None)
+                continue
+            policy = self.policy(post)
+            step = item.step + 1
+            if await escalate_issue(tx, item.id, step, now, ladder_for):
+                ladder = ladder_for(self.path(context.tree, post.area_id))
+                more_above = step + 1 < len(ladder)
+                await store.set_issue_due(
+                    tx,
+                    item.id,
+                    step,
+                    now + (policy.escalate_after if more_above else policy.repeat_every),
+                )
+            else:
+                # At the top already: remind the top level every repeat_every, like alerts.
+                ladder = ladder_for(self.path(context.tree, post.area_id))
+                top = max(0, len(ladder) - 1)
+                repeated = await escalate_issue(tx, item.id, top, now, ladder_for)
+                await store.set_issue_due(
+                    tx, item.id, item.step, now + policy.repeat_every if repeated else None
+                )
+        tx.touched_outbox = True
 
     async def next_deadline(self) -> datetime | None:
         async with self.db.read() as tx:

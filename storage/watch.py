@@ -69,8 +69,36 @@ async def posts_by_id(tx: Tx, post_ids: Sequence[int]) -> list[Post]:
 
 
 async def next_deadline(tx: Tx) -> datetime | None:
-    return from_db(
-        await tx.scalar("SELECT min(next_due_at) FROM posts WHERE next_due_at IS NOT NULL")
+    """The soonest deadline of any post or unaccepted issue (two partial-index probes)."""
+    posts_due = await tx.scalar("SELECT min(next_due_at) FROM posts WHERE next_due_at IS NOT NULL")
+    issues_due = await tx.scalar(
+        "SELECT min(next_due_at) FROM issues WHERE next_due_at IS NOT NULL"
+    )
+    found = [from_db(value) for value in (posts_due, issues_due) if value is not None]
+    return min((moment for moment in found if moment is not None), default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class DueIssue:
+    id: int
+    post_id: int
+    step: int
+
+
+async def due_issues(tx: Tx, now: datetime, limit: int) -> list[DueIssue]:
+    rows = await tx.all(
+        "SELECT id, post_id, escalation_step FROM issues"
+        " WHERE next_due_at IS NOT NULL AND next_due_at <= ? ORDER BY next_due_at LIMIT ?",
+        (to_db(now), limit),
+    )
+    return [DueIssue(row[0], row[1], row[2]) for row in rows]
+
+
+async def set_issue_due(tx: Tx, issue_id: int, step: int, due: datetime | None) -> None:
+    """Only an issue still 'baru' keeps climbing; accepting it clears the deadline."""
+    await tx.execute(
+        "UPDATE issues SET escalation_step = ?, next_due_at = ? WHERE id = ? AND status = 'baru'",
+        (step, to_db(due), issue_id),
     )
 
 

@@ -255,3 +255,35 @@ async def test_alert_outside_scope_cannot_be_taken(db: Database, tmp_path: Path)
     assert result.status is TakeStatus.NOT_YOURS
     async with db.read() as tx:
         assert await tx.scalar("SELECT acked_by FROM alerts") is None
+
+
+async def test_unaccepted_high_issue_climbs_until_accepted(db: Database, tmp_path: Path) -> None:
+    from bot import issues_desk, reporting
+
+    clock = FakeClock(OPEN)
+    watcher = Watcher(db, settings_for(tmp_path / "w.db"), clock)
+    budi = await member(db, "budi")
+    outcome = await reporting.one_shot(
+        db, budi, "keamanan", "ribut di TPS", 500, clock.now(), watcher
+    )
+    assert outcome.issue is not None
+    async with db.transaction() as tx:
+        await tx.execute("UPDATE issues SET severity = 'tinggi'")
+        await watcher.track_issue(
+            tx, outcome.issue.id, outcome.issue.post_id, "tinggi", clock.now()
+        )
+    new = [chat for chat, kind, _ in await outbox(db) if kind == "issue_new"]
+    assert new == [2001]  # announced to the lurah
+    clock.advance(20 * M)
+    await watcher.sweep()
+    new = [chat for chat, kind, _ in await outbox(db) if kind == "issue_new"]
+    assert new == [2001, 2002]  # climbed to the camat
+    assert "Not accepted since" in (await outbox(db))[-1][2]  # the camat reads English
+    camat = await member(db, "camat")
+    result = await issues_desk.press(db, camat, outcome.issue.id, "accept", clock.now())
+    assert result is not None
+    clock.advance(60 * M)
+    await watcher.sweep()
+    assert [chat for chat, kind, _ in await outbox(db) if kind == "issue_new"] == [2001, 2002]
+    async with db.read() as tx:
+        assert await tx.scalar("SELECT next_due_at FROM issues") is None
