@@ -38,7 +38,8 @@ from bot.runtime import Runtime
 from bot.transport import AiohttpRequest
 from bot.watch_runner import WatchRunner
 from bot.watcher import TAKE_PREFIX, Watcher
-from handlers import admin, alerts, onboarding, presence, reports, supervision
+from handlers import admin, alerts, onboarding, presence, recap, reports, supervision
+from handlers import export as export_handlers
 from handlers.common import PoskoContext, gate
 from storage import watch as watch_store
 from storage.db import Database
@@ -86,6 +87,8 @@ def build_application(settings: Settings, clock: Clock | None = None) -> PoskoAp
     app: PoskoApp = builder.build()  # type: ignore[assignment]
     app.bot_data["runtime"] = runtime
     _add_handlers(app)
+    recap.register(app)
+    export_handlers.register(app)
     app.add_error_handler(_on_error)
     return app
 
@@ -157,6 +160,7 @@ async def _on_start(app: PoskoApp) -> None:
     async with db.transaction() as tx:
         await watch_store.make_all_due_without_deadline(tx, runtime.clock.now())
     runner.start()
+    await recap.start_jobs(app)
     http = runtime.settings.http
     if http.port is not None and isinstance(runtime.metrics, Metrics):
         server = HealthServer(runtime, runtime.metrics, http.listen, http.port)

@@ -13,6 +13,7 @@ import re
 import tomllib
 from contextvars import ContextVar
 from datetime import date, timedelta
+from datetime import time as dt_time
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -166,6 +167,12 @@ class HttpSettings(BaseModel):
     listen: str = "127.0.0.1"
 
 
+class RecapSettings(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    time: dt_time = dt_time(21, 0)  # WIB: the daily recap goes to supervisors at this time
+
+
 class BotSettings(BaseModel):
     model_config = {"extra": "forbid"}
 
@@ -202,6 +209,7 @@ class Settings(BaseSettings):
     log: LogSettings = Field(default_factory=LogSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     bot: BotSettings = Field(default_factory=BotSettings)
+    recap: RecapSettings = Field(default_factory=RecapSettings)
     secrets_dir: Path | None = None
 
     @classmethod

@@ -429,8 +429,11 @@ def write_xlsx(target: Path, kind: Kind, rows: Iterable[list[Value]], language: 
         if isinstance(value, bool):
             return yes if value else no
         if isinstance(value, str):
-            cell = WriteOnlyCell(sheet, value=_ILLEGAL_XLSX.sub("", value))
-            cell.data_type = "s"  # never a formula, whatever the text starts with
+            text = _ILLEGAL_XLSX.sub("", value)
+            if not text.startswith("="):
+                return text
+            cell = WriteOnlyCell(sheet, value=text)
+            cell.data_type = "s"  # text, never a formula (field reports are untrusted input)
             return cell
         return value
 

@@ -12,6 +12,7 @@ dated overrides included, minus the time it was paused with /jeda) and at least
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import statistics
 from collections.abc import Collection, Iterable, Mapping, Sequence
@@ -496,22 +497,30 @@ def _share_colour(share: float | None) -> str:
 
 
 def render_chart(recap: Recap, words: Mapping[str, str]) -> bytes:
-    """Bars of the staffed share of the worst posts, with their alerts beside: a PNG of
-    1080×1350. Pure and thread-safe (object API only, no pyplot)."""
+    """Bars of the staffed share of the worst posts, with their alerts beside: a PNG 1080 px
+    wide and as tall as its rows need (at most 1350). Pure and thread-safe (object API only,
+    no pyplot)."""
     shown = recap.chart_posts()
-    figure = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI, facecolor="white")
-    FigureCanvasAgg(figure)  # attaches itself: no pyplot, no global state
-    figure.text(
-        0.5, 0.975, words["title"], ha="center", va="top", fontsize=28, weight="bold", color=TEXT
-    )
-    figure.text(0.5, 0.93, words["summary"], ha="center", va="top", fontsize=22, color=TEXT)
-    if words.get("until"):
-        figure.text(0.5, 0.895, words["until"], ha="center", va="top", fontsize=18, color=TEXT)
     rows = max(len(shown), 1)
-    height = min(0.8, 0.055 * rows + 0.04)
-    top = 0.86
-    bars = figure.add_axes((0.2, top - height, 0.52, height))
-    alerts = figure.add_axes((0.76, top - height, 0.2, height), sharey=bars)
+    head, row_px, foot = 240, 66, 170  # pixels: titles, one post, axis and legend
+    height_px = min(HEIGHT_PX, max(760, head + rows * row_px + foot))
+    figure = Figure(figsize=(WIDTH_PX / DPI, height_px / DPI), dpi=DPI, facecolor="white")
+    FigureCanvasAgg(figure)  # attaches itself: no pyplot, no global state
+
+    def y(pixels: float) -> float:  # from the top, in figure coordinates
+        return 1 - pixels / height_px
+
+    figure.text(
+        0.5, y(28), words["title"], ha="center", va="top", fontsize=28, weight="bold", color=TEXT
+    )
+    summary = words["summary"]
+    if words.get("until"):
+        summary = f"{summary} · {words['until']}"
+    figure.text(0.5, y(90), summary, ha="center", va="top", fontsize=20, color=TEXT)
+    bottom = foot / height_px
+    box_height = y(head) - bottom
+    bars = figure.add_axes((0.2, bottom, 0.52, box_height))
+    alerts = figure.add_axes((0.76, bottom, 0.2, box_height), sharey=bars)
     positions = list(range(len(shown)))
     shares = [100 * (stat.share or 0.0) for stat in shown]
     bars.barh(positions, shares, color=[_share_colour(stat.share) for stat in shown], height=0.7)
@@ -591,7 +600,40 @@ async def load(
     start, end = day_bounds(day)
     async with db.read() as tx:
         facts = await store.day_facts(tx, area_ids, start, end)
-    return summarise(facts, post_stats(facts, Schedules(settings), now), None, scope, now)
+    schedules = Schedules(settings)
+
+    def compute() -> Recap:
+        return summarise(facts, post_stats(facts, schedules, now), None, scope, now)
+
+    # Thousands of posts' intervals are CPU work: keep the event loop answering meanwhile.
+    return await asyncio.to_thread(compute)
+
+
+def _compose(
+    facts: store.DayFacts,
+    schedules: Schedules,
+    due: Sequence[store.RecapRecipient],
+    settings: Settings,
+    now: datetime,
+) -> list[tuple[store.RecapRecipient, str | None]]:
+    """Each person's daily recap text (None when their scope has no posts)."""
+    stats = post_stats(facts, schedules, now)
+    default = settings.bot.default_language
+    texts: list[tuple[store.RecapRecipient, str | None]] = []
+    subtrees: dict[tuple[int, ...], set[int]] = {}
+    for person in due:
+        language = person.language or default
+        if person.admin:
+            recap = summarise(facts, stats, None, t(language, "recap.all_areas"), now)
+        else:
+            areas = subtrees.get(person.scope_area_ids)
+            if areas is None:
+                areas = subtrees[person.scope_area_ids] = subtree(facts.tree, person.scope_area_ids)
+            recap = summarise(
+                facts, stats, areas, scope_name(facts.tree, person.scope_area_ids), now
+            )
+        texts.append((person, render_text(language, recap, daily=True) if recap.posts else None))
+    return texts
 
 
 async def queue_daily(db: Database, settings: Settings, now: datetime) -> int:
@@ -608,22 +650,7 @@ async def queue_daily(db: Database, settings: Settings, now: datetime) -> int:
             return 0
         start, end = day_bounds(day)
         facts = await store.day_facts(tx, None, start, end)
-    stats = post_stats(facts, Schedules(settings), now)
-    default = settings.bot.default_language
-    texts: list[tuple[store.RecapRecipient, str | None]] = []
-    subtrees: dict[tuple[int, ...], set[int]] = {}
-    for person in due:
-        language = person.language or default
-        if person.admin:
-            recap = summarise(facts, stats, None, t(language, "recap.all_areas"), now)
-        else:
-            areas = subtrees.get(person.scope_area_ids)
-            if areas is None:
-                areas = subtrees[person.scope_area_ids] = subtree(facts.tree, person.scope_area_ids)
-            recap = summarise(
-                facts, stats, areas, scope_name(facts.tree, person.scope_area_ids), now
-            )
-        texts.append((person, render_text(language, recap, daily=True) if recap.posts else None))
+    texts = await asyncio.to_thread(_compose, facts, Schedules(settings), due, settings, now)
     queued = 0
     async with db.transaction() as tx:
         for person, text in texts:

@@ -16,8 +16,8 @@ from storage.records import Member
 log = logging.getLogger(__name__)
 
 OFFICER_COMMANDS = ("hadir", "pulang", "aman", "lapor", "laporanku", "status")
-SUPERVISOR_COMMANDS: tuple[str, ...] = ("pantau", "laporan")
-ADMIN_COMMANDS: tuple[str, ...] = ("jeda", "grup")
+SUPERVISOR_COMMANDS: tuple[str, ...] = ("pantau", "laporan", "rekap", "peta")
+ADMIN_COMMANDS: tuple[str, ...] = ("jeda", "grup", "ekspor")
 COMMON_COMMANDS = ("bantuan", "batal")
 
 
