@@ -44,7 +44,7 @@ import sys
 import tempfile
 import time
 import traceback
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -460,6 +460,24 @@ def _recv(conn: Any, timeout: float) -> Any:
     return payload
 
 
+class LogCounter(logging.Handler):
+    """Counts what the bot logs at WARNING and above; ERROR and above is also printed.
+
+    The bot would write every one of these lines in production; counting them keeps the
+    table readable and is reported at the end, so nothing is hidden.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.counts: Counter[tuple[str, str, str]] = Counter()
+        self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.counts[(record.levelname, record.name, str(record.msg))] += 1
+        if record.levelno >= logging.ERROR:
+            sys.stderr.write(self.format(record) + "\n")
+
+
 def peak_rss_mb() -> float:
     # Linux reports ru_maxrss in KiB.
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -558,6 +576,8 @@ def _row(r: dict[str, Any]) -> str:
         notes.append(f"{r['missing']} missing")
     if r["bad"]:
         notes.append(f"{r['bad']} bad replies")
+    if r["unexpected"]:
+        notes.append(f"{r['unexpected']} replies matched no update so far")
     return (
         f"{r['rate']:>9.0f} {r['achieved']:>10.0f} {r['answered']:>5}/{r['offered']:<5} "
         f"{r['p50']:>8.1f} {r['p90']:>8.1f} {r['p99']:>8.1f} {r['max']:>8.1f} "
@@ -606,7 +626,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logs = LogCounter()
+    root = logging.getLogger()
+    root.handlers[:] = [logs]
+    root.setLevel(logging.WARNING)
     ctx = mp.get_context("spawn")
     parent_conn, child_conn = ctx.Pipe()
     with tempfile.TemporaryDirectory(prefix="posko-bench-") as tmp:
@@ -667,6 +690,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     if outcome["stop_reason"]:
         print(outcome["stop_reason"])
+    for (level, name, msg), count in logs.counts.most_common(5):
+        print(f"bot logged {count} x {level} {name}: {msg!r}")
     passed = [s for s in steps if s["passed"]]
     if passed:
         best = max(passed, key=lambda s: s["rate"])

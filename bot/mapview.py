@@ -13,11 +13,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from io import BytesIO
+from typing import TYPE_CHECKING
 
-import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.patches import Patch
+if TYPE_CHECKING:  # matplotlib and numpy load on first render: ~45 MB the bot need not carry
+    from matplotlib.figure import Figure
 
 from bot.clock import wib
 
@@ -98,6 +97,10 @@ def render_map(
     labels: Mapping[str, str] | None = None,
 ) -> bytes:
     """A phone-sized PNG (1080×1350) of the posts; ``labels`` translates the words."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+
     words = {**DEFAULT_LABELS, **(labels or {})}
     figure = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI, facecolor="white")
     FigureCanvasAgg(figure)  # attaches itself: no pyplot, no global state
@@ -159,6 +162,8 @@ def _geo_panel(
     points: Sequence[MapPoint],
     words: Mapping[str, str],
 ) -> None:
+    import numpy as np
+
     ax = figure.add_axes(box)
     lons = np.array([point.longitude for point in points], dtype=float)
     lats = np.array([point.latitude for point in points], dtype=float)
@@ -254,6 +259,8 @@ def _grid_panel(
     points: Sequence[MapPoint],
     words: Mapping[str, str],
 ) -> None:
+    import numpy as np
+
     ax = figure.add_axes(box)
     panel_w = box[2] * WIDTH_PX
     panel_h = box[3] * HEIGHT_PX * 0.9  # the panel title takes the rest

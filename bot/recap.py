@@ -21,9 +21,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from io import BytesIO
 from typing import Any
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-
 from bot.clock import WIB, hhmm, wib
 from bot.config import Settings
 from bot.i18n import duration_text, label, t
@@ -504,6 +501,9 @@ def render_chart(recap: Recap, words: Mapping[str, str]) -> bytes:
     rows = max(len(shown), 1)
     head, row_px, foot = 240, 66, 170  # pixels: titles, one post, axis and legend
     height_px = min(HEIGHT_PX, max(760, head + rows * row_px + foot))
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(WIDTH_PX / DPI, height_px / DPI), dpi=DPI, facecolor="white")
     FigureCanvasAgg(figure)  # attaches itself: no pyplot, no global state
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
@@ -106,6 +107,41 @@ async def join(
         return Join(JoinStatus.TAKEN)
 
 
-async def recognise(db: Database, telegram_id: int) -> Member | None:
+class MemberCache:
+    """Who is behind a Telegram id, remembered briefly: every update asks, few change.
+
+    Roles or posts changed by an import in another process show up within ``ttl``;
+    a registration in this process is seen at once (``forget``)."""
+
+    def __init__(self, ttl: float = 10.0, size: int = 50_000) -> None:
+        self.ttl = ttl
+        self.size = size
+        self._entries: dict[int, tuple[float, Member | None]] = {}
+
+    def get(self, telegram_id: int) -> tuple[bool, Member | None]:
+        entry = self._entries.get(telegram_id)
+        if entry is None or entry[0] < time.monotonic():
+            return False, None
+        return True, entry[1]
+
+    def put(self, telegram_id: int, member: Member | None) -> None:
+        if len(self._entries) >= self.size:
+            self._entries.clear()
+        self._entries[telegram_id] = (time.monotonic() + self.ttl, member)
+
+    def forget(self, telegram_id: int) -> None:
+        self._entries.pop(telegram_id, None)
+
+
+async def recognise(
+    db: Database, telegram_id: int, cache: MemberCache | None = None
+) -> Member | None:
+    if cache is not None:
+        known, member = cache.get(telegram_id)
+        if known:
+            return member
     async with db.read() as tx:
-        return await members.by_telegram_id(tx, telegram_id)
+        member = await members.by_telegram_id(tx, telegram_id)
+    if cache is not None:
+        cache.put(telegram_id, member)
+    return member

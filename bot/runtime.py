@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.registration import MemberCache
 from storage.db import Database
 
 if TYPE_CHECKING:
@@ -22,6 +23,7 @@ class Runtime:
     watcher: Watcher | None = None
     sender: Any = None
     metrics: Any = None
+    members: MemberCache = field(default_factory=MemberCache)
     stats: dict[str, int] = field(default_factory=dict)
 
     @property

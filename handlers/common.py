@@ -102,7 +102,7 @@ async def gate(update: Update, context: PoskoContext) -> None:
             await message.reply_text(context.t("common.private_only"))
         if update.callback_query is None:
             raise ApplicationHandlerStop
-    member = await recognise(runtime.database, user.id)
+    member = await recognise(runtime.database, user.id, runtime.members)
     context.member = member
     context.lang = language_of(member, client_language, runtime.settings.bot.default_language)
     if update.edited_message is not None and update.edited_message.location is None:

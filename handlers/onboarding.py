@@ -68,6 +68,7 @@ async def start(update: Update, context: PoskoContext) -> None:
         await reply(update, context, "common.unknown_user")
         return
     outcome = await join(runtime.database, code, user.id, user.language_code, runtime.clock.now())
+    runtime.members.forget(user.id)
     if outcome.status is JoinStatus.JOINED and outcome.member is not None:
         context.member = outcome.member
         await set_menu(context, outcome.member, chat.id)

@@ -1,8 +1,14 @@
 """The SQLite connection, its pragmas, transactions and the migration runner.
 
-One aiosqlite connection serves the whole process. aiosqlite runs every statement on one
-thread, but coroutines would still interleave statements of different transactions on
-that connection, so every unit of work holds ``Database.lock`` from BEGIN to COMMIT.
+Short units of work (every handler's and the watcher's) run on the event loop's own
+thread through a plain ``sqlite3`` connection: an indexed statement in WAL mode takes
+microseconds, while a hop to a database thread costs a turn of the event loop, and under
+load those turns, multiplied by the statements of a unit and taken while the write lock
+is held, were what capped throughput (bench/updates.py). Each unit holds
+``Database.lock`` from BEGIN to COMMIT so that units never interleave, and waits for
+another process's write lock (an import, a backup) with ``asyncio.sleep``, never by
+blocking the loop. Long reads that should not hold up the loop (exports, big listings)
+use ``Database.snapshot()``, which runs on aiosqlite's worker thread.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ Row = sqlite3.Row
 Params = Sequence[Any] | dict[str, Any]
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+# How long to keep asking for the write lock another process holds (an import, a backup).
+WRITE_LOCK_PATIENCE = 10.0
 
 
 def to_db(moment: datetime | None) -> str | None:
@@ -55,52 +63,82 @@ def migrations() -> list[tuple[int, str, str]]:
 
 
 class Tx:
-    """A transaction in progress; the only way repository functions reach the database."""
+    """A transaction in progress; the only way repository functions reach the database.
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
-        self._conn = conn
+    The methods are coroutines so that a networked back end (PostgreSQL) fits the same
+    interface; on SQLite they complete without suspending.
+    """
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._sync = conn
         # Set by writers so that, after COMMIT, the sender and the watcher are woken.
         self.touched_outbox = False
         self.touched_deadlines = False
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         """Run a statement; return the number of rows it changed."""
-        cursor = await self._conn.execute(sql, params)
-        count = cursor.rowcount
-        await cursor.close()
-        return count
+        return self._sync.execute(sql, params).rowcount
 
     async def insert(self, sql: str, params: Params = ()) -> int:
-        cursor = await self._conn.execute(sql, params)
-        row_id = cursor.lastrowid
-        await cursor.close()
+        row_id = self._sync.execute(sql, params).lastrowid
         if row_id is None:
             raise RuntimeError("insert did not produce a row id")
         return row_id
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
-        await self._conn.executemany(sql, rows)
+        self._sync.executemany(sql, rows)
 
     async def one(self, sql: str, params: Params = ()) -> Row | None:
-        cursor = await self._conn.execute(sql, params)
-        row = await cursor.fetchone()
-        await cursor.close()
-        return row  # type: ignore[no-any-return]
+        row: Row | None = self._sync.execute(sql, params).fetchone()
+        return row
 
     async def all(self, sql: str, params: Params = ()) -> list[Row]:
-        cursor = await self._conn.execute(sql, params)
-        rows = await cursor.fetchall()
-        await cursor.close()
-        return list(rows)
+        return list(self._sync.execute(sql, params).fetchall())
 
     async def scalar(self, sql: str, params: Params = ()) -> Any:
         row = await self.one(sql, params)
         return None if row is None else row[0]
 
 
+class ThreadTx(Tx):
+    """A read on aiosqlite's worker thread: for long queries that must not stall the loop."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        super().__init__(sqlite3.connect(":memory:"))
+        self._thread = conn
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        return (await self._thread.execute(sql, params)).rowcount
+
+    async def insert(self, sql: str, params: Params = ()) -> int:
+        raise RuntimeError("a snapshot is read-only")
+
+    async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
+        raise RuntimeError("a snapshot is read-only")
+
+    async def one(self, sql: str, params: Params = ()) -> Row | None:
+        rows = await self._thread.execute_fetchall(sql, params)
+        return next(iter(rows), None)
+
+    async def all(self, sql: str, params: Params = ()) -> list[Row]:
+        return list(await self._thread.execute_fetchall(sql, params))
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    # Never block the event loop waiting for another process: BEGIN retries asynchronously.
+    conn.execute("PRAGMA busy_timeout=20")
+    return conn
+
+
 class Database:
-    def __init__(self, conn: aiosqlite.Connection, path: str) -> None:
-        self._conn = conn
+    def __init__(self, conn: sqlite3.Connection, path: str) -> None:
+        self._sync = conn
+        self._thread: aiosqlite.Connection | None = None
         self.path = path
         self.lock = asyncio.Lock()
         self.on_outbox: list[Callable[[], None]] = []
@@ -111,23 +149,18 @@ class Database:
         target = str(path)
         if target != ":memory:":
             Path(target).parent.mkdir(parents=True, exist_ok=True)
-        conn = await aiosqlite.connect(target, isolation_level=None)
-        conn.row_factory = sqlite3.Row
-        await conn.execute("PRAGMA journal_mode=WAL")
-        await conn.execute("PRAGMA synchronous=NORMAL")
-        await conn.execute("PRAGMA foreign_keys=ON")
-        await conn.execute("PRAGMA busy_timeout=5000")
-        return cls(conn, target)
+        return cls(_connect(target), target)
 
     async def close(self) -> None:
         async with self.lock:
-            await self._conn.close()
+            if self._thread is not None:
+                await self._thread.close()
+                self._thread = None
+            self._sync.close()
 
     async def schema_version(self) -> int:
         async with self.lock:
-            cursor = await self._conn.execute("PRAGMA user_version")
-            row = await cursor.fetchone()
-            await cursor.close()
+            row = self._sync.execute("PRAGMA user_version").fetchone()
         return int(row[0]) if row else 0
 
     async def migrate(self) -> tuple[int, int]:
@@ -138,29 +171,50 @@ class Database:
             if version <= current:
                 continue
             async with self.lock:
+                # Migrations run before the bot serves anyone: waiting here blocks nothing.
+                self._sync.execute("PRAGMA busy_timeout=5000")
                 try:
-                    await self._conn.executescript(
+                    self._sync.executescript(
                         f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {version};\nCOMMIT;"
                     )
                 except sqlite3.Error as exc:
-                    if self._conn.in_transaction:
-                        await self._conn.execute("ROLLBACK")
+                    if self._sync.in_transaction:
+                        self._sync.execute("ROLLBACK")
                     raise RuntimeError(f"migration {name} failed: {exc}") from exc
+                finally:
+                    self._sync.execute("PRAGMA busy_timeout=20")
             current = version
         return before, current
+
+    async def _begin(self, statement: str) -> None:
+        """BEGIN, waiting without blocking the loop while another process writes."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + WRITE_LOCK_PATIENCE
+        pause = 0.002
+        while True:
+            try:
+                self._sync.execute(statement)
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                if loop.time() >= deadline:
+                    raise
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.1)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Tx]:
         async with self.lock:
-            await self._conn.execute("BEGIN IMMEDIATE")
-            tx = Tx(self._conn)
+            await self._begin("BEGIN IMMEDIATE")
+            tx = Tx(self._sync)
             try:
                 yield tx
             except BaseException:
-                await self._conn.execute("ROLLBACK")
+                self._sync.execute("ROLLBACK")
                 raise
             else:
-                await self._conn.execute("COMMIT")
+                self._sync.execute("COMMIT")
         # Only after COMMIT: a woken sender must find the rows it is told about.
         if tx.touched_outbox:
             for listener in self.on_outbox:
@@ -173,11 +227,26 @@ class Database:
     async def read(self) -> AsyncIterator[Tx]:
         """A consistent read (a deferred transaction) with nothing to commit."""
         async with self.lock:
-            await self._conn.execute("BEGIN")
+            await self._begin("BEGIN")
             try:
-                yield Tx(self._conn)
+                yield Tx(self._sync)
             finally:
-                await self._conn.execute("ROLLBACK")
+                self._sync.execute("ROLLBACK")
+
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[Tx]:
+        """A consistent read on a second connection, run on aiosqlite's thread: for long
+        queries (exports, long listings) that should not hold up the event loop or the
+        write lock. WAL lets it read while writers go on."""
+        if self._thread is None:
+            self._thread = await aiosqlite.connect(self.path, isolation_level=None)
+            self._thread.row_factory = sqlite3.Row
+            await self._thread.execute("PRAGMA busy_timeout=5000")
+        await self._thread.execute("BEGIN")
+        try:
+            yield ThreadTx(self._thread)
+        finally:
+            await self._thread.execute("ROLLBACK")
 
     async def check_integrity(self) -> list[str]:
         """Problems found by SQLite's own checks (empty when healthy)."""
@@ -189,10 +258,16 @@ class Database:
         return problems
 
     async def backup(self, target: str | Path) -> None:
-        """Online copy of a live database (SQLite backup API) while the bot keeps running."""
-        async with self.lock:
-            destination = await aiosqlite.connect(str(target))
+        """Online copy of a live database (SQLite backup API) while the bot keeps running.
+        Runs on a worker thread with its own connection, so the bot keeps answering."""
+
+        def copy() -> None:
+            source = sqlite3.connect(self.path)
+            destination = sqlite3.connect(str(target))
             try:
-                await self._conn.backup(destination)
+                source.backup(destination)
             finally:
-                await destination.close()
+                destination.close()
+                source.close()
+
+        await asyncio.to_thread(copy)

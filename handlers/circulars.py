@@ -1,0 +1,409 @@
+"""Admin circulars and invites: /siaran (/broadcast), /siaran_status, /jadwal,
+/jadwal_tambah, /jadwal_hapus, /undang (/invite), the confirm/cancel buttons of a draft and
+the "read" button of every copy.
+
+Callback data: ``cr:ok:<id>`` (send a draft), ``cr:no:<id>`` (cancel it), ``cr:r:<id>``
+(read receipt). Every command and button checks the role on the server.
+
+The lead wires this module from ``bot/app.py`` with :func:`register` (handlers) and
+:func:`start_jobs` (the job that fires scheduled announcements and edits delivery reports).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from telegram import Update
+from telegram.error import BadRequest
+from telegram.ext import Application, BaseHandler, CallbackQueryHandler, CommandHandler
+
+from bot import circulars as rules
+from bot.access import Role
+from bot.circulars import (
+    CANCEL_PREFIX,
+    CONFIRM_PREFIX,
+    PREFIX,
+    READ_PREFIX,
+    CancelStatus,
+    ConfirmStatus,
+    DraftStatus,
+    RemoveStatus,
+    ScheduleStatus,
+    StatusView,
+)
+from bot.clock import day_hhmm
+from bot.registration import deep_link, invite
+from bot.runtime import Runtime
+from handlers.common import PoskoContext, buttons, command_args, reply, require
+from storage import audit
+from storage.circulars import ReadOutcome
+
+log = logging.getLogger(__name__)
+
+App = Application[Any, Any, Any, Any, Any, Any]
+
+COMMANDS: dict[str, tuple[str, ...]] = {
+    "siaran": ("broadcast",),
+    "siaran_status": ("broadcast_status",),
+    "jadwal": ("schedule",),
+    "jadwal_tambah": ("schedule_add",),
+    "jadwal_hapus": ("schedule_remove", "schedule_delete"),
+    "undang": ("invite",),
+}
+ADMIN_MENU = tuple(COMMANDS)
+"""Command names for the admin's menu (catalog keys ``menu.<name>`` and ``help.<name>``)."""
+
+JOB_NAME = "circulars.tick"
+TICK = timedelta(seconds=1)
+LIST_LIMIT = 10
+
+
+async def _admin(update: Update, context: PoskoContext) -> bool:
+    context.me()
+    if require(context, Role.ADMIN):
+        return True
+    await reply(update, context, "circular.admin_only")
+    return False
+
+
+# --- /siaran ----------------------------------------------------------------------------------
+
+
+async def siaran(update: Update, context: PoskoContext) -> None:
+    if not await _admin(update, context):
+        return
+    member = context.me()
+    runtime = context.runtime
+    result = await rules.draft(
+        runtime.database, member, command_args(update.effective_message), runtime.clock.now()
+    )
+    if result.status is DraftStatus.USAGE:
+        await reply(update, context, "circular.usage")
+    elif result.status is DraftStatus.TOO_LONG:
+        await reply(update, context, "circular.too_long", length=result.length, limit=result.limit)
+    elif result.status is DraftStatus.UNKNOWN_SCOPE:
+        await reply(update, context, "circular.unknown_scope", scope=result.scope_word)
+    elif result.status is DraftStatus.NOBODY:
+        assert result.scope is not None
+        await reply(
+            update, context, "circular.nobody", scope=rules.scope_words(context.lang, result.scope)
+        )
+    else:
+        assert result.scope is not None
+        unreachable = (
+            context.t("circular.preview_unreachable", count=result.unreachable)
+            if result.unreachable
+            else ""
+        )
+        markup = buttons(
+            [
+                [
+                    (context.t("circular.send_button"), f"{CONFIRM_PREFIX}{result.circular_id}"),
+                    (context.t("circular.cancel_button"), f"{CANCEL_PREFIX}{result.circular_id}"),
+                ]
+            ]
+        )
+        await reply(
+            update,
+            context,
+            "circular.preview",
+            markup,
+            id=result.circular_id,
+            scope=rules.scope_words(context.lang, result.scope),
+            count=result.count,
+            unreachable=unreachable,
+            text=rules.snippet(result.text, rules.PREVIEW_CHARS)
+            if len(result.text) > rules.PREVIEW_CHARS
+            else result.text,
+        )
+
+
+# --- buttons ----------------------------------------------------------------------------------
+
+
+def _parse(data: str) -> tuple[str, int] | None:
+    for prefix in (CONFIRM_PREFIX, CANCEL_PREFIX, READ_PREFIX):
+        if data.startswith(prefix):
+            raw = data.removeprefix(prefix)
+            if raw.isdigit() and len(raw) <= 12:
+                return prefix, int(raw)
+    return None
+
+
+async def button(update: Update, context: PoskoContext) -> None:
+    query = update.callback_query
+    assert query is not None
+    member = context.me()
+    parsed = _parse(query.data or "")
+    if parsed is None:
+        await query.answer(context.t("common.stale_button"), show_alert=True)
+        return
+    prefix, circular_id = parsed
+    runtime = context.runtime
+    now = runtime.clock.now()
+    if prefix == READ_PREFIX:
+        outcome = await rules.mark_read(runtime.database, member, circular_id, now)
+        if outcome is ReadOutcome.READ:
+            await query.answer(context.t("circular.read_thanks"))
+        elif outcome is ReadOutcome.ALREADY:
+            await query.answer(context.t("circular.read_already"))
+        elif outcome is ReadOutcome.NOT_RECIPIENT:
+            await query.answer(context.t("circular.read_not_recipient"), show_alert=True)
+        else:
+            await query.answer(context.t("common.stale_button"), show_alert=True)
+        return
+    if not require(context, Role.ADMIN):
+        await query.answer(context.t("circular.admin_only"), show_alert=True)
+        return
+    if prefix == CANCEL_PREFIX:
+        await _cancel(update, context, circular_id)
+        return
+    message = query.message
+    where = (message.chat.id, message.message_id) if message is not None else None
+    default = runtime.settings.bot.default_language
+    result = await rules.confirm(runtime.database, member, circular_id, now, default, where)
+    if result.status is ConfirmStatus.SENT:
+        assert result.circular is not None and result.figures is not None
+        await query.answer(context.t("circular.sent_toast"))
+        if where is not None:
+            text = rules.report_text(context.lang, result.circular, result.figures)
+            try:
+                await query.edit_message_text(text, reply_markup=None)
+            except BadRequest as exc:
+                log.warning("circular %d: could not show the report: %s", circular_id, exc)
+        return
+    if result.status is ConfirmStatus.ALREADY:
+        text = context.t("circular.already_sent", id=circular_id)
+    elif result.status is ConfirmStatus.CANCELLED:
+        text = context.t("circular.already_cancelled", id=circular_id)
+    elif result.status is ConfirmStatus.NOT_YOURS:
+        text = context.t("circular.not_yours")
+    else:
+        text = context.t("common.stale_button")
+    await query.answer(text, show_alert=True)
+
+
+async def _cancel(update: Update, context: PoskoContext, circular_id: int) -> None:
+    query = update.callback_query
+    assert query is not None
+    runtime = context.runtime
+    outcome = await rules.cancel(runtime.database, context.me(), circular_id, runtime.clock.now())
+    if outcome is CancelStatus.CANCELLED:
+        await query.answer(context.t("circular.cancelled_toast"))
+        try:
+            await query.edit_message_text(
+                context.t("circular.cancelled", id=circular_id), reply_markup=None
+            )
+        except BadRequest as exc:
+            log.warning("circular %d: could not mark the draft cancelled: %s", circular_id, exc)
+        return
+    keys = {
+        CancelStatus.ALREADY_SENT: "circular.already_sent",
+        CancelStatus.ALREADY_CANCELLED: "circular.already_cancelled",
+        CancelStatus.NOT_YOURS: "circular.not_yours",
+    }
+    key = keys.get(outcome, "common.stale_button")
+    await query.answer(context.t(key, id=circular_id), show_alert=True)
+
+
+# --- /siaran_status ---------------------------------------------------------------------------
+
+
+async def siaran_status(update: Update, context: PoskoContext) -> None:
+    if not await _admin(update, context):
+        return
+    words = command_args(update.effective_message).lstrip("#").split()
+    if len(words) > 1 or (words and not (words[0].isdigit() and len(words[0]) <= 12)):
+        await reply(update, context, "circular.status_usage")
+        return
+    wanted = int(words[0]) if words else None
+    found = await rules.status(context.runtime.database, wanted)
+    if found is None:
+        if wanted is None:
+            await reply(update, context, "circular.status_none")
+        else:
+            await reply(update, context, "circular.status_unknown", id=wanted)
+        return
+    if not isinstance(found, StatusView):
+        await reply(
+            update,
+            context,
+            "circular.status_not_sent",
+            id=found.id,
+            status=context.t(f"circular.status_{found.status}"),
+        )
+        return
+    await reply(update, context, "common.raw", text=rules.status_text(context.lang, found))
+
+
+# --- /jadwal ----------------------------------------------------------------------------------
+
+
+async def jadwal(update: Update, context: PoskoContext) -> None:
+    if not await _admin(update, context):
+        return
+    items, total = await rules.pending(context.runtime.database, LIST_LIMIT)
+    if not items:
+        await reply(update, context, "schedule.empty")
+        return
+    lines = [context.t("schedule.list_title", count=total)]
+    for item in items:
+        lines.append(
+            context.t(
+                "schedule.list_line",
+                id=item.id,
+                when=day_hhmm(item.fire_at),
+                scope=item.scope,
+                snippet=rules.snippet(item.text),
+            )
+        )
+    if total > len(items):
+        lines.append(context.t("schedule.list_more", count=total - len(items)))
+    lines.append(context.t("schedule.list_hint"))
+    await reply(update, context, "common.raw", text="\n".join(lines))
+
+
+async def jadwal_tambah(update: Update, context: PoskoContext) -> None:
+    if not await _admin(update, context):
+        return
+    runtime = context.runtime
+    result = await rules.schedule(
+        runtime.database,
+        context.me(),
+        command_args(update.effective_message),
+        runtime.clock.now(),
+    )
+    if result.status is ScheduleStatus.USAGE:
+        await reply(update, context, "schedule.usage")
+    elif result.status is ScheduleStatus.BAD_TIME:
+        await reply(update, context, "schedule.bad_time", when=result.when)
+    elif result.status is ScheduleStatus.PAST:
+        await reply(update, context, "schedule.past", when=result.when)
+    elif result.status is ScheduleStatus.TOO_LONG:
+        await reply(update, context, "circular.too_long", length=result.length, limit=result.limit)
+    elif result.status is ScheduleStatus.UNKNOWN_SCOPE:
+        await reply(update, context, "circular.unknown_scope", scope=result.scope_word)
+    else:
+        assert result.scope is not None
+        await reply(
+            update,
+            context,
+            "schedule.added",
+            id=result.announcement_id,
+            when=result.when,
+            scope=rules.scope_words(context.lang, result.scope),
+            count=result.count,
+        )
+
+
+async def jadwal_hapus(update: Update, context: PoskoContext) -> None:
+    if not await _admin(update, context):
+        return
+    words = command_args(update.effective_message).lstrip("#").split()
+    if len(words) != 1 or not words[0].isdigit() or len(words[0]) > 12:
+        await reply(update, context, "schedule.remove_usage")
+        return
+    runtime = context.runtime
+    wanted = int(words[0])
+    outcome, found = await rules.unschedule(
+        runtime.database, context.me(), wanted, runtime.clock.now()
+    )
+    if outcome is RemoveStatus.REMOVED:
+        await reply(update, context, "schedule.removed", id=wanted)
+    elif outcome is RemoveStatus.FIRED:
+        circular = found.circular_id if found is not None else None
+        await reply(update, context, "schedule.already_fired", id=wanted, circular=circular or "")
+    else:
+        await reply(update, context, "schedule.unknown", id=wanted)
+
+
+# --- /undang ----------------------------------------------------------------------------------
+
+
+async def undang(update: Update, context: PoskoContext) -> None:
+    if not await _admin(update, context):
+        return
+    member = context.me()
+    words = command_args(update.effective_message).split()
+    if len(words) != 1:
+        await reply(update, context, "invite.usage")
+        return
+    ref = words[0][:64]
+    runtime = context.runtime
+    now = runtime.clock.now()
+    invitation = await invite(runtime.database, ref, now, runtime.settings.invites.expiry)
+    if invitation is None:
+        await reply(update, context, "invite.unknown", ref=ref)
+        return
+    async with runtime.database.transaction() as tx:
+        await audit.record(
+            tx, now, member.id, "invite_sent", "member", invitation.member.id, via="bot"
+        )
+    text = context.t(
+        "invite.created",
+        name=invitation.member.name,
+        ref=invitation.member.ref,
+        code=invitation.code,
+        expires=day_hhmm(invitation.expires_at),
+        link=deep_link(runtime.bot_username, invitation.code),
+    )
+    if invitation.member.telegram_id is not None:
+        text += "\n" + context.t("invite.registered_note")
+    await reply(update, context, "common.raw", text=text)
+
+
+# --- wiring -----------------------------------------------------------------------------------
+
+
+def register(app: App) -> None:
+    """Add the commands and buttons at the head of group 0, ahead of the catch-all handlers
+    (unknown command, stale button); calling it twice changes nothing."""
+    group: list[BaseHandler[Any, Any, Any]] = app.handlers.setdefault(0, [])
+    if any(isinstance(h, CommandHandler) and h.callback is siaran for h in group):
+        return
+    callbacks = {
+        "siaran": siaran,
+        "siaran_status": siaran_status,
+        "jadwal": jadwal,
+        "jadwal_tambah": jadwal_tambah,
+        "jadwal_hapus": jadwal_hapus,
+        "undang": undang,
+    }
+    mine: list[BaseHandler[Any, Any, Any]] = [
+        CommandHandler([name, *aliases], callbacks[name]) for name, aliases in COMMANDS.items()
+    ]
+    mine.append(CallbackQueryHandler(button, pattern=f"^{PREFIX}"))
+    for handler in mine:
+        app.add_handler(handler, group=0)
+    group = app.handlers[0]
+    for handler in mine:
+        group.remove(handler)
+    group[0:0] = mine
+
+
+async def tick(context: PoskoContext) -> None:
+    """JobQueue callback: fire due announcements, edit delivery reports."""
+    runtime = context.application.bot_data.get("runtime")
+    if not isinstance(runtime, Runtime) or runtime.db is None:
+        return
+    await rules.tick(runtime.db, runtime.clock.now(), runtime.settings.bot.default_language)
+
+
+async def start_jobs(app: App) -> None:
+    """Start the circulars job (scheduled announcements and delivery reports), every
+    ``TICK``; call once the job queue exists (e.g. from post_init). Idempotent."""
+    queue = app.job_queue
+    if queue is None:
+        log.warning("no job queue: scheduled circulars and delivery reports will not run")
+        return
+    for job in queue.get_jobs_by_name(JOB_NAME):
+        job.schedule_removal()
+    queue.run_repeating(
+        tick,
+        interval=TICK,
+        first=TICK,
+        name=JOB_NAME,
+        job_kwargs={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
+    )
