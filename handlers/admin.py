@@ -44,18 +44,19 @@ async def jeda(update: Update, context: PoskoContext) -> None:
     now = runtime.clock.now()
     async with runtime.database.transaction() as tx:
         post = await posts.by_code(tx, code)
-        if post is None:
-            await reply(update, context, "admin.unknown_post", code=code[:32])
-            return
-        until = None if resume else now + length
-        await store.set_pause(tx, post.id, until, now)
-        await audit.record(
-            tx, now, member.id, "resume" if resume else "pause", "post", post.id, until=until
-        )
-        if runtime.watcher is not None:
-            await runtime.watcher.refresh(tx, [post.id], now)
-            tx.touched_deadlines = True
-    if resume:
+        if post is not None:
+            until = None if resume else now + length
+            await store.set_pause(tx, post.id, until, now)
+            await audit.record(
+                tx, now, member.id, "resume" if resume else "pause", "post", post.id, until=until
+            )
+            if runtime.watcher is not None:
+                await runtime.watcher.refresh(tx, [post.id], now)
+                tx.touched_deadlines = True
+    # Replies go out after COMMIT: no network wait while the database lock is held.
+    if post is None:
+        await reply(update, context, "admin.unknown_post", code=code[:32])
+    elif resume:
         await reply(update, context, "admin.resumed", post=post.code)
     else:
         await reply(update, context, "admin.paused", post=post.code, until=hhmm(now + length))
@@ -80,22 +81,23 @@ async def grup(update: Update, context: PoskoContext) -> None:
     topic = message.message_thread_id if message.is_topic_message else None
     async with runtime.database.transaction() as tx:
         area = await areas.by_code(tx, words[0])
-        if area is None:
-            await reply(update, context, "admin.unknown_area", code=words[0][:32])
-            return
-        await areas.set_group_chat(
-            tx, area.id, None if unbind else chat.id, None if unbind else topic, now
-        )
-        await audit.record(
-            tx,
-            now,
-            member.id,
-            "group_unbind" if unbind else "group_bind",
-            "area",
-            area.id,
-            chat_id=chat.id,
-            topic_id=topic,
-        )
+        if area is not None:
+            await areas.set_group_chat(
+                tx, area.id, None if unbind else chat.id, None if unbind else topic, now
+            )
+            await audit.record(
+                tx,
+                now,
+                member.id,
+                "group_unbind" if unbind else "group_bind",
+                "area",
+                area.id,
+                chat_id=chat.id,
+                topic_id=topic,
+            )
+    if area is None:
+        await reply(update, context, "admin.unknown_area", code=words[0][:32])
+        return
     if runtime.watcher is not None:
         runtime.watcher.forget_tree()
     key = "admin.grup_off" if unbind else "admin.grup_on"

@@ -53,12 +53,12 @@ async def _scope(update: Update, context: PoskoContext) -> tuple[set[int] | None
         return None
     async with context.runtime.database.read() as tx:
         scope = await scope_area_ids(tx, member)
-        if scope is None:
-            return None, context.t("recap.all_areas")
-        if not scope:
-            await reply(update, context, "recap.no_scope")
-            return None
-        names = await overview.area_names(tx, await own_area_ids(tx, member))
+        names = await overview.area_names(tx, await own_area_ids(tx, member)) if scope else []
+    if scope is None:
+        return None, context.t("recap.all_areas")
+    if not scope:
+        await reply(update, context, "recap.no_scope")
+        return None
     name = ", ".join(names)
     return scope, name if len(name) <= 48 else name[:47] + "…"
 
