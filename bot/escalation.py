@@ -48,3 +48,15 @@ def levels_for(
         last = ladder[-1]
         ladder[-1] = Level(last.area, last.recipients + tuple(waiting_groups))
     return [level for level in ladder if level.recipients]
+
+
+def area_path(tree: Mapping[int, Area], area_id: int) -> list[Area]:
+    """Root first, from an in-memory tree (the twin of storage.areas.path for passes that
+    already hold the whole tree)."""
+    chain: list[Area] = []
+    current = tree.get(area_id)
+    while current is not None and len(chain) < 16:
+        chain.append(current)
+        current = tree.get(current.parent_id) if current.parent_id is not None else None
+    chain.reverse()
+    return chain

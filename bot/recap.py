@@ -19,17 +19,17 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from io import BytesIO
-from typing import Any
 
 from bot.clock import WIB, hhmm, wib
 from bot.config import Settings
+from bot.escalation import area_path
 from bot.i18n import duration_text, label, t
 from bot.mapview import COLOURS, DPI, HEIGHT_PX, TEXT, WIDTH_PX
-from bot.schedule import CLOSED, DateOverride, HoursError, Schedule, overrides_for, parse_hours
+from bot.schedule import PostSchedules
 from storage import outbox
 from storage import recap as store
 from storage.db import Database
-from storage.records import Area, Post
+from storage.records import Area
 
 log = logging.getLogger(__name__)
 
@@ -140,48 +140,6 @@ def pause_intervals(marks: Sequence[store.PauseMark]) -> list[Interval]:
     return merge(result)
 
 
-# --- schedules (the watcher's rule: weekly hours plus [[schedule.override]]) ---------------
-
-
-class Schedules:
-    def __init__(self, settings: Settings) -> None:
-        self._overrides = [
-            DateOverride(
-                item.date,
-                parse_hours(item.hours),
-                frozenset(item.areas) if item.areas is not None else None,
-            )
-            for item in settings.schedule.override
-        ]
-        self._cache: dict[tuple[str, tuple[Any, ...]], Schedule] = {}
-
-    def of(self, post: Post, path: Sequence[Area]) -> Schedule:
-        dated = overrides_for(self._overrides, [area.code for area in path])
-        key = (post.hours, tuple(sorted(dated.items())))
-        schedule = self._cache.get(key)
-        if schedule is None:
-            try:
-                weekly = parse_hours(post.hours)
-            except HoursError:
-                log.warning(
-                    "post %s has unreadable hours %r; counted as closed", post.code, post.hours
-                )
-                weekly = CLOSED
-            schedule = self._cache[key] = Schedule(weekly, dated)
-        return schedule
-
-
-def area_path(tree: Mapping[int, Area], area_id: int) -> list[Area]:
-    """Root first (the cached-tree twin of storage.areas.path)."""
-    chain: list[Area] = []
-    current = tree.get(area_id)
-    while current is not None and len(chain) < 16:
-        chain.append(current)
-        current = tree.get(current.parent_id) if current.parent_id is not None else None
-    chain.reverse()
-    return chain
-
-
 def subtree(tree: Mapping[int, Area], roots: Iterable[int]) -> set[int]:
     children: dict[int, list[int]] = {}
     for area in tree.values():
@@ -287,7 +245,9 @@ class Recap:
         return sorted(shown, key=_worst_key)[:limit]
 
 
-def post_stats(facts: store.DayFacts, schedules: Schedules, now: datetime) -> dict[int, PostStat]:
+def post_stats(
+    facts: store.DayFacts, schedules: PostSchedules, now: datetime
+) -> dict[int, PostStat]:
     """Staffed and open time of every post in the facts, over the day up to ``now``."""
     start, end = facts.start, min(facts.end, now)
     result: dict[int, PostStat] = {}
@@ -600,7 +560,7 @@ async def load(
     start, end = day_bounds(day)
     async with db.read() as tx:
         facts = await store.day_facts(tx, area_ids, start, end)
-    schedules = Schedules(settings)
+    schedules = PostSchedules.from_settings(settings)
 
     def compute() -> Recap:
         return summarise(facts, post_stats(facts, schedules, now), None, scope, now)
@@ -611,7 +571,7 @@ async def load(
 
 def _compose(
     facts: store.DayFacts,
-    schedules: Schedules,
+    schedules: PostSchedules,
     due: Sequence[store.RecapRecipient],
     settings: Settings,
     now: datetime,
@@ -650,7 +610,9 @@ async def queue_daily(db: Database, settings: Settings, now: datetime) -> int:
             return 0
         start, end = day_bounds(day)
         facts = await store.day_facts(tx, None, start, end)
-    texts = await asyncio.to_thread(_compose, facts, Schedules(settings), due, settings, now)
+    texts = await asyncio.to_thread(
+        _compose, facts, PostSchedules.from_settings(settings), due, settings, now
+    )
     queued = 0
     async with db.transaction() as tx:
         for person, text in texts:

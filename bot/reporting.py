@@ -6,7 +6,8 @@ half-written when the bot restarts is still there when the officer carries on.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import Enum, StrEnum
 from typing import Any
@@ -139,68 +140,75 @@ async def cancel(db: Database, member: Member) -> bool:
         return await drafts.delete(tx, member.id)
 
 
-async def choose_post(db: Database, member: Member, post_id: int, now: datetime) -> Outcome:
+Change = Callable[[Tx, ReportDraft], Awaitable[Problem | None]]
+
+
+async def _advance(
+    db: Database, member: Member, expected: Step, change: Change, now: datetime
+) -> Outcome:
+    """The one shape of every step: load the draft, check it is at ``expected``, apply
+    ``change`` (which may refuse with a Problem), save."""
     async with db.transaction() as tx:
         draft = await _load(tx, member)
         if draft is None:
             return Outcome(problem=Problem.NO_DRAFT)
-        if draft.step is not Step.POST:
+        if draft.step is not expected:
             return Outcome(draft=draft, problem=Problem.WRONG_STEP)
-        post = next((p for p in await posts.assigned_to(tx, member.id) if p.id == post_id), None)
-        if post is None:
-            return Outcome(draft=draft, problem=Problem.BAD_CHOICE)
-        draft.post_id, draft.post_code, draft.step = post.id, post.code, Step.CATEGORY
+        problem = await change(tx, draft)
+        if problem is not None:
+            return Outcome(draft=draft, problem=problem)
         await _save(tx, member, draft, now)
         return Outcome(draft=draft)
+
+
+async def choose_post(db: Database, member: Member, post_id: int, now: datetime) -> Outcome:
+    async def change(tx: Tx, draft: ReportDraft) -> Problem | None:
+        assigned = await posts.assigned_to(tx, member.id)
+        post = next((p for p in assigned if p.id == post_id), None)
+        if post is None:
+            return Problem.BAD_CHOICE
+        draft.post_id, draft.post_code, draft.step = post.id, post.code, Step.CATEGORY
+        return None
+
+    return await _advance(db, member, Step.POST, change, now)
 
 
 async def choose_category(
     db: Database, member: Member, category: str, categories: list[str], now: datetime
 ) -> Outcome:
-    async with db.transaction() as tx:
-        draft = await _load(tx, member)
-        if draft is None:
-            return Outcome(problem=Problem.NO_DRAFT)
-        if draft.step is not Step.CATEGORY:
-            return Outcome(draft=draft, problem=Problem.WRONG_STEP)
+    async def change(_tx: Tx, draft: ReportDraft) -> Problem | None:
         if category not in categories:
-            return Outcome(draft=draft, problem=Problem.BAD_CHOICE)
+            return Problem.BAD_CHOICE
         draft.category, draft.step = category, Step.SEVERITY
-        await _save(tx, member, draft, now)
-        return Outcome(draft=draft)
+        return None
+
+    return await _advance(db, member, Step.CATEGORY, change, now)
 
 
 async def choose_severity(db: Database, member: Member, severity: str, now: datetime) -> Outcome:
-    async with db.transaction() as tx:
-        draft = await _load(tx, member)
-        if draft is None:
-            return Outcome(problem=Problem.NO_DRAFT)
-        if draft.step is not Step.SEVERITY:
-            return Outcome(draft=draft, problem=Problem.WRONG_STEP)
+    async def change(_tx: Tx, draft: ReportDraft) -> Problem | None:
         if severity not in SEVERITIES:
-            return Outcome(draft=draft, problem=Problem.BAD_CHOICE)
+            return Problem.BAD_CHOICE
         draft.severity, draft.step = severity, Step.TEXT
-        await _save(tx, member, draft, now)
-        return Outcome(draft=draft)
+        return None
+
+    return await _advance(db, member, Step.SEVERITY, change, now)
 
 
 async def give_text(
     db: Database, member: Member, text: str, max_text: int, now: datetime
 ) -> Outcome:
-    async with db.transaction() as tx:
-        draft = await _load(tx, member)
-        if draft is None:
-            return Outcome(problem=Problem.NO_DRAFT)
-        if draft.step is not Step.TEXT:
-            return Outcome(draft=draft, problem=Problem.WRONG_STEP)
-        cleaned = text.strip()
+    cleaned = text.strip()
+
+    async def change(_tx: Tx, draft: ReportDraft) -> Problem | None:
         if not cleaned:
-            return Outcome(draft=draft, problem=Problem.EMPTY)
+            return Problem.EMPTY
         if len(cleaned) > max_text:
-            return Outcome(draft=draft, problem=Problem.TOO_LONG)
+            return Problem.TOO_LONG
         draft.text, draft.step = cleaned, Step.ATTACH
-        await _save(tx, member, draft, now)
-        return Outcome(draft=draft)
+        return None
+
+    return await _advance(db, member, Step.TEXT, change, now)
 
 
 async def add_photo(
@@ -212,45 +220,37 @@ async def add_photo(
     now: datetime,
 ) -> Outcome:
     """Attach a photo; ``new_photo`` is False for the 2nd+ photo of one album (one reply)."""
-    async with db.transaction() as tx:
-        draft = await _load(tx, member)
-        if draft is None:
-            return Outcome(problem=Problem.NO_DRAFT)
-        if draft.step is not Step.ATTACH:
-            return Outcome(draft=draft, problem=Problem.WRONG_STEP)
+    same_album = False
+
+    async def change(_tx: Tx, draft: ReportDraft) -> Problem | None:
+        nonlocal same_album
         if len(draft.photos) >= max_photos:
-            return Outcome(draft=draft, problem=Problem.TOO_MANY_PHOTOS)
+            return Problem.TOO_MANY_PHOTOS
         same_album = media_group is not None and media_group == draft.media_group
         draft.photos.append(file_id)
         draft.media_group = media_group
-        await _save(tx, member, draft, now)
-        return Outcome(draft=draft, new_photo=not same_album)
+        return None
+
+    outcome = await _advance(db, member, Step.ATTACH, change, now)
+    return replace(outcome, new_photo=outcome.problem is None and not same_album)
 
 
 async def add_location(
     db: Database, member: Member, latitude: float, longitude: float, now: datetime
 ) -> Outcome:
-    async with db.transaction() as tx:
-        draft = await _load(tx, member)
-        if draft is None:
-            return Outcome(problem=Problem.NO_DRAFT)
-        if draft.step is not Step.ATTACH:
-            return Outcome(draft=draft, problem=Problem.WRONG_STEP)
+    async def change(_tx: Tx, draft: ReportDraft) -> Problem | None:
         draft.latitude, draft.longitude = latitude, longitude
-        await _save(tx, member, draft, now)
-        return Outcome(draft=draft)
+        return None
+
+    return await _advance(db, member, Step.ATTACH, change, now)
 
 
 async def to_confirm(db: Database, member: Member, now: datetime) -> Outcome:
-    async with db.transaction() as tx:
-        draft = await _load(tx, member)
-        if draft is None:
-            return Outcome(problem=Problem.NO_DRAFT)
-        if draft.step is not Step.ATTACH:
-            return Outcome(draft=draft, problem=Problem.WRONG_STEP)
+    async def change(_tx: Tx, draft: ReportDraft) -> Problem | None:
         draft.step = Step.CONFIRM
-        await _save(tx, member, draft, now)
-        return Outcome(draft=draft)
+        return None
+
+    return await _advance(db, member, Step.ATTACH, change, now)
 
 
 async def _file(

@@ -12,11 +12,15 @@ tests decide what "now" is.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
+
+log = logging.getLogger(__name__)
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
 
@@ -427,3 +431,41 @@ def _format_days(days: frozenset[int]) -> tuple[str, int]:
         names = [_DAY_CODES[d] for d in run]
         parts.append(f"{names[0]}-{names[-1]}" if len(run) >= 3 else ",".join(names))
     return ",".join(parts), runs[0][0]
+
+
+class PostSchedules:
+    """Each post's schedule: its weekly ``hours`` plus the ``[[schedule.override]]`` dates
+    that apply to its area path. Shared by the watcher and the recap, cached by content
+    (posts share a handful of distinct schedules)."""
+
+    def __init__(self, overrides: Iterable[DateOverride]) -> None:
+        self._overrides = list(overrides)
+        self._cache: dict[tuple[str, tuple[Any, ...]], Schedule] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> PostSchedules:
+        """From ``Settings.schedule.override`` (already validated when loaded)."""
+        return cls(
+            DateOverride(
+                item.date,
+                parse_hours(item.hours),
+                frozenset(item.areas) if item.areas is not None else None,
+            )
+            for item in settings.schedule.override
+        )
+
+    def of(self, post: Any, path: Sequence[Any]) -> Schedule:
+        """``post`` has ``.hours`` and ``.code``; ``path`` is its areas, root first."""
+        dated = overrides_for(self._overrides, [area.code for area in path])
+        key = (post.hours, tuple(sorted(dated.items())))
+        schedule = self._cache.get(key)
+        if schedule is None:
+            try:
+                weekly = parse_hours(post.hours)
+            except HoursError:
+                log.warning(
+                    "post %s has unreadable hours %r; counted as closed", post.code, post.hours
+                )
+                weekly = CLOSED
+            schedule = self._cache[key] = Schedule(weekly, dated)
+        return schedule

@@ -18,10 +18,10 @@ from typing import Any
 
 from bot.clock import Clock, hhmm
 from bot.config import Settings
-from bot.escalation import Level, levels_for
+from bot.escalation import Level, area_path, levels_for
 from bot.i18n import duration_text, t
 from bot.issues_desk import ESCALATING_SEVERITIES, escalate_issue
-from bot.schedule import DateOverride, Schedule, overrides_for, parse_hours
+from bot.schedule import PostSchedules, Schedule
 from bot.watch import Act, AlertFacts, Decision, Facts, Policy, State, decide
 from storage import posts as posts_store
 from storage import watch as store
@@ -92,15 +92,7 @@ class Watcher:
         self.settings = settings
         self.clock = clock
         self.default_language = settings.bot.default_language
-        self._overrides = [
-            DateOverride(
-                item.date,
-                parse_hours(item.hours),
-                frozenset(item.areas) if item.areas is not None else None,
-            )
-            for item in settings.schedule.override
-        ]
-        self._schedules: dict[tuple[str, tuple[Any, ...]], Schedule] = {}
+        self._schedules = PostSchedules.from_settings(settings)
         self._policies: dict[tuple[tuple[str, str], ...], Policy] = {}
         self._tree: dict[int, Area] | None = None
         self._tree_loaded_at = 0.0
@@ -123,12 +115,7 @@ class Watcher:
         return policy
 
     def schedule(self, post: Post, path: Sequence[Area]) -> Schedule:
-        dated = overrides_for(self._overrides, [area.code for area in path])
-        key = (post.hours, tuple(sorted(dated.items())))
-        schedule = self._schedules.get(key)
-        if schedule is None:
-            schedule = self._schedules[key] = Schedule(parse_hours(post.hours), dated)
-        return schedule
+        return self._schedules.of(post, path)
 
     def _language(self, recipient: Recipient) -> str:
         return recipient.language or self.default_language
@@ -245,14 +232,7 @@ class Watcher:
 
     @staticmethod
     def path(tree: dict[int, Area], area_id: int) -> list[Area]:
-        """Root first, like storage.areas.path, but from the cached tree."""
-        chain: list[Area] = []
-        current = tree.get(area_id)
-        while current is not None and len(chain) < 16:
-            chain.append(current)
-            current = tree.get(current.parent_id) if current.parent_id is not None else None
-        chain.reverse()
-        return chain
+        return area_path(tree, area_id)
 
     async def _process(self, tx: Tx, posts: Sequence[Post], now: datetime) -> datetime | None:
         """Decide and write; returns the soonest new deadline among the posts."""

@@ -16,7 +16,6 @@ from bot.clock import WIB
 from bot.config import Settings, load_settings
 from bot.mapview import COLOURS, GROUPS, MapPoint, png_size, render_map, rgb
 from bot.recap import (
-    Schedules,
     at_least,
     chart_words,
     day_bounds,
@@ -31,6 +30,7 @@ from bot.recap import (
     subtract,
     summarise,
 )
+from bot.schedule import PostSchedules
 from storage import audit, issues, members, posts
 from storage import recap as store
 from storage.db import Database, Tx, to_db
@@ -155,7 +155,7 @@ async def _recap_of(db: Database, now: datetime, area_ids: set[int] | None = Non
     start, end = day_bounds(DAY)
     async with db.read() as tx:
         facts = await store.day_facts(tx, None, start, end)
-    stats = post_stats(facts, Schedules(settings()), now)
+    stats = post_stats(facts, PostSchedules.from_settings(settings()), now)
     return summarise(facts, stats, area_ids, "Kebon Jeruk", now), stats
 
 
