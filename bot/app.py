@@ -29,7 +29,7 @@ from telegram.ext import (
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings, check_token
-from bot.delivery import Sender
+from bot.delivery import DirectSendCounter, Sender
 from bot.health import HealthServer, Metrics
 from bot.i18n import t
 from bot.logs import RedactingFilter
@@ -38,7 +38,7 @@ from bot.runtime import Runtime
 from bot.transport import AiohttpRequest
 from bot.watch_runner import WatchRunner
 from bot.watcher import TAKE_PREFIX, Watcher
-from handlers import admin, alerts, onboarding, presence, recap, reports, supervision
+from handlers import admin, alerts, circulars, onboarding, presence, recap, reports, supervision
 from handlers import export as export_handlers
 from handlers.common import PoskoContext, gate
 from storage import watch as watch_store
@@ -68,6 +68,7 @@ def build_application(settings: Settings, clock: Clock | None = None) -> PoskoAp
         handler.addFilter(redact)
     timeout = settings.telegram.poll_timeout.total_seconds()
     processor = PerChatUpdateProcessor(256)
+    direct_sends = DirectSendCounter()
     metrics = Metrics()
     processor.observer = metrics.observe_update
     runtime.metrics = metrics
@@ -78,6 +79,7 @@ def build_application(settings: Settings, clock: Clock | None = None) -> PoskoAp
         .request(AiohttpRequest(connection_pool_size=256))
         .get_updates_request(AiohttpRequest(connection_pool_size=2, read_timeout=timeout + 10))
         .concurrent_updates(processor)
+        .rate_limiter(direct_sends)
         .context_types(ContextTypes(context=PoskoContext))
         .post_init(_on_start)
         .post_shutdown(_on_stop)
@@ -86,8 +88,10 @@ def build_application(settings: Settings, clock: Clock | None = None) -> PoskoAp
         builder = builder.base_file_url(settings.telegram.base_file_url)
     app: PoskoApp = builder.build()  # type: ignore[assignment]
     app.bot_data["runtime"] = runtime
+    app.bot_data["direct_sends"] = direct_sends
     _add_handlers(app)
     recap.register(app)
+    circulars.register(app)
     export_handlers.register(app)
     app.add_error_handler(_on_error)
     return app
@@ -150,6 +154,9 @@ async def _on_start(app: PoskoApp) -> None:
     runtime.watcher = watcher
     sender = Sender(db, app.bot, runtime.settings.delivery, runtime.clock)
     runtime.sender = sender
+    counter = app.bot_data.get("direct_sends")
+    if isinstance(counter, DirectSendCounter):
+        counter.sender = sender
     db.on_outbox.append(sender.wake)
     watcher.listeners.append(sender.wake)
     await sender.start()
@@ -161,6 +168,7 @@ async def _on_start(app: PoskoApp) -> None:
         await watch_store.make_all_due_without_deadline(tx, runtime.clock.now())
     runner.start()
     await recap.start_jobs(app)
+    await circulars.start_jobs(app)
     http = runtime.settings.http
     if http.port is not None and isinstance(runtime.metrics, Metrics):
         server = HealthServer(runtime, runtime.metrics, http.listen, http.port)

@@ -48,7 +48,7 @@ PREVIEW_CHARS = 600
 SNIPPET_CHARS = 48
 MAX_UNREAD_GROUPS = 8
 MAX_UNREAD_NAMES = 24
-MAX_NAMES_PER_GROUP = 6
+MAX_NAMES_PER_GROUP = 3
 MAX_NAME = 24
 FIRE_BATCH = 20
 
@@ -80,6 +80,11 @@ def text_limit() -> int:
     """The longest circular text whose copy (header included) fits one Telegram message."""
     header = max(u16len(t(lang, "circular.copy", id=10**9, text="")) for lang in LANGUAGES)
     return TELEGRAM_LIMIT - header
+
+
+def preview(text: str) -> str:
+    """The start of a circular as the author checks it, line breaks kept."""
+    return text if len(text) <= PREVIEW_CHARS else text[: PREVIEW_CHARS - 1].rstrip() + "…"
 
 
 def snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
@@ -354,7 +359,7 @@ async def mark_read(
 
 
 def _pct(part: int, whole: int) -> int:
-    return round(100 * part / whole) if whole else 0
+    return min(100, round(100 * part / whole)) if whole else 0
 
 
 def report_text(

@@ -22,6 +22,11 @@ number of bulk rows is picked by the very next claim:
   retry with exponential backoff and jitter until ``max_attempts``; blocked / deactivated
   / chat not found fail the row and mark the member unreachable; a migrated group is
   repointed (outbox and areas) and the message resent; other bad requests fail the row.
+* Outages: ``max_attempts`` is for messages the Bot API keeps refusing, not for the API
+  being unreachable. Before a network error would make a row wait long or give up, one
+  ``getMe`` (shared) asks whether the API answers at all. If not, it is an outage: the
+  attempt is not counted and the row is tried again within ``OUTAGE_RETRY``; the first
+  answer after it makes every row still backing off from a network error due at once.
 """
 
 from __future__ import annotations
@@ -33,21 +38,24 @@ import logging
 import math
 import random
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import telegram
+from telegram._utils.types import JSONDict
 from telegram.error import (
     BadRequest,
     ChatMigrated,
     EndPointNotFound,
     Forbidden,
+    NetworkError,
     RetryAfter,
     TelegramError,
     TimedOut,
 )
+from telegram.ext import BaseRateLimiter, ExtBot
 
 from bot.clock import Clock
 from bot.config import DeliverySettings
@@ -70,6 +78,10 @@ WINDOW_MARGIN = 0.002
 """Seconds added to every window span: clock rounding must never cost a 429."""
 FLOOD_CHATS = 2
 """Distinct chats told to wait within one retry window that mean a global flood wait."""
+OUTAGE_RETRY = 10.0
+"""Longest wait between tries of a row while the Bot API answers nothing (an outage)."""
+PROBE_FRESH = 1.0
+"""Seconds a getMe verdict on whether the Bot API is down is reused by other rows."""
 
 # Bot API method → (PTB coroutine, parameters it takes positionally). The rest of the
 # payload travels as ``api_kwargs``, exactly as written to the outbox.
@@ -84,6 +96,43 @@ _TYPED: dict[str, tuple[str, tuple[str, ...]]] = {
     "sendDocument": ("send_document", ("chat_id", "document")),
     "sendLocation": ("send_location", ("chat_id", "latitude", "longitude")),
 }
+
+
+# Marks the sender's own requests for DirectSendCounter (they are counted already).
+OUTBOX_SEND = {"outbox": True}
+DIRECT_METHODS = frozenset(
+    {"sendMessage", "sendPhoto", "sendDocument", "sendLocation", "sendMediaGroup"}
+)
+
+
+class DirectSendCounter(BaseRateLimiter[dict[str, bool]]):
+    """Sees every Bot API request (PTB's rate-limiter hook) and tells the sender about the
+    messages that did not come from the outbox. It never delays anything: replies to a
+    person who just wrote are not held back; the outbox yields to them instead."""
+
+    def __init__(self) -> None:
+        self.sender: Sender | None = None
+
+    async def initialize(self) -> None:
+        pass
+
+    async def shutdown(self) -> None:
+        pass
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | JSONDict | list[JSONDict]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: dict[str, bool] | None,
+    ) -> bool | JSONDict | list[JSONDict]:
+        if self.sender is not None and rate_limit_args is None and endpoint in DIRECT_METHODS:
+            chat_id = data.get("chat_id")
+            if isinstance(chat_id, int):
+                self.sender.note_direct_send(chat_id)
+        return await callback(*args, **kwargs)
 
 
 # --------------------------------------------------------------------------------------------
@@ -269,6 +318,10 @@ class Sender:
         self._paused: dict[int, float] = {}
         self._global_pause = 0.0
         self._floods: dict[int, float] = {}
+        self._down = False
+        """A getMe found the Bot API unreachable and nothing has been answered since."""
+        self._probe: asyncio.Task[bool] | None = None
+        self._probe_at = -math.inf
 
         self._in_flight: dict[int, asyncio.Task[None]] = {}
         self._wakeup = asyncio.Event()
@@ -281,6 +334,7 @@ class Sender:
         self.retried = 0
         self.n_429 = 0
         self.migrated = 0
+        self.outage_retries = 0
         self.failures: Counter[str] = Counter()
         """Failed rows by reason: blocked, deactivated, kicked, forbidden, chat_not_found,
         bad_request, gave_up, unsupported, invalid."""
@@ -307,6 +361,11 @@ class Sender:
                 task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        probe, self._probe = self._probe, None
+        if probe is not None and not probe.done():
+            probe.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await probe
         flying = dict(self._in_flight)
         if flying:
             _, pending = await asyncio.wait(flying.values(), timeout=self._stop_grace)
@@ -358,6 +417,7 @@ class Sender:
             "retried": self.retried,
             "n_429": self.n_429,
             "migrated": self.migrated,
+            "outage_retries": self.outage_retries,
             "in_flight": self.in_flight,
         }
         figures.update({f"failed_{reason}": n for reason, n in sorted(self.failures.items())})
@@ -485,6 +545,19 @@ class Sender:
             slots.append(group.take())
         return slots
 
+    def note_direct_send(self, chat_id: int) -> None:
+        """A reply sent straight to a person (not through the outbox) uses the same
+        Telegram budget: count it in the windows so that the outbox leaves room for it."""
+        now = self._now()
+        slot = self._global.take()
+        slot.end = now
+        window = self._chat_windows.get(chat_id)
+        if window is None:
+            window = self._chat_windows[chat_id] = _Window.of_rate(
+                self._settings.per_chat_per_s, 1.0
+            )
+        window.take().end = now
+
     def _release(self, slots: Iterable[_Slot]) -> None:
         now = self._now()
         for slot in slots:
@@ -512,9 +585,56 @@ class Sender:
                 self._release(slots)
         except Exception as exc:
             outcome = self._classify(item, exc)
+            if isinstance(exc, NetworkError) and isinstance(outcome, _Retry):
+                outcome, recovered = await self._outage_aware(item, outcome)
+            else:
+                recovered = isinstance(exc, TelegramError) and self._answered()
         else:
             outcome = _Delivered(message_id)
-        await self._settle(item, outcome)
+            recovered = self._answered()
+        await self._settle(item, outcome, recovered)
+
+    def _answered(self) -> bool:
+        """The Bot API answered a call; True if that ends an outage."""
+        recovered, self._down = self._down, False
+        return recovered
+
+    async def _outage_aware(self, item: OutboxItem, outcome: _Retry) -> tuple[_Retry, bool]:
+        """A network error: during an outage the attempt is free and the wait is short.
+
+        Also returns whether a probe found the API back after an outage.
+        """
+        last = item.attempts + 1 >= self._settings.max_attempts
+        if not self._down and not last and outcome.delay <= OUTAGE_RETRY:
+            return outcome, False
+        was_down = self._down
+        if not await self._api_down():
+            return outcome, was_down
+        self.outage_retries += 1
+        cap = OUTAGE_RETRY * self._rng.uniform(1 - JITTER, 1)
+        return _Retry(min(outcome.delay, cap), outcome.error, count_attempt=False), False
+
+    async def _api_down(self) -> bool:
+        """Whether the Bot API answers nothing at all: one getMe, shared by every row."""
+        probe = self._probe
+        if probe is None or (probe.done() and self._now() - self._probe_at > PROBE_FRESH):
+            self._probe_at = self._now()
+            probe = self._probe = asyncio.create_task(self._get_me(), name="outbox-probe")
+        down = await asyncio.shield(probe)
+        if down and not self._down:
+            log.warning("outbox: the Bot API is unreachable; waiting it out without giving up")
+        self._down = down
+        return down
+
+    async def _get_me(self) -> bool:
+        try:
+            async with asyncio.timeout(self._timeout):
+                await self._bot.get_me()
+        except (NetworkError, TimeoutError):
+            return True
+        except TelegramError:
+            return False  # an answer, even a refusal, means the API is there
+        return False
 
     async def _call(self, item: OutboxItem) -> int | None:
         params: dict[str, Any] = dict(item.payload)
@@ -525,7 +645,12 @@ class Sender:
             async with asyncio.timeout(self._timeout):
                 typed = _TYPED.get(item.method)
                 if typed is None:
-                    result: Any = await self._bot.do_api_request(item.method, api_kwargs=params)
+                    if isinstance(self._bot, ExtBot) and self._bot.rate_limiter is not None:
+                        result: Any = await self._bot.do_api_request(
+                            item.method, api_kwargs=params, rate_limit_args=OUTBOX_SEND
+                        )
+                    else:
+                        result = await self._bot.do_api_request(item.method, api_kwargs=params)
                 else:
                     name, positional = typed
                     args = {key: params.pop(key) for key in positional}
@@ -586,10 +711,13 @@ class Sender:
             self._global_pause = max(self._global_pause, max(self._floods.values()))
             log.warning("outbox: global flood wait until +%gs", self._global_pause - now)
 
-    async def _settle(self, item: OutboxItem, outcome: _Outcome) -> None:
+    async def _settle(self, item: OutboxItem, outcome: _Outcome, recovered: bool = False) -> None:
         now = self._clock.now()
+        released = 0
         try:
             async with self._db.transaction() as tx:
+                if recovered:
+                    released = await outbox.retry_now(tx, now)
                 if isinstance(outcome, _Delivered):
                     done = await outbox.mark_sent(tx, item.id, now, outcome.message_id)
                 elif isinstance(outcome, _Migrated):
@@ -616,6 +744,10 @@ class Sender:
         except Exception:
             log.exception("outbox %d: could not record the outcome", item.id)
             return
+        if recovered:
+            log.warning("outbox: the Bot API answers again; %d waiting rows are due now", released)
+            if released:
+                self._wakeup.set()
         if not done:
             log.warning("outbox %d: row was no longer in flight; outcome dropped", item.id)
             return

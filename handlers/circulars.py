@@ -114,20 +114,23 @@ async def siaran(update: Update, context: PoskoContext) -> None:
             scope=rules.scope_words(context.lang, result.scope),
             count=result.count,
             unreachable=unreachable,
-            text=rules.snippet(result.text, rules.PREVIEW_CHARS)
-            if len(result.text) > rules.PREVIEW_CHARS
-            else result.text,
+            text=rules.preview(result.text),
         )
 
 
 # --- buttons ----------------------------------------------------------------------------------
 
 
+def _number(text: str) -> bool:
+    """A plain id: ASCII digits only (``'²'.isdigit()`` is true, ``int('²')`` fails)."""
+    return 0 < len(text) <= 12 and text.isascii() and text.isdigit()
+
+
 def _parse(data: str) -> tuple[str, int] | None:
     for prefix in (CONFIRM_PREFIX, CANCEL_PREFIX, READ_PREFIX):
         if data.startswith(prefix):
             raw = data.removeprefix(prefix)
-            if raw.isdigit() and len(raw) <= 12:
+            if _number(raw):
                 return prefix, int(raw)
     return None
 
@@ -215,7 +218,7 @@ async def siaran_status(update: Update, context: PoskoContext) -> None:
     if not await _admin(update, context):
         return
     words = command_args(update.effective_message).lstrip("#").split()
-    if len(words) > 1 or (words and not (words[0].isdigit() and len(words[0]) <= 12)):
+    if len(words) > 1 or (words and not _number(words[0])):
         await reply(update, context, "circular.status_usage")
         return
     wanted = int(words[0]) if words else None
@@ -302,7 +305,7 @@ async def jadwal_hapus(update: Update, context: PoskoContext) -> None:
     if not await _admin(update, context):
         return
     words = command_args(update.effective_message).lstrip("#").split()
-    if len(words) != 1 or not words[0].isdigit() or len(words[0]) > 12:
+    if len(words) != 1 or not _number(words[0]):
         await reply(update, context, "schedule.remove_usage")
         return
     runtime = context.runtime

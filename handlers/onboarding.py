@@ -17,7 +17,17 @@ log = logging.getLogger(__name__)
 
 OFFICER_COMMANDS = ("hadir", "pulang", "aman", "lapor", "laporanku", "status")
 SUPERVISOR_COMMANDS: tuple[str, ...] = ("pantau", "laporan", "rekap", "peta")
-ADMIN_COMMANDS: tuple[str, ...] = ("jeda", "grup", "ekspor")
+ADMIN_COMMANDS: tuple[str, ...] = (
+    "siaran",
+    "siaran_status",
+    "jadwal",
+    "jadwal_tambah",
+    "jadwal_hapus",
+    "undang",
+    "jeda",
+    "grup",
+    "ekspor",
+)
 COMMON_COMMANDS = ("bantuan", "batal")
 
 

@@ -77,7 +77,8 @@ class Figures:
     read: int
 
     def digest(self, status: str) -> str:
-        return f"{self.total}|{self.sent}|{self.pending}|{self.failed}|{self.blocked}|{self.read}|{status}"
+        figures = (self.total, self.sent, self.pending, self.failed, self.blocked, self.read)
+        return "|".join([*map(str, figures), status])
 
 
 @dataclass(frozen=True, slots=True)
@@ -443,3 +444,12 @@ async def link_announcement(tx: Tx, announcement_id: int, circular_id: int) -> N
     await tx.execute(
         "UPDATE announcements SET circular_id = ? WHERE id = ?", (circular_id, announcement_id)
     )
+
+
+async def area_labels(tx: Tx, area_ids: Collection[int]) -> dict[int, tuple[str, str]]:
+    """area id → (level, name), for naming where the unread recipients work."""
+    rows = await tx.all(
+        "SELECT id, level, name FROM areas WHERE id IN (SELECT value FROM json_each(?))",
+        (json.dumps(sorted(area_ids)),),
+    )
+    return {row[0]: (row[1], row[2]) for row in rows}

@@ -190,6 +190,15 @@ async def release_stale(tx: Tx) -> int:
     return await tx.execute("UPDATE outbox SET status = 'pending' WHERE status = 'sending'")
 
 
+async def retry_now(tx: Tx, now: datetime) -> int:
+    """After an outage: pending rows backing off from a network error are due at once."""
+    return await tx.execute(
+        "UPDATE outbox SET not_before = ? WHERE status = 'pending' AND not_before > ?"
+        " AND (error LIKE 'NetworkError:%' OR error LIKE 'TimedOut:%')",
+        (to_db(now), to_db(now)),
+    )
+
+
 async def repoint_chat(tx: Tx, old_chat_id: int, new_chat_id: int) -> int:
     """A group became a supergroup: its queued messages and its area follow the new id.
 

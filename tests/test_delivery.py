@@ -410,3 +410,26 @@ async def test_throttled_chat_does_not_block_others(
 
     assert texts_to(emu, 801) == ["a1", "a2", "a3"]
     assert texts_to(emu, -802) == ["g1", "g2", "g3"]
+
+
+async def test_direct_replies_are_counted_against_the_outbox_budget() -> None:
+    """Replies bypass the outbox but spend the same Telegram budget: the counter tells the
+    sender about each, and never about the sender's own (marked) requests."""
+    from bot.delivery import OUTBOX_SEND, DirectSendCounter
+
+    noted: list[int] = []
+
+    class Sender:
+        def note_direct_send(self, chat_id: int) -> None:
+            noted.append(chat_id)
+
+    async def call() -> bool:
+        return True
+
+    counter = DirectSendCounter()
+    counter.sender = Sender()  # type: ignore[assignment]
+    assert await counter.process_request(call, (), {}, "sendMessage", {"chat_id": 7}, None)
+    await counter.process_request(call, (), {}, "sendMessage", {"chat_id": 8}, OUTBOX_SEND)
+    await counter.process_request(call, (), {}, "answerCallbackQuery", {"chat_id": 9}, None)
+    await counter.process_request(call, (), {}, "sendPhoto", {"chat_id": -100}, None)
+    assert noted == [7, -100]
