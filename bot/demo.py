@@ -263,6 +263,10 @@ async def scripted_evening(stage: Stage, transcript: Transcript) -> dict[str, An
         summary = await stage.wait_for_text("sari", "Periksa laporan")
         await stage.press("sari", summary, "Kirim")
         await stage.wait_for_text("sari", "terkirim")
+        transcript.note("Camat menerima laporan itu; Sari diberi tahu.")
+        announced = await stage.wait_for_text("camat_kbj", "KBJ-02/0001")
+        await stage.press("camat_kbj", announced, "Terima")
+        await stage.wait_for_text("sari", "diterima")
         transcript.note("Budi lupa mengirim kabar: posko KBJ-01 menjadi senyap.")
         await stage.wait_for_text("budi", "/aman untuk KBJ-01")
         first = await stage.wait_for_text("lurah_kbj", "senyap")
@@ -274,13 +278,19 @@ async def scripted_evening(stage: Stage, transcript: Transcript) -> dict[str, An
         await stage.text("budi", "/aman sinyal sempat hilang, situasi kondusif")
         await stage.wait_for_text("camat_kbj", "pulih")
         await stage.wait_for_text("lurah_kbj", "pulih")
-        await stage.text("camat_kbj", "/status")
+        await stage.text("camat_kbj", "/pantau")
         assert first.text
     finally:
         keeper.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await keeper
-    return {"report": True, "alert_climbed": True, "taken": True, "recovered": True}
+    return {
+        "report": True,
+        "report_accepted": True,
+        "alert_climbed": True,
+        "taken": True,
+        "recovered": True,
+    }
 
 
 async def _circular_scene(stage: Stage, transcript: Transcript) -> bool:

@@ -21,7 +21,10 @@ async def test_demo_tells_the_whole_story() -> None:
         "Camat Kebon Jeruk → bot: [tekan: ✋ Ambil alih]",  # taken with the button
         "diambil alih oleh Camat Kebon Jeruk",
         "KBJ-01 (Posko Kel. Kebon Jeruk) pulih",  # the recovery
+        "Camat Kebon Jeruk → bot: [tekan: ✅ Terima]",  # the report triaged
+        "📢 Edaran #1",  # the circular and its receipts
+        "[tekan: ✅ Sudah dibaca]",
         "Ringkasan / summary",
     ):
         assert event in transcript, event
-    assert "recovered: ya" in transcript
+    assert "recovered: ya" in transcript and "circular: ya" in transcript
