@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -14,6 +15,8 @@ from storage import watch as store
 from storage.db import Database
 from storage.outbox import Priority, enqueue
 from storage.records import Member
+
+log = logging.getLogger(__name__)
 
 
 class TakeStatus(Enum):
@@ -50,6 +53,7 @@ async def take(
             owner = await members.by_id(tx, int(owner_id)) if owner_id is not None else None
             return Take(TakeStatus.ALREADY_TAKEN, post.code, owner.name if owner else None)
         await audit.record(tx, now, member.id, "take", "alert", alert_id, post=post.code)
+        log.info("alert taken post=%s alert=%s by member=%s", post.code, alert_id, member.id)
         told = await store.notified(tx, [alert_id])
         for recipient in told.get(alert_id, []):
             if recipient.chat_id == member.telegram_id:

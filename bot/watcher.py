@@ -384,6 +384,7 @@ class Watcher:
         notifications: list[tuple[int, int, int, int | None]] = []
         for post, kind, levels, _ in plans:
             alert_id = ids[post.id]
+            log.info("alert opened post=%s kind=%s alert=%s", post.code, kind, alert_id)
             if not levels:
                 log.warning(
                     "alert on %s has nobody to go to (no supervisors, no admins)", post.code
@@ -432,6 +433,14 @@ class Watcher:
             target = index + 1 if climbed else index
             due = self._policy_due(post, levels, target, now)
             updates.append((alert.id, alert.step + 1, levels[target].area.id, due))
+            log.info(
+                "alert %s post=%s alert=%s step=%s area=%s",
+                "escalated" if climbed else "repeated",
+                post.code,
+                alert.id,
+                alert.step + 1,
+                levels[target].area.code,
+            )
             result[post.id] = due
             level = levels[target]
             for recipient in level.recipients:
@@ -506,6 +515,7 @@ class Watcher:
         told = await store.notified(tx, [alert_id for alert_id, _ in rows])
         for post, _, _, reason, _ in items:
             alert = alerts[post.id]
+            log.info("alert resolved post=%s alert=%s reason=%s", post.code, alert.id, reason)
             for recipient in told.get(alert.id, []):
                 language = self._language(recipient)
                 outgoing.add(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from telegram import (
     KeyboardButton,
     Location,
@@ -15,11 +17,14 @@ from bot import presence, reporting
 from bot.clock import hhmm
 from bot.geo import GeoVerdict
 from bot.i18n import duration_text
+from bot.logs import bind
 from bot.presence import CheckIn, CheckInStatus, Fix
 from handlers import reports
 from handlers.common import PoskoContext, buttons, command_args, reply
 from storage import alerts, issues, posts, shifts
 from storage.records import Post
+
+log = logging.getLogger(__name__)
 
 MAX_NOTE = 500
 CHOOSE_PREFIX = "ci:"
@@ -73,6 +78,15 @@ async def _tell_check_in(update: Update, context: PoskoContext, result: CheckIn)
     if result.status is CheckInStatus.NOT_ASSIGNED or post is None:
         await reply(update, context, "presence.choice_expired", ReplyKeyboardRemove())
         return
+    bind(post=post.code)
+    log.info(
+        "check-in %s verified=%s distance_m=%s",
+        result.status.value,
+        result.verdict.verified if result.verdict else None,
+        None
+        if result.verdict is None or result.verdict.distance_m is None
+        else round(result.verdict.distance_m),
+    )
     geo_line = _verdict_text(context, result.verdict)
     if result.status is CheckInStatus.ALREADY:
         key = "presence.still_on_duty"
@@ -171,6 +185,8 @@ async def pulang(update: Update, context: PoskoContext) -> None:
     if result.shift is None or result.post is None:
         await reply(update, context, "presence.not_on_duty", ReplyKeyboardRemove())
         return
+    bind(post=result.post.code)
+    log.info("check-out after %s min", int((now - result.shift.started_at).total_seconds() // 60))
     await reply(
         update,
         context,
@@ -193,6 +209,8 @@ async def aman(update: Update, context: PoskoContext) -> None:
     if post is None:
         await reply(update, context, "presence.aman_not_on_duty")
         return
+    bind(post=post.code)
+    log.info("all clear")
     await reply(update, context, "presence.aman_ok", post=post.code, time=hhmm(now))
 
 

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+
 from telegram import InlineKeyboardMarkup, ReplyKeyboardRemove, Update
 
 from bot import reporting
 from bot.clock import day_hhmm
+from bot.logs import bind
 from bot.reporting import Outcome, Problem, ReportDraft, Step
 from handlers.common import PoskoContext, buttons, command_args, grid, reply
 from storage.records import SEVERITIES, Post
+
+log = logging.getLogger(__name__)
 
 PREFIX = "rp:"
 MAX_SUMMARY_TEXT = 300
@@ -117,6 +122,19 @@ async def _problem(update: Update, context: PoskoContext, outcome: Outcome) -> N
     )
 
 
+def _filed(outcome: Outcome) -> None:
+    issue = outcome.issue
+    assert issue is not None
+    bind(post=issue.ref.split("/")[0])
+    log.info(
+        "report filed ref=%s category=%s severity=%s photos=%s",
+        issue.ref,
+        issue.category,
+        issue.severity,
+        issue.photo_count,
+    )
+
+
 async def lapor(update: Update, context: PoskoContext) -> None:
     member = context.me()
     runtime = context.runtime
@@ -143,6 +161,7 @@ async def lapor(update: Update, context: PoskoContext) -> None:
         if outcome.issue is None:
             await _problem(update, context, outcome)
             return
+        _filed(outcome)
         await reply(update, context, "report.filed", ref=outcome.issue.ref)
         return
     outcome = await reporting.start(runtime.database, member, now)
@@ -193,6 +212,7 @@ async def button(update: Update, context: PoskoContext) -> None:
     await query.answer()
     await query.edit_message_reply_markup(None)
     if outcome.issue is not None:
+        _filed(outcome)
         await reply(update, context, "report.filed", ref=outcome.issue.ref)
         return
     await _prompt(update, context, outcome)
