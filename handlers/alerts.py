@@ -7,7 +7,7 @@ from telegram import Update
 from bot import alerts
 from bot.alerts import TakeStatus
 from bot.watcher import TAKE_PREFIX
-from handlers.common import PoskoContext
+from handlers.common import PoskoContext, callback_id, drop_buttons
 
 
 async def take(update: Update, context: PoskoContext) -> None:
@@ -15,16 +15,16 @@ async def take(update: Update, context: PoskoContext) -> None:
     assert query is not None and query.data is not None
     member = context.me()
     runtime = context.runtime
-    raw = query.data.removeprefix(TAKE_PREFIX)
-    if not raw.isdigit():
+    alert_id = callback_id(query.data.removeprefix(TAKE_PREFIX))
+    if alert_id is None:
         await query.answer(context.t("common.stale_button"), show_alert=True)
         return
     result = await alerts.take(
-        runtime.database, member, int(raw), runtime.clock.now(), runtime.watcher
+        runtime.database, member, alert_id, runtime.clock.now(), runtime.watcher
     )
     if result.status is TakeStatus.TAKEN:
         await query.answer()
-        await query.edit_message_reply_markup(None)
+        await drop_buttons(query)
         if query.message is not None:
             await context.bot.send_message(
                 query.message.chat.id,

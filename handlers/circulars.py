@@ -36,7 +36,7 @@ from bot.circulars import (
 from bot.clock import day_hhmm
 from bot.registration import deep_link, invite
 from bot.runtime import Runtime
-from handlers.common import PoskoContext, buttons, command_args, reply, require
+from handlers.common import PoskoContext, buttons, callback_id, command_args, reply, require
 from storage import audit
 from storage.circulars import ReadOutcome
 
@@ -122,8 +122,7 @@ async def siaran(update: Update, context: PoskoContext) -> None:
 
 
 def _number(text: str) -> bool:
-    """A plain id: ASCII digits only (``'²'.isdigit()`` is true, ``int('²')`` fails)."""
-    return 0 < len(text) <= 12 and text.isascii() and text.isdigit()
+    return callback_id(text) is not None
 
 
 def _parse(data: str) -> tuple[str, int] | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from telegram import (
@@ -15,6 +16,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatType
+from telegram.error import BadRequest
 from telegram.ext import Application, ApplicationHandlerStop, CallbackContext, ExtBot
 
 from bot.access import Role, has_role, language_of
@@ -157,3 +159,23 @@ def command_args(message: Message | None) -> str:
         return ""
     parts = message.text.split(maxsplit=1)
     return parts[1].strip() if len(parts) > 1 else ""
+
+
+_ID = re.compile(r"[0-9]{1,18}")
+
+
+def callback_id(raw: str) -> int | None:
+    """An id from callback data, which a tampered client can set to anything: ASCII digits
+    only ('²'.isdigit() is true but int('²') fails) and small enough for SQLite."""
+    return int(raw) if _ID.fullmatch(raw) else None
+
+
+async def drop_buttons(query: CallbackQuery) -> None:
+    """Remove a message's buttons once used; a double tap (already removed) is no error."""
+    if query.message is None:
+        return
+    try:
+        await query.edit_message_reply_markup(None)
+    except BadRequest as exc:
+        if "not modified" not in str(exc).lower():
+            log.warning("could not remove buttons: %s", exc)

@@ -20,7 +20,7 @@ from bot.i18n import duration_text
 from bot.logs import bind
 from bot.presence import CheckIn, CheckInStatus, Fix
 from handlers import reports
-from handlers.common import PoskoContext, buttons, command_args, reply
+from handlers.common import PoskoContext, buttons, callback_id, command_args, drop_buttons, reply
 from storage import alerts, issues, posts, shifts
 from storage.records import Post
 
@@ -149,16 +149,15 @@ async def chosen(update: Update, context: PoskoContext) -> None:
     assert query is not None and query.data is not None
     member = context.me()
     runtime = context.runtime
-    raw = query.data.removeprefix(CHOOSE_PREFIX)
-    if not raw.isdigit():
+    post_id = callback_id(query.data.removeprefix(CHOOSE_PREFIX))
+    if post_id is None:
         await query.answer(context.t("common.stale_button"), show_alert=True)
         return
     result = await presence.choose_post(
-        runtime.database, member, int(raw), runtime.clock.now(), runtime.watcher
+        runtime.database, member, post_id, runtime.clock.now(), runtime.watcher
     )
     await query.answer()
-    if query.message is not None:
-        await query.edit_message_reply_markup(None)
+    await drop_buttons(query)
     await _tell_check_in(update, context, result)
 
 

@@ -10,7 +10,15 @@ from bot import reporting
 from bot.clock import day_hhmm
 from bot.logs import bind
 from bot.reporting import Outcome, Problem, ReportDraft, Step
-from handlers.common import PoskoContext, buttons, command_args, grid, reply
+from handlers.common import (
+    PoskoContext,
+    buttons,
+    callback_id,
+    command_args,
+    drop_buttons,
+    grid,
+    reply,
+)
 from storage.records import SEVERITIES, Post
 
 log = logging.getLogger(__name__)
@@ -189,10 +197,10 @@ async def button(update: Update, context: PoskoContext) -> None:
     if action == "cancel":
         await reporting.cancel(db, member)
         await query.answer()
-        await query.edit_message_reply_markup(None)
+        await drop_buttons(query)
         await reply(update, context, "report.cancelled")
         return
-    if action == "post" and value.isdigit():
+    if action == "post" and callback_id(value) is not None:
         outcome = await reporting.choose_post(db, member, int(value), now)
     elif action == "cat":
         outcome = await reporting.choose_category(
@@ -210,7 +218,7 @@ async def button(update: Update, context: PoskoContext) -> None:
         await query.answer(context.t("common.stale_button"), show_alert=True)
         return
     await query.answer()
-    await query.edit_message_reply_markup(None)
+    await drop_buttons(query)
     if outcome.issue is not None:
         _filed(outcome)
         await reply(update, context, "report.filed", ref=outcome.issue.ref)

@@ -8,7 +8,6 @@ Role and scope are checked on the server for every command and every button.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from datetime import datetime
 from typing import Any
@@ -23,7 +22,15 @@ from bot.access import Role
 from bot.clock import day_hhmm, hhmm, wib
 from bot.issues_desk import ISSUE_CALLBACK, DeskResult, Verdict
 from bot.scope import own_area_ids, scope_area_ids
-from handlers.common import PoskoContext, buttons, command_args, reply, require
+from handlers.common import (
+    PoskoContext,
+    buttons,
+    callback_id,
+    command_args,
+    drop_buttons,
+    reply,
+    require,
+)
 from storage import overview
 from storage.issues import IssueCard
 from storage.overview import PostLine
@@ -248,10 +255,13 @@ async def _page_button(update: Update, context: PoskoContext, raw: str) -> None:
     if not require(context, Role.SUPERVISOR):
         await query.answer(context.t("desk.not_allowed"), show_alert=True)
         return
-    if not raw.isdigit():
+    page = callback_id(raw)
+    chat = update.effective_chat
+    # The overview is for the supervisor's eyes: never rewrite a group message with it.
+    if page is None or chat is None or chat.type != "private":
         await query.answer(context.t("common.stale_button"), show_alert=True)
         return
-    shown = await _overview(context, int(raw))
+    shown = await _overview(context, page)
     if shown is None:
         await query.answer(context.t("desk.not_allowed"), show_alert=True)
         return
@@ -268,13 +278,13 @@ async def _list_button(update: Update, context: PoskoContext, raw: str) -> None:
     if not require(context, Role.SUPERVISOR):
         await query.answer(context.t("desk.not_allowed"), show_alert=True)
         return
-    if statuses is None or not page.isdigit():
+    number = callback_id(page)
+    if statuses is None or number is None:
         await query.answer(context.t("common.stale_button"), show_alert=True)
         return
     await query.answer()
-    with contextlib.suppress(BadRequest):
-        await query.edit_message_reply_markup(None)
-    await _send_page(update, context, token, statuses, int(page))
+    await drop_buttons(query)
+    await _send_page(update, context, token, statuses, number)
 
 
 async def _edit(query: Any, text: str, markup: InlineKeyboardMarkup | None) -> None:
@@ -292,14 +302,15 @@ async def _issue_button(update: Update, context: PoskoContext, raw: str) -> None
     member = context.me()
     runtime = context.runtime
     issue_raw, _, action = raw.partition(":")
-    if not issue_raw.isdigit() or action not in desk.MOVES:
+    issue_id = callback_id(issue_raw)
+    if issue_id is None or action not in desk.MOVES:
         await query.answer(context.t("common.stale_button"), show_alert=True)
         return
     origin = None
     if query.message is not None:
         origin = (query.message.chat.id, query.message.message_id)
     result = await desk.press(
-        runtime.database, member, int(issue_raw), action, runtime.clock.now(), origin
+        runtime.database, member, issue_id, action, runtime.clock.now(), origin
     )
     card = result.card
     if result.verdict is Verdict.DONE and card is not None:
