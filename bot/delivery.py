@@ -644,17 +644,18 @@ class Sender:
         try:
             async with asyncio.timeout(self._timeout):
                 typed = _TYPED.get(item.method)
+                # Marked so that DirectSendCounter does not count the outbox's own sends.
+                marker: dict[str, Any] = {}
+                if isinstance(self._bot, ExtBot) and self._bot.rate_limiter is not None:
+                    marker["rate_limit_args"] = OUTBOX_SEND
                 if typed is None:
-                    if isinstance(self._bot, ExtBot) and self._bot.rate_limiter is not None:
-                        result: Any = await self._bot.do_api_request(
-                            item.method, api_kwargs=params, rate_limit_args=OUTBOX_SEND
-                        )
-                    else:
-                        result = await self._bot.do_api_request(item.method, api_kwargs=params)
+                    result: Any = await self._bot.do_api_request(
+                        item.method, api_kwargs=params, **marker
+                    )
                 else:
                     name, positional = typed
                     args = {key: params.pop(key) for key in positional}
-                    result = await getattr(self._bot, name)(**args, api_kwargs=params)
+                    result = await getattr(self._bot, name)(**args, api_kwargs=params, **marker)
         except TimeoutError:
             raise TimedOut(f"no answer within request_timeout ({self._timeout:g}s)") from None
         if isinstance(result, telegram.Message):

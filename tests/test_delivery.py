@@ -433,3 +433,34 @@ async def test_direct_replies_are_counted_against_the_outbox_budget() -> None:
     await counter.process_request(call, (), {}, "answerCallbackQuery", {"chat_id": 9}, None)
     await counter.process_request(call, (), {}, "sendPhoto", {"chat_id": -100}, None)
     assert noted == [7, -100]
+
+
+async def test_outbox_sends_are_not_counted_twice(emu: FakeBotApi, db: Database) -> None:
+    """With the counter installed on the real ExtBot, only replies sent past the outbox
+    reach note_direct_send; the outbox's own sends are already in its windows."""
+    from telegram.ext import ExtBot
+
+    from bot.delivery import DirectSendCounter
+
+    counter = DirectSendCounter()
+    bot = ExtBot(emu.token, base_url=emu.base_url, request=AiohttpRequest(), rate_limiter=counter)
+    clock = SystemClock()
+    async with bot:
+        sender = Sender(db, bot, limits(), clock)
+        counter.sender = sender
+        noted: list[int] = []
+        original = sender.note_direct_send
+
+        def spy(chat_id: int) -> None:
+            noted.append(chat_id)
+            original(chat_id)
+
+        sender.note_direct_send = spy  # type: ignore[method-assign]
+        await queue(db, clock, 501, "satu", "dua")
+        await queue(db, clock, 502, "tiga")
+        while await sender.drain_once():
+            pass
+        assert [s.text for s in emu.sent_to(501)] == ["satu", "dua"]
+        assert noted == []
+        await bot.send_message(503, "balasan langsung")
+        assert noted == [503]
