@@ -10,7 +10,7 @@ from typing import Any
 
 from storage.db import Row, Tx, to_db
 from storage.records import Issue
-from storage.watch import Recipient
+from storage.watch import Recipient, recipient_language
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,7 +256,7 @@ async def announced_to(tx: Tx, issue_id: int, kind: str) -> list[Recipient]:
         Recipient(
             row[0],
             row[2],
-            row[3] or ("en" if (row[4] or "").startswith("en") else None),
+            recipient_language(row[3], row[4]),
             row[1],
         )
         for row in rows

@@ -15,6 +15,7 @@ from typing import Any
 
 from storage.db import Tx, from_db, to_db
 from storage.records import Area, Post
+from storage.watch import recipient_language
 
 # A pause lasts at most 7 days (handlers/admin.py), so one that covers a day began at most
 # this long before it.
@@ -180,7 +181,7 @@ async def recipients_due(tx: Tx, day: str) -> list[RecapRecipient]:
         scopes.setdefault(scope[0], []).append(scope[1])
     result = []
     for row in rows:
-        language = row[2] or ("en" if (row[3] or "").startswith("en") else None)
+        language = recipient_language(row[2], row[3])
         result.append(
             RecapRecipient(row[0], row[1], language, bool(row[4]), tuple(scopes.get(row[0], [])))
         )

@@ -50,6 +50,14 @@ class PostUpdate:
     state_changed: bool
 
 
+def recipient_language(member_language: str | None, client_language: str | None) -> str | None:
+    """The member's own setting, else English when their Telegram app is English; None
+    leaves the choice to the bot's default (the rule of bot.access.language_of)."""
+    if member_language:
+        return member_language
+    return "en" if (client_language or "").lower().startswith("en") else None
+
+
 def _marks(count: int) -> str:
     return ",".join("?" * count)
 
@@ -266,7 +274,7 @@ async def notified(tx: Tx, alert_ids: Sequence[int]) -> dict[int, list[Recipient
         if (row[0], row[1]) in seen:
             continue
         seen.add((row[0], row[1]))
-        language = row[3] or ("en" if (row[4] or "").startswith("en") else None)
+        language = recipient_language(row[3], row[4])
         result.setdefault(row[0], []).append(Recipient(row[1], row[2], language, row[5]))
     return result
 
@@ -285,7 +293,7 @@ async def supervisors_by_area(tx: Tx) -> dict[int, list[Recipient]]:
     )
     result: dict[int, list[Recipient]] = {}
     for row in rows:
-        language = row[3] or ("en" if (row[4] or "").startswith("en") else None)
+        language = recipient_language(row[3], row[4])
         result.setdefault(row[0], []).append(Recipient(row[1], row[2], language))
     return result
 
@@ -296,10 +304,7 @@ async def admins(tx: Tx) -> list[Recipient]:
         " JOIN member_roles r ON r.member_id = m.id AND r.role = 'admin'"
         " WHERE m.telegram_id IS NOT NULL ORDER BY m.id"
     )
-    return [
-        Recipient(row[0], row[1], row[2] or ("en" if (row[3] or "").startswith("en") else None))
-        for row in rows
-    ]
+    return [Recipient(row[0], row[1], recipient_language(row[2], row[3])) for row in rows]
 
 
 async def officers(tx: Tx, post_ids: Sequence[int], on_duty: bool) -> dict[int, list[Recipient]]:
@@ -320,7 +325,7 @@ async def officers(tx: Tx, post_ids: Sequence[int], on_duty: bool) -> dict[int, 
         )
     result: dict[int, list[Recipient]] = {}
     for row in await tx.all(sql + " AND m.telegram_id IS NOT NULL ORDER BY m.id", post_ids):
-        language = row[3] or ("en" if (row[4] or "").startswith("en") else None)
+        language = recipient_language(row[3], row[4])
         result.setdefault(row[0], []).append(Recipient(row[1], row[2], language))
     return result
 
