@@ -101,8 +101,10 @@ async def test_different_users_overlap() -> None:
             processor.process_update(_message_update(1, 1), meet(1, 2)),
             processor.process_update(_message_update(2, 2), meet(2, 1)),
         ),
-        timeout=2,
+        timeout=2,  # sequential processing would wait here forever: a TimeoutError fails
     )
+    assert started[1].is_set() and started[2].is_set()
+    assert processor.active_keys == 0
 
 
 async def test_backlog_of_one_user_does_not_block_another() -> None:
