@@ -35,8 +35,15 @@ class Take:
 
 
 async def take(
-    db: Database, member: Member, alert_id: int, now: datetime, watch: PostWatch | None = None
+    db: Database,
+    member: Member,
+    alert_id: int,
+    now: datetime,
+    watch: PostWatch | None = None,
+    pressed_in: int | None = None,
 ) -> Take:
+    """``pressed_in`` is the chat where the button was pressed: it is answered directly,
+    so the outbox notice skips it."""
     async with db.transaction() as tx:
         alert = await store.alert_by_id(tx, alert_id)
         if alert is None:
@@ -56,7 +63,7 @@ async def take(
         log.info("alert taken post=%s alert=%s by member=%s", post.code, alert_id, member.id)
         told = await store.notified(tx, [alert_id])
         for recipient in told.get(alert_id, []):
-            if recipient.chat_id == member.telegram_id:
+            if recipient.chat_id in (member.telegram_id, pressed_in):
                 continue
             language = recipient.language or "id"
             await enqueue(

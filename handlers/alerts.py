@@ -19,16 +19,24 @@ async def take(update: Update, context: PoskoContext) -> None:
     if alert_id is None:
         await query.answer(context.t("common.stale_button"), show_alert=True)
         return
+    pressed_in = query.message.chat.id if query.message is not None else None
     result = await alerts.take(
-        runtime.database, member, alert_id, runtime.clock.now(), runtime.watcher
+        runtime.database, member, alert_id, runtime.clock.now(), runtime.watcher, pressed_in
     )
     if result.status is TakeStatus.TAKEN:
         await query.answer()
         await drop_buttons(query)
         if query.message is not None:
+            in_group = query.message.chat.type != "private"
+            # In a posko bersama group everyone reads it: say who took it, not "you".
+            text = (
+                context.t("alert.taken_by", post=result.post_code, who=member.name)
+                if in_group
+                else context.t("alert.taken_you", post=result.post_code)
+            )
             await context.bot.send_message(
                 query.message.chat.id,
-                context.t("alert.taken_you", post=result.post_code),
+                text,
                 message_thread_id=getattr(query.message, "message_thread_id", None),
             )
         return

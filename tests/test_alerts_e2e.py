@@ -4,6 +4,9 @@ with the button, and the post recovers on /aman."""
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
 from bot.emulator import FakeBotApi, Sent
 from tests.conftest import ADMIN, BUDI, CAMAT, LURAH, MONAS, AppFactory, Phone
 
@@ -60,7 +63,9 @@ async def test_silent_post_climbs_is_taken_and_recovers(
             assert "KBJ-01" in (recovered.text or "")
 
 
-async def test_area_group_chat_receives_alerts(emu: FakeBotApi, start_bot: AppFactory) -> None:
+async def test_area_group_chat_receives_alerts(
+    emu: FakeBotApi, start_bot: AppFactory, db_path: Path
+) -> None:
     group = -100777
     async with start_bot(real_time=True, watch=FAST):
         admin = Phone(emu, ADMIN)
@@ -80,5 +85,12 @@ async def test_area_group_chat_receives_alerts(emu: FakeBotApi, start_bot: AppFa
         # the lurah in the group takes it from there
         answer = await Phone(emu, LURAH).press(alert, emu.inline_buttons(alert)[0][1])
         assert answer.method == "answerCallbackQuery"
-        taken = await emu.wait_reply(group, contains="Anda mengambil alih")
+        taken = await emu.wait_reply(group, contains="diambil alih oleh Lurah Kebon Jeruk")
         assert "KBJ-01" in (taken.text or "")
+        # the group hears it once (the direct answer), not again through the outbox
+        with sqlite3.connect(db_path) as conn:
+            queued = conn.execute(
+                "SELECT count(*) FROM outbox WHERE kind = 'alert_taken' AND chat_id = ?",
+                (group,),
+            ).fetchone()
+        assert queued == (0,)
