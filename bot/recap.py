@@ -642,6 +642,9 @@ YESTERDAY_WORDS = frozenset({"kemarin", "yesterday", "kmrn"})
 _DATE_FORMATS = ("%Y-%m-%d", "%d-%m-%Y", "%d/%m/%Y", "%Y/%m/%d")
 
 
+EARLIEST_DAY = date(2000, 1, 1)
+
+
 def parse_day(text: str, today: date) -> date | None:
     """'' (today), 'kemarin', '2026-11-24' (or 24-11-2026, 24/11/2026); None if unreadable."""
     words = " ".join(text.lower().split())
@@ -651,7 +654,9 @@ def parse_day(text: str, today: date) -> date | None:
         return today - timedelta(days=1)
     for pattern in _DATE_FORMATS:
         try:
-            return datetime.strptime(words, pattern).date()
+            found = datetime.strptime(words, pattern).date()
         except ValueError:
             continue
+        # Year 1 cannot even be turned into a WIB day in UTC; nothing before 2000 exists.
+        return found if found >= EARLIEST_DAY else None
     return None

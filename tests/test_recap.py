@@ -286,6 +286,7 @@ def test_parse_day() -> None:
     assert parse_day("20/11/2026", today) == date(2026, 11, 20)
     assert parse_day("besok pagi", today) is None
     assert parse_day("2026-13-01", today) is None
+    assert parse_day("0001-01-01", today) is None  # found by the property test: overflowed
 
 
 async def test_daily_recap_is_queued_once_per_person(db: Database) -> None:
