@@ -579,6 +579,9 @@ def parse_when(day: str, clock_time: str) -> datetime | None:
         local = datetime.strptime(f"{day} {clock_time}", "%Y-%m-%d %H:%M")
     except ValueError:
         return None
+    # Years far off cannot be converted to UTC at the edges (year 1, 9999); none is meant.
+    if not 2000 <= local.year <= 2100:
+        return None
     return local.replace(tzinfo=WIB)
 
 

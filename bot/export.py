@@ -87,14 +87,18 @@ def parse_format(word: str) -> Format:
 def parse_day(text: str) -> date:
     """A day as ``YYYY-MM-DD`` (or ``DD/MM/YYYY``, as it is often written in Indonesia)."""
     word = text.strip()
+    found: date | None = None
     try:
         if _ISO_DAY.match(word):
-            return date.fromisoformat(word)
+            found = date.fromisoformat(word)
         dmy = _DMY_DAY.match(word)
         if dmy:
-            return date(int(dmy.group(3)), int(dmy.group(2)), int(dmy.group(1)))
+            found = date(int(dmy.group(3)), int(dmy.group(2)), int(dmy.group(1)))
     except ValueError:
-        pass
+        found = None
+    # Years far off cannot be turned into UTC instants at the edges; none is meant.
+    if found is not None and 2000 <= found.year <= 2100:
+        return found
     raise ExportError("date", f"'{text}' is not a date; write YYYY-MM-DD", value=text)
 
 

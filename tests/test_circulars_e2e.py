@@ -448,3 +448,12 @@ async def test_admin_commands_refuse_others(
     assert await query(db_path, "SELECT COUNT(*) FROM circulars") == [(0,)]
     assert await query(db_path, "SELECT COUNT(*) FROM announcements") == [(0,)]
     assert await query(db_path, "SELECT COUNT(*) FROM invites") == [(0,)]
+
+
+def test_schedule_times_far_off_are_unreadable() -> None:
+    from bot.circulars import parse_when
+
+    assert parse_when("0001-01-01", "00:00") is None  # would overflow converting to UTC
+    assert parse_when("9999-12-31", "23:59") is None
+    found = parse_when("2026-11-27", "07:00")
+    assert found is not None and found.hour == 7

@@ -518,3 +518,11 @@ async def test_officers_and_supervisors_are_refused(
     refused = await Phone(emu, user).send("/ekspor laporan csv")
     assert "khusus admin" in (refused.text or "")
     assert not [s for s in emu.sent[mark:] if s.method == "sendDocument"]
+
+
+@pytest.mark.parametrize("word", ["0001-01-01", "9999-12-31", "31/12/1899"])
+def test_days_far_off_are_refused(word: str) -> None:
+    from bot.export import ExportError, parse_day
+
+    with pytest.raises(ExportError, match="not a date"):
+        parse_day(word)
