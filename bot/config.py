@@ -24,6 +24,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 _DURATION_PART = re.compile(r"(\d+)\s*([smhd])")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+MAX_DURATION_S = 365 * 86400
 TOKEN_PATTERN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{10,}$")
 TOKEN_SECRET_NAME = "telegram_token"
 
@@ -49,6 +50,8 @@ def parse_duration(value: object) -> timedelta:
         pos = match.end()
     if pos != len(text) or not text:
         raise ValueError(f"'{value}' is not a duration; expected e.g. '45s', '15m', '2h', '1h30m'")
+    if total > MAX_DURATION_S:
+        raise ValueError(f"'{value}' is too long; at most 365d")
     return timedelta(seconds=total)
 
 

@@ -32,7 +32,9 @@ def test_durations(text: str, expected: int) -> None:
     assert parse_duration(text) == timedelta(seconds=expected)
 
 
-@pytest.mark.parametrize("text", ["15", "m", "1x", "-5m", "15 minutes", ""])
+@pytest.mark.parametrize(
+    "text", ["15", "m", "1x", "-5m", "15 minutes", "", "99999999999999d", "366d"]
+)
 def test_bad_durations(text: str) -> None:
     with pytest.raises(ValueError, match="duration"):
         parse_duration(text)
