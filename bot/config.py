@@ -51,7 +51,7 @@ def parse_duration(value: object) -> timedelta:
     if pos != len(text) or not text:
         raise ValueError(f"'{value}' is not a duration; expected e.g. '45s', '15m', '2h', '1h30m'")
     if total > MAX_DURATION_S:
-        raise ValueError(f"'{value}' is too long; at most 365d")
+        raise ValueError(f"'{value}' is too long for a duration; at most 365d")
     return timedelta(seconds=total)
 
 
