@@ -516,13 +516,19 @@ class Watcher:
         for post, _, _, reason, _ in items:
             alert = alerts[post.id]
             log.info("alert resolved post=%s alert=%s reason=%s", post.code, alert.id, reason)
+            # Only a signal or check-ins mean the post recovered; the rest end the alert.
+            key = {
+                "signal": "alert.recovered",
+                "staffed": "alert.recovered",
+                "unstaffed": "alert.became_unstaffed",
+            }.get(reason or "", "alert.ended")
             for recipient in told.get(alert.id, []):
                 language = self._language(recipient)
                 outgoing.add(
                     recipient,
                     t(
                         language,
-                        "alert.recovered",
+                        key,
                         post=post.code,
                         name=post.name,
                         reason=t(language, f"alert.reason_{reason}"),

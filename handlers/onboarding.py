@@ -7,7 +7,7 @@ import logging
 from telegram import BotCommand, BotCommandScopeChat, ReplyKeyboardRemove, Update
 from telegram.error import TelegramError
 
-from bot.access import Role, has_role
+from bot.access import Role, has_role, language_of
 from bot.i18n import t
 from bot.registration import JoinStatus, join
 from handlers.common import PoskoContext, command_args, reply
@@ -81,6 +81,10 @@ async def start(update: Update, context: PoskoContext) -> None:
     runtime.members.forget(user.id)
     if outcome.status is JoinStatus.JOINED and outcome.member is not None:
         context.member = outcome.member
+        # The member's own language setting now applies, not just the phone's.
+        context.lang = language_of(
+            outcome.member, user.language_code, runtime.settings.bot.default_language
+        )
         await set_menu(context, outcome.member, chat.id)
         await reply(
             update,

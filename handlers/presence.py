@@ -19,6 +19,7 @@ from bot.geo import GeoVerdict
 from bot.i18n import duration_text
 from bot.logs import bind
 from bot.presence import CheckIn, CheckInStatus, Fix
+from bot.reporting import Step
 from handlers import reports
 from handlers.common import PoskoContext, buttons, callback_id, command_args, drop_buttons, reply
 from storage import alerts, issues, posts, shifts
@@ -27,6 +28,7 @@ from storage.records import Post
 log = logging.getLogger(__name__)
 
 MAX_NOTE = 500
+CHECK_IN_ASKED = "check_in_asked"
 CHOOSE_PREFIX = "ci:"
 
 
@@ -44,6 +46,14 @@ async def hadir(update: Update, context: PoskoContext) -> None:
     async with runtime.database.read() as tx:
         current = await shifts.open_for_member(tx, member.id)
         post = None if current is None else await posts.by_id(tx, current.post_id)
+        assigned = bool(await posts.assigned_to(tx, member.id)) if current is None else True
+    if not assigned:
+        # Supervisors and admins have no post: no location button that leads nowhere.
+        key = "presence.not_an_officer" if member.roles - {"officer"} else "presence.no_posts"
+        await reply(update, context, key, ReplyKeyboardRemove())
+        return
+    if context.user_data is not None:
+        context.user_data[CHECK_IN_ASKED] = True
     if current is not None and post is not None:
         await reply(
             update,
@@ -115,8 +125,11 @@ async def location(update: Update, context: PoskoContext) -> None:
     if message.forward_origin is not None:
         await reply(update, context, "presence.forwarded", location_keyboard(context))
         return
+    # A location belongs to a report only while the report asks for one and the officer
+    # did not just ask to check in; otherwise it is a check-in and the report waits.
+    asked_to_check_in = context.user_data.pop(CHECK_IN_ASKED, False) if context.user_data else False
     draft = await reporting.current(runtime.database, member)
-    if draft is not None:
+    if draft is not None and draft.step is Step.ATTACH and not asked_to_check_in:
         await reports.location(update, context)
         return
     result = await presence.check_in(
@@ -130,6 +143,8 @@ async def location(update: Update, context: PoskoContext) -> None:
         await _ask_post(update, context, result.choices, result.nearest)
         return
     await _tell_check_in(update, context, result)
+    if draft is not None:
+        await reply(update, context, "report.still_open")
 
 
 async def _ask_post(

@@ -6,7 +6,7 @@ import logging
 
 from telegram import InlineKeyboardMarkup, ReplyKeyboardRemove, Update
 
-from bot import reporting
+from bot import issues_desk, reporting
 from bot.clock import day_hhmm
 from bot.logs import bind
 from bot.reporting import Outcome, Problem, ReportDraft, Step
@@ -172,6 +172,12 @@ async def lapor(update: Update, context: PoskoContext) -> None:
         _filed(outcome)
         await reply(update, context, "report.filed", ref=outcome.issue.ref)
         return
+    unfinished = await reporting.current(runtime.database, member)
+    if unfinished is not None and unfinished.step is not Step.POST:
+        # Never throw away a half-written report: carry on where it stopped.
+        await reply(update, context, "report.resume")
+        await _prompt(update, context, Outcome(draft=unfinished))
+        return
     outcome = await reporting.start(runtime.database, member, now)
     if outcome.problem is not None:
         await _problem(update, context, outcome)
@@ -181,7 +187,12 @@ async def lapor(update: Update, context: PoskoContext) -> None:
 
 async def batal(update: Update, context: PoskoContext) -> None:
     member = context.me()
-    cancelled = await reporting.cancel(context.runtime.database, member)
+    db = context.runtime.database
+    # A supervisor's pending note is cancelled as a note, not as "the report".
+    if await issues_desk.cancel_note(db, member):
+        await reply(update, context, "desk.note_dropped", ReplyKeyboardRemove())
+        return
+    cancelled = await reporting.cancel(db, member)
     key = "report.cancelled" if cancelled else "report.nothing_to_cancel"
     await reply(update, context, key, ReplyKeyboardRemove())
 

@@ -397,3 +397,37 @@ async def test_edited_text_is_not_processed(phone: Phones, emu: FakeBotApi, db_p
     reply = await emu.wait_reply(BUDI.id, after=mark)
     assert "diubah" in (reply.text or "")
     assert await query(db_path, "SELECT count(*) FROM shifts WHERE ended_at IS NULL") == [(1,)]
+
+
+async def test_location_during_an_unfinished_report_still_checks_in(
+    phone: Phones, db_path: Path
+) -> None:
+    budi = phone(BUDI)
+    await budi.send("/lapor")  # left at the category step
+    reply = await budi.location(*MONAS)
+    assert "Hadir tercatat di KBJ-01" in (reply.text or "")
+    assert await query(db_path, "SELECT count(*) FROM shifts") == [(1,)]
+    resumed = await budi.send("/lapor")  # the draft is kept and resumed, not thrown away
+    assert "belum selesai" in (resumed.text or "")
+
+
+async def test_hadir_then_location_checks_in_even_at_the_attach_step(
+    phone: Phones, db_path: Path
+) -> None:
+    budi = phone(BUDI)
+    await _guided_to_attach(budi)
+    await budi.send("/hadir")
+    reply = await budi.location(*MONAS)
+    assert "Hadir tercatat" in (reply.text or "")
+    await budi.emu.wait_reply(BUDI.id, after=0, contains="belum selesai")
+    attached = await budi.location(-6.18, 106.83)  # now the report's location
+    assert "Lokasi kejadian" in (attached.text or "")
+    assert await query(db_path, "SELECT count(*) FROM shifts") == [(1,)]
+
+
+async def test_hadir_for_a_supervisor_offers_no_location_button(phone: Phones) -> None:
+    from tests.conftest import LURAH
+
+    reply = await phone(LURAH).send("/hadir")
+    assert "untuk petugas posko" in (reply.text or "")
+    assert "keyboard" not in (reply.params.get("reply_markup") or {})
