@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import Enum
 
 from bot.access import area_in_scope
-from bot.i18n import t
+from bot.i18n import DEFAULT_LANGUAGE, t
 from bot.presence import PostWatch, touched
 from storage import audit, members, posts
 from storage import watch as store
@@ -65,7 +65,7 @@ async def take(
         for recipient in told.get(alert_id, []):
             if recipient.chat_id in (member.telegram_id, pressed_in):
                 continue
-            language = recipient.language or "id"
+            language = recipient.language or DEFAULT_LANGUAGE
             await enqueue(
                 tx,
                 recipient.chat_id,

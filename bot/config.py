@@ -18,7 +18,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, BeforeValidator, Field, PlainSerializer, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    field_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -103,6 +110,13 @@ class WatchSettings(BaseModel):
     repeat_every: Duration = timedelta(minutes=30)
     remind_before_open: Duration = timedelta(minutes=30)
     max_sleep: Duration = timedelta(seconds=30)
+
+    @field_validator("escalate_after", "repeat_every", "max_sleep")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be longer than 0s (an alert would repeat without pause)")
+        return value
 
 
 class DeliverySettings(BaseModel):

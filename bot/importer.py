@@ -564,8 +564,11 @@ async def _import_posts(
                 durations[setting] = parse_duration(text)
             except ValueError as exc:
                 errors.add(n, setting, str(exc))
-            else:
-                policy[setting] = text
+                continue
+            if setting in ("escalate_after", "repeat_every") and not durations[setting]:
+                errors.add(n, setting, f"expected a duration longer than 0s, got {_shown(text)}")
+                continue
+            policy[setting] = text
         silence, remind = durations.get("silence_after"), durations.get("remind_before")
         if silence and remind is not None and remind >= silence:
             errors.add(

@@ -24,6 +24,8 @@ class Runtime:
     sender: Any = None
     metrics: Any = None
     members: MemberCache = field(default_factory=MemberCache)
+    # (member id, roles, language) whose command menu this process has set.
+    menus: set[tuple[int, frozenset[str], str]] = field(default_factory=set)
     stats: dict[str, int] = field(default_factory=dict)
 
     @property

@@ -13,11 +13,13 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from bot.config import WatchSettings, parse_duration
-from bot.schedule import Schedule
+from bot.schedule import HORIZON, Schedule
 
 # A transition into an open window this late is "on time": the window start counts as the
 # opening. Later than that (first sight of a post, resume from a pause) the grace starts now.
 ON_TIME = timedelta(minutes=5)
+RECHECK_CLOSED = HORIZON - timedelta(days=1)
+MIN_REPEAT = timedelta(seconds=1)
 POLICY_FIELDS = (
     "staff_grace",
     "silence_after",
@@ -58,6 +60,10 @@ class Policy:
         for name, text in (overrides or {}).items():
             if name in values:
                 values[name] = parse_duration(text)
+        for name in ("escalate_after", "repeat_every"):
+            # A zero here would make an alert repeat without pause; the import refuses it,
+            # and this keeps an old row from flooding anyone.
+            values[name] = max(values[name], MIN_REPEAT)
         return cls(**values)
 
 
@@ -161,9 +167,13 @@ def _closed(
     result.silence_reminded_at = None
     if facts.alert is not None:
         result.actions.append(Action(Act.RESOLVE_ALERT, kind="closed"))
-    if facts.on_duty > 0:
+    # Only a window that just ended closes shifts: an officer who checks in early, before
+    # the window opens (as the reminder asks), stays checked in.
+    if facts.on_duty > 0 and facts.state in OPEN_STATES:
         result.actions.append(Action(Act.CLOSE_SHIFTS))
     if facts.next_open is None:
+        # Nothing opens within the schedule's horizon: look again before it runs out.
+        deadlines.add(now + RECHECK_CLOSED, "recheck")
         return
     remind_at = facts.next_open - policy.remind_before_open
     if facts.open_reminded_for != facts.next_open and policy.remind_before_open > timedelta(0):
@@ -181,12 +191,26 @@ def _open(
     assert facts.window is not None
     window_start, window_end = facts.window
     opened = facts.window_opened_at
-    if facts.state not in OPEN_STATES or opened is None or opened < window_start:
+    # The schedule only looks HORIZON back, so a long 24h window's start moves with now;
+    # a window already opened stays opened.
+    continuing = (
+        facts.state in OPEN_STATES
+        and opened is not None
+        and (opened >= window_start or window_start <= now - HORIZON + timedelta(minutes=1))
+    )
+    if not continuing or opened is None:
         opened = window_start if now - window_start <= ON_TIME else now
     result.window_opened_at = opened
     result.window_closes_at = window_end
     deadlines.add(window_end, "close")
     alert = facts.alert
+    if facts.min_staff == 0 and facts.on_duty == 0:
+        # A post that needs nobody on duty has nobody to be silent: nothing to watch.
+        result.state = State.STAFFED
+        result.short_since = None
+        if alert is not None:
+            result.actions.append(Action(Act.RESOLVE_ALERT, kind="staffed"))
+        return
     if facts.on_duty < facts.min_staff:
         short_since = max(facts.short_since or opened, opened)
         result.short_since = short_since

@@ -43,14 +43,22 @@ class WatchRunner:
         if soonest is None:
             return
         delay = max(0.0, (soonest - self.watcher.clock.now()).total_seconds())
-        if time.monotonic() + delay < self._planned - RESCHEDULE_SLACK:
+        stale = self._planned < time.monotonic() - self.max_sleep  # the planned run never came
+        if stale or time.monotonic() + delay < self._planned - RESCHEDULE_SLACK:
             self._schedule(delay)
 
     def _schedule(self, delay: float) -> None:
         if self._job is not None:
             self._job.schedule_removal()
         self._planned = time.monotonic() + delay
-        self._job = self.job_queue.run_once(self._run, when=delay, name="watch")
+        # No misfire grace: a job that fires late (a stalled loop, a paused VM) must still
+        # run, or the watcher would stop for good.
+        self._job = self.job_queue.run_once(
+            self._run,
+            when=delay,
+            name="watch",
+            job_kwargs={"misfire_grace_time": None, "coalesce": True},
+        )
 
     async def _run(self, _context: Any) -> None:
         self._job = None

@@ -7,7 +7,7 @@ from datetime import timedelta
 from telegram import Update
 
 from bot.access import Role
-from bot.clock import hhmm
+from bot.clock import day_hhmm, hhmm, wib
 from bot.config import parse_duration
 from handlers.common import PoskoContext, command_args, reply, require
 from storage import areas, audit, posts
@@ -59,7 +59,9 @@ async def jeda(update: Update, context: PoskoContext) -> None:
     elif resume:
         await reply(update, context, "admin.resumed", post=post.code)
     else:
-        await reply(update, context, "admin.paused", post=post.code, until=hhmm(now + length))
+        until_at = now + length
+        shown = hhmm(until_at) if wib(until_at).date() == wib(now).date() else day_hhmm(until_at)
+        await reply(update, context, "admin.paused", post=post.code, until=shown)
 
 
 async def grup(update: Update, context: PoskoContext) -> None:

@@ -115,6 +115,14 @@ async def gate(update: Update, context: PoskoContext) -> None:
             return
         await refuse_stranger(update, context)
         raise ApplicationHandlerStop
+    menu_key = (member.id, member.roles, context.lang)
+    if chat is not None and chat.type == ChatType.PRIVATE and menu_key not in runtime.menus:
+        # Members imported with their Telegram id may never send /start: give them their
+        # menu the first time they are seen (again after a role or language change).
+        runtime.menus.add(menu_key)
+        from handlers.onboarding import set_menu
+
+        context.application.create_task(set_menu(context, member, chat.id), update=update)
 
 
 async def refuse_stranger(update: Update, context: PoskoContext) -> None:

@@ -47,7 +47,8 @@ MAX_NAME = 28
 # /pantau groups: (name, the posts.state values in it), in the order the counts are shown.
 GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("silent", ("silent",)),
-    ("empty", ("unstaffed", "opening")),
+    ("empty", ("unstaffed",)),
+    ("opening", ("opening",)),  # still within the grace period: not yet an emergency
     ("ok", ("staffed", "reminded")),
     ("paused", ("paused",)),
     ("closed", ("closed",)),

@@ -68,6 +68,7 @@ def test_token_from_file_and_credentials(tmp_path: Path, monkeypatch: pytest.Mon
         ("[delivery]\nglobal_per_s = -1\n", "delivery.global_per_s"),
         ('[telegram]\nmode = "carrier-pigeon"\n', "telegram.mode"),
         ('[watch]\nsilense_after = "9m"\n', "watch.silense_after"),
+        ('[watch]\nrepeat_every = "0s"\n', "watch.repeat_every"),
         ('[telegram]\ntoken = "123:abc"\n', "telegram.token must not be in the config file"),
         (
             '[[schedule.override]]\ndate = "2026-11-27"\nhours = "25:00-26:00"\n',

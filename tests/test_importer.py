@@ -492,6 +492,15 @@ BAD_FILES: dict[str, tuple[Kind, str, int, str, str]] = {
         "silence_after",
         "'90 menit' is not a duration; expected e.g. '45s', '15m', '2h'",
     ),
+    "posts repeat_every of zero": (
+        "posts",
+        POSTS_HEADER.strip() + ",repeat_every\n"
+        "NEW-01,Posko Baru,31.73.01,,,,,,\nKBG-01,Renamed,31.73.01,,,,5,,\n"
+        "X-01,X,31.73,,,,,,0s\n",
+        4,
+        "repeat_every",
+        "expected a duration longer than 0s",
+    ),
     "posts remind_before not below silence_after": (
         "posts",
         POSTS_HEADER.strip() + ",silence_after,remind_before\n"

@@ -217,3 +217,42 @@ def test_per_post_policy_overrides() -> None:
     assert policy.silence_after == 30 * M
     assert policy.staff_grace == 5 * M
     assert policy.escalate_after == WatchSettings().escalate_after
+
+
+def test_early_check_in_before_the_window_is_not_closed() -> None:
+    """The reminder asks officers to /hadir when they arrive, possibly before opening."""
+    early = decide(
+        facts(state=State.CLOSED, window=None, next_open=T0, on_duty=1, open_reminded_for=T0),
+        POLICY,
+        T0 - 10 * M,
+    )
+    assert acts(early) == []
+    ended = decide(facts(state=State.STAFFED, window=None, next_open=None, on_duty=1), POLICY,
+                   T0 + timedelta(hours=8))
+    assert acts(ended) == [Act.CLOSE_SHIFTS]
+
+
+def test_nothing_opens_within_the_horizon_is_looked_at_again() -> None:
+    closed = decide(facts(state=State.CLOSED, window=None, next_open=None), POLICY, T0)
+    assert closed.next_due_at is not None and closed.due_kind == "recheck"
+
+
+def test_post_needing_nobody_is_never_silent() -> None:
+    quiet = decide(facts(state=State.STAFFED, window_opened_at=T0, min_staff=0, on_duty=0),
+                   POLICY, T0 + timedelta(hours=5))
+    assert quiet.state is State.STAFFED and acts(quiet) == []
+
+
+def test_long_24h_window_keeps_its_opening() -> None:
+    """The schedule looks 14 days back; a window open longer keeps its real opening."""
+    now = T0 + timedelta(days=20)
+    capped = (now - timedelta(days=14), now + timedelta(days=14))
+    alert = AlertFacts(9, "silent", acked=True, next_due_at=None)
+    decision = decide(
+        facts(state=State.SILENT, window=capped, window_opened_at=T0, on_duty=1,
+              last_signal_at=now - 200 * M, alert=alert),
+        POLICY,
+        now,
+    )
+    assert decision.window_opened_at == T0
+    assert acts(decision) == []  # still silent: no fake recovery
