@@ -245,7 +245,16 @@ async def _keep_alive(stage: Stage, refs: list[str], every: float) -> None:
 
 
 async def scripted_evening(stage: Stage, transcript: Transcript) -> dict[str, Any]:
-    transcript.note("Petang di Jakarta Barat: petugas tiba di posko dan mengirim lokasi.")
+    hour = wib(datetime.now(UTC)).hour
+    if 4 <= hour < 11:
+        part = "Pagi"
+    elif 11 <= hour < 15:
+        part = "Siang"
+    elif 15 <= hour < 18:
+        part = "Sore"
+    else:
+        part = "Malam"
+    transcript.note(f"{part} di Jakarta Barat: petugas tiba di posko dan mengirim lokasi.")
     for ref in ("budi", "sari", "agus", "rina"):
         await stage.text(ref, "/hadir")
         await stage.location(ref)

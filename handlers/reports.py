@@ -27,6 +27,16 @@ PREFIX = "rp:"
 MAX_SUMMARY_TEXT = 300
 
 
+def _category_list(context: PoskoContext) -> str:
+    """What to type after /lapor: the key, and its name where that differs (English)."""
+    shown = []
+    for name in context.runtime.settings.reports.categories:
+        words = context.label("category", name)
+        same = words.lower().replace(" ", "_") == name
+        shown.append(name if same else f"{name} ({words})")
+    return ", ".join(shown)
+
+
 def _cancel_row(context: PoskoContext) -> list[tuple[str, str]]:
     return [(context.t("report.cancel_button"), f"{PREFIX}cancel")]
 
@@ -126,7 +136,7 @@ async def _problem(update: Update, context: PoskoContext, outcome: Outcome) -> N
         f"report.problem_{problem.value}",
         limit=context.runtime.settings.reports.max_text,
         max_photos=context.runtime.settings.reports.max_photos,
-        categories=", ".join(context.runtime.settings.reports.categories),
+        categories=_category_list(context),
     )
 
 
@@ -154,7 +164,10 @@ async def lapor(update: Update, context: PoskoContext) -> None:
         category = reporting.match_category(word, categories)
         if category is None:
             await reply(
-                update, context, "report.problem_unknown_category", categories=", ".join(categories)
+                update,
+                context,
+                "report.problem_unknown_category",
+                categories=_category_list(context),
             )
             return
         outcome = await reporting.one_shot(
