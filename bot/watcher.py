@@ -381,7 +381,7 @@ class Watcher:
         names = await store.on_duty_names(
             tx, [post.id for post, kind, _, _ in plans if kind == "silent"]
         )
-        notifications: list[tuple[int, int, int, int | None]] = []
+        notifications: list[tuple[int, int, Recipient]] = []
         for post, kind, levels, _ in plans:
             alert_id = ids[post.id]
             log.info("alert opened post=%s kind=%s alert=%s", post.code, kind, alert_id)
@@ -404,7 +404,7 @@ class Watcher:
                     ("alert", alert_id),
                     take_markup(language, alert_id),
                 )
-                notifications.append((alert_id, 0, recipient.chat_id, recipient.member_id))
+                notifications.append((alert_id, 0, recipient))
         await store.record_notifications(tx, notifications, now)
         return {post.id: due for post, _, _, due in plans}
 
@@ -418,7 +418,7 @@ class Watcher:
         now: datetime,
     ) -> dict[int, datetime]:
         updates: list[tuple[int, int, int | None, datetime | None]] = []
-        notifications: list[tuple[int, int, int, int | None]] = []
+        notifications: list[tuple[int, int, Recipient]] = []
         result: dict[int, datetime] = {}
         names = await store.on_duty_names(tx, [post.id for post, *_ in items])
         for post, _, path, _, _ in items:
@@ -459,9 +459,7 @@ class Watcher:
                     ("alert", alert.id),
                     take_markup(language, alert.id),
                 )
-                notifications.append(
-                    (alert.id, alert.step + 1, recipient.chat_id, recipient.member_id)
-                )
+                notifications.append((alert.id, alert.step + 1, recipient))
         await store.escalate_alerts(tx, updates, now)
         await store.record_notifications(tx, notifications, now)
         return result

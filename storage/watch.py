@@ -245,35 +245,37 @@ async def acknowledge(tx: Tx, alert_id: int, member_id: int, now: datetime) -> b
 
 
 async def record_notifications(
-    tx: Tx, rows: Iterable[tuple[int, int, int, int | None]], now: datetime
+    tx: Tx, rows: Iterable[tuple[int, int, Recipient]], now: datetime
 ) -> None:
-    """(alert_id, step, chat_id, member_id): who was told, so that all hear the end."""
+    """(alert_id, step, recipient): who was told, and where, so that all hear the end."""
     stamp = to_db(now)
     await tx.executemany(
-        "INSERT INTO alert_notifications (alert_id, step, chat_id, member_id, at)"
-        " VALUES (?, ?, ?, ?, ?)",
-        [(alert_id, step, chat, member, stamp) for alert_id, step, chat, member in rows],
+        "INSERT INTO alert_notifications (alert_id, step, chat_id, member_id, topic_id, at)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            (alert_id, step, to.chat_id, to.member_id, to.topic_id, stamp)
+            for alert_id, step, to in rows
+        ],
     )
 
 
 async def notified(tx: Tx, alert_ids: Sequence[int]) -> dict[int, list[Recipient]]:
-    """Everyone an alert reached (one entry per chat), with their language."""
+    """Everyone an alert reached (one entry per chat and forum topic), with their language."""
     if not alert_ids:
         return {}
     rows = await tx.all(
-        "SELECT DISTINCT n.alert_id, n.chat_id, n.member_id, m.language, m.client_language,"
-        " a.group_topic_id FROM alert_notifications n"
-        " LEFT JOIN members m ON m.id = n.member_id"
-        " LEFT JOIN areas a ON n.member_id IS NULL AND a.group_chat_id = n.chat_id"
+        "SELECT n.alert_id, n.chat_id, n.member_id, m.language, m.client_language, n.topic_id"
+        " FROM alert_notifications n LEFT JOIN members m ON m.id = n.member_id"
         f" WHERE n.alert_id IN ({_marks(len(alert_ids))}) ORDER BY n.id",
         alert_ids,
     )
     result: dict[int, list[Recipient]] = {}
-    seen: set[tuple[int, int]] = set()
+    seen: set[tuple[int, int, int | None]] = set()
     for row in rows:
-        if (row[0], row[1]) in seen:
+        key = (row[0], row[1], row[5])
+        if key in seen:
             continue
-        seen.add((row[0], row[1]))
+        seen.add(key)
         language = recipient_language(row[3], row[4])
         result.setdefault(row[0], []).append(Recipient(row[1], row[2], language, row[5]))
     return result

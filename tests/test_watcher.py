@@ -287,3 +287,30 @@ async def test_unaccepted_high_issue_climbs_until_accepted(db: Database, tmp_pat
     assert [chat for chat, kind, _ in await outbox(db) if kind == "issue_new"] == [2001, 2002]
     async with db.read() as tx:
         assert await tx.scalar("SELECT next_due_at FROM issues") is None
+
+
+async def test_notices_reach_the_forum_topic_the_alert_went_to(
+    db: Database, tmp_path: Path
+) -> None:
+    """One posko bersama forum serves two areas, a topic each: the end of an alert goes to
+    the topic that heard the alert, not to whichever area is found first."""
+    forum = -100500
+    clock = FakeClock(OPEN)
+    async with db.transaction() as tx:
+        kecamatan = await areas.by_code(tx, "31.73.01")
+        kelurahan = await areas.by_code(tx, "31.73.01.1001")
+        assert kecamatan is not None and kelurahan is not None
+        await areas.set_group_chat(tx, kecamatan.id, forum, 11, clock.now())
+        await areas.set_group_chat(tx, kelurahan.id, forum, 22, clock.now())
+    watcher = Watcher(db, settings_for(tmp_path / "w.db"), clock)
+    await watcher.sweep()
+    clock.set(OPEN + 16 * M)
+    await watcher.sweep()  # unstaffed: the lurah and the kelurahan's topic
+    budi = await member(db, "budi")
+    clock.set(OPEN + 20 * M)
+    await presence.check_in(db, budi, Fix(*MONAS, 10, None), clock.now(), watcher)
+    async with db.read() as tx:
+        rows = await tx.all(
+            "SELECT kind, topic_id FROM outbox WHERE chat_id = ? ORDER BY id", (forum,)
+        )
+    assert [tuple(row) for row in rows] == [("alert", 22), ("recovered", 22)]
