@@ -98,6 +98,9 @@ _TYPED: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
+SETTLE_RETRY_FIRST = 0.05
+SETTLE_RETRY_MAX = 5.0
+
 # Marks the sender's own requests for DirectSendCounter (they are counted already).
 OUTBOX_SEND = {"outbox": True}
 DIRECT_METHODS = frozenset(
@@ -715,36 +718,47 @@ class Sender:
     async def _settle(self, item: OutboxItem, outcome: _Outcome, recovered: bool = False) -> None:
         now = self._clock.now()
         released = 0
-        try:
-            async with self._db.transaction() as tx:
-                if recovered:
-                    released = await outbox.retry_now(tx, now)
-                if isinstance(outcome, _Delivered):
-                    done = await outbox.mark_sent(tx, item.id, now, outcome.message_id)
-                elif isinstance(outcome, _Migrated):
-                    await outbox.repoint_chat(tx, item.chat_id, outcome.new_chat_id)
-                    done = await outbox.reschedule(
-                        tx, item.id, now, outcome.error, count_attempt=False
-                    )
-                elif isinstance(outcome, _Retry):
-                    if outcome.count_attempt and item.attempts + 1 >= self._settings.max_attempts:
-                        outcome = _Failed("gave_up", outcome.error)
-                        done = await outbox.mark_failed(tx, item.id, outcome.error)
-                    else:
+        pause = SETTLE_RETRY_FIRST
+        while True:
+            try:
+                async with self._db.transaction() as tx:
+                    if recovered:
+                        released = await outbox.retry_now(tx, now)
+                    if isinstance(outcome, _Delivered):
+                        done = await outbox.mark_sent(tx, item.id, now, outcome.message_id)
+                    elif isinstance(outcome, _Migrated):
+                        await outbox.repoint_chat(tx, item.chat_id, outcome.new_chat_id)
                         done = await outbox.reschedule(
-                            tx,
-                            item.id,
-                            now + timedelta(seconds=outcome.delay),
-                            outcome.error,
-                            count_attempt=outcome.count_attempt,
+                            tx, item.id, now, outcome.error, count_attempt=False
                         )
-                else:
-                    done = await outbox.mark_failed(tx, item.id, outcome.error)
-                    if done and outcome.unreachable and item.chat_id > 0:
-                        await members.mark_unreachable(tx, item.chat_id, outcome.reason, now)
-        except Exception:
-            log.exception("outbox %d: could not record the outcome", item.id)
-            return
+                    elif isinstance(outcome, _Retry):
+                        if (
+                            outcome.count_attempt
+                            and item.attempts + 1 >= self._settings.max_attempts
+                        ):
+                            outcome = _Failed("gave_up", outcome.error)
+                            done = await outbox.mark_failed(tx, item.id, outcome.error)
+                        else:
+                            done = await outbox.reschedule(
+                                tx,
+                                item.id,
+                                now + timedelta(seconds=outcome.delay),
+                                outcome.error,
+                                count_attempt=outcome.count_attempt,
+                            )
+                    else:
+                        done = await outbox.mark_failed(tx, item.id, outcome.error)
+                        if done and outcome.unreachable and item.chat_id > 0:
+                            await members.mark_unreachable(tx, item.chat_id, outcome.reason, now)
+                break
+            except Exception:
+                # The message is out; its row must not stay 'sending' (that holds back the
+                # chat's queue and resends it after a restart): keep trying to record it.
+                log.exception("outbox %d: could not record the outcome; retrying", item.id)
+                if self._stopping:
+                    return
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, SETTLE_RETRY_MAX)
         if recovered:
             log.warning("outbox: the Bot API answers again; %d waiting rows are due now", released)
             if released:

@@ -464,3 +464,34 @@ async def test_outbox_sends_are_not_counted_twice(emu: FakeBotApi, db: Database)
         assert noted == []
         await bot.send_message(503, "balasan langsung")
         assert noted == [503]
+
+
+async def test_an_outcome_that_cannot_be_recorded_is_retried(
+    db: Database, tg: telegram.Bot, emu: FakeBotApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The message went out but the database refused its 'sent' mark once (another process
+    held the lock): the row must not stay 'sending', which would hold back the chat's
+    queue and resend the message after a restart."""
+    import sqlite3
+
+    real_mark_sent = outbox.mark_sent
+    failures = {"left": 1}
+
+    async def flaky_mark_sent(*args: Any, **kwargs: Any) -> bool:
+        if failures["left"]:
+            failures["left"] -= 1
+            raise sqlite3.OperationalError("database is locked")
+        return await real_mark_sent(*args, **kwargs)
+
+    monkeypatch.setattr("storage.outbox.mark_sent", flaky_mark_sent)
+    clock = SystemClock()
+    await queue(db, clock, 701, "pertama", "kedua")
+    sender = Sender(db, tg, FAST, clock)
+    await sender.start()
+    try:
+        await eventually(all_sent(db, 2))
+    finally:
+        await sender.stop()
+    assert texts_to(emu, 701) == ["pertama", "kedua"]  # each once, in order
+    assert await counts(db) == {"sent": 2}
+    assert failures["left"] == 0
