@@ -49,7 +49,7 @@ async def test_silent_post_climbs_is_taken_and_recovers(
         assert "KBJ-01" in (to_camat.text or "")
         answer = await camat.press(to_camat, emu.inline_buttons(to_camat)[0][1])
         assert answer.method == "answerCallbackQuery"
-        mine = await emu.wait_reply(CAMAT.id, contains="Anda mengambil alih")
+        mine = await emu.wait_reply(CAMAT.id, contains="Bapak/Ibu mengambil alih")
         assert "KBJ-01" in (mine.text or "")
         told = await emu.wait_reply(LURAH.id, contains="diambil alih oleh Camat Kebon Jeruk")
         assert "KBJ-01" in (told.text or "")

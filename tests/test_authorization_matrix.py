@@ -749,7 +749,7 @@ async def test_replayed_buttons_change_nothing_twice(
         mine = [
             s
             for s in emu.sent_to(LURAH.id, "sendMessage")
-            if "Anda mengambil alih" in (s.text or "")
+            if "Bapak/Ibu mengambil alih" in (s.text or "")
         ]
         assert len(mine) == 1
 

@@ -348,7 +348,7 @@ async def test_laporan_is_scoped_and_newest_first(
     )
     mark = emu.mark()
     emu.send_text(LURAH, "/laporan")
-    header = await emu.wait_reply(LURAH.id, after=mark, contains="Laporan di wilayah Anda")
+    header = await emu.wait_reply(LURAH.id, after=mark, contains="Laporan di wilayah Bapak/Ibu")
     assert "(terbuka): 2" in (header.text or "")
     last = await emu.wait_reply(LURAH.id, after=mark, contains=older.ref)
     cards = [s for s in emu.sent_to(LURAH.id, "sendMessage") if s.index >= mark]
@@ -361,7 +361,7 @@ async def test_laporan_is_scoped_and_newest_first(
         ("✅ Terima", f"sv:i:{older.id}:accept"),
         ("❌ Tolak", f"sv:i:{older.id}:reject"),
     ]
-    camat = await ask(emu, CAMAT, "/laporan", "Laporan di wilayah Anda")
+    camat = await ask(emu, CAMAT, "/laporan", "Laporan di wilayah Bapak/Ibu")
     assert "(terbuka): 3" in (camat.text or "")
     await emu.wait_reply(CAMAT.id, after=camat.index, contains="KBJ-02/0001")
     empty = await ask(emu, LURAH, "/laporan selesai", "Tidak ada laporan")
@@ -498,7 +498,7 @@ async def test_forged_callbacks_change_nothing(
     outside = await new_issue(sv_bot, "KBJ-02", "sari")
     inside = await new_issue(sv_bot, "KBJ-01", "budi")
     lurah = phone(LURAH)
-    header = await ask(emu, LURAH, "/laporan", "Laporan di wilayah Anda")
+    header = await ask(emu, LURAH, "/laporan", "Laporan di wilayah Bapak/Ibu")
     for action in ("accept", "reject", "start"):
         answer = await lurah.press(header, f"sv:i:{outside.id}:{action}", forge=True)
         assert "tidak berlaku" in (answer.params.get("text") or "")
