@@ -269,7 +269,7 @@ async def scripted_evening(stage: Stage, transcript: Transcript) -> dict[str, An
         await stage.text("sari", "Kotak suara TPS 07 belum tiba, petugas KPPS menunggu.")
         attach = await stage.photo("sari")
         await stage.press("sari", attach, "Lanjut")
-        summary = await stage.wait_for_text("sari", "Periksa laporan")
+        summary = await stage.wait_for_text("sari", "periksa laporan")
         await stage.press("sari", summary, "Kirim")
         await stage.wait_for_text("sari", "terkirim")
         transcript.note("Camat menerima laporan itu; Sari diberi tahu.")

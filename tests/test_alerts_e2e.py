@@ -40,7 +40,7 @@ async def test_silent_post_climbs_is_taken_and_recovers(
             assert "dijeda" in (paused.text or "")
         checked_in = await budi.location(*MONAS)
         assert "Hadir tercatat" in (checked_in.text or "")
-        reminder = await emu.wait_reply(BUDI.id, contains="/aman", timeout=8)
+        reminder = await emu.wait_reply(BUDI.id, contains="⏰ Mohon kirim /aman", timeout=8)
         assert "KBJ-01" in (reminder.text or "")
         to_lurah = await emu.wait_reply(LURAH.id, contains="senyap", timeout=8)
         assert "KBJ-01" in (to_lurah.text or "") and "Budi Santoso" in (to_lurah.text or "")

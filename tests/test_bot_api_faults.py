@@ -123,7 +123,7 @@ async def still_polling(app: PoskoApp, emu: FakeBotApi) -> None:
 
 async def the_silent_story(emu: FakeBotApi, within: float) -> tuple[Sent, Sent, Sent]:
     """The reminder to Budi, the alert to the lurah and its escalation to the camat."""
-    reminder = await emu.wait_reply(BUDI.id, contains="Mohon kirim /aman", timeout=within)
+    reminder = await emu.wait_reply(BUDI.id, contains="⏰ Mohon kirim /aman", timeout=within)
     to_lurah = await emu.wait_reply(LURAH.id, contains="senyap", timeout=within)
     to_camat = await emu.wait_reply(CAMAT.id, contains="diteruskan", timeout=within)
     for sent in (reminder, to_lurah, to_camat):

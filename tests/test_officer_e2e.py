@@ -255,7 +255,7 @@ async def test_all_clear(phone: Phones, db_path: Path) -> None:
 
 async def _guided_to_attach(budi: Phone) -> None:
     ask = await budi.send("/lapor")
-    assert "Pilih kategori" in (ask.text or "")
+    assert "pilih kategori" in (ask.text or "")
     severity = await budi.press_and_reply(ask, "rp:cat:logistik")
     assert "keparahan" in (severity.text or "")
     text = await budi.press_and_reply(severity, "rp:sev:tinggi")
