@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from storage import areas, members
-from storage.db import Tx
 from storage.records import Member
 
 
@@ -33,13 +31,3 @@ def language_of(member: Member | None, client_language: str | None, default: str
         return "id"
     return default
 
-
-async def area_in_scope(tx: Tx, member: Member, area_id: int) -> bool:
-    """May this member act on things in ``area_id``? Admins everywhere; supervisors in the
-    subtrees of their scope areas; nobody else."""
-    if has_role(member, Role.ADMIN):
-        return True
-    if not has_role(member, Role.SUPERVISOR):
-        return False
-    scope = set(await members.scope_area_ids(tx, member.id))
-    return any(area.id in scope for area in await areas.path(tx, area_id))

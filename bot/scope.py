@@ -32,3 +32,9 @@ def covers(scope: Collection[int] | None, area_id: int) -> bool:
 async def own_area_ids(tx: Tx, member: Member) -> list[int]:
     """The scope areas as the member was given them (for naming the scope)."""
     return await members.scope_area_ids(tx, member.id)
+
+
+async def area_in_scope(tx: Tx, member: Member, area_id: int) -> bool:
+    """May this member act on things in ``area_id``? (Admins everywhere, supervisors in
+    their subtrees, nobody else.)"""
+    return covers(await scope_area_ids(tx, member), area_id)
