@@ -25,7 +25,7 @@ from storage.db import Database, Tx
 from storage.issues import IssueCard
 from storage.outbox import Priority, enqueue
 from storage.records import ISSUE_STATUSES, Issue, Member
-from storage.watch import Recipient
+from storage.watch import Recipient, recipient_language
 
 log = logging.getLogger(__name__)
 
@@ -147,11 +147,7 @@ def markup_json(rows: list[list[tuple[str, str]]]) -> dict[str, Any]:
 
 
 def _language(language: str | None, client_language: str | None = None) -> str:
-    if language in ("id", "en"):
-        return language
-    if client_language and client_language.lower().startswith("en"):
-        return "en"
-    return DEFAULT_LANGUAGE
+    return recipient_language(language, client_language) or DEFAULT_LANGUAGE
 
 
 def moved_by(language: str, card: IssueCard) -> str:
