@@ -4,7 +4,7 @@ and the /peta picture for 3,000 posts.
     .venv/bin/python bench/broadcast.py            # first ~1,800 deliveries (~1 minute)
     .venv/bin/python bench/broadcast.py --full     # all 10,000 (~6 minutes)
 
-The real bot (``bot.app.build_application`` + ``handlers.circulars.register``/``start_jobs``,
+The real bot (``bot.core.app.build_application`` + ``handlers.circulars.register``/``start_jobs``,
 ``running(app)``) talks over HTTP to ``bot.emulator.FakeBotApi``, which answers 429 to
 anything above 30 messages/s overall or 1/s per chat. A temporary SQLite database holds a
 city of 100 kelurahan with 3,000 posts (two thirds with coordinates) and 10,000
@@ -21,7 +21,7 @@ second).
   (``--count`` deliveries; all of them with ``--full``). The delivery report's edits go
   through the same sender and take a slot every ~2 s.
 * ``n_429``: 429 answers the emulator gave (any method).
-* ``peta_ms``: ``bot.mapview.render_map`` for the 3,000 posts (median of ``--peta-runs``
+* ``peta_ms``: ``bot.insight.map_picture.render_map`` for the 3,000 posts (median of ``--peta-runs``
   renders; the module import is not counted), null when the renderer is missing.
 
 Goals: rate_per_s >= 29, n_429 = 0, first_delivery_ms < 1000, peta_ms < 2000.
@@ -49,9 +49,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bot.app import build_application, running  # noqa: E402
-from bot.clock import SystemClock  # noqa: E402
-from bot.config import load_settings  # noqa: E402
+from bot.core.app import build_application, running  # noqa: E402
+from bot.core.clock import SystemClock  # noqa: E402
+from bot.core.config import load_settings  # noqa: E402
 from bot.emulator import FakeBotApi, FakeUser, Sent  # noqa: E402
 from handlers import circulars  # noqa: E402
 from storage import areas, members, posts  # noqa: E402
@@ -218,11 +218,11 @@ async def measure_broadcast(
 
 async def measure_peta(path: Path, runs: int, rng: random.Random) -> tuple[float | None, str]:
     try:
-        mapview = importlib.import_module("bot.mapview")
+        mapview = importlib.import_module("bot.insight.map_picture")
         render_map = mapview.render_map
         map_point = mapview.MapPoint
     except (ImportError, AttributeError) as exc:
-        return None, f"bot.mapview not available ({exc})"
+        return None, f"bot.insight.map_picture not available ({exc})"
     db = await Database.open(path)
     try:
         async with db.read() as tx:

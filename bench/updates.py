@@ -10,7 +10,7 @@ Two processes, so that the bot is measured alone:
 * the child runs the fake Bot API (``bot.emulator.FakeBotApi``), seeds the temporary
   SQLite database (1,000 registered officers on 250 posts), offers updates on a fixed
   schedule (open loop: never waits for replies) and times the replies;
-* the parent (this process) runs the real bot, ``bot.app.build_application`` +
+* the parent (this process) runs the real bot, ``bot.core.app.build_application`` +
   ``running(app, poll_timeout=1s)``, against it over HTTP, exactly as in production.
 
 Latency of an update = ``Sent.at`` of the ``sendMessage`` reply to that chat (replies are
@@ -492,8 +492,8 @@ async def bot_main(conn: Any, db_path: Path, args: argparse.Namespace) -> dict[s
 
     info = await loop.run_in_executor(None, _recv, conn, 120.0)
 
-    from bot.app import build_application, running
-    from bot.config import load_settings
+    from bot.core.app import build_application, running
+    from bot.core.config import load_settings
 
     settings = load_settings(
         None,

@@ -5,7 +5,7 @@ due ones, not to all posts").
     .venv/bin/python bench/watch.py --profile          # also cProfile one due pass
     .venv/bin/python bench/watch.py --repeats 3 --idle-passes 100
 
-What is measured is ``bot.watcher.Watcher(db, settings, clock).sweep(now)``, exactly as the
+What is measured is ``bot.watch.watcher.Watcher(db, settings, clock).sweep(now)``, exactly as the
 running bot calls it, on SQLite databases in a temporary directory:
 
 * a city of 1 provinsi, 5 kota, 44 kecamatan per kota, 6 kelurahan per kecamatan
@@ -66,9 +66,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bot.clock import FakeClock  # noqa: E402
-from bot.config import Settings, load_settings  # noqa: E402
-from bot.watcher import PASS_LIMIT, Watcher  # noqa: E402
+from bot.core.clock import FakeClock  # noqa: E402
+from bot.core.config import Settings, load_settings  # noqa: E402
+from bot.watch.watcher import PASS_LIMIT, Watcher  # noqa: E402
 from storage import watch as store  # noqa: E402
 from storage.db import Database, to_db  # noqa: E402
 

@@ -6,9 +6,9 @@ from datetime import timedelta
 
 from telegram import Update
 
-from bot.access import Role
-from bot.clock import day_hhmm, hhmm, wib
-from bot.config import parse_duration
+from bot.core.access import Role
+from bot.core.clock import day_hhmm, hhmm, wib
+from bot.core.config import parse_duration
 from handlers.common import PoskoContext, command_args, reply, require
 from storage import areas, audit, posts
 from storage import watch as store

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from telegram import Update
 
-from bot import alerts
-from bot.alerts import TakeStatus
-from bot.watcher import TAKE_PREFIX
+from bot.watch import alerts
+from bot.watch.alerts import TakeStatus
+from bot.watch.watcher import TAKE_PREFIX
 from handlers.common import PoskoContext, callback_id, drop_buttons
 
 

@@ -5,7 +5,7 @@ the "read" button of every copy.
 Callback data: ``cr:ok:<id>`` (send a draft), ``cr:no:<id>`` (cancel it), ``cr:r:<id>``
 (read receipt). Every command and button checks the role on the server.
 
-The lead wires this module from ``bot/app.py`` with :func:`register` (handlers) and
+The lead wires this module from ``bot/core/app.py`` with :func:`register` (handlers) and
 :func:`start_jobs` (the job that fires scheduled announcements and edits delivery reports).
 """
 
@@ -19,9 +19,8 @@ from telegram import Update
 from telegram.error import BadRequest
 from telegram.ext import Application, BaseHandler, CallbackQueryHandler, CommandHandler
 
-from bot import circulars as rules
-from bot.access import Role
-from bot.circulars import (
+from bot.circulars import circular as rules
+from bot.circulars.circular import (
     CANCEL_PREFIX,
     CONFIRM_PREFIX,
     PREFIX,
@@ -33,9 +32,10 @@ from bot.circulars import (
     ScheduleStatus,
     StatusView,
 )
-from bot.clock import day_hhmm
-from bot.registration import deep_link, invite
-from bot.runtime import Runtime
+from bot.core.access import Role
+from bot.core.clock import day_hhmm
+from bot.core.runtime import Runtime
+from bot.presence.registration import deep_link, invite
 from handlers.common import PoskoContext, buttons, callback_id, command_args, reply, require
 from storage import audit
 from storage.circulars import ReadOutcome

@@ -19,11 +19,11 @@ from telegram.constants import ChatType
 from telegram.error import BadRequest
 from telegram.ext import Application, ApplicationHandlerStop, CallbackContext, ExtBot
 
-from bot.access import Role, has_role, language_of
-from bot.i18n import label, t
-from bot.logs import bind
-from bot.registration import recognise
-from bot.runtime import Runtime
+from bot.core.access import Role, has_role, language_of
+from bot.core.i18n import label, t
+from bot.core.logs import bind
+from bot.core.runtime import Runtime
+from bot.presence.registration import recognise
 from storage.records import Member
 
 log = logging.getLogger(__name__)

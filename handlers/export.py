@@ -20,8 +20,8 @@ from telegram.constants import ChatAction
 from telegram.error import TelegramError
 from telegram.ext import Application, BaseHandler, CommandHandler
 
-from bot.access import Role
-from bot.export import (
+from bot.core.access import Role
+from bot.exchange.export import (
     ExportError,
     Format,
     Kind,

@@ -7,9 +7,9 @@ import logging
 from telegram import BotCommand, BotCommandScopeChat, ReplyKeyboardRemove, Update
 from telegram.error import TelegramError
 
-from bot.access import Role, has_role, language_of
-from bot.i18n import t
-from bot.registration import JoinStatus, join
+from bot.core.access import Role, has_role, language_of
+from bot.core.i18n import t
+from bot.presence.registration import JoinStatus, join
 from handlers.common import PoskoContext, command_args, reply
 from storage.records import Member
 

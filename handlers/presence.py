@@ -13,13 +13,14 @@ from telegram import (
     Update,
 )
 
-from bot import presence, reporting
-from bot.clock import hhmm
-from bot.geo import GeoVerdict
-from bot.i18n import duration_text
-from bot.logs import bind
-from bot.presence import CheckIn, CheckInStatus, Fix
-from bot.reporting import Step
+from bot.core.clock import hhmm
+from bot.core.i18n import duration_text
+from bot.core.logs import bind
+from bot.presence import checkin as presence
+from bot.presence.checkin import CheckIn, CheckInStatus, Fix
+from bot.presence.geo import GeoVerdict
+from bot.reports import draft as reporting
+from bot.reports.draft import Step
 from handlers import reports
 from handlers.common import PoskoContext, buttons, callback_id, command_args, drop_buttons, reply
 from storage import alerts, issues, posts, shifts

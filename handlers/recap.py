@@ -15,10 +15,12 @@ from typing import Any
 from telegram import InputFile, Update
 from telegram.ext import Application, BaseHandler, CommandHandler
 
-from bot.access import Role
-from bot.clock import hhmm, wib
-from bot.mapview import MapPoint, render_map, state_counts
-from bot.recap import (
+from bot.core.access import Role
+from bot.core.clock import hhmm, wib
+from bot.core.runtime import Runtime
+from bot.core.scope import own_area_ids, scope_area_ids
+from bot.insight.map_picture import MapPoint, render_map, state_counts
+from bot.insight.recap import (
     chart_words,
     date_text,
     load,
@@ -27,8 +29,6 @@ from bot.recap import (
     render_chart,
     render_text,
 )
-from bot.runtime import Runtime
-from bot.scope import own_area_ids, scope_area_ids
 from handlers.common import PoskoContext, command_args, reply, require
 from storage import overview
 from storage import recap as store
@@ -172,7 +172,7 @@ async def start_jobs(app: App) -> None:
     """Schedule the daily recap (call once the app's job queue exists, e.g. in post_init).
 
     The time of day is read on every tick from ``settings.recap.time`` when present, else
-    ``bot.recap.DEFAULT_RECAP_TIME`` (21:00 WIB).
+    ``bot.insight.recap.DEFAULT_RECAP_TIME`` (21:00 WIB).
     """
     queue = app.job_queue
     if queue is None:

@@ -6,10 +6,11 @@ import logging
 
 from telegram import InlineKeyboardMarkup, ReplyKeyboardRemove, Update
 
-from bot import issues_desk, reporting
-from bot.clock import day_hhmm
-from bot.logs import bind
-from bot.reporting import Outcome, Problem, ReportDraft, Step
+from bot.core.clock import day_hhmm
+from bot.core.logs import bind
+from bot.reports import desk as issues_desk
+from bot.reports import draft as reporting
+from bot.reports.draft import Outcome, Problem, ReportDraft, Step
 from handlers.common import (
     PoskoContext,
     buttons,

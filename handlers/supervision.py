@@ -17,11 +17,11 @@ from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
-from bot import issues_desk as desk
-from bot.access import Role
-from bot.clock import day_hhmm, hhmm, wib
-from bot.issues_desk import ISSUE_CALLBACK, DeskResult, Verdict
-from bot.scope import own_area_ids, scope_area_ids
+from bot.core.access import Role
+from bot.core.clock import day_hhmm, hhmm, wib
+from bot.core.scope import own_area_ids, scope_area_ids
+from bot.reports import desk
+from bot.reports.desk import ISSUE_CALLBACK, DeskResult, Verdict
 from handlers.common import (
     PoskoContext,
     buttons,

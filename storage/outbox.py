@@ -1,7 +1,7 @@
 """The durable outbox: every message the bot sends on its own initiative.
 
 Rows are written in the same transaction as the state change that causes them; the
-sender (bot/delivery.py) drains them. Lower ``priority`` goes first.
+sender (bot/delivery/sender.py) drains them. Lower ``priority`` goes first.
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ async def enqueue(
 
 
 # --------------------------------------------------------------------------------------------
-# The sender's side (bot/delivery.py). Rows move pending → sending → sent | failed; every
+# The sender's side (bot/delivery/sender.py). Rows move pending → sending → sent | failed; every
 # move is a compare-and-swap on ``status`` so that a row is never claimed twice.
 # --------------------------------------------------------------------------------------------
 

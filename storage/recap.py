@@ -2,7 +2,7 @@
 
 Everything a day's figures need is read in a handful of statements over the whole tree
 (or one supervisor's subtree): the posts, the shifts, the pauses (from the audit log), the
-alerts opened and the issues opened and resolved. The arithmetic lives in bot/recap.py.
+alerts opened and the issues opened and resolved. The arithmetic lives in bot/insight/recap.py.
 """
 
 from __future__ import annotations

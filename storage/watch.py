@@ -52,7 +52,7 @@ class PostUpdate:
 
 def recipient_language(member_language: str | None, client_language: str | None) -> str | None:
     """The member's own setting, else English when their Telegram app is English; None
-    leaves the choice to the bot's default (the rule of bot.access.language_of)."""
+    leaves the choice to the bot's default (the rule of bot.core.access.language_of)."""
     if member_language:
         return member_language
     return "en" if (client_language or "").lower().startswith("en") else None

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from bot.app import PoskoApp, build_application, running
-from bot.clock import FakeClock, SystemClock
-from bot.config import Settings, load_settings
+from bot.core.app import PoskoApp, build_application, running
+from bot.core.clock import FakeClock, SystemClock
+from bot.core.config import Settings, load_settings
 from bot.emulator import FakeBotApi, FakeUser, Sent
 from storage import areas, members, posts
 from storage.areas import AreaRow

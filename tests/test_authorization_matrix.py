@@ -34,12 +34,12 @@ from typing import Any
 import pytest
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.app import PoskoApp
-from bot.clock import FakeClock
+from bot.core.app import PoskoApp
+from bot.core.clock import FakeClock
+from bot.core.i18n import catalog
+from bot.core.runtime import Runtime
 from bot.emulator import REPLY_METHODS, FakeBotApi, FakeUser, Sent
-from bot.i18n import catalog
-from bot.runtime import Runtime
-from bot.watcher import TAKE_PREFIX
+from bot.watch.watcher import TAKE_PREFIX
 from storage import members
 from storage.db import Database
 from storage.members import MemberRow

@@ -41,7 +41,7 @@ Properties checked after every example
   only at their own posts), alert and issue moves only by people whose scope covers the
   post.
 
-Features finished in ``handlers/`` but not yet wired in ``bot/app.py`` (at the time of
+Features finished in ``handlers/`` but not yet wired in ``bot/core/app.py`` (at the time of
 writing: the circulars, ``/siaran``, ``/jadwal…``, ``/undang`` and the ``cr:`` buttons) are
 wired here through their own ``register()``; once app.py registers them this does nothing.
 The command list is the one below plus every command registered in the Application, so
@@ -77,8 +77,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from telegram.ext import CommandHandler, MessageHandler, filters
 
-from bot.app import PoskoApp, build_application, running
-from bot.clock import FakeClock
+from bot.core.app import PoskoApp, build_application, running
+from bot.core.clock import FakeClock
 from bot.emulator import FakeBotApi, FakeUser, Sent
 from handlers import export, onboarding, recap, reports, supervision
 from handlers.common import reply

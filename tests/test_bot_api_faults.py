@@ -21,10 +21,10 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bot.app import PoskoApp
-from bot.delivery import Sender
+from bot.core.app import PoskoApp
+from bot.core.runtime import Runtime
+from bot.delivery.sender import Sender
 from bot.emulator import FakeBotApi, Sent
-from bot.runtime import Runtime
 from storage import outbox
 from tests.conftest import ADMIN, BUDI, CAMAT, JOHN, LURAH, MONAS, SARI, AppFactory, Phone
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
-from bot.config import ConfigError, load_settings, parse_duration
+from bot.core.cli import main
+from bot.core.config import ConfigError, load_settings, parse_duration
 
 GOOD_TOKEN = "123456789:AAE-good_token_value_x"
 

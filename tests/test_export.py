@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from bot.app import PoskoApp, build_application, running
-from bot.cli import main
-from bot.clock import FakeClock
+from bot.core.app import PoskoApp, build_application, running
+from bot.core.cli import main
+from bot.core.clock import FakeClock
 from bot.emulator import FakeBotApi
 from storage.db import Database, to_db
 from tests.conftest import ADMIN, BUDI, LURAH, Phone, make_settings, seed_city
@@ -522,7 +522,7 @@ async def test_officers_and_supervisors_are_refused(
 
 @pytest.mark.parametrize("word", ["0001-01-01", "9999-12-31", "31/12/1899"])
 def test_days_far_off_are_refused(word: str) -> None:
-    from bot.export import ExportError, parse_day
+    from bot.exchange.export import ExportError, parse_day
 
     with pytest.raises(ExportError, match="not a date"):
         parse_day(word)

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from bot.geo import EARTH_RADIUS_M, GeoVerdict, distance_m, judge_location, nearest
+from bot.presence.geo import EARTH_RADIUS_M, GeoVerdict, distance_m, judge_location, nearest
 
 MONAS = (-6.175392, 106.827153)
 BUNDARAN_HI = (-6.194955, 106.823062)

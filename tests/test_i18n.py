@@ -5,7 +5,7 @@ from __future__ import annotations
 import string
 from datetime import timedelta
 
-from bot.i18n import catalog, duration_text, label, t
+from bot.core.i18n import catalog, duration_text, label, t
 
 
 def placeholders(template: str) -> set[str]:

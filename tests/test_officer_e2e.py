@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.clock import FakeClock
+from bot.core.clock import FakeClock
 from bot.emulator import FakeBotApi, FakeUser
-from bot.registration import invite
+from bot.presence.registration import invite
 from storage.db import Database
 from tests.conftest import BUDI, JOHN, MONAS, NEWBIE, SARI, STRANGER, Phone
 

@@ -10,12 +10,12 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.clock import FakeClock
-from bot.config import ConfigError, load_settings
+from bot.core.clock import FakeClock
+from bot.core.config import ConfigError, load_settings
+from bot.core.health import snapshot
+from bot.core.logs import ContextFilter, JsonFormatter, KeyValueFormatter, RedactingFilter, bind
+from bot.core.runtime import Runtime
 from bot.emulator import FakeBotApi
-from bot.health import snapshot
-from bot.logs import ContextFilter, JsonFormatter, KeyValueFormatter, RedactingFilter, bind
-from bot.runtime import Runtime
 from storage.db import Database
 from tests.conftest import BUDI, T0, AppFactory, Phone
 
@@ -63,7 +63,7 @@ async def test_unhealthy_when_backlog_or_watcher_late(
             " VALUES (1, 'x', '{}', ?, ?)",
             (T0.isoformat(), T0.isoformat()),
         )
-    monkeypatch.setattr("bot.health.BACKLOG_LIMIT", 0)
+    monkeypatch.setattr("bot.core.health.BACKLOG_LIMIT", 0)
     healthy, body = await snapshot(runtime)
     assert not healthy and body["outbox"] == "backlog" and body["status"] == "unhealthy"
     await db.close()

@@ -12,7 +12,7 @@ from telegram import Update
 from telegram.ext import ApplicationBuilder, ContextTypes, TypeHandler
 from telegram.request import BaseRequest, RequestData
 
-from bot.processing import SHARED_KEY, PerChatUpdateProcessor
+from bot.core.processing import SHARED_KEY, PerChatUpdateProcessor
 
 TOKEN = "123456789:AAH-fake_token-0123456789abcdefghijklmno"
 

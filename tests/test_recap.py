@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from matplotlib.image import imread
 
-from bot.clock import WIB
-from bot.config import Settings, load_settings
-from bot.mapview import COLOURS, GROUPS, MapPoint, png_size, render_map, rgb
-from bot.recap import (
+from bot.core.clock import WIB
+from bot.core.config import Settings, load_settings
+from bot.insight.map_picture import COLOURS, GROUPS, MapPoint, png_size, render_map, rgb
+from bot.insight.recap import (
     at_least,
     chart_words,
     day_bounds,
@@ -30,7 +30,7 @@ from bot.recap import (
     subtract,
     summarise,
 )
-from bot.schedule import PostSchedules
+from bot.watch.schedule import PostSchedules
 from storage import audit, issues, members, posts
 from storage import recap as store
 from storage.db import Database, Tx, to_db

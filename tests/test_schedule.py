@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from bot.schedule import (
+from bot.watch.schedule import (
     ALWAYS_OPEN,
     CLOSED,
     HORIZON,

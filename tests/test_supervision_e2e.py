@@ -18,11 +18,11 @@ import pytest
 from telegram import Update
 from telegram.ext import MessageHandler, filters
 
-from bot.app import PoskoApp, build_application, running
-from bot.clock import FakeClock
+from bot.core.app import PoskoApp, build_application, running
+from bot.core.clock import FakeClock
+from bot.core.runtime import Runtime
 from bot.emulator import FakeBotApi, FakeUser, Sent
-from bot.issues_desk import announce_new_issue
-from bot.runtime import Runtime
+from bot.reports.desk import announce_new_issue
 from handlers import onboarding, reports, supervision
 from handlers.common import PoskoContext, reply
 from storage import areas, issues, members

@@ -15,7 +15,7 @@ from aiohttp import web
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import NetworkError, RetryAfter, TimedOut
 
-from bot.transport import AiohttpRequest
+from bot.core.transport import AiohttpRequest
 
 TOKEN = "123456789:AAH-fake_token-0123456789abcdefghijklmno"
 BOT_ID = 123456789

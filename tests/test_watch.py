@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from bot.config import WatchSettings
-from bot.watch import Act, AlertFacts, Facts, Policy, State, decide
+from bot.core.config import WatchSettings
+from bot.watch.rules import Act, AlertFacts, Facts, Policy, State, decide
 
 M = timedelta(minutes=1)
 T0 = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)  # 08:00 WIB

@@ -12,12 +12,13 @@ from typing import Any
 
 import pytest
 
-from bot import alerts, presence
-from bot.alerts import TakeStatus
-from bot.clock import FakeClock
-from bot.config import Settings, load_settings
-from bot.presence import Fix
-from bot.watcher import Watcher
+from bot.core.clock import FakeClock
+from bot.core.config import Settings, load_settings
+from bot.presence import checkin as presence
+from bot.presence.checkin import Fix
+from bot.watch import alerts
+from bot.watch.alerts import TakeStatus
+from bot.watch.watcher import Watcher
 from storage import areas, members, posts
 from storage.db import Database
 from storage.members import MemberRow
@@ -258,7 +259,8 @@ async def test_alert_outside_scope_cannot_be_taken(db: Database, tmp_path: Path)
 
 
 async def test_unaccepted_high_issue_climbs_until_accepted(db: Database, tmp_path: Path) -> None:
-    from bot import issues_desk, reporting
+    from bot.reports import desk as issues_desk
+    from bot.reports import draft as reporting
 
     clock = FakeClock(OPEN)
     watcher = Watcher(db, settings_for(tmp_path / "w.db"), clock)

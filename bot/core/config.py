@@ -315,7 +315,7 @@ def check_token(token: str | None) -> str:
 
 
 def _check_overrides(settings: Settings) -> None:
-    from bot.schedule import HoursError, parse_hours
+    from bot.watch.schedule import HoursError, parse_hours
 
     for index, override in enumerate(settings.schedule.override):
         try:

@@ -11,7 +11,7 @@ from typing import Any
 
 from telegram.ext import Job, JobQueue
 
-from bot.watcher import Watcher
+from bot.watch.watcher import Watcher
 
 log = logging.getLogger(__name__)
 

@@ -27,17 +27,17 @@ from telegram.ext import (
     filters,
 )
 
-from bot.clock import Clock, SystemClock
-from bot.config import Settings, check_token
-from bot.delivery import DirectSendCounter, Sender
-from bot.health import HealthServer, Metrics
-from bot.i18n import t
-from bot.logs import RedactingFilter
-from bot.processing import PerChatUpdateProcessor
-from bot.runtime import Runtime
-from bot.transport import AiohttpRequest
-from bot.watch_runner import WatchRunner
-from bot.watcher import TAKE_PREFIX, Watcher
+from bot.core.clock import Clock, SystemClock
+from bot.core.config import Settings, check_token
+from bot.core.health import HealthServer, Metrics
+from bot.core.i18n import t
+from bot.core.logs import RedactingFilter
+from bot.core.processing import PerChatUpdateProcessor
+from bot.core.runtime import Runtime
+from bot.core.transport import AiohttpRequest
+from bot.delivery.sender import DirectSendCounter, Sender
+from bot.watch.runner import WatchRunner
+from bot.watch.watcher import TAKE_PREFIX, Watcher
 from handlers import admin, alerts, circulars, onboarding, presence, recap, reports, supervision
 from handlers import export as export_handlers
 from handlers.common import PoskoContext, gate

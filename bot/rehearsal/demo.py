@@ -19,9 +19,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.app import PoskoApp, build_application, running
-from bot.clock import SystemClock, wib
-from bot.config import Settings, load_settings
+from bot.core.app import PoskoApp, build_application, running
+from bot.core.clock import SystemClock, wib
+from bot.core.config import Settings, load_settings
 from bot.emulator import FakeBotApi, FakeUser, Sent
 from storage import areas, members, posts
 from storage.areas import AreaRow

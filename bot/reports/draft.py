@@ -12,8 +12,8 @@ from datetime import datetime
 from enum import Enum, StrEnum
 from typing import Any
 
-from bot.issues_desk import announce_new_issue
-from bot.presence import PostWatch, current_post, touched
+from bot.presence.checkin import PostWatch, current_post, touched
+from bot.reports.desk import announce_new_issue
 from storage import drafts, issues, posts
 from storage.db import Database, Tx
 from storage.records import SEVERITIES, Draft, Issue, Member, Post

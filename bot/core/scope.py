@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from bot.access import Role, has_role
+from bot.core.access import Role, has_role
 from storage import areas, members
 from storage.db import Tx
 from storage.records import Member

@@ -57,8 +57,8 @@ from telegram.error import (
 )
 from telegram.ext import BaseRateLimiter, ExtBot
 
-from bot.clock import Clock
-from bot.config import DeliverySettings
+from bot.core.clock import Clock
+from bot.core.config import DeliverySettings
 from storage import members, outbox
 from storage.db import Database
 from storage.outbox import OutboxItem

@@ -15,10 +15,10 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from bot.clock import day_hhmm
-from bot.escalation import levels_for
-from bot.i18n import DEFAULT_LANGUAGE, label, t
-from bot.scope import covers, scope_area_ids
+from bot.core.clock import day_hhmm
+from bot.core.i18n import DEFAULT_LANGUAGE, label, t
+from bot.core.scope import covers, scope_area_ids
+from bot.watch.escalation import levels_for
 from storage import areas, audit, drafts, issues
 from storage import watch as watch_store
 from storage.db import Database, Tx

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # matplotlib and numpy load on first render: ~45 MB the bot need not carry
     from matplotlib.figure import Figure
 
-from bot.clock import wib
+from bot.core.clock import wib
 
 WIDTH_PX = 1080
 HEIGHT_PX = 1350

@@ -16,7 +16,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from bot.runtime import Runtime
+from bot.core.runtime import Runtime
 from storage.health import figures
 
 log = logging.getLogger(__name__)

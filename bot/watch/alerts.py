@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 
-from bot.i18n import DEFAULT_LANGUAGE, t
-from bot.presence import PostWatch, touched
-from bot.scope import area_in_scope
+from bot.core.i18n import DEFAULT_LANGUAGE, t
+from bot.core.scope import area_in_scope
+from bot.presence.checkin import PostWatch, touched
 from storage import audit, members, posts
 from storage import watch as store
 from storage.db import Database

@@ -24,9 +24,9 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
 
-from bot.access import Role, has_role, language_of
-from bot.clock import WIB, day_hhmm
-from bot.i18n import LANGUAGES, t
+from bot.core.access import Role, has_role, language_of
+from bot.core.clock import WIB, day_hhmm
+from bot.core.i18n import LANGUAGES, t
 from storage import areas, audit, members, posts
 from storage import circulars as store
 from storage.circulars import REPORT_KIND, Announcement, Circular, Figures, ReadOutcome, Unread

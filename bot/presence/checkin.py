@@ -8,14 +8,14 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Protocol
 
-from bot import geo
+from bot.presence import geo
 from storage import drafts, posts, shifts
 from storage.db import Database, Tx
 from storage.records import Member, Post, Shift
 
 
 class PostWatch(Protocol):
-    """Re-decides a post's watch state after its facts changed (bot.watcher.Watcher)."""
+    """Re-decides a post's watch state after its facts changed (bot.watch.watcher.Watcher)."""
 
     async def refresh(self, tx: Tx, post_ids: Sequence[int], now: datetime) -> None: ...
 

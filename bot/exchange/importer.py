@@ -20,8 +20,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal, get_args
 
-from bot.config import parse_duration
-from bot.schedule import HoursError, parse_hours
+from bot.core.config import parse_duration
+from bot.watch.schedule import HoursError, parse_hours
 from storage import areas, audit, members, posts
 from storage.areas import AreaRow
 from storage.db import Database, Tx

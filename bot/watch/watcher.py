@@ -1,4 +1,4 @@
-"""The watcher: finds posts whose deadline has come, applies ``bot.watch.decide``, and writes
+"""The watcher: finds posts whose deadline has come, applies ``bot.watch.rules.decide``, and writes
 the transitions and the messages they cause in one transaction.
 
 A pass touches only due posts (a partial index on ``posts.next_due_at``). Post updates are
@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.clock import Clock, hhmm
-from bot.config import Settings
-from bot.escalation import Level, area_path, levels_for
-from bot.i18n import duration_text, t
-from bot.issues_desk import ESCALATING_SEVERITIES, escalate_issue
-from bot.schedule import PostSchedules, Schedule
-from bot.watch import Act, AlertFacts, Decision, Facts, Policy, State, decide
+from bot.core.clock import Clock, hhmm
+from bot.core.config import Settings
+from bot.core.i18n import duration_text, t
+from bot.reports.desk import ESCALATING_SEVERITIES, escalate_issue
+from bot.watch.escalation import Level, area_path, levels_for
+from bot.watch.rules import Act, AlertFacts, Decision, Facts, Policy, State, decide
+from bot.watch.schedule import PostSchedules, Schedule
 from storage import posts as posts_store
 from storage import watch as store
 from storage.db import Database, Tx

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from bot.config import WatchSettings, parse_duration
-from bot.schedule import HORIZON, Schedule
+from bot.core.config import WatchSettings, parse_duration
+from bot.watch.schedule import HORIZON, Schedule
 
 # A transition into an open window this late is "on time": the window start counts as the
 # opening. Later than that (first sight of a post, resume from a pause) the grace starts now.

@@ -8,9 +8,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.clock import SystemClock, day_hhmm
-from bot.config import ConfigError, Settings, load_settings
-from bot.logs import setup as setup_logging
+from bot.core.clock import SystemClock, day_hhmm
+from bot.core.config import ConfigError, Settings, load_settings
+from bot.core.logs import setup as setup_logging
 
 EXIT_CONFIG = 2
 EXIT_DATA = 1
@@ -53,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "demo":
-        from bot.demo import main as demo_main
+        from bot.rehearsal.demo import main as demo_main
 
         setup_logging("WARNING", "text")
         return demo_main(interactive=args.interactive)
@@ -77,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(settings: Settings) -> int:
-    from bot.app import build_application, serve
+    from bot.core.app import build_application, serve
 
     app = build_application(settings, SystemClock())
     asyncio.run(serve(app))
@@ -110,7 +110,7 @@ async def _offline(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _import(db: object, kind: str, path: Path) -> int:
-    from bot.importer import ImportFailed, import_csv
+    from bot.exchange.importer import ImportFailed, import_csv
     from storage.db import Database
 
     assert isinstance(db, Database)
@@ -124,7 +124,7 @@ async def _import(db: object, kind: str, path: Path) -> int:
 
 
 async def _invite(db: object, settings: Settings, ref: str) -> int:
-    from bot.registration import deep_link, invite
+    from bot.presence.registration import deep_link, invite
     from storage.db import Database
 
     assert isinstance(db, Database)
@@ -145,7 +145,7 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
     import sqlite3
     from datetime import date
 
-    from bot.export import ExportError, Period, export, format_for, parse_day, parse_kind
+    from bot.exchange.export import ExportError, Period, export, format_for, parse_day, parse_kind
 
     def day(option: str, text: str | None) -> date | None:
         try:

@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from io import BytesIO
 
-from bot.clock import WIB, hhmm, wib
-from bot.config import Settings
-from bot.escalation import area_path
-from bot.i18n import duration_text, label, t
-from bot.mapview import COLOURS, DPI, HEIGHT_PX, TEXT, WIDTH_PX
-from bot.schedule import PostSchedules
+from bot.core.clock import WIB, hhmm, wib
+from bot.core.config import Settings
+from bot.core.i18n import duration_text, label, t
+from bot.insight.map_picture import COLOURS, DPI, HEIGHT_PX, TEXT, WIDTH_PX
+from bot.watch.escalation import area_path
+from bot.watch.schedule import PostSchedules
 from storage import outbox
 from storage import recap as store
 from storage.db import Database

@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bot.clock import Clock
-from bot.config import Settings
-from bot.registration import MemberCache
+from bot.core.clock import Clock
+from bot.core.config import Settings
+from bot.presence.registration import MemberCache
 from storage.db import Database
 
 if TYPE_CHECKING:
-    from bot.watcher import Watcher
+    from bot.watch.watcher import Watcher
 
 
 @dataclass

@@ -21,8 +21,8 @@ from itertools import chain, islice
 from pathlib import Path
 from typing import Literal
 
-from bot.clock import WIB, wib
-from bot.i18n import label, t
+from bot.core.clock import WIB, wib
+from bot.core.i18n import label, t
 from storage import export as store
 from storage.db import from_db
 from storage.export import AreaNode
