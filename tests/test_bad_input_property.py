@@ -41,9 +41,6 @@ Properties checked after every example
   only at their own posts), alert and issue moves only by people whose scope covers the
   post.
 
-Features finished in ``handlers/`` but not yet wired in ``bot/core/app.py`` (at the time of
-writing: the circulars, ``/siaran``, ``/jadwal…``, ``/undang`` and the ``cr:`` buttons) are
-wired here through their own ``register()``; once app.py registers them this does nothing.
 The command list is the one below plus every command registered in the Application, so
 new commands are fuzzed as soon as they are wired; commands the bot does not have are sent
 anyway, under the same checks.
@@ -55,7 +52,6 @@ anyway, under the same checks.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import itertools
 import json
 import logging
@@ -75,13 +71,11 @@ from typing import Any, TypeVar
 
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from telegram.ext import CommandHandler, MessageHandler, filters
+from telegram.ext import CommandHandler
 
 from bot.core.app import PoskoApp, build_application, running
 from bot.core.clock import FakeClock
 from bot.emulator import FakeBotApi, FakeUser, Sent
-from handlers import export, onboarding, recap, reports, supervision
-from handlers.common import reply
 from tests.conftest import (
     ADMIN,
     BUDI,
@@ -870,44 +864,6 @@ class WarningCounter(logging.Handler):
             self.seen[f"{record.name}: {record.msg}"] += 1
 
 
-async def _text_chain(update: Any, context: Any) -> None:
-    """onboarding.text with the supervisor's awaited note chained in (as app.py will)."""
-    if await reports.text(update, context):
-        return
-    if await supervision.take_text(update, context):
-        return
-    await reply(update, context, "common.not_understood")
-
-
-def wire_pending_features(app: PoskoApp) -> None:
-    """/pantau, /laporan, sv: buttons and notes, /ekspor, /rekap, /peta, /siaran… — unless
-    app.py already has them (each register() is a no-op then)."""
-    group = app.handlers.get(0, [])
-    registered = any(getattr(h, "callback", None) is supervision.pantau for h in group)
-    chained = "take_text" in onboarding.text.__code__.co_names
-    if not (registered and chained):
-        existing = list(group)
-        for handler in existing:
-            app.remove_handler(handler, 0)
-        if not registered:
-            supervision.register(app)
-        if not chained:
-            app.add_handler(
-                MessageHandler(
-                    filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND, _text_chain
-                )
-            )
-        for handler in existing:
-            app.add_handler(handler, 0)
-    export.register(app)
-    recap.register(app)
-    try:  # circulars (/siaran, /jadwal…, /undang, cr: buttons) is still being built
-        circulars = importlib.import_module("handlers.circulars")
-    except ImportError:
-        return
-    circulars.register(app)
-
-
 def registered_commands(app: PoskoApp) -> set[str]:
     names: set[str] = set()
     for handlers in app.handlers.values():
@@ -957,7 +913,6 @@ class Harness:
         self.emu = await self._stack.enter_async_context(FakeBotApi())
         fast = {"global_per_s": 500, "per_chat_per_s": 50, "per_group_per_min": 3000}
         app = build_application(make_settings(self.emu, self.db_path, delivery=fast), self.clock)
-        wire_pending_features(app)
         processor = app.update_processor
         observer = getattr(processor, "observer", None)
 

@@ -15,16 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from telegram import Update
-from telegram.ext import MessageHandler, filters
 
 from bot.core.app import PoskoApp, build_application, running
 from bot.core.clock import FakeClock
 from bot.core.runtime import Runtime
 from bot.emulator import FakeBotApi, FakeUser, Sent
 from bot.reports.desk import announce_new_issue
-from handlers import onboarding, reports, supervision
-from handlers.common import PoskoContext, reply
 from storage import areas, issues, members
 from storage.db import Database, Tx
 from storage.outbox import Priority
@@ -47,47 +43,11 @@ from tests.conftest import (
 Phones = Callable[[FakeUser], Phone]
 
 
-# --- the bot with the supervision handlers wired in ------------------------------------------
-
-
-async def _text_chain(update: Update, context: PoskoContext) -> None:
-    """onboarding.text with supervision.take_text chained, until app.py does it itself."""
-    if await reports.text(update, context):
-        return
-    if await supervision.take_text(update, context):
-        return
-    await reply(update, context, "common.not_understood")
-
-
-def wire(app: PoskoApp) -> None:
-    """Put the supervision handlers ahead of the catch-alls of group 0 unless app.py
-    already has them (and the note text chained into onboarding.text)."""
-    group = app.handlers.get(0, [])
-    registered = any(getattr(h, "callback", None) is supervision.pantau for h in group)
-    chained = "take_text" in onboarding.text.__code__.co_names
-    if registered and chained:
-        return
-    existing = list(group)
-    for handler in existing:
-        app.remove_handler(handler, 0)
-    if not registered:
-        supervision.register(app)
-    if not chained:
-        app.add_handler(
-            MessageHandler(
-                filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND, _text_chain
-            )
-        )
-    for handler in existing:
-        app.add_handler(handler, 0)
-
-
 @pytest.fixture
 def start_sv(emu: FakeBotApi, db_path: Path, clock: FakeClock) -> AppFactory:
     @asynccontextmanager
     async def _start(**sections: Any) -> AsyncIterator[PoskoApp]:
         app = build_application(make_settings(emu, db_path, **sections), clock)
-        wire(app)
         async with running(app, poll_timeout=timedelta(seconds=1)):
             yield app
 

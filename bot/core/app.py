@@ -38,9 +38,20 @@ from bot.core.transport import AiohttpRequest
 from bot.delivery.sender import DirectSendCounter, Sender
 from bot.watch.runner import WatchRunner
 from bot.watch.watcher import TAKE_PREFIX, Watcher
-from handlers import admin, alerts, circulars, onboarding, presence, recap, reports, supervision
+from handlers import (
+    admin,
+    alerts,
+    circulars,
+    fallback,
+    onboarding,
+    presence,
+    recap,
+    reports,
+    supervision,
+)
 from handlers import export as export_handlers
-from handlers.common import PoskoContext, gate
+from handlers.common import PoskoContext
+from handlers.gate import gate
 from storage import watch as watch_store
 from storage.db import Database
 
@@ -131,10 +142,10 @@ def _add_handlers(app: PoskoApp) -> None:
     )
     app.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.PHOTO, reports.photo))
     app.add_handler(
-        MessageHandler(filters.UpdateType.MESSAGE & filters.COMMAND, onboarding.unknown_command)
+        MessageHandler(filters.UpdateType.MESSAGE & filters.COMMAND, fallback.unknown_command)
     )
-    app.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.TEXT, onboarding.text))
-    app.add_handler(MessageHandler(filters.UpdateType.MESSAGE, onboarding.unsupported))
+    app.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.TEXT, fallback.text))
+    app.add_handler(MessageHandler(filters.UpdateType.MESSAGE, fallback.unsupported))
 
 
 async def _stale_button(update: Update, context: PoskoContext) -> None:

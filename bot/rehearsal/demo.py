@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import sys
 import tempfile
 import time
@@ -303,11 +302,7 @@ async def scripted_evening(stage: Stage, transcript: Transcript) -> dict[str, An
 
 
 async def _circular_scene(stage: Stage, transcript: Transcript) -> bool:
-    """The admin's circular and its read receipts (only when circulars are built in)."""
-    try:
-        importlib.import_module("handlers.circulars")
-    except ImportError:
-        return False
+    """The admin's circular and its read receipts."""
     transcript.note("Admin mengirim edaran netralitas ASN kepada semua petugas.")
     preview = await stage.text(
         "ops", "/siaran petugas Mohon jaga netralitas ASN selama masa tenang. Terima kasih."
