@@ -85,3 +85,12 @@ async def set_group_chat(
         "UPDATE areas SET group_chat_id = ?, group_topic_id = ?, updated_at = ? WHERE id = ?",
         (chat_id, topic_id, to_db(now), area_id),
     )
+
+
+async def parent_links(tx: Tx) -> list[tuple[str, str, str]]:
+    """Every stored area below another: (code, level, parent's code)."""
+    rows = await tx.all(
+        "SELECT child.code, child.level, parent.code FROM areas child"
+        " JOIN areas parent ON parent.id = child.parent_id"
+    )
+    return [(row[0], row[1], row[2]) for row in rows]

@@ -34,6 +34,11 @@ class AreaNode:
     parent_id: int | None
 
 
+# What the exporters hold while they stream; they name these, never the driver.
+Snapshot = sqlite3.Connection
+ReadError = sqlite3.Error
+
+
 @contextmanager
 def snapshot(path: str | Path) -> Iterator[sqlite3.Connection]:
     """A read-only connection holding one read transaction for the whole export."""

@@ -28,3 +28,22 @@ async def figures(tx: Tx) -> Figures:
     failed = int(await tx.scalar("SELECT count(*) FROM outbox WHERE status = 'failed'"))
     assert row is not None
     return Figures(states, open_alerts, int(row[0]), from_db(row[1]), failed)
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """What happened in a database so far (the rehearsal's closing summary)."""
+
+    alerts: int
+    issues: int
+    signals: int
+    sent: int
+
+
+async def totals(tx: Tx) -> Totals:
+    row = await tx.one(
+        "SELECT (SELECT count(*) FROM alerts), (SELECT count(*) FROM issues),"
+        " (SELECT count(*) FROM signals), (SELECT count(*) FROM outbox WHERE status = 'sent')"
+    )
+    assert row is not None
+    return Totals(int(row[0]), int(row[1]), int(row[2]), int(row[3]))

@@ -25,6 +25,7 @@ class AlertRow:
     step_area_id: int | None
     next_due_at: datetime | None
     acked_by: int | None
+    resolved_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +147,7 @@ def _alert(row: Any) -> AlertRow:
         step_area_id=row["step_area_id"],
         next_due_at=from_db(row["next_due_at"]),
         acked_by=row["acked_by"],
+        resolved_at=from_db(row["resolved_at"]),
     )
 
 

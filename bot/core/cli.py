@@ -142,10 +142,10 @@ async def _invite(db: object, settings: Settings, ref: str) -> int:
 
 def _export(args: argparse.Namespace, settings: Settings) -> int:
     """Read-only: streams from the database on its own connection while the bot may run."""
-    import sqlite3
     from datetime import date
 
     from bot.exchange.export import ExportError, Period, export, format_for, parse_day, parse_kind
+    from storage.export import ReadError
 
     def day(option: str, text: str | None) -> date | None:
         try:
@@ -163,7 +163,7 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
     except ExportError as exc:
         print(f"posko: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    except sqlite3.Error as exc:
+    except ReadError as exc:
         print(f"posko: cannot read {settings.storage.path}: {exc}", file=sys.stderr)
         return EXIT_DATA
     print(f"{args.output}: {rows} {kind} ({fmt})")

@@ -13,7 +13,6 @@ import csv
 import os
 import re
 import secrets
-import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -25,7 +24,7 @@ from bot.core.clock import WIB, wib
 from bot.core.i18n import label, t
 from storage import export as store
 from storage.db import from_db
-from storage.export import AreaNode
+from storage.export import AreaNode, Snapshot
 
 Kind = Literal["shifts", "issues", "alerts"]
 Format = Literal["csv", "xlsx"]
@@ -264,11 +263,11 @@ def _flag(value: int | None) -> bool | None:
     return None if value is None else bool(value)
 
 
-Rows = Callable[[sqlite3.Connection, Period, _Areas, str], Iterator[list[Value]]]
+Rows = Callable[[Snapshot, Period, _Areas, str], Iterator[list[Value]]]
 
 
 def _shift_rows(
-    conn: sqlite3.Connection, period: Period, places: _Areas, language: str
+    conn: Snapshot, period: Period, places: _Areas, language: str
 ) -> Iterator[list[Value]]:
     for row in store.shifts(conn, period.start, period.end):
         started, ended = from_db(row["started_at"]), from_db(row["ended_at"])
@@ -291,7 +290,7 @@ def _shift_rows(
 
 
 def _issue_rows(
-    conn: sqlite3.Connection, period: Period, places: _Areas, language: str
+    conn: Snapshot, period: Period, places: _Areas, language: str
 ) -> Iterator[list[Value]]:
     for row in store.issues(conn, period.start, period.end):
         yield [
@@ -316,7 +315,7 @@ def _issue_rows(
 
 
 def _alert_rows(
-    conn: sqlite3.Connection, period: Period, places: _Areas, language: str
+    conn: Snapshot, period: Period, places: _Areas, language: str
 ) -> Iterator[list[Value]]:
     for row in store.alerts(conn, period.start, period.end):
         opened = from_db(row["opened_at"])

@@ -419,12 +419,8 @@ async def _check_stored_children(
 ) -> None:
     """A stored area whose level the file changes must still sit right above the stored
     areas below it that the file leaves where they are."""
-    rows = await tx.all(
-        "SELECT child.code, child.level, parent.code FROM areas child"
-        " JOIN areas parent ON parent.id = child.parent_id"
-    )
     reported: set[str] = set()
-    for child_code, child_level, parent_code in rows:
+    for child_code, child_level, parent_code in await areas.parent_links(tx):
         if child_code in parsed or parent_code not in parsed or parent_code in reported:
             continue
         line, row = parsed[parent_code]

@@ -22,7 +22,7 @@ from bot.core.app import PoskoApp, build_application, running
 from bot.core.clock import SystemClock, wib
 from bot.core.config import Settings, load_settings
 from bot.emulator import FakeBotApi, FakeUser, Sent
-from storage import areas, members, posts
+from storage import areas, health, members, posts
 from storage.areas import AreaRow
 from storage.db import Database
 from storage.members import MemberRow
@@ -360,10 +360,8 @@ async def _summary(
 ) -> None:
     runtime = app.bot_data["runtime"]
     async with runtime.database.read() as tx:
-        alerts = await tx.scalar("SELECT count(*) FROM alerts")
-        issues = await tx.scalar("SELECT count(*) FROM issues")
-        signals = await tx.scalar("SELECT count(*) FROM signals")
-        outbox = await tx.scalar("SELECT count(*) FROM outbox WHERE status = 'sent'")
+        done = await health.totals(tx)
+    alerts, issues, signals, outbox = done.alerts, done.issues, done.signals, done.sent
     print("\nRingkasan / summary", file=out)
     print(f"  durasi: {time.monotonic() - started:.0f} s", file=out)
     print(

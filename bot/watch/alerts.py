@@ -52,12 +52,12 @@ async def take(
         assert post is not None
         if not await area_in_scope(tx, member, post.area_id):
             return Take(TakeStatus.NOT_YOURS, post.code)
-        resolved = await tx.scalar("SELECT resolved_at FROM alerts WHERE id = ?", (alert_id,))
-        if resolved is not None:
+        if alert.resolved_at is not None:
             return Take(TakeStatus.OVER, post.code)
         if not await store.acknowledge(tx, alert_id, member.id, now):
-            owner_id = await tx.scalar("SELECT acked_by FROM alerts WHERE id = ?", (alert_id,))
-            owner = await members.by_id(tx, int(owner_id)) if owner_id is not None else None
+            taken = await store.alert_by_id(tx, alert_id)
+            owner_id = taken.acked_by if taken is not None else None
+            owner = await members.by_id(tx, owner_id) if owner_id is not None else None
             return Take(TakeStatus.ALREADY_TAKEN, post.code, owner.name if owner else None)
         await audit.record(tx, now, member.id, "take", "alert", alert_id, post=post.code)
         log.info("alert taken post=%s alert=%s by member=%s", post.code, alert_id, member.id)
