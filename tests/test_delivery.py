@@ -415,7 +415,7 @@ async def test_throttled_chat_does_not_block_others(
 async def test_direct_replies_are_counted_against_the_outbox_budget() -> None:
     """Replies bypass the outbox but spend the same Telegram budget: the counter tells the
     sender about each, and never about the sender's own (marked) requests."""
-    from bot.delivery.sender import OUTBOX_SEND, DirectSendCounter
+    from bot.delivery.direct import OUTBOX_SEND, DirectSendCounter
 
     noted: list[int] = []
 
@@ -440,7 +440,7 @@ async def test_outbox_sends_are_not_counted_twice(emu: FakeBotApi, db: Database)
     reach note_direct_send; the outbox's own sends are already in its windows."""
     from telegram.ext import ExtBot
 
-    from bot.delivery.sender import DirectSendCounter
+    from bot.delivery.direct import DirectSendCounter
 
     counter = DirectSendCounter()
     bot = ExtBot(emu.token, base_url=emu.base_url, request=AiohttpRequest(), rate_limiter=counter)

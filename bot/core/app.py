@@ -35,7 +35,8 @@ from bot.core.logs import RedactingFilter
 from bot.core.processing import PerChatUpdateProcessor
 from bot.core.runtime import Runtime
 from bot.core.transport import AiohttpRequest
-from bot.delivery.sender import DirectSendCounter, Sender
+from bot.delivery.direct import DirectSendCounter
+from bot.delivery.sender import Sender
 from bot.watch.runner import WatchRunner
 from bot.watch.watcher import TAKE_PREFIX, Watcher
 from handlers import (

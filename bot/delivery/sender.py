@@ -38,13 +38,12 @@ import logging
 import math
 import random
 from collections import Counter
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import telegram
-from telegram._utils.types import JSONDict
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -55,10 +54,21 @@ from telegram.error import (
     TelegramError,
     TimedOut,
 )
-from telegram.ext import BaseRateLimiter, ExtBot
+from telegram.ext import ExtBot
 
 from bot.core.clock import Clock
 from bot.core.config import DeliverySettings
+from bot.delivery.direct import OUTBOX_SEND
+from bot.delivery.limits import Bucket, Slot, Window
+from bot.delivery.outcomes import (
+    Delivered,
+    Failed,
+    Migrated,
+    Outcome,
+    Retry,
+    forbidden_reason,
+    retry_after_seconds,
+)
 from storage import members, outbox
 from storage.db import Database
 from storage.outbox import OutboxItem
@@ -74,8 +84,6 @@ MIN_PAUSE = 0.001
 BACKOFF_BASE = 2.0
 BACKOFF_CAP = 300.0
 JITTER = 0.2
-WINDOW_MARGIN = 0.002
-"""Seconds added to every window span: clock rounding must never cost a 429."""
 FLOOD_CHATS = 2
 """Distinct chats told to wait within one retry window that mean a global flood wait."""
 OUTAGE_RETRY = 10.0
@@ -101,189 +109,14 @@ _TYPED: dict[str, tuple[str, tuple[str, ...]]] = {
 SETTLE_RETRY_FIRST = 0.05
 SETTLE_RETRY_MAX = 5.0
 
-# Marks the sender's own requests for DirectSendCounter (they are counted already).
-OUTBOX_SEND = {"outbox": True}
-DIRECT_METHODS = frozenset(
-    {"sendMessage", "sendPhoto", "sendDocument", "sendLocation", "sendMediaGroup"}
-)
-
-
-class DirectSendCounter(BaseRateLimiter[dict[str, bool]]):
-    """Sees every Bot API request (PTB's rate-limiter hook) and tells the sender about the
-    messages that did not come from the outbox. It never delays anything: replies to a
-    person who just wrote are not held back; the outbox yields to them instead."""
-
-    def __init__(self) -> None:
-        self.sender: Sender | None = None
-
-    async def initialize(self) -> None:
-        pass
-
-    async def shutdown(self) -> None:
-        pass
-
-    async def process_request(
-        self,
-        callback: Callable[..., Coroutine[Any, Any, bool | JSONDict | list[JSONDict]]],
-        args: Any,
-        kwargs: dict[str, Any],
-        endpoint: str,
-        data: dict[str, Any],
-        rate_limit_args: dict[str, bool] | None,
-    ) -> bool | JSONDict | list[JSONDict]:
-        if self.sender is not None and rate_limit_args is None and endpoint in DIRECT_METHODS:
-            chat_id = data.get("chat_id")
-            if isinstance(chat_id, int):
-                self.sender.note_direct_send(chat_id)
-        return await callback(*args, **kwargs)
-
-
-# --------------------------------------------------------------------------------------------
-# Limits
-# --------------------------------------------------------------------------------------------
-
-
-class _Slot:
-    """One send's place in a window: held until ``span`` after ``end`` (inf while in flight)."""
-
-    __slots__ = ("end",)
-
-    def __init__(self) -> None:
-        self.end = math.inf
-
-
-class _Window:
-    """At most ``capacity`` sends in any ``span`` seconds."""
-
-    __slots__ = ("_slots", "capacity", "span")
-
-    def __init__(self, capacity: int, span: float) -> None:
-        self.capacity = capacity
-        self.span = span + WINDOW_MARGIN
-        self._slots: list[_Slot] = []
-
-    @classmethod
-    def of_rate(cls, count: float, per: float) -> _Window:
-        """``count`` sends per ``per`` seconds; below one per ``per``, one per longer span."""
-        capacity = math.floor(count + 1e-6)
-        if capacity >= 1:
-            return cls(capacity, per)
-        return cls(1, per / count)
-
-    def _prune(self, now: float) -> None:
-        if self._slots:
-            self._slots = [s for s in self._slots if s.end + self.span > now]
-
-    def empty(self, now: float) -> bool:
-        self._prune(now)
-        return not self._slots
-
-    def free(self, now: float) -> int:
-        self._prune(now)
-        return self.capacity - len(self._slots)
-
-    def next_free(self, now: float) -> float:
-        """When a slot frees up (now if one is free; inf if only answers can free one)."""
-        if self.free(now) > 0:
-            return now
-        return min(s.end for s in self._slots) + self.span
-
-    def take(self) -> _Slot:
-        slot = _Slot()
-        self._slots.append(slot)
-        return slot
-
-
-class _Bucket:
-    """Pacing: ``rate`` tokens per second, at most ``burst`` saved up."""
-
-    __slots__ = ("_at", "_tokens", "burst", "rate")
-
-    def __init__(self, rate: float, burst: int) -> None:
-        self.rate = rate
-        self.burst = burst
-        self._tokens = float(burst)
-        self._at: float | None = None
-
-    def _refill(self, now: float) -> None:
-        if self._at is not None and now > self._at:
-            self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
-        if self._at is None or now > self._at:
-            self._at = now
-
-    def available(self, now: float) -> int:
-        self._refill(now)
-        return math.floor(self._tokens + 1e-6)
-
-    def next_token(self, now: float) -> float:
-        self._refill(now)
-        if self._tokens + 1e-6 >= 1:
-            return now
-        return now + (1 - self._tokens) / self.rate
-
-    def take(self, now: float) -> None:
-        self._refill(now)
-        self._tokens -= 1
-
-
-# --------------------------------------------------------------------------------------------
-# Outcomes of one attempt
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Delivered:
-    message_id: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class _Retry:
-    delay: float
-    error: str
-    count_attempt: bool
-
-
-@dataclass(frozen=True, slots=True)
-class _Failed:
-    reason: str
-    error: str
-    unreachable: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class _Migrated:
-    new_chat_id: int
-    error: str
-
-
-_Outcome = _Delivered | _Retry | _Failed | _Migrated
-
-
 @dataclass(slots=True)
 class _Pass:
-    claimed: list[tuple[OutboxItem, list[_Slot]]]
+    claimed: list[tuple[OutboxItem, list[Slot]]]
     soonest: float
     """Timestamp at which something held back by a limit or pause may go."""
     limited: bool
     """The overall limit (or a global pause) stopped the pass, not a lack of due rows."""
 
-
-def _retry_after_seconds(exc: RetryAfter) -> float:
-    # The property warns (int → timedelta migration in PTB 22); the stored value does not.
-    raw: Any = getattr(exc, "_retry_after", None)
-    if raw is None:
-        raw = exc.retry_after
-    if isinstance(raw, timedelta):
-        return max(0.0, raw.total_seconds())
-    return max(0.0, float(raw))
-
-
-def _forbidden_reason(text: str) -> str:
-    lowered = text.lower()
-    for word in ("blocked", "deactivated", "kicked"):
-        if word in lowered:
-            return word
-    return "forbidden"
 
 
 # --------------------------------------------------------------------------------------------
@@ -314,10 +147,10 @@ class Sender:
         # Limits run on seconds since this instant: small floats keep their precision.
         self._epoch = clock.now()
 
-        self._global = _Window.of_rate(settings.global_per_s, 1.0)
-        self._pace = _Bucket(settings.global_per_s, max(1, math.ceil(settings.global_per_s / 10)))
-        self._chat_windows: dict[int, _Window] = {}
-        self._group_windows: dict[int, _Window] = {}
+        self._global = Window.of_rate(settings.global_per_s, 1.0)
+        self._pace = Bucket(settings.global_per_s, max(1, math.ceil(settings.global_per_s / 10)))
+        self._chat_windows: dict[int, Window] = {}
+        self._group_windows: dict[int, Window] = {}
         self._paused: dict[int, float] = {}
         self._global_pause = 0.0
         self._floods: dict[int, float] = {}
@@ -530,19 +363,19 @@ class Sender:
         claimed = [(item, self._reserve(item.chat_id, now)) for item in chosen]
         return _Pass(claimed, soonest, limited=False)
 
-    def _reserve(self, chat_id: int, now: float) -> list[_Slot]:
+    def _reserve(self, chat_id: int, now: float) -> list[Slot]:
         self._pace.take(now)
         slots = [self._global.take()]
         window = self._chat_windows.get(chat_id)
         if window is None:
-            window = self._chat_windows[chat_id] = _Window.of_rate(
+            window = self._chat_windows[chat_id] = Window.of_rate(
                 self._settings.per_chat_per_s, 1.0
             )
         slots.append(window.take())
         if chat_id < 0:
             group = self._group_windows.get(chat_id)
             if group is None:
-                group = self._group_windows[chat_id] = _Window.of_rate(
+                group = self._group_windows[chat_id] = Window.of_rate(
                     self._settings.per_group_per_min, 60.0
                 )
             slots.append(group.take())
@@ -556,17 +389,17 @@ class Sender:
         slot.end = now
         window = self._chat_windows.get(chat_id)
         if window is None:
-            window = self._chat_windows[chat_id] = _Window.of_rate(
+            window = self._chat_windows[chat_id] = Window.of_rate(
                 self._settings.per_chat_per_s, 1.0
             )
         window.take().end = now
 
-    def _release(self, slots: Iterable[_Slot]) -> None:
+    def _release(self, slots: Iterable[Slot]) -> None:
         now = self._now()
         for slot in slots:
             slot.end = now
 
-    def _spawn(self, item: OutboxItem, slots: list[_Slot]) -> None:
+    def _spawn(self, item: OutboxItem, slots: list[Slot]) -> None:
         task = asyncio.create_task(self._deliver(item, slots), name=f"outbox-{item.id}")
         self._in_flight[item.id] = task
         task.add_done_callback(functools.partial(self._done, item.id))
@@ -579,8 +412,8 @@ class Sender:
 
     # ---------------------------------------------------------------- one message
 
-    async def _deliver(self, item: OutboxItem, slots: list[_Slot]) -> None:
-        outcome: _Outcome
+    async def _deliver(self, item: OutboxItem, slots: list[Slot]) -> None:
+        outcome: Outcome
         try:
             try:
                 message_id = await self._call(item)
@@ -588,12 +421,12 @@ class Sender:
                 self._release(slots)
         except Exception as exc:
             outcome = self._classify(item, exc)
-            if isinstance(exc, NetworkError) and isinstance(outcome, _Retry):
+            if isinstance(exc, NetworkError) and isinstance(outcome, Retry):
                 outcome, recovered = await self._outage_aware(item, outcome)
             else:
                 recovered = isinstance(exc, TelegramError) and self._answered()
         else:
-            outcome = _Delivered(message_id)
+            outcome = Delivered(message_id)
             recovered = self._answered()
         await self._settle(item, outcome, recovered)
 
@@ -602,7 +435,7 @@ class Sender:
         recovered, self._down = self._down, False
         return recovered
 
-    async def _outage_aware(self, item: OutboxItem, outcome: _Retry) -> tuple[_Retry, bool]:
+    async def _outage_aware(self, item: OutboxItem, outcome: Retry) -> tuple[Retry, bool]:
         """A network error: during an outage the attempt is free and the wait is short.
 
         Also returns whether a probe found the API back after an outage.
@@ -615,7 +448,7 @@ class Sender:
             return outcome, was_down
         self.outage_retries += 1
         cap = OUTAGE_RETRY * self._rng.uniform(1 - JITTER, 1)
-        return _Retry(min(outcome.delay, cap), outcome.error, count_attempt=False), False
+        return Retry(min(outcome.delay, cap), outcome.error, count_attempt=False), False
 
     async def _api_down(self) -> bool:
         """Whether the Bot API answers nothing at all: one getMe, shared by every row."""
@@ -671,34 +504,34 @@ class Sender:
         token = self._bot.token
         return text.replace(token, "<token>") if token else text
 
-    def _classify(self, item: OutboxItem, exc: Exception) -> _Outcome:
+    def _classify(self, item: OutboxItem, exc: Exception) -> Outcome:
         error = self._redact(f"{type(exc).__name__}: {exc}")
         if isinstance(exc, RetryAfter):
             self.n_429 += 1
-            seconds = _retry_after_seconds(exc)
+            seconds = retry_after_seconds(exc)
             self._flood_wait(item.chat_id, seconds)
             log.warning("outbox %d: chat %d told to wait %gs", item.id, item.chat_id, seconds)
-            return _Retry(seconds, error, count_attempt=False)
+            return Retry(seconds, error, count_attempt=False)
         if isinstance(exc, ChatMigrated):
             new_chat_id = int(exc.new_chat_id)
             if new_chat_id == item.chat_id:
-                return _Failed("bad_request", error)
-            return _Migrated(new_chat_id, error)
+                return Failed("bad_request", error)
+            return Migrated(new_chat_id, error)
         if isinstance(exc, Forbidden):
-            return _Failed(_forbidden_reason(str(exc)), error, unreachable=True)
+            return Failed(forbidden_reason(str(exc)), error, unreachable=True)
         if isinstance(exc, BadRequest):
             lowered = str(exc).lower()
             if "chat not found" in lowered or "peer_id_invalid" in lowered:
-                return _Failed("chat_not_found", error, unreachable=True)
-            return _Failed("bad_request", error)
+                return Failed("chat_not_found", error, unreachable=True)
+            return Failed("bad_request", error)
         if isinstance(exc, EndPointNotFound):
-            return _Failed("unsupported", error)
+            return Failed("unsupported", error)
         if isinstance(exc, TelegramError):
             # TimedOut, connection errors and 5xx are NetworkError; anything else Telegram
             # says (401, 409, ...) is not the message's fault either.
-            return _Retry(self._backoff(item.attempts), error, count_attempt=True)
+            return Retry(self._backoff(item.attempts), error, count_attempt=True)
         log.error("outbox %d: cannot be sent: %s", item.id, error, exc_info=exc)
-        return _Failed("invalid", error)
+        return Failed("invalid", error)
 
     def _backoff(self, attempts: int) -> float:
         base = min(BACKOFF_CAP, BACKOFF_BASE * 2.0 ** min(attempts, 30))
@@ -715,7 +548,7 @@ class Sender:
             self._global_pause = max(self._global_pause, max(self._floods.values()))
             log.warning("outbox: global flood wait until +%gs", self._global_pause - now)
 
-    async def _settle(self, item: OutboxItem, outcome: _Outcome, recovered: bool = False) -> None:
+    async def _settle(self, item: OutboxItem, outcome: Outcome, recovered: bool = False) -> None:
         now = self._clock.now()
         released = 0
         pause = SETTLE_RETRY_FIRST
@@ -724,19 +557,19 @@ class Sender:
                 async with self._db.transaction() as tx:
                     if recovered:
                         released = await outbox.retry_now(tx, now)
-                    if isinstance(outcome, _Delivered):
+                    if isinstance(outcome, Delivered):
                         done = await outbox.mark_sent(tx, item.id, now, outcome.message_id)
-                    elif isinstance(outcome, _Migrated):
+                    elif isinstance(outcome, Migrated):
                         await outbox.repoint_chat(tx, item.chat_id, outcome.new_chat_id)
                         done = await outbox.reschedule(
                             tx, item.id, now, outcome.error, count_attempt=False
                         )
-                    elif isinstance(outcome, _Retry):
+                    elif isinstance(outcome, Retry):
                         if (
                             outcome.count_attempt
                             and item.attempts + 1 >= self._settings.max_attempts
                         ):
-                            outcome = _Failed("gave_up", outcome.error)
+                            outcome = Failed("gave_up", outcome.error)
                             done = await outbox.mark_failed(tx, item.id, outcome.error)
                         else:
                             done = await outbox.reschedule(
@@ -766,14 +599,14 @@ class Sender:
         if not done:
             log.warning("outbox %d: row was no longer in flight; outcome dropped", item.id)
             return
-        if isinstance(outcome, _Delivered):
+        if isinstance(outcome, Delivered):
             self.sent += 1
-        elif isinstance(outcome, _Migrated):
+        elif isinstance(outcome, Migrated):
             self.migrated += 1
             log.info(
                 "outbox %d: chat %d migrated to %d", item.id, item.chat_id, outcome.new_chat_id
             )
-        elif isinstance(outcome, _Retry):
+        elif isinstance(outcome, Retry):
             self.retried += 1
             log.info("outbox %d: retry in %.1fs after %s", item.id, outcome.delay, outcome.error)
         else:
