@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from bot.exchange.importer import ImportFailed, ImportSummary, Kind, import_csv
+from bot.exchange.csv_file import ImportFailed
+from bot.exchange.importer import ImportSummary, Kind, import_csv
 from bot.watch.schedule import parse_hours
 from storage import areas, members, posts
 from storage.db import Database

@@ -110,7 +110,8 @@ async def _offline(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _import(db: object, kind: str, path: Path) -> int:
-    from bot.exchange.importer import ImportFailed, import_csv
+    from bot.exchange.csv_file import ImportFailed
+    from bot.exchange.importer import import_csv
     from storage.db import Database
 
     assert isinstance(db, Database)
