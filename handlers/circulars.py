@@ -19,7 +19,9 @@ from telegram import Update
 from telegram.error import BadRequest
 from telegram.ext import Application, BaseHandler, CallbackQueryHandler, CommandHandler
 
+from bot.circulars import announcements, receipts
 from bot.circulars import circular as rules
+from bot.circulars.announcements import RemoveStatus, ScheduleStatus
 from bot.circulars.circular import (
     CANCEL_PREFIX,
     CONFIRM_PREFIX,
@@ -28,10 +30,9 @@ from bot.circulars.circular import (
     CancelStatus,
     ConfirmStatus,
     DraftStatus,
-    RemoveStatus,
-    ScheduleStatus,
-    StatusView,
 )
+from bot.circulars.receipts import StatusView
+from bot.circulars.texts import snippet
 from bot.core.access import Role
 from bot.core.clock import day_hhmm
 from bot.core.runtime import Runtime
@@ -170,7 +171,7 @@ async def button(update: Update, context: PoskoContext) -> None:
         assert result.circular is not None and result.figures is not None
         await query.answer(context.t("circular.sent_toast"))
         if where is not None:
-            text = rules.report_text(context.lang, result.circular, result.figures)
+            text = receipts.report_text(context.lang, result.circular, result.figures)
             try:
                 await query.edit_message_text(text, reply_markup=None)
             except BadRequest as exc:
@@ -221,7 +222,7 @@ async def siaran_status(update: Update, context: PoskoContext) -> None:
         await reply(update, context, "circular.status_usage")
         return
     wanted = int(words[0]) if words else None
-    found = await rules.status(context.runtime.database, wanted)
+    found = await receipts.status(context.runtime.database, wanted)
     if found is None:
         if wanted is None:
             await reply(update, context, "circular.status_none")
@@ -237,7 +238,7 @@ async def siaran_status(update: Update, context: PoskoContext) -> None:
             status=context.t(f"circular.status_{found.status}"),
         )
         return
-    await reply(update, context, "common.raw", text=rules.status_text(context.lang, found))
+    await reply(update, context, "common.raw", text=receipts.status_text(context.lang, found))
 
 
 # --- /jadwal ----------------------------------------------------------------------------------
@@ -246,7 +247,7 @@ async def siaran_status(update: Update, context: PoskoContext) -> None:
 async def jadwal(update: Update, context: PoskoContext) -> None:
     if not await _admin(update, context):
         return
-    items, total = await rules.pending(context.runtime.database, LIST_LIMIT)
+    items, total = await announcements.pending(context.runtime.database, LIST_LIMIT)
     if not items:
         await reply(update, context, "schedule.empty")
         return
@@ -258,7 +259,7 @@ async def jadwal(update: Update, context: PoskoContext) -> None:
                 id=item.id,
                 when=day_hhmm(item.fire_at),
                 scope=item.scope,
-                snippet=rules.snippet(item.text),
+                snippet=snippet(item.text),
             )
         )
     if total > len(items):
@@ -271,7 +272,7 @@ async def jadwal_tambah(update: Update, context: PoskoContext) -> None:
     if not await _admin(update, context):
         return
     runtime = context.runtime
-    result = await rules.schedule(
+    result = await announcements.schedule(
         runtime.database,
         context.me(),
         command_args(update.effective_message),
@@ -309,7 +310,7 @@ async def jadwal_hapus(update: Update, context: PoskoContext) -> None:
         return
     runtime = context.runtime
     wanted = int(words[0])
-    outcome, found = await rules.unschedule(
+    outcome, found = await announcements.unschedule(
         runtime.database, context.me(), wanted, runtime.clock.now()
     )
     if outcome is RemoveStatus.REMOVED:
@@ -390,7 +391,7 @@ async def tick(context: PoskoContext) -> None:
     runtime = context.application.bot_data.get("runtime")
     if not isinstance(runtime, Runtime) or runtime.db is None:
         return
-    await rules.tick(runtime.db, runtime.clock.now(), runtime.settings.bot.default_language)
+    await announcements.tick(runtime.db, runtime.clock.now(), runtime.settings.bot.default_language)
 
 
 async def start_jobs(app: App) -> None:

@@ -451,7 +451,7 @@ async def test_admin_commands_refuse_others(
 
 
 def test_schedule_times_far_off_are_unreadable() -> None:
-    from bot.circulars.circular import parse_when
+    from bot.circulars.announcements import parse_when
 
     assert parse_when("0001-01-01", "00:00") is None  # would overflow converting to UTC
     assert parse_when("9999-12-31", "23:59") is None
