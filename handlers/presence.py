@@ -16,11 +16,11 @@ from telegram import (
 from bot.core.clock import hhmm
 from bot.core.i18n import duration_text
 from bot.core.logs import bind
-from bot.presence import checkin as presence
+from bot.presence import checkin
 from bot.presence.checkin import CheckIn, CheckInStatus, Fix
 from bot.presence.geo import GeoVerdict
-from bot.reports import draft as reporting
-from bot.reports.draft import Step
+from bot.reports import filing
+from bot.reports.filing import Step
 from handlers import reports
 from handlers.common import PoskoContext, buttons, callback_id, command_args, drop_buttons, reply
 from storage import alerts, issues, posts, shifts
@@ -129,11 +129,11 @@ async def location(update: Update, context: PoskoContext) -> None:
     # A location belongs to a report only while the report asks for one and the officer
     # did not just ask to check in; otherwise it is a check-in and the report waits.
     asked_to_check_in = context.user_data.pop(CHECK_IN_ASKED, False) if context.user_data else False
-    draft = await reporting.current(runtime.database, member)
+    draft = await filing.current(runtime.database, member)
     if draft is not None and draft.step is Step.ATTACH and not asked_to_check_in:
         await reports.location(update, context)
         return
-    result = await presence.check_in(
+    result = await checkin.check_in(
         runtime.database,
         member,
         _fix(message.location, message),
@@ -169,7 +169,7 @@ async def chosen(update: Update, context: PoskoContext) -> None:
     if post_id is None:
         await query.answer(context.t("common.stale_button"), show_alert=True)
         return
-    result = await presence.choose_post(
+    result = await checkin.choose_post(
         runtime.database, member, post_id, runtime.clock.now(), runtime.watcher
     )
     await query.answer()
@@ -189,14 +189,14 @@ async def live_location(update: Update, context: PoskoContext) -> None:
         message.location.horizontal_accuracy,
         message.message_id,
     )
-    await presence.live_update(runtime.database, member, fix, runtime.clock.now(), runtime.watcher)
+    await checkin.live_update(runtime.database, member, fix, runtime.clock.now(), runtime.watcher)
 
 
 async def pulang(update: Update, context: PoskoContext) -> None:
     member = context.me()
     runtime = context.runtime
     now = runtime.clock.now()
-    result = await presence.check_out(runtime.database, member, now, runtime.watcher)
+    result = await checkin.check_out(runtime.database, member, now, runtime.watcher)
     if result.shift is None or result.post is None:
         await reply(update, context, "presence.not_on_duty", ReplyKeyboardRemove())
         return
@@ -220,7 +220,7 @@ async def aman(update: Update, context: PoskoContext) -> None:
         await reply(update, context, "presence.note_too_long", limit=MAX_NOTE)
         return
     now = runtime.clock.now()
-    post = await presence.all_clear(runtime.database, member, note, now, runtime.watcher)
+    post = await checkin.all_clear(runtime.database, member, note, now, runtime.watcher)
     if post is None:
         await reply(update, context, "presence.aman_not_on_duty")
         return
@@ -244,7 +244,7 @@ async def status(update: Update, context: PoskoContext) -> None:
     member = context.me()
     runtime = context.runtime
     async with runtime.database.read() as tx:
-        current = await presence.current_post(tx, member)
+        current = await checkin.current_post(tx, member)
         shown = [current] if current is not None else await posts.assigned_to(tx, member.id)
         blocks = []
         for post in shown[:5]:

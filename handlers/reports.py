@@ -8,9 +8,8 @@ from telegram import InlineKeyboardMarkup, ReplyKeyboardRemove, Update
 
 from bot.core.clock import day_hhmm
 from bot.core.logs import bind
-from bot.reports import desk as issues_desk
-from bot.reports import draft as reporting
-from bot.reports.draft import Outcome, Problem, ReportDraft, Step
+from bot.reports import desk, filing
+from bot.reports.filing import Outcome, Problem, ReportDraft, Step
 from handlers.common import (
     PoskoContext,
     buttons,
@@ -162,7 +161,7 @@ async def lapor(update: Update, context: PoskoContext) -> None:
     if args:
         word, _, text = args.partition(" ")
         categories = runtime.settings.reports.categories
-        category = reporting.match_category(word, categories)
+        category = filing.match_category(word, categories)
         if category is None:
             await reply(
                 update,
@@ -171,7 +170,7 @@ async def lapor(update: Update, context: PoskoContext) -> None:
                 categories=_category_list(context),
             )
             return
-        outcome = await reporting.one_shot(
+        outcome = await filing.one_shot(
             runtime.database,
             member,
             category,
@@ -186,13 +185,13 @@ async def lapor(update: Update, context: PoskoContext) -> None:
         _filed(outcome)
         await reply(update, context, "report.filed", ref=outcome.issue.ref)
         return
-    unfinished = await reporting.current(runtime.database, member)
+    unfinished = await filing.current(runtime.database, member)
     if unfinished is not None and unfinished.step is not Step.POST:
         # Never throw away a half-written report: carry on where it stopped.
         await reply(update, context, "report.resume")
         await _prompt(update, context, Outcome(draft=unfinished))
         return
-    outcome = await reporting.start(runtime.database, member, now)
+    outcome = await filing.start(runtime.database, member, now)
     if outcome.problem is not None:
         await _problem(update, context, outcome)
         return
@@ -203,10 +202,10 @@ async def batal(update: Update, context: PoskoContext) -> None:
     member = context.me()
     db = context.runtime.database
     # A supervisor's pending note is cancelled as a note, not as "the report".
-    if await issues_desk.cancel_note(db, member):
+    if await desk.cancel_note(db, member):
         await reply(update, context, "desk.note_dropped", ReplyKeyboardRemove())
         return
-    cancelled = await reporting.cancel(db, member)
+    cancelled = await filing.cancel(db, member)
     key = "report.cancelled" if cancelled else "report.nothing_to_cancel"
     await reply(update, context, key, ReplyKeyboardRemove())
 
@@ -220,23 +219,23 @@ async def button(update: Update, context: PoskoContext) -> None:
     now = runtime.clock.now()
     action, _, value = query.data.removeprefix(PREFIX).partition(":")
     if action == "cancel":
-        await reporting.cancel(db, member)
+        await filing.cancel(db, member)
         await query.answer()
         await drop_buttons(query)
         await reply(update, context, "report.cancelled")
         return
     if action == "post" and callback_id(value) is not None:
-        outcome = await reporting.choose_post(db, member, int(value), now)
+        outcome = await filing.choose_post(db, member, int(value), now)
     elif action == "cat":
-        outcome = await reporting.choose_category(
+        outcome = await filing.choose_category(
             db, member, value, runtime.settings.reports.categories, now
         )
     elif action == "sev":
-        outcome = await reporting.choose_severity(db, member, value, now)
+        outcome = await filing.choose_severity(db, member, value, now)
     elif action == "next":
-        outcome = await reporting.to_confirm(db, member, now)
+        outcome = await filing.to_confirm(db, member, now)
     elif action == "send":
-        outcome = await reporting.submit(db, member, now, runtime.watcher)
+        outcome = await filing.submit(db, member, now, runtime.watcher)
     else:
         outcome = Outcome(problem=Problem.BAD_CHOICE)
     if outcome.problem is not None:
@@ -257,13 +256,13 @@ async def text(update: Update, context: PoskoContext) -> bool:
     runtime = context.runtime
     message = update.effective_message
     assert message is not None and message.text is not None
-    draft = await reporting.current(runtime.database, member)
+    draft = await filing.current(runtime.database, member)
     if draft is None:
         return False
     if draft.step is not Step.TEXT:
         await reply(update, context, f"report.wrong_step_{draft.step.value}")
         return True
-    outcome = await reporting.give_text(
+    outcome = await filing.give_text(
         runtime.database,
         member,
         message.text,
@@ -283,7 +282,7 @@ async def photo(update: Update, context: PoskoContext) -> None:
     message = update.effective_message
     assert message is not None and message.photo
     largest = max(message.photo, key=lambda size: size.width * size.height)
-    outcome = await reporting.add_photo(
+    outcome = await filing.add_photo(
         runtime.database,
         member,
         largest.file_id,
@@ -312,7 +311,7 @@ async def location(update: Update, context: PoskoContext) -> None:
     runtime = context.runtime
     message = update.effective_message
     assert message is not None and message.location is not None
-    outcome = await reporting.add_location(
+    outcome = await filing.add_location(
         runtime.database,
         member,
         message.location.latitude,
@@ -327,7 +326,7 @@ async def location(update: Update, context: PoskoContext) -> None:
 
 async def laporanku(update: Update, context: PoskoContext) -> None:
     member = context.me()
-    found = await reporting.mine(context.runtime.database, member)
+    found = await filing.mine(context.runtime.database, member)
     if not found:
         await reply(update, context, "report.none_yet")
         return

@@ -14,7 +14,7 @@ import pytest
 
 from bot.core.clock import FakeClock
 from bot.core.config import Settings, load_settings
-from bot.presence import checkin as presence
+from bot.presence import checkin
 from bot.presence.checkin import Fix
 from bot.watch import alerts
 from bot.watch.alerts import TakeStatus
@@ -104,7 +104,7 @@ async def test_silent_alert_climbs_is_taken_and_recovers(db: Database, tmp_path:
     assert "08:00" in sent[0][2]
     budi = await member(db, "budi")
     clock.set(OPEN + 5 * M)
-    await presence.check_in(db, budi, Fix(*MONAS, 10, None), clock.now(), watcher)
+    await checkin.check_in(db, budi, Fix(*MONAS, 10, None), clock.now(), watcher)
     assert await state(db) == ("staffed", "remind")
     clock.set(OPEN + 80 * M)  # 5 + 90 - 15
     await watcher.sweep()
@@ -141,7 +141,7 @@ async def test_silent_alert_climbs_is_taken_and_recovers(db: Database, tmp_path:
     clock.set(OPEN + 300 * M)  # acknowledged: no more climbing or repeats
     await watcher.sweep()
     assert len([row for row in await outbox(db) if row[1] == "alert"]) == 4
-    await presence.all_clear(db, budi, None, clock.now(), watcher)
+    await checkin.all_clear(db, budi, None, clock.now(), watcher)
     recovered = [row for row in await outbox(db) if row[1] == "recovered"]
     assert sorted(row[0] for row in recovered) == [2001, 2002, 2003]
     assert "pulih" in recovered[0][2] and "3 jam 25 menit" in recovered[0][2]
@@ -159,7 +159,7 @@ async def test_unstaffed_and_window_close(db: Database, tmp_path: Path) -> None:
     assert [(c, k) for c, k, _ in await outbox(db)] == [(2001, "alert")]
     budi = await member(db, "budi")
     clock.set(OPEN + 20 * M)
-    await presence.check_in(db, budi, Fix(*MONAS, 10, None), clock.now(), watcher)
+    await checkin.check_in(db, budi, Fix(*MONAS, 10, None), clock.now(), watcher)
     assert [(c, k) for c, k, _ in await outbox(db)][-1] == (2001, "recovered")
     clock.set(OPEN + timedelta(hours=8))  # 16:00 WIB: the window closes
     await watcher.sweep()
@@ -259,13 +259,12 @@ async def test_alert_outside_scope_cannot_be_taken(db: Database, tmp_path: Path)
 
 
 async def test_unaccepted_high_issue_climbs_until_accepted(db: Database, tmp_path: Path) -> None:
-    from bot.reports import desk as issues_desk
-    from bot.reports import draft as reporting
+    from bot.reports import desk, filing
 
     clock = FakeClock(OPEN)
     watcher = Watcher(db, settings_for(tmp_path / "w.db"), clock)
     budi = await member(db, "budi")
-    outcome = await reporting.one_shot(
+    outcome = await filing.one_shot(
         db, budi, "keamanan", "ribut di TPS", 500, clock.now(), watcher
     )
     assert outcome.issue is not None
@@ -282,7 +281,7 @@ async def test_unaccepted_high_issue_climbs_until_accepted(db: Database, tmp_pat
     assert new == [2001, 2002]  # climbed to the camat
     assert "Not accepted since" in (await outbox(db))[-1][2]  # the camat reads English
     camat = await member(db, "camat")
-    result = await issues_desk.press(db, camat, outcome.issue.id, "accept", clock.now())
+    result = await desk.press(db, camat, outcome.issue.id, "accept", clock.now())
     assert result is not None
     clock.advance(60 * M)
     await watcher.sweep()
@@ -310,7 +309,7 @@ async def test_notices_reach_the_forum_topic_the_alert_went_to(
     await watcher.sweep()  # unstaffed: the lurah and the kelurahan's topic
     budi = await member(db, "budi")
     clock.set(OPEN + 20 * M)
-    await presence.check_in(db, budi, Fix(*MONAS, 10, None), clock.now(), watcher)
+    await checkin.check_in(db, budi, Fix(*MONAS, 10, None), clock.now(), watcher)
     async with db.read() as tx:
         rows = await tx.all(
             "SELECT kind, topic_id FROM outbox WHERE chat_id = ? ORDER BY id", (forum,)
