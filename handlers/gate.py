@@ -10,7 +10,7 @@ from telegram.ext import ApplicationHandlerStop
 
 from bot.core.access import language_of
 from bot.core.logs import bind
-from bot.presence.registration import recognise
+from bot.presence.registration import heard_from, recognise
 from handlers.common import PoskoContext
 from handlers.menu import set_menu
 
@@ -59,6 +59,11 @@ async def gate(update: Update, context: PoskoContext) -> None:
         if update.callback_query is None:
             raise ApplicationHandlerStop
     member = await recognise(runtime.database, user.id, runtime.members)
+    private = chat is not None and chat.type == ChatType.PRIVATE
+    if member is not None and member.unreachable and private:
+        member = await heard_from(runtime.database, member, runtime.clock.now())
+        runtime.members.forget(user.id)
+        log.info("member %s is reachable again", member.id)
     context.member = member
     context.lang = language_of(member, client_language, runtime.settings.bot.default_language)
     if update.edited_message is not None and update.edited_message.location is None:

@@ -25,6 +25,7 @@ class MemberRow:
 
 _SELECT = (
     "SELECT m.id, m.ref, m.name, m.telegram_id, m.language, m.client_language,"
+    " m.unreachable_at IS NOT NULL AS unreachable,"
     " (SELECT group_concat(role) FROM member_roles r WHERE r.member_id = m.id) AS roles"
     " FROM members m"
 )
@@ -40,6 +41,7 @@ def _member(row: Row) -> Member:
         language=row["language"],
         client_language=row["client_language"],
         roles=frozenset(roles.split(",")) if roles else frozenset(),
+        unreachable=bool(row["unreachable"]),
     )
 
 
@@ -144,3 +146,14 @@ async def mark_unreachable(tx: Tx, telegram_id: int, reason: str, now: datetime)
         "UPDATE members SET unreachable_at = ?, unreachable_reason = ? WHERE telegram_id = ?",
         (to_db(now), reason, telegram_id),
     )
+
+
+async def mark_reachable(tx: Tx, member_id: int) -> bool:
+    """The member wrote to the bot, so the bot can write to them again; False when they
+    were not marked (or another update cleared it first)."""
+    changed = await tx.execute(
+        "UPDATE members SET unreachable_at = NULL, unreachable_reason = NULL"
+        " WHERE id = ? AND unreachable_at IS NOT NULL",
+        (member_id,),
+    )
+    return changed > 0

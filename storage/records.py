@@ -106,6 +106,9 @@ class Member:
     language: str | None
     client_language: str | None
     roles: frozenset[str]
+    unreachable: bool = False
+    """A send to them failed for good (blocked the bot, chat gone) and they have not
+    written since."""
 
     def has(self, role: str) -> bool:
         return role in self.roles

@@ -210,6 +210,33 @@ async def test_blocked_recipients_count_and_status_lists_unread(
         assert "tidak ditemukan" in (missing.text or "")
 
 
+async def test_an_unreachable_member_who_writes_again_gets_circulars_again(
+    emu: FakeBotApi, start_circulars: Starter, db_path: Path
+) -> None:
+    admin, sari = Phone(emu, ADMIN), Phone(emu, SARI)
+    emu.block_chat(SARI.id)
+    async with start_circulars():
+        first = await admin.send("/siaran petugas Apel pagi pukul 07.00.")
+        await admin.press(first, admin.buttons(first)[0][1])
+        assert first.message_id is not None
+        await wait_report(emu, ADMIN.id, first.message_id, "selesai", "Tidak terjangkau: 1")
+        # Sari unblocks the bot and writes: she is reachable again at once.
+        emu.unblock_chat(SARI.id)
+        await sari.send("/status")
+        still = await query(db_path, "SELECT ref FROM members WHERE unreachable_at IS NOT NULL")
+        assert still == []
+        second = await admin.send("/siaran petugas Apel sore pukul 16.00.")
+        assert "tidak terjangkau" not in (second.text or "")
+        mark = emu.mark()
+        await admin.press(second, admin.buttons(second)[0][1])
+        copy = await emu.wait_for(
+            lambda r: r.chat_id == SARI.id and "Apel sore" in (r.text or ""), after=mark
+        )
+        assert copy.method == "sendMessage"
+        audit = await query(db_path, "SELECT action FROM audit_log WHERE action = 'reachable'")
+        assert audit == [("reachable",)]
+
+
 async def test_restart_in_the_middle_sends_each_copy_once(
     emu: FakeBotApi, start_circulars: Starter, db_path: Path
 ) -> None:

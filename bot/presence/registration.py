@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import Enum
 
@@ -105,6 +105,16 @@ async def join(
         return await _join(db, code, telegram_id, client_language, now)
     except _Taken:
         return Join(JoinStatus.TAKEN)
+
+
+async def heard_from(db: Database, member: Member, now: datetime) -> Member:
+    """A member marked unreachable wrote to the bot in private: whatever blocked the
+    bot is undone (Telegram delivers nothing from a user who blocked it), so circulars,
+    recaps and alerts reach them again."""
+    async with db.transaction() as tx:
+        if await members.mark_reachable(tx, member.id):
+            await audit.record(tx, now, member.id, "reachable", "member", member.id)
+    return replace(member, unreachable=False)
 
 
 class MemberCache:
