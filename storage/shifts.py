@@ -57,10 +57,11 @@ async def start(
 async def update_position(
     tx: Tx, shift_id: int, at: datetime, position: Position, live_message_id: int | None
 ) -> None:
-    """A newer location for an open shift: a better fix may verify an unverified check-in."""
+    """A newer location for an open shift: the latest position decides whether the officer
+    is inside the geofence now (a live location that leaves it is no longer verified)."""
     await tx.execute(
         "UPDATE shifts SET latitude = ?, longitude = ?, accuracy_m = ?, distance_m = ?,"
-        " inside_geofence = ?, verified = MAX(verified, ?),"
+        " inside_geofence = ?, verified = ?,"
         " live_message_id = COALESCE(?, live_message_id), last_location_at = ?"
         " WHERE id = ? AND ended_at IS NULL",
         (

@@ -190,6 +190,14 @@ async def test_live_location_and_its_edits(
     assert kinds == [("checkin",), ("live_location",)]
     # edits are silent: the only replies are to the live location and to /status
     assert len([s for s in emu.sent[mark:] if s.method == "sendMessage"]) == 2
+    # walking away: the latest position decides, the check-in is no longer verified
+    away = emu.edit_location(
+        BUDI, live["message"], MONAS[0] + 0.02, MONAS[1], horizontal_accuracy=5
+    )
+    await emu.wait_acknowledged(away["update_id"])
+    await budi.send("/status")
+    rows = await query(db_path, "SELECT verified, inside_geofence FROM shifts")
+    assert rows == [(0, 0)]
 
 
 async def test_check_in_again_is_idempotent(phone: Phones, db_path: Path) -> None:
