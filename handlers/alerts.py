@@ -7,7 +7,7 @@ from telegram import Update
 from bot.watch import alerts
 from bot.watch.alerts import TakeStatus
 from bot.watch.watcher import TAKE_PREFIX
-from handlers.common import PoskoContext, callback_id, drop_buttons
+from handlers.common import PoskoContext, callback_id, drop_pressed_button
 
 
 async def take(update: Update, context: PoskoContext) -> None:
@@ -25,7 +25,7 @@ async def take(update: Update, context: PoskoContext) -> None:
     )
     if result.status is TakeStatus.TAKEN:
         await query.answer()
-        await drop_buttons(query)
+        await drop_pressed_button(query)
         if query.message is not None:
             in_group = query.message.chat.type != "private"
             # In a posko bersama group everyone reads it: say who took it, not "you".

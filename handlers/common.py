@@ -113,3 +113,37 @@ async def drop_buttons(query: CallbackQuery) -> None:
     except BadRequest as exc:
         if "not modified" not in str(exc).lower():
             log.warning("could not remove buttons: %s", exc)
+
+
+async def edit_message(
+    query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None
+) -> None:
+    """Replace a message's text and buttons; an unchanged message is not an error."""
+    try:
+        await query.edit_message_text(text, reply_markup=markup)
+    except BadRequest as exc:
+        if "not modified" not in str(exc).lower():
+            log.warning("could not edit message: %s", exc)
+
+
+async def drop_pressed_button(query: CallbackQuery) -> None:
+    """Remove only the pressed button from a message that carries several (a list of
+    alerts, each with its own take); the whole keyboard when it was the last."""
+    message = query.message
+    markup = getattr(message, "reply_markup", None)
+    if not isinstance(markup, InlineKeyboardMarkup):
+        await drop_buttons(query)
+        return
+    rows = [
+        [button for button in row if button.callback_data != query.data]
+        for row in markup.inline_keyboard
+    ]
+    rows = [row for row in rows if row]
+    if not rows:
+        await drop_buttons(query)
+        return
+    try:
+        await query.edit_message_reply_markup(InlineKeyboardMarkup(rows))
+    except BadRequest as exc:
+        if "not modified" not in str(exc).lower():
+            log.warning("could not remove a button: %s", exc)

@@ -21,7 +21,7 @@ from bot.presence.checkin import CheckIn, CheckInStatus, Fix
 from bot.presence.geo import GeoVerdict
 from bot.reports import filing
 from bot.reports.filing import Step
-from handlers import reports
+from handlers import monitor, reports
 from handlers.common import PoskoContext, buttons, callback_id, command_args, drop_buttons, reply
 from storage import alerts, issues, posts, shifts
 from storage.records import Post
@@ -274,6 +274,7 @@ async def status(update: Update, context: PoskoContext) -> None:
                 )
             )
     if not blocks:
-        await reply(update, context, "presence.no_posts")
+        if not await monitor.supervisor_status(update, context):
+            await reply(update, context, "presence.no_posts")
         return
     await reply(update, context, "common.raw", text="\n\n".join(blocks))

@@ -1,15 +1,14 @@
-"""Supervisors and admins: /pantau (posts by state), /laporan (issues with action buttons),
-the issue buttons themselves and the note a resolve or reject asks for.
+"""Supervisors and admins: /laporan (issues with action buttons), the issue buttons
+themselves and the note a resolve or reject asks for. (/pantau lives in ``monitor``.)
 
-Callback data all start with ``sv:``: ``sv:p:<page>`` (overview pages),
-``sv:l:<filter>:<page>`` (more issues), ``sv:i:<issue_id>:<action>`` (issue moves).
+Callback data all start with ``sv:``: ``sv:l:<filter>:<page>`` (more issues),
+``sv:i:<issue_id>:<action>`` (issue moves); ``sv:p:`` and ``sv:d:`` belong to ``monitor``.
 Role and scope are checked on the server for every command and every button.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from typing import Any
 
 from telegram import InlineKeyboardMarkup, Update
@@ -18,8 +17,6 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.core.access import Role
-from bot.core.clock import day_hhmm, hhmm, wib
-from bot.core.scope import own_area_ids, scope_area_ids
 from bot.reports import desk
 from bot.reports.desk import ISSUE_CALLBACK, DeskResult, Verdict
 from handlers.common import (
@@ -28,122 +25,28 @@ from handlers.common import (
     callback_id,
     command_args,
     drop_buttons,
+    edit_message,
     reply,
     require,
 )
-from storage import overview
 from storage.issues import IssueCard
-from storage.overview import PostLine
 
 log = logging.getLogger(__name__)
 
 PREFIX = "sv:"
-PAGE_PREFIX = "sv:p:"
 LIST_PREFIX = "sv:l:"
-POSTS_PER_PAGE = 15
 ISSUES_PER_PAGE = 5
-MAX_NAME = 28
-
-# /pantau groups: (name, the posts.state values in it), in the order the counts are shown.
-GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("silent", ("silent",)),
-    ("empty", ("unstaffed",)),
-    ("opening", ("opening",)),  # still within the grace period: not yet an emergency
-    ("ok", ("staffed", "reminded")),
-    ("paused", ("paused",)),
-    ("closed", ("closed",)),
-)
 
 
 def register(app: Application[Any, Any, Any, Any, Any, Any], group: int = 0) -> None:
     """Add the supervisor commands and buttons. Call before the catch-all handlers of the
     same group (the stale-button callback handler and the unknown-command handler)."""
     handlers: list[Any] = [
-        CommandHandler(["pantau", "monitor"], pantau),
         CommandHandler(["laporan", "issues"], laporan),
         CallbackQueryHandler(button, pattern=f"^{PREFIX}"),
     ]
     for handler in handlers:
         app.add_handler(handler, group)
-
-
-# --- /pantau --------------------------------------------------------------------------------
-
-
-def _since(moment: datetime | None, now: datetime) -> str:
-    if moment is None:
-        return "-"
-    return hhmm(moment) if wib(moment).date() == wib(now).date() else day_hhmm(moment)
-
-
-def _short(name: str) -> str:
-    return name if len(name) <= MAX_NAME else name[: MAX_NAME - 1].rstrip() + "…"
-
-
-async def _overview(
-    context: PoskoContext, page: int
-) -> tuple[str, InlineKeyboardMarkup | None] | None:
-    """The text and buttons of one overview page; None when the member has no scope."""
-    member = context.me()
-    runtime = context.runtime
-    now = runtime.clock.now()
-    async with runtime.database.read() as tx:
-        scope = await scope_area_ids(tx, member)
-        if scope is not None and not scope:
-            return None
-        if scope is None:
-            scope_name = context.t("pantau.all_areas")
-        else:
-            names = await overview.area_names(tx, await own_area_ids(tx, member))
-            scope_name = ", ".join(names) or "-"
-        counts = await overview.state_counts(tx, scope)
-        total = sum(counts.values())
-        pages = max(1, -(-total // POSTS_PER_PAGE))
-        page = min(max(1, page), pages)
-        lines: list[PostLine] = await overview.post_lines(
-            tx, scope, POSTS_PER_PAGE, (page - 1) * POSTS_PER_PAGE
-        )
-    if total == 0:
-        return context.t("pantau.no_posts", scope=scope_name), None
-    grouped = {name: sum(counts.get(state, 0) for state in states) for name, states in GROUPS}
-    parts = [
-        context.t("pantau.title", scope=scope_name),
-        context.t("pantau.counts", total=total, **grouped),
-        "",
-    ]
-    parts += [
-        context.t(
-            "pantau.line",
-            icon=context.t(f"pantau.icon_{line.state}"),
-            code=line.code,
-            name=_short(line.name),
-            since=_since(line.state_since, now),
-        )
-        for line in lines
-    ]
-    markup = None
-    if pages > 1:
-        parts += ["", context.t("pantau.page", page=page, pages=pages)]
-        nav: list[tuple[str, str]] = []
-        if page > 1:
-            nav.append((context.t("pantau.prev_button"), f"{PAGE_PREFIX}{page - 1}"))
-        if page < pages:
-            nav.append((context.t("pantau.next_button"), f"{PAGE_PREFIX}{page + 1}"))
-        markup = buttons([nav])
-    return "\n".join(parts), markup
-
-
-async def pantau(update: Update, context: PoskoContext) -> None:
-    context.me()
-    if not require(context, Role.SUPERVISOR):
-        await reply(update, context, "desk.only_supervisors")
-        return
-    shown = await _overview(context, 1)
-    if shown is None:
-        await reply(update, context, "pantau.no_scope")
-        return
-    text, markup = shown
-    await reply(update, context, "common.raw", markup, text=text)
 
 
 # --- /laporan -------------------------------------------------------------------------------
@@ -242,33 +145,10 @@ async def button(update: Update, context: PoskoContext) -> None:
     data = query.data
     if data.startswith(ISSUE_CALLBACK):
         await _issue_button(update, context, data.removeprefix(ISSUE_CALLBACK))
-    elif data.startswith(PAGE_PREFIX):
-        await _page_button(update, context, data.removeprefix(PAGE_PREFIX))
     elif data.startswith(LIST_PREFIX):
         await _list_button(update, context, data.removeprefix(LIST_PREFIX))
     else:
         await query.answer(context.t("common.stale_button"), show_alert=True)
-
-
-async def _page_button(update: Update, context: PoskoContext, raw: str) -> None:
-    query = update.callback_query
-    assert query is not None
-    if not require(context, Role.SUPERVISOR):
-        await query.answer(context.t("desk.not_allowed"), show_alert=True)
-        return
-    page = callback_id(raw)
-    chat = update.effective_chat
-    # The overview is for the supervisor's eyes: never rewrite a group message with it.
-    if page is None or chat is None or chat.type != "private":
-        await query.answer(context.t("common.stale_button"), show_alert=True)
-        return
-    shown = await _overview(context, page)
-    if shown is None:
-        await query.answer(context.t("desk.not_allowed"), show_alert=True)
-        return
-    await query.answer()
-    text, markup = shown
-    await _edit(query, text, markup)
 
 
 async def _list_button(update: Update, context: PoskoContext, raw: str) -> None:
@@ -286,15 +166,6 @@ async def _list_button(update: Update, context: PoskoContext, raw: str) -> None:
     await query.answer()
     await drop_buttons(query)
     await _send_page(update, context, token, statuses, number)
-
-
-async def _edit(query: Any, text: str, markup: InlineKeyboardMarkup | None) -> None:
-    """Replace a message's text and buttons; an unchanged message is not an error."""
-    try:
-        await query.edit_message_text(text, reply_markup=markup)
-    except BadRequest as exc:
-        if "not modified" not in str(exc).lower():
-            log.warning("could not edit message: %s", exc)
 
 
 async def _issue_button(update: Update, context: PoskoContext, raw: str) -> None:
@@ -316,12 +187,12 @@ async def _issue_button(update: Update, context: PoskoContext, raw: str) -> None
     card = result.card
     if result.verdict is Verdict.DONE and card is not None:
         await query.answer(context.t(f"desk.toast_{action}", ref=card.issue.ref))
-        await _edit(query, desk.card_text(context.lang, card), _card_markup(context, card))
+        await edit_message(query, desk.card_text(context.lang, card), _card_markup(context, card))
     elif result.verdict is Verdict.NEEDS_NOTE and card is not None:
         await _ask_note(update, context, result)
     elif result.verdict is Verdict.MOVED and card is not None:
         await query.answer(_moved_text(context, card), show_alert=True)
-        await _edit(query, desk.card_text(context.lang, card), _card_markup(context, card))
+        await edit_message(query, desk.card_text(context.lang, card), _card_markup(context, card))
     elif result.verdict is Verdict.BUSY:
         await query.answer(context.t("desk.busy"), show_alert=True)
     elif result.verdict is Verdict.NOT_ALLOWED:

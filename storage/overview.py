@@ -79,3 +79,169 @@ async def area_names(tx: Tx, area_ids: Collection[int]) -> list[str]:
         (json.dumps(sorted(area_ids)),),
     )
     return [str(row[0]) for row in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class AlertLine:
+    """An open alert as /pantau lists it: what, since when, who took it."""
+
+    id: int
+    post_code: str
+    post_name: str
+    kind: str
+    opened_at: datetime
+    taken_by: str | None
+    taken_at: datetime | None
+
+
+async def open_alerts(
+    tx: Tx, area_ids: Collection[int] | None, limit: int
+) -> tuple[list[AlertLine], int]:
+    """Open alerts in the areas, untaken first, oldest first; and how many there are."""
+    where, params = _where(area_ids)
+    where = where.replace("area_id", "p.area_id")
+    total = int(
+        await tx.scalar(
+            "SELECT count(*) FROM alerts a JOIN posts p ON p.id = a.post_id"
+            f" WHERE a.resolved_at IS NULL AND {where}",
+            params,
+        )
+    )
+    rows = await tx.all(
+        f"{_ALERT_LINE} WHERE a.resolved_at IS NULL AND {where}"
+        " ORDER BY a.acked_by IS NOT NULL, a.opened_at, a.id LIMIT ?",
+        [*params, limit],
+    )
+    return [_alert_line(row) for row in rows], total
+
+
+_ALERT_LINE = (
+    "SELECT a.id, p.code, p.name, a.kind, a.opened_at, m.name AS taker, a.acked_at"
+    " FROM alerts a JOIN posts p ON p.id = a.post_id"
+    " LEFT JOIN members m ON m.id = a.acked_by"
+)
+
+
+def _alert_line(row: Any) -> AlertLine:
+    opened = from_db(row["opened_at"])
+    assert opened is not None
+    return AlertLine(
+        row["id"],
+        row["code"],
+        row["name"],
+        row["kind"],
+        opened,
+        row["taker"],
+        from_db(row["acked_at"]),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class OnDuty:
+    name: str
+    since: datetime
+    inside: bool | None
+    """Inside the geofence at the latest position; None when the post has no geofence."""
+    distance_m: float | None
+    located_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Assigned:
+    name: str
+    phone: str | None
+    registered: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LastSignal:
+    kind: str
+    at: datetime
+    who: str | None
+    note: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class IssueLine:
+    ref: str
+    status: str
+    severity: str
+    category: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PostDetail:
+    """One post whole, for the supervisor's /pantau KODE."""
+
+    on_duty: list[OnDuty]
+    assigned: list[Assigned]
+    last_signal: LastSignal | None
+    alert: AlertLine | None
+    issues: list[IssueLine]
+    open_issues: int
+
+
+async def post_detail(tx: Tx, post_id: int, max_issues: int) -> PostDetail:
+    duty_rows = await tx.all(
+        "SELECT m.name, s.started_at, s.inside_geofence, s.distance_m,"
+        " COALESCE(s.last_location_at, s.started_at) AS located_at"
+        " FROM shifts s JOIN members m ON m.id = s.member_id"
+        " WHERE s.post_id = ? AND s.ended_at IS NULL ORDER BY s.started_at",
+        (post_id,),
+    )
+    on_duty = []
+    for row in duty_rows:
+        since, located = from_db(row["started_at"]), from_db(row["located_at"])
+        assert since is not None and located is not None
+        inside = row["inside_geofence"]
+        on_duty.append(
+            OnDuty(
+                row["name"],
+                since,
+                None if inside is None else bool(inside),
+                row["distance_m"],
+                located,
+            )
+        )
+    assigned = [
+        Assigned(row["name"], row["phone"], row["telegram_id"] is not None)
+        for row in await tx.all(
+            "SELECT m.name, m.phone, m.telegram_id FROM assignments a"
+            " JOIN members m ON m.id = a.member_id WHERE a.post_id = ? ORDER BY m.name",
+            (post_id,),
+        )
+    ]
+    signal = await tx.one(
+        "SELECT s.kind, s.at, s.note, m.name FROM signals s"
+        " LEFT JOIN members m ON m.id = s.member_id"
+        " WHERE s.post_id = ? ORDER BY s.at DESC, s.id DESC LIMIT 1",
+        (post_id,),
+    )
+    last = None
+    if signal is not None:
+        at = from_db(signal["at"])
+        assert at is not None
+        last = LastSignal(signal["kind"], at, signal["name"], signal["note"])
+    alert_row = await tx.one(
+        f"{_ALERT_LINE} WHERE a.post_id = ? AND a.resolved_at IS NULL", (post_id,)
+    )
+    alert = None if alert_row is None else _alert_line(alert_row)
+    open_filter = "post_id = ? AND status IN ('baru', 'diterima', 'ditangani')"
+    open_issues = int(
+        await tx.scalar(f"SELECT count(*) FROM issues WHERE {open_filter}", (post_id,))
+    )
+    issue_rows = await tx.all(
+        f"SELECT ref, status, severity, category, created_at FROM issues WHERE {open_filter}"
+        " ORDER BY CASE severity WHEN 'darurat' THEN 0 WHEN 'tinggi' THEN 1"
+        " WHEN 'sedang' THEN 2 ELSE 3 END, created_at LIMIT ?",
+        (post_id, max_issues),
+    )
+    issue_lines = []
+    for issue in issue_rows:
+        created = from_db(issue["created_at"])
+        assert created is not None
+        issue_lines.append(
+            IssueLine(issue["ref"], issue["status"], issue["severity"], issue["category"], created)
+        )
+    return PostDetail(on_duty, assigned, last, alert, issue_lines, open_issues)

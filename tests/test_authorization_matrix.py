@@ -111,7 +111,9 @@ TABLE: dict[str, tuple[str, str, str, str, str]] = {
     "ci: choose the post to check in at":               (R, A, R, R, R),
     "ci: forged choice of a post not one's own":        (R, R, R, R, R),
     "/aman":                                            (R, A, R, R, R),
-    "/status":                                          (R, A, R, R, R),
+    # officers: their post; supervisors and admins: their subtree (the other kelurahan's
+    # camat sees only KBJ-02)
+    "/status":                                          (R, A, A, A, A),
     "/lapor <category> <text>":                         (R, A, R, R, R),
     "/laporanku":                                       (R, A, R, R, R),
     "rp: guided /lapor, first button":                  (R, A, R, R, R),

@@ -194,7 +194,8 @@ async def test_pantau_lurah_sees_only_his_kelurahan(sv_bot: PoskoApp, emu: FakeB
     assert "Total 1 posko" in text and "senyap 1" in text and "kosong 0" in text
     assert post_lines(text) == ["🔕 KBJ-01 · Posko Kel. Kebon Jeruk · sejak 18:30 WIB"]
     assert "KBJ-02" not in text and "KEC-KBJ" not in text
-    assert emu.inline_buttons(shown) == []
+    # the problem post opens with one tap; nothing else is offered
+    assert [label for label, _ in emu.inline_buttons(shown)] == ["🔎 KBJ-01"]
 
 
 async def test_pantau_camat_sees_the_kecamatan_problems_first(
@@ -210,7 +211,7 @@ async def test_pantau_camat_sees_the_kecamatan_problems_first(
     )
     text = (await ask(emu, CAMAT, "/monitor", "Pantau posko")).text or ""
     assert "Total 3 posko" in text
-    assert "senyap 1" in text and "kosong 1" in text and "aman/terpantau 1" in text
+    assert "senyap 1" in text and "kosong 1" in text and "terpantau 1" in text
     lines = post_lines(text)
     assert [line.split(" · ")[0] for line in lines] == ["🔕 KEC-KBJ", "🚨 KBJ-02", "✅ KBJ-01"]
     assert lines[0].endswith("sejak 18:15 WIB")
@@ -240,7 +241,7 @@ async def test_pantau_with_real_watch_states(
     clock.advance(timedelta(minutes=16))
     await settle(sv_bot)
     text = (await ask(emu, CAMAT, "/pantau", "Pantau posko")).text or ""
-    assert "kosong 2" in text and "aman/terpantau 1" in text
+    assert "kosong 2" in text and "terpantau 1" in text
     lines = post_lines(text)
     assert [line.split(" · ")[0] for line in lines] == ["🚨 KBJ-02", "🚨 KEC-KBJ", "✅ KBJ-01"]
     assert "sejak 19:1" in lines[0]  # unstaffed since the grace ran out
@@ -281,18 +282,122 @@ async def test_pantau_pages(sv_bot: PoskoApp, emu: FakeBotApi, phone: Phones) ->
     assert all(line.startswith("🚨") for line in lines[5:10])
     assert lines[0].startswith("🔕 TPS-04")  # silent longest first
     assert len(text.splitlines()) <= 22
-    assert lurah.buttons(first) == [("Berikutnya ▶️", "sv:p:2")]
+    looks = [label for label, data in lurah.buttons(first) if data.startswith("sv:d:")]
+    assert looks == ["🔎 TPS-04", "🔎 TPS-03", "🔎 TPS-02", "🔎 TPS-01", "🔎 TPS-00", "🔎 TPS-09"]
+    assert [b for b in lurah.buttons(first) if b[1].startswith("sv:p:")] == [
+        ("Berikutnya ▶️", "sv:p:2")
+    ]
     second = await lurah.press_and_reply(first, "sv:p:2")
     assert second.method == "editMessageText" and "Hal. 2/3" in (second.text or "")
     assert len(post_lines(second.text or "")) == 15
-    assert [data for _, data in lurah.buttons(second)] == ["sv:p:1", "sv:p:3"]
+    pages = [data for _, data in lurah.buttons(second) if data.startswith("sv:p:")]
+    assert pages == ["sv:p:1", "sv:p:3"]
     third = await lurah.press_and_reply(first, "sv:p:3")
     assert "Hal. 3/3" in (third.text or "")
     assert len(post_lines(third.text or "")) == 11
     assert "🌙 KBJ-01" in (third.text or "")
-    assert [data for _, data in lurah.buttons(third)] == ["sv:p:2"]
+    assert [data for _, data in lurah.buttons(third) if data.startswith("sv:p:")] == ["sv:p:2"]
     below = await lurah.press_and_reply(first, "sv:p:0", forge=True)
     assert "Hal. 1/3" in (below.text or "")
+
+
+async def test_pantau_lists_open_alerts_first_and_takes_from_there(
+    sv_bot: PoskoApp, emu: FakeBotApi, phone: Phones, clock: FakeClock
+) -> None:
+    await phone(BUDI).location(*MONAS)
+    clock.advance(timedelta(minutes=16))
+    await settle(sv_bot)  # KBJ-02 and KEC-KBJ are empty past their grace: two alerts
+    camat = phone(CAMAT)
+    mark = emu.mark()
+    emu.send_text(CAMAT, "/pantau")
+    listed = await emu.wait_reply(CAMAT.id, after=mark, contains="Peringatan terbuka")
+    overview_page = await emu.wait_reply(CAMAT.id, after=mark, contains="Pantau posko")
+    assert listed.message_id is not None and overview_page.message_id is not None
+    assert listed.message_id < overview_page.message_id  # alerts come first
+    text = listed.text or ""
+    assert "Peringatan terbuka: 2" in text
+    assert "KBJ-02 · Posko Kel. Sukabumi Utara · posko kosong sejak 19:1" in text
+    assert text.count("belum diambil alih") == 2
+    takes = camat.buttons(listed)
+    assert [label for label, _ in takes] == ["✋ KBJ-02", "✋ KEC-KBJ"]
+    taken = await camat.press_and_reply(listed, takes[0][1])
+    assert "mengambil alih" in (taken.text or "") and "KBJ-02" in (taken.text or "")
+    # only the pressed button goes; the other alert can still be taken from the same list
+    now_shown = emu.message(CAMAT.id, listed.message_id)
+    assert now_shown is not None
+    assert [label for label, _ in emu.inline_buttons(now_shown)] == ["✋ KEC-KBJ"]
+    again = await ask(emu, CAMAT, "/pantau", "Peringatan terbuka")
+    assert "diambil alih oleh Camat Kebon Jeruk pukul 19:16" in (again.text or "")
+    # the lurah sees only his kelurahan's post: no alert there
+    lurah_view = await ask(emu, LURAH, "/pantau", "Pantau posko")
+    assert "Peringatan terbuka" not in (lurah_view.text or "")
+
+
+async def test_pantau_one_post_shows_who_is_where_and_how_to_reach_them(
+    sv_bot: PoskoApp, emu: FakeBotApi, phone: Phones, clock: FakeClock
+) -> None:
+    async with runtime_of(sv_bot).database.transaction() as tx:
+        await tx.execute("UPDATE members SET phone = '+6281234567890' WHERE ref = 'sari'")
+    budi = phone(BUDI)
+    checked_in = await budi.location(MONAS[0] + 0.01, MONAS[1])  # about 1.1 km away
+    assert "di luar area" in (checked_in.text or "")
+    await budi.send("/aman hujan deras, aman")
+    issue = await new_issue(sv_bot, "KBJ-01", "budi", severity="tinggi")
+    clock.advance(timedelta(minutes=16))
+    await settle(sv_bot)
+
+    one = (await ask(emu, CAMAT, "/pantau KBJ-01", "KBJ-01 ·")).text or ""
+    assert "Status: ✅ terpantau" in one
+    assert "• Budi Santoso sejak 19:00 · ⚠️ di luar area, 11" in one
+    assert "• Sari Dewi +6281234567890" in one  # the phone Telegram makes tappable
+    assert "Kabar terakhir: situasi aman 19:00 oleh Budi Santoso — “hujan deras, aman”" in one
+    assert "Peringatan: tidak ada." in one
+    assert f"• {issue.ref} · Tinggi · Logistik · baru" in one
+
+    empty = await ask(emu, CAMAT, "/pantau kbj-02", "KBJ-02 ·")
+    text = empty.text or ""
+    assert "Bertugas: belum ada." in text and "posko kosong sejak 19:1" in text
+    assert "Anggota Baru (tanpa no. HP) (belum terdaftar di bot)" in text
+    assert [label for label, _ in phone(CAMAT).buttons(empty)] == ["✋ Ambil alih"]
+
+    # outside the scope: answered exactly like a post that does not exist
+    refused = (await ask(emu, LURAH, "/pantau KBJ-02", "tidak ada")).text or ""
+    assert "Sari" not in refused and "+62" not in refused
+    unknown = (await ask(emu, LURAH, "/pantau XYZ-99", "tidak ada")).text or ""
+    assert unknown.replace("XYZ-99", "KBJ-02") == refused
+    usage = (await ask(emu, LURAH, "/pantau a b", "Format")).text or ""
+    assert "/pantau KODE_POSKO" in usage
+
+
+async def test_pantau_look_button_opens_the_post_and_refuses_forgeries(
+    sv_bot: PoskoApp, emu: FakeBotApi, phone: Phones, clock: FakeClock
+) -> None:
+    clock.advance(timedelta(minutes=16))
+    await settle(sv_bot)
+    lurah = phone(LURAH)
+    page = await ask(emu, LURAH, "/pantau", "Pantau posko")
+    (label, data), = [b for b in lurah.buttons(page) if b[1].startswith("sv:d:")]
+    assert label == "🔎 KBJ-01"
+    opened = await lurah.press_and_reply(page, data)
+    assert opened.text is not None and opened.text.startswith("🏠 KBJ-01")
+    kbj02 = await query(sv_bot, "SELECT id FROM posts WHERE code = 'KBJ-02'")
+    mark = emu.mark()
+    forged = emu.press_button(LURAH, page, f"sv:d:{kbj02[0][0]}", check=False)
+    await emu.wait_acknowledged(forged["update_id"])
+    answers = [s for s in emu.sent[mark:] if s.method == "answerCallbackQuery"]
+    assert answers and not [s for s in emu.sent[mark:] if s.method == "sendMessage"]
+
+
+async def test_status_for_a_supervisor_answers_for_the_subtree(
+    sv_bot: PoskoApp, emu: FakeBotApi, clock: FakeClock
+) -> None:
+    clock.advance(timedelta(minutes=16))
+    await settle(sv_bot)
+    shown = (await ask(emu, CAMAT, "/status", "Pantau posko")).text or ""
+    assert "belum ditugaskan" not in shown and "Total 3 posko" in shown
+    assert "/pantau KODE" in shown
+    lurah = (await ask(emu, LURAH, "/status", "Pantau posko")).text or ""
+    assert "Total 1 posko" in lurah and "KBJ-02" not in lurah
 
 
 # --- /laporan -------------------------------------------------------------------------------

@@ -44,6 +44,7 @@ from handlers import (
     alerts,
     circulars,
     fallback,
+    monitor,
     onboarding,
     presence,
     recap,
@@ -133,6 +134,7 @@ def _add_handlers(app: PoskoApp) -> None:
     app.add_handler(CallbackQueryHandler(presence.chosen, pattern=f"^{presence.CHOOSE_PREFIX}"))
     app.add_handler(CallbackQueryHandler(alerts.take, pattern=f"^{TAKE_PREFIX}"))
     app.add_handler(CallbackQueryHandler(reports.button, pattern=f"^{reports.PREFIX}"))
+    monitor.register(app)
     supervision.register(app)
     app.add_handler(CallbackQueryHandler(_stale_button))
     app.add_handler(
