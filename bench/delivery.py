@@ -41,7 +41,7 @@ import telegram  # noqa: E402
 from bot.clock import SystemClock  # noqa: E402
 from bot.config import DeliverySettings  # noqa: E402
 from bot.delivery import Sender  # noqa: E402
-from bot.emulator import FakeBotApi, Sent  # noqa: E402
+from bot.rehearsal.emulator import FakeBotApi, Sent  # noqa: E402
 from bot.transport import AiohttpRequest  # noqa: E402
 from storage import outbox  # noqa: E402
 from storage.db import Database  # noqa: E402

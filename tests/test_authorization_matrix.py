@@ -36,8 +36,8 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.app import PoskoApp
 from bot.clock import FakeClock
-from bot.emulator import REPLY_METHODS, FakeBotApi, FakeUser, Sent
 from bot.i18n import catalog
+from bot.rehearsal.emulator import REPLY_METHODS, FakeBotApi, FakeUser, Sent
 from bot.runtime import Runtime
 from bot.watcher import TAKE_PREFIX
 from storage import members

@@ -23,7 +23,7 @@ from typing import Any
 
 from bot.app import PoskoApp
 from bot.delivery import Sender
-from bot.emulator import FakeBotApi, Sent
+from bot.rehearsal.emulator import FakeBotApi, Sent
 from bot.runtime import Runtime
 from storage import outbox
 from tests.conftest import ADMIN, BUDI, CAMAT, JOHN, LURAH, MONAS, SARI, AppFactory, Phone

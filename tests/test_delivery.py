@@ -19,7 +19,7 @@ import telegram
 from bot.clock import Clock, FakeClock, SystemClock
 from bot.config import DeliverySettings
 from bot.delivery import Sender
-from bot.emulator import FakeBotApi
+from bot.rehearsal.emulator import FakeBotApi
 from bot.transport import AiohttpRequest
 from storage import outbox
 from storage.db import Database, to_db

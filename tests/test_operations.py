@@ -12,9 +12,9 @@ import pytest
 
 from bot.clock import FakeClock
 from bot.config import ConfigError, load_settings
-from bot.emulator import FakeBotApi
 from bot.health import snapshot
 from bot.logs import ContextFilter, JsonFormatter, KeyValueFormatter, RedactingFilter, bind
+from bot.rehearsal.emulator import FakeBotApi
 from bot.runtime import Runtime
 from storage.db import Database
 from tests.conftest import BUDI, T0, AppFactory, Phone

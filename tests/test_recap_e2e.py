@@ -15,8 +15,8 @@ from matplotlib.image import imread
 
 from bot.app import PoskoApp, build_application, running
 from bot.clock import WIB, FakeClock
-from bot.emulator import FakeBotApi, Sent
 from bot.mapview import COLOURS, png_size, rgb
+from bot.rehearsal.emulator import FakeBotApi, Sent
 from bot.runtime import Runtime
 from handlers.common import PoskoContext
 from handlers.recap import daily_tick, register, start_jobs

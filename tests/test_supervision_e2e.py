@@ -20,8 +20,8 @@ from telegram.ext import MessageHandler, filters
 
 from bot.app import PoskoApp, build_application, running
 from bot.clock import FakeClock
-from bot.emulator import FakeBotApi, FakeUser, Sent
 from bot.issues_desk import announce_new_issue
+from bot.rehearsal.emulator import FakeBotApi, FakeUser, Sent
 from bot.runtime import Runtime
 from handlers import onboarding, reports, supervision
 from handlers.common import PoskoContext, reply
