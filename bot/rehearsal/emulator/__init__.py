@@ -9,17 +9,17 @@ All public methods must be called from the event loop that runs the server; the 
 helpers are synchronous so that they can be used directly from test coroutines.
 """
 
-from bot.rehearsal.emulator.server import (
+from bot.rehearsal.emulator.formatting import render_text
+from bot.rehearsal.emulator.records import (
     REPLY_METHODS,
     SENDING_METHODS,
-    FakeBotApi,
     FakeUser,
     Sent,
     inline_buttons,
     inline_keyboard,
-    render_text,
     reply_keyboard,
 )
+from bot.rehearsal.emulator.server import FakeBotApi
 
 __all__ = [
     "REPLY_METHODS",

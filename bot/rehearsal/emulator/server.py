@@ -1,13 +1,4 @@
-"""A local fake of the Telegram Bot API for tests and ``posko demo``.
-
-The bot under test talks to :class:`FakeBotApi` over real HTTP exactly as it would talk to
-``api.telegram.org``: PTB is pointed at it with ``base_url=emu.base_url`` (and
-``base_file_url=emu.base_file_url`` for downloads). Tests inject updates as a user would produce
-them, read back what the bot sent, and inject the failures Telegram is known for.
-
-All public methods must be called from the event loop that runs the server; the injection
-helpers are synchronous so that they can be used directly from test coroutines.
-"""
+"""The fake Bot API server: :class:`FakeBotApi`, its state and its method handlers."""
 
 from __future__ import annotations
 
@@ -20,7 +11,7 @@ import re
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http import HTTPStatus
 from types import TracebackType
 from typing import Any, Literal, Self
@@ -28,49 +19,42 @@ from typing import Any, Literal, Self
 import aiohttp
 from aiohttp import web
 
-__all__ = [
-    "REPLY_METHODS",
-    "SENDING_METHODS",
-    "FakeBotApi",
-    "FakeUser",
-    "Sent",
-    "inline_buttons",
-    "inline_keyboard",
-    "reply_keyboard",
-]
-
-JSONDict = dict[str, Any]
-
-SENDING_METHODS: frozenset[str] = frozenset(
-    {
-        "sendMessage",
-        "editMessageText",
-        "editMessageReplyMarkup",
-        "editMessageCaption",
-        "deleteMessage",
-        "sendPhoto",
-        "sendDocument",
-        "sendLocation",
-        "answerCallbackQuery",
-        "sendChatAction",
-        "setMyCommands",
-        "deleteMyCommands",
-        "setChatMenuButton",
-        "pinChatMessage",
-    }
+from bot.rehearsal.emulator.content import (
+    _caption,
+    _check_markup,
+    _echo_markup,
+    _ensure_modified,
+    _render_text_param,
 )
-"""Methods whose calls are recorded in :attr:`FakeBotApi.sent` and hit by untargeted faults."""
-
-REPLY_METHODS: frozenset[str] = frozenset(
-    {"sendMessage", "sendPhoto", "sendDocument", "editMessageText"}
+from bot.rehearsal.emulator.formatting import _u16len
+from bot.rehearsal.emulator.records import (
+    REPLY_METHODS,
+    SENDING_METHODS,
+    FakeUser,
+    JSONDict,
+    MessageRef,
+    Sent,
+    _unwrap_message,
+    inline_buttons,
+    inline_keyboard,
+    reply_keyboard,
 )
-"""Methods that :meth:`FakeBotApi.wait_reply` treats as "the bot answered"."""
+from bot.rehearsal.emulator.wire import (
+    _ApiError,
+    _drop,
+    _error_response,
+    _float_param,
+    _Handler,
+    _int_param,
+    _int_param_quiet,
+    _ok_response,
+    _read_params,
+    _str_param,
+    _truthy,
+    _Upload,
+)
 
 _RATE_LIMITED_METHODS = frozenset({"sendMessage", "sendPhoto", "sendDocument"})
-
-MAX_TEXT_LENGTH = 4096
-MAX_CAPTION_LENGTH = 1024
-MAX_CALLBACK_DATA_BYTES = 64
 
 _CHAT_ACTIONS = frozenset(
     {
@@ -87,195 +71,9 @@ _CHAT_ACTIONS = frozenset(
         "upload_video_note",
     }
 )
-_INLINE_BUTTON_ACTIONS = (
-    "url",
-    "callback_data",
-    "web_app",
-    "login_url",
-    "switch_inline_query",
-    "switch_inline_query_current_chat",
-    "switch_inline_query_chosen_chat",
-    "copy_text",
-    "callback_game",
-    "pay",
-)
-# Form values of these parameters are free text; everything else that looks like JSON is JSON,
-# because that is how PTB (and the Bot API) encode non-string parameters in forms.
-_STRING_PARAMS = frozenset(
-    {
-        "text",
-        "caption",
-        "callback_query_id",
-        "url",
-        "secret_token",
-        "parse_mode",
-        "action",
-        "photo",
-        "document",
-        "file_id",
-        "language_code",
-        "inline_message_id",
-        "business_connection_id",
-        "message_effect_id",
-        "description",
-        "short_description",
-        "name",
-        "ip_address",
-        "emoji",
-        "title",
-        "address",
-        "question",
-        "certificate",
-        "thumbnail",
-        "sticker",
-        "animation",
-        "audio",
-        "video",
-        "voice",
-        "video_note",
-    }
-)
-_JSON_START = frozenset('{["-0123456789')
+
 _COMMAND_RE = re.compile(r"/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{3,32})?(?![A-Za-z0-9_@])")
 _BOT_COMMAND_NAME_RE = re.compile(r"[a-z0-9_]{1,32}")
-
-
-# --------------------------------------------------------------------------------------------
-# Public data types
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass
-class FakeUser:
-    """A Telegram user that injects updates."""
-
-    id: int
-    first_name: str
-    last_name: str | None = None
-    username: str | None = None
-    language_code: str | None = "id"
-
-    def to_api(self) -> JSONDict:
-        data: JSONDict = {"id": self.id, "is_bot": False, "first_name": self.first_name}
-        if self.last_name is not None:
-            data["last_name"] = self.last_name
-        if self.username is not None:
-            data["username"] = self.username
-        if self.language_code is not None:
-            data["language_code"] = self.language_code
-        return data
-
-    def private_chat(self) -> JSONDict:
-        chat: JSONDict = {"id": self.id, "type": "private", "first_name": self.first_name}
-        if self.last_name is not None:
-            chat["last_name"] = self.last_name
-        if self.username is not None:
-            chat["username"] = self.username
-        return chat
-
-
-@dataclass(slots=True)
-class Sent:
-    """One call of a sending method made by the bot.
-
-    ``text`` is what the user sees (text or caption after parse-mode rendering and trimming);
-    the raw argument stays in ``params``. ``result`` is the object the server answered with.
-    For rejected calls (see :attr:`FakeBotApi.rejected`) ``error_code``/``description`` are set.
-    """
-
-    method: str
-    params: JSONDict
-    chat_id: int | None
-    text: str | None
-    message_id: int | None
-    at: float
-    files: dict[str, bytes] = field(default_factory=dict)
-    result: Any = None
-    index: int = -1
-    error_code: int | None = None
-    description: str | None = None
-
-
-MessageRef = Sent | Mapping[str, Any]
-"""A message as a :class:`Sent` record, a Message dict, or an Update dict holding one."""
-
-
-def inline_keyboard(sent: MessageRef) -> list[list[JSONDict]]:
-    """Rows of raw InlineKeyboardButton dicts attached to a sent record or message."""
-    markup = _markup_of(sent)
-    rows = markup.get("inline_keyboard") if markup else None
-    if not isinstance(rows, list):
-        return []
-    return [[b for b in row if isinstance(b, dict)] for row in rows if isinstance(row, list)]
-
-
-def inline_buttons(sent: MessageRef) -> list[tuple[str, str]]:
-    """``(text, callback_data)`` of every callback button, row by row."""
-    return [
-        (str(b.get("text", "")), b["callback_data"])
-        for row in inline_keyboard(sent)
-        for b in row
-        if isinstance(b.get("callback_data"), str)
-    ]
-
-
-def reply_keyboard(sent: MessageRef) -> list[list[str]]:
-    """Button texts of a ReplyKeyboardMarkup, row by row (empty if there is none)."""
-    markup = _markup_of(sent)
-    rows = markup.get("keyboard") if markup else None
-    if not isinstance(rows, list):
-        return []
-    return [
-        [b if isinstance(b, str) else str(b.get("text", "")) for b in row]
-        for row in rows
-        if isinstance(row, list)
-    ]
-
-
-def _markup_of(sent: MessageRef) -> JSONDict | None:
-    if isinstance(sent, Sent):
-        markup = sent.params.get("reply_markup")
-    else:
-        msg = _unwrap_message(sent)
-        markup = msg.get("reply_markup")
-    return markup if isinstance(markup, dict) else None
-
-
-def _unwrap_message(obj: Mapping[str, Any]) -> Mapping[str, Any]:
-    if "update_id" in obj:
-        for key in ("message", "edited_message", "channel_post", "edited_channel_post"):
-            inner = obj.get(key)
-            if isinstance(inner, Mapping):
-                return inner
-        cq = obj.get("callback_query")
-        if isinstance(cq, Mapping) and isinstance(cq.get("message"), Mapping):
-            return cq["message"]  # type: ignore[no-any-return]
-        raise ValueError("update holds no message")
-    return obj
-
-
-# --------------------------------------------------------------------------------------------
-# Internals
-# --------------------------------------------------------------------------------------------
-
-
-class _ApiError(Exception):
-    def __init__(self, code: int, description: str, parameters: JSONDict | None = None) -> None:
-        super().__init__(description)
-        self.code = code
-        self.description = description
-        self.parameters = parameters
-
-
-class _ParseError(Exception):
-    pass
-
-
-@dataclass(slots=True)
-class _Upload:
-    filename: str | None
-    content_type: str | None
-    data: bytes
 
 
 @dataclass(slots=True)
@@ -336,59 +134,6 @@ class _Signal:
             pass
 
 
-def _u16len(text: str) -> int:
-    # Telegram measures lengths and entity offsets in UTF-16 code units.
-    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
-
-
-def _byte_offset(text: str, index: int) -> int:
-    return len(text[:index].encode("utf-8"))
-
-
-def _coerce(key: str, value: Any) -> Any:
-    if not isinstance(value, str) or key in _STRING_PARAMS or not value:
-        return value
-    if value[0] in _JSON_START or value in ("true", "false", "null"):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
-
-
-def _int_param(params: Mapping[str, Any], key: str) -> int | None:
-    value = params.get(key)
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool):
-        raise _ApiError(400, f"Bad Request: invalid {key} specified")
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise _ApiError(400, f"Bad Request: invalid {key} specified") from None
-
-
-def _float_param(params: Mapping[str, Any], key: str) -> float | None:
-    value = params.get(key)
-    if value is None or value == "":
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise _ApiError(400, f"Bad Request: invalid {key} specified") from None
-
-
-def _str_param(params: Mapping[str, Any], key: str) -> str | None:
-    value = params.get(key)
-    if value is None:
-        return None
-    return value if isinstance(value, str) else json.dumps(value)
-
-
-def _truthy(value: Any) -> bool:
-    return value is True or value == "true" or value == "True" or value == 1
-
-
 def _describe(rec: Sent) -> str:
     text = "" if rec.text is None else f" text={rec.text[:60]!r}"
     err = "" if rec.error_code is None else f" -> {rec.error_code} {rec.description}"
@@ -402,409 +147,6 @@ def _default_description(status: int, retry_after: int | None) -> str:
         return HTTPStatus(status).phrase
     except ValueError:
         return "Error"
-
-
-# --------------------------------------------------------------------------------------------
-# Parse modes
-# --------------------------------------------------------------------------------------------
-
-
-class _TextBuilder:
-    """Accumulates rendered text while tracking the UTF-16 offset for entities."""
-
-    __slots__ = ("entities", "offset", "parts")
-
-    def __init__(self) -> None:
-        self.parts: list[str] = []
-        self.offset = 0
-        self.entities: list[JSONDict] = []
-
-    def add(self, text: str) -> None:
-        if text:
-            self.parts.append(text)
-            self.offset += _u16len(text)
-
-    def entity(self, etype: str, start: int, extra: JSONDict | None = None) -> None:
-        length = self.offset - start
-        if length > 0:
-            ent: JSONDict = {"type": etype, "offset": start, "length": length}
-            if extra:
-                ent.update(extra)
-            self.entities.append(ent)
-
-    def result(self) -> tuple[str, list[JSONDict]]:
-        self.entities.sort(key=lambda e: (e["offset"], -e["length"]))
-        return "".join(self.parts), self.entities
-
-
-_HTML_SPECIAL_RE = re.compile(r"[<&]")
-_HTML_TAG_RE = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)((?:\s[^<>]*)?)>")
-_HTML_ATTR_RE = re.compile(r"""([A-Za-z_-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
-_HTML_ENTITY_RE = re.compile(r"&(#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z]{2,8});")
-_HTML_NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
-_HTML_TAGS = {
-    "b": "bold",
-    "strong": "bold",
-    "i": "italic",
-    "em": "italic",
-    "u": "underline",
-    "ins": "underline",
-    "s": "strikethrough",
-    "strike": "strikethrough",
-    "del": "strikethrough",
-    "tg-spoiler": "spoiler",
-    "span": "spoiler",
-    "a": "text_link",
-    "code": "code",
-    "pre": "pre",
-    "blockquote": "blockquote",
-    "tg-emoji": "custom_emoji",
-}
-
-
-def _parse_html(text: str) -> tuple[str, list[JSONDict]]:
-    out = _TextBuilder()
-    # (tag name, entity type or None, start offset, extra fields)
-    stack: list[tuple[str, str | None, int, JSONDict]] = []
-    pos = 0
-    while True:
-        match = _HTML_SPECIAL_RE.search(text, pos)
-        if match is None:
-            out.add(text[pos:])
-            break
-        idx = match.start()
-        out.add(text[pos:idx])
-        if text[idx] == "&":
-            ent = _HTML_ENTITY_RE.match(text, idx)
-            if ent is None:
-                out.add("&")
-                pos = idx + 1
-                continue
-            name = ent.group(1)
-            if name.startswith("#"):
-                code = int(name[2:], 16) if name[1:2] in ("x", "X") else int(name[1:])
-                out.add(chr(code) if 0 < code <= 0x10FFFF else "\ufffd")
-            else:
-                out.add(_HTML_NAMED.get(name.lower(), ent.group(0)))
-            pos = ent.end()
-            continue
-        tag = _HTML_TAG_RE.match(text, idx)
-        if tag is None:
-            if text.find(">", idx) < 0:
-                raise _ParseError(
-                    f"Can't find end of the tag at byte offset {_byte_offset(text, idx)}"
-                )
-            raise _ParseError(f'Unsupported start tag "" at byte offset {_byte_offset(text, idx)}')
-        closing, name, attr_text = tag.group(1) == "/", tag.group(2).lower(), tag.group(3)
-        pos = tag.end()
-        if closing:
-            if not stack:
-                raise _ParseError(
-                    f'Unexpected end tag "{name}" at byte offset {_byte_offset(text, idx)}'
-                )
-            top_name, closed_type, start, closed_extra = stack.pop()
-            if top_name != name:
-                raise _ParseError(
-                    f"Unmatched end tag at byte offset {_byte_offset(text, idx)}, "
-                    f'expected "</{top_name}>", found "</{name}>"'
-                )
-            if closed_type is not None:
-                out.entity(closed_type, start, closed_extra)
-            continue
-        if name not in _HTML_TAGS:
-            raise _ParseError(
-                f'Unsupported start tag "{name}" at byte offset {_byte_offset(text, idx)}'
-            )
-        attrs = {
-            m.group(1).lower(): m.group(2) or m.group(3) or m.group(4) or ""
-            for m in _HTML_ATTR_RE.finditer(attr_text)
-        }
-        etype: str | None = _HTML_TAGS[name]
-        extra: JSONDict = {}
-        if name == "span" and attrs.get("class") != "tg-spoiler":
-            raise _ParseError(
-                f'Tag "span" must have class "tg-spoiler" at byte offset {_byte_offset(text, idx)}'
-            )
-        if name == "a":
-            href = attrs.get("href")
-            if href:
-                extra["url"] = href
-            else:
-                etype = None
-        elif name == "tg-emoji":
-            if not attrs.get("emoji-id"):
-                raise _ParseError(
-                    f'Tag "tg-emoji" must have attribute "emoji-id" at byte offset '
-                    f"{_byte_offset(text, idx)}"
-                )
-            extra["custom_emoji_id"] = attrs["emoji-id"]
-        elif name == "blockquote" and "expandable" in attr_text:
-            etype = "expandable_blockquote"
-        elif name == "code" and stack and stack[-1][0] == "pre":
-            language = attrs.get("class", "")
-            if language.startswith("language-"):
-                stack[-1][3]["language"] = language[len("language-") :]
-                etype = None
-        stack.append((name, etype, out.offset, extra))
-    if stack:
-        raise _ParseError(f'Can\'t find end tag corresponding to start tag "{stack[-1][0]}"')
-    return out.result()
-
-
-_MDV2_RESERVED = frozenset("_*[]()~`>#+-=|{}.!")
-_MDV2_NAMES = {
-    "*": ("bold", "Bold"),
-    "_": ("italic", "Italic"),
-    "__": ("underline", "Underline"),
-    "~": ("strikethrough", "Strikethrough"),
-    "||": ("spoiler", "Spoiler"),
-    "[": ("text_link", "TextUrl"),
-    "![": ("custom_emoji", "CustomEmoji"),
-}
-
-
-def _find_unescaped(text: str, needle: str, start: int) -> int:
-    i = start
-    while i < len(text):
-        if text[i] == "\\":
-            i += 2
-            continue
-        if text.startswith(needle, i):
-            return i
-        i += 1
-    return -1
-
-
-def _unescape_v2(text: str) -> str:
-    return re.sub(r"\\(.)", r"\1", text, flags=re.DOTALL)
-
-
-def _parse_markdown_v2(text: str) -> tuple[str, list[JSONDict]]:
-    out = _TextBuilder()
-    stack: list[tuple[str, int, int]] = []  # (marker, entity start, source index)
-    quote_start: int | None = None
-    i, n = 0, len(text)
-
-    def toggle(marker: str, src: int) -> None:
-        for k in range(len(stack) - 1, -1, -1):
-            if stack[k][0] == marker:
-                if k != len(stack) - 1:
-                    top = stack[-1]
-                    raise _ParseError(
-                        f"Can't find end of {_MDV2_NAMES[top[0]][1]} entity at byte offset "
-                        f"{_byte_offset(text, top[2])}"
-                    )
-                _marker, start, _src = stack.pop()
-                out.entity(_MDV2_NAMES[marker][0], start)
-                return
-        stack.append((marker, out.offset, src))
-
-    def reserved(ch: str) -> _ParseError:
-        return _ParseError(
-            f"Character '{ch}' is reserved and must be escaped with the preceding '\\'"
-        )
-
-    while i < n:
-        ch = text[i]
-        line_start = i == 0 or text[i - 1] == "\n"
-        if ch == "\\":
-            if i + 1 >= n:
-                raise reserved("\\")
-            out.add(text[i + 1])
-            i += 2
-            continue
-        if ch == "`":
-            if text.startswith("```", i):
-                end = _find_unescaped(text, "```", i + 3)
-                if end < 0:
-                    raise _ParseError(
-                        f"Can't find end of Pre entity at byte offset {_byte_offset(text, i)}"
-                    )
-                body = text[i + 3 : end]
-                extra: JSONDict = {}
-                first, sep, rest = body.partition("\n")
-                if sep and first and not any(c.isspace() for c in first):
-                    extra["language"] = first
-                    body = rest
-                start = out.offset
-                out.add(_unescape_v2(body))
-                out.entity("pre", start, extra)
-                i = end + 3
-                continue
-            end = _find_unescaped(text, "`", i + 1)
-            if end < 0:
-                raise _ParseError(
-                    f"Can't find end of Code entity at byte offset {_byte_offset(text, i)}"
-                )
-            start = out.offset
-            out.add(_unescape_v2(text[i + 1 : end]))
-            out.entity("code", start)
-            i = end + 1
-            continue
-        if ch == "_" and text.startswith("__", i):
-            toggle("__", i)
-            i += 2
-            continue
-        if ch in "*_~":
-            toggle(ch, i)
-            i += 1
-            continue
-        if ch == "|":
-            if not text.startswith("||", i):
-                raise reserved("|")
-            toggle("||", i)
-            i += 2
-            continue
-        if ch == "[" or (ch == "!" and text.startswith("![", i)):
-            marker = "[" if ch == "[" else "!["
-            stack.append((marker, out.offset, i))
-            i += len(marker)
-            continue
-        if ch == "]":
-            if not stack or stack[-1][0] not in ("[", "!["):
-                raise reserved("]")
-            if not text.startswith("(", i + 1):
-                raise reserved("]")
-            end = _find_unescaped(text, ")", i + 2)
-            if end < 0:
-                raise _ParseError(
-                    f"Can't find end of a URL at byte offset {_byte_offset(text, i + 1)}"
-                )
-            url = _unescape_v2(text[i + 2 : end])
-            marker, start, _src = stack.pop()
-            if marker == "[":
-                out.entity("text_link", start, {"url": url})
-            else:
-                out.entity("custom_emoji", start, {"custom_emoji_id": url.rpartition("=")[2]})
-            i = end + 1
-            continue
-        if ch == ">" and line_start:
-            if quote_start is None:
-                quote_start = out.offset
-            i += 1
-            continue
-        if ch in _MDV2_RESERVED:
-            raise reserved(ch)
-        if ch == "\n" and quote_start is not None and not text.startswith(">", i + 1):
-            out.entity("blockquote", quote_start)
-            quote_start = None
-        out.add(ch)
-        i += 1
-    if quote_start is not None:
-        out.entity("blockquote", quote_start)
-    if stack:
-        marker, _start, src = stack[-1]
-        raise _ParseError(
-            f"Can't find end of {_MDV2_NAMES[marker][1]} entity at byte offset "
-            f"{_byte_offset(text, src)}"
-        )
-    return out.result()
-
-
-def _parse_markdown(text: str) -> tuple[str, list[JSONDict]]:
-    out = _TextBuilder()
-    i, n = 0, len(text)
-    while i < n:
-        ch = text[i]
-        if ch == "\\" and i + 1 < n and text[i + 1] in "_*`[":
-            out.add(text[i + 1])
-            i += 2
-            continue
-        if ch in "*_":
-            end = text.find(ch, i + 1)
-            if end < 0:
-                raise _ParseError(
-                    f"Can't find end of the entity starting at byte offset {_byte_offset(text, i)}"
-                )
-            start = out.offset
-            out.add(text[i + 1 : end])
-            out.entity("bold" if ch == "*" else "italic", start)
-            i = end + 1
-            continue
-        if ch == "`":
-            fence = "```" if text.startswith("```", i) else "`"
-            end = text.find(fence, i + len(fence))
-            if end < 0:
-                raise _ParseError(
-                    f"Can't find end of the entity starting at byte offset {_byte_offset(text, i)}"
-                )
-            start = out.offset
-            out.add(text[i + len(fence) : end])
-            out.entity("pre" if fence == "```" else "code", start)
-            i = end + len(fence)
-            continue
-        if ch == "[":
-            close = text.find("](", i + 1)
-            end = text.find(")", close + 2) if close >= 0 else -1
-            if close < 0 or end < 0:
-                raise _ParseError(
-                    f"Can't find end of the entity starting at byte offset {_byte_offset(text, i)}"
-                )
-            start = out.offset
-            out.add(text[i + 1 : close])
-            out.entity("text_link", start, {"url": text[close + 2 : end]})
-            i = end + 1
-            continue
-        out.add(ch)
-        i += 1
-    return out.result()
-
-
-def _strip_entities(text: str, entities: list[JSONDict]) -> tuple[str, list[JSONDict]]:
-    # Telegram trims surrounding whitespace from texts and captions and shifts entities along.
-    stripped = text.strip()
-    if stripped == text:
-        return text, entities
-    lead = _u16len(text[: len(text) - len(text.lstrip())])
-    total = _u16len(stripped)
-    shifted: list[JSONDict] = []
-    for ent in entities:
-        start = max(0, int(ent["offset"]) - lead)
-        end = min(total, int(ent["offset"]) + int(ent["length"]) - lead)
-        if end > start:
-            shifted.append({**ent, "offset": start, "length": end - start})
-    return stripped, shifted
-
-
-def render_text(
-    text: str, parse_mode: str | None, entities: Any = None
-) -> tuple[str, list[JSONDict]]:
-    """Render ``text`` the way Telegram does: returns ``(plain_text, entities)``.
-
-    Raises ``ValueError`` with Telegram's description for malformed markup.
-    """
-    try:
-        return _render(text, parse_mode, entities)
-    except _ApiError as exc:
-        raise ValueError(exc.description) from None
-
-
-def _render(text: str, parse_mode: str | None, entities: Any) -> tuple[str, list[JSONDict]]:
-    mode = (parse_mode or "").lower()
-    try:
-        if not mode:
-            ents = (
-                [e for e in entities if isinstance(e, dict)] if isinstance(entities, list) else []
-            )
-            plain, ents = text, ents
-        elif mode == "html":
-            plain, ents = _parse_html(text)
-        elif mode == "markdownv2":
-            plain, ents = _parse_markdown_v2(text)
-        elif mode == "markdown":
-            plain, ents = _parse_markdown(text)
-        else:
-            raise _ApiError(400, "Bad Request: unsupported parse_mode")
-    except _ParseError as exc:
-        raise _ApiError(400, f"Bad Request: can't parse entities: {exc}") from None
-    return _strip_entities(plain, ents)
-
-
-# --------------------------------------------------------------------------------------------
-# The server
-# --------------------------------------------------------------------------------------------
-
-_Handler = Callable[[JSONDict, dict[str, _Upload]], Any]
 
 
 class FakeBotApi:
@@ -1400,7 +742,7 @@ class FakeBotApi:
         if method is None:
             return _error_response(404, "Not Found")
         try:
-            params, files = await self._read_params(request)
+            params, files = await _read_params(request)
         except ValueError:
             return _error_response(400, "Bad Request: can't parse request")
 
@@ -1433,28 +775,6 @@ class FakeBotApi:
         if request.match_info["token"] != self.token or stored is None:
             return _error_response(404, "Not Found")
         return web.Response(body=stored.data, content_type="application/octet-stream")
-
-    async def _read_params(self, request: web.Request) -> tuple[JSONDict, dict[str, _Upload]]:
-        params: JSONDict = {k: _coerce(k, v) for k, v in request.query.items()}
-        files: dict[str, _Upload] = {}
-        if not request.can_read_body:
-            return params, files
-        ctype = request.content_type
-        if ctype == "application/json":
-            body = json.loads(await request.read() or b"{}")
-            if not isinstance(body, dict):
-                raise ValueError("JSON body must be an object")
-            params.update({k: _coerce(k, v) for k, v in body.items()})
-        elif ctype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-            form = await request.post()
-            for key, value in form.items():
-                if isinstance(value, web.FileField):
-                    files[key] = _Upload(value.filename, value.content_type, value.file.read())
-                elif isinstance(value, str):
-                    params[key] = _coerce(key, value)
-                else:
-                    params[key] = _coerce(key, value.decode("utf-8", "replace"))
-        return params, files
 
     def _take_fault(self, method: str) -> _Fault | None:
         for i, fault in enumerate(self._faults):
@@ -1919,18 +1239,6 @@ class FakeBotApi:
             raise _ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
         return stored
 
-    def _caption(self, p: JSONDict) -> JSONDict:
-        caption = _str_param(p, "caption")
-        if not caption:
-            return {}
-        plain, entities = _render(caption, _str_param(p, "parse_mode"), p.get("caption_entities"))
-        if _u16len(plain) > MAX_CAPTION_LENGTH:
-            raise _ApiError(400, "Bad Request: message caption is too long")
-        extra: JSONDict = {"caption": plain} if plain else {}
-        if entities and plain:
-            extra["caption_entities"] = entities
-        return extra
-
     # ---------------------------------------------------------------- method handlers
 
     def _true(self, p: JSONDict, files: dict[str, _Upload]) -> bool:
@@ -1946,20 +1254,9 @@ class FakeBotApi:
             "has_main_web_app": False,
         }
 
-    def _render_text_param(self, p: JSONDict, too_long: str) -> tuple[str, list[JSONDict]]:
-        text = _str_param(p, "text")
-        if not text:
-            raise _ApiError(400, "Bad Request: message text is empty")
-        plain, entities = _render(text, _str_param(p, "parse_mode"), p.get("entities"))
-        if not plain:
-            raise _ApiError(400, "Bad Request: message text is empty")
-        if _u16len(plain) > MAX_TEXT_LENGTH:
-            raise _ApiError(400, f"Bad Request: {too_long}")
-        return plain, entities
-
     def _send_message(self, p: JSONDict, files: dict[str, _Upload]) -> JSONDict:
         chat = self._target_chat(p)
-        plain, entities = self._render_text_param(p, "message is too long")
+        plain, entities = _render_text_param(p, "message is too long")
         markup = _check_markup(p.get("reply_markup"))
         self._check_rate(int(chat["id"]))
         extra: JSONDict = {"text": plain}
@@ -1972,13 +1269,13 @@ class FakeBotApi:
 
     def _edit_message_text(self, p: JSONDict, files: dict[str, _Upload]) -> JSONDict | bool:
         if p.get("inline_message_id"):
-            plain, _entities = self._render_text_param(p, "MESSAGE_TOO_LONG")
+            plain, _entities = _render_text_param(p, "MESSAGE_TOO_LONG")
             self._record("editMessageText", p, None, plain, None, True)
             return True
         old = self._editable(p)
         if "text" not in old:
             raise _ApiError(400, "Bad Request: there is no text in the message to edit")
-        plain, entities = self._render_text_param(p, "MESSAGE_TOO_LONG")
+        plain, entities = _render_text_param(p, "MESSAGE_TOO_LONG")
         markup = _check_markup(p.get("reply_markup"))
         new: JSONDict = {
             k: v for k, v in old.items() if k not in ("entities", "reply_markup", "edit_date")
@@ -2000,7 +1297,7 @@ class FakeBotApi:
         old = self._editable(p)
         if not any(k in old for k in ("photo", "document", "video", "audio", "animation")):
             raise _ApiError(400, "Bad Request: there is no caption in the message to edit")
-        caption = self._caption(p)
+        caption = _caption(p)
         markup = _check_markup(p.get("reply_markup"))
         new: JSONDict = {
             k: v
@@ -2048,7 +1345,7 @@ class FakeBotApi:
         source = self._input_file(p, files, "photo")
         if isinstance(source, _StoredFile) and source.kind != "photo":
             raise _ApiError(400, "Bad Request: can't use file of type Document as Photo")
-        caption = self._caption(p)
+        caption = _caption(p)
         markup = _check_markup(p.get("reply_markup"))
         self._check_rate(int(chat["id"]))
         if isinstance(source, _StoredFile):
@@ -2067,7 +1364,7 @@ class FakeBotApi:
     def _send_document(self, p: JSONDict, files: dict[str, _Upload]) -> JSONDict:
         chat = self._target_chat(p)
         source = self._input_file(p, files, "document")
-        caption = self._caption(p)
+        caption = _caption(p)
         markup = _check_markup(p.get("reply_markup"))
         self._check_rate(int(chat["id"]))
         if isinstance(source, _StoredFile):
@@ -2227,11 +1524,6 @@ class FakeBotApi:
         return handler
 
 
-# --------------------------------------------------------------------------------------------
-# Helpers for handlers
-# --------------------------------------------------------------------------------------------
-
-
 def _title(chat: Mapping[str, Any] | None, chat_id: int) -> str:
     if chat is not None and isinstance(chat.get("title"), str):
         return str(chat["title"])
@@ -2241,114 +1533,3 @@ def _title(chat: Mapping[str, Any] | None, chat_id: int) -> str:
 def _without_reply(msg: Mapping[str, Any]) -> JSONDict:
     # Telegram never nests reply_to_message more than one level deep.
     return {k: v for k, v in msg.items() if k != "reply_to_message"}
-
-
-def _int_param_quiet(params: Mapping[str, Any], key: str) -> int | None:
-    try:
-        return _int_param(params, key)
-    except _ApiError:
-        return None
-
-
-def _echo_markup(markup: JSONDict | None) -> JSONDict:
-    # Messages only ever carry inline keyboards; reply keyboards live on the client.
-    if markup and markup.get("inline_keyboard"):
-        return {"reply_markup": {"inline_keyboard": markup["inline_keyboard"]}}
-    return {}
-
-
-def _ensure_modified(old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
-    keys = ("text", "entities", "caption", "caption_entities", "reply_markup")
-    if all(old.get(k) == new.get(k) for k in keys):
-        raise _ApiError(
-            400,
-            "Bad Request: message is not modified: specified new message content and reply "
-            "markup are exactly the same as a content and reply markup of the current message",
-        )
-
-
-def _check_markup(raw: Any) -> JSONDict | None:
-    if raw is None:
-        return None
-    if not isinstance(raw, dict):
-        raise _ApiError(400, "Bad Request: can't parse reply keyboard markup JSON object")
-    if "inline_keyboard" in raw:
-        rows = raw["inline_keyboard"]
-        if not isinstance(rows, list) or not all(isinstance(r, list) for r in rows):
-            raise _ApiError(
-                400,
-                'Bad Request: field "inline_keyboard" of the InlineKeyboardMarkup must be an '
-                "Array of Arrays",
-            )
-        for row in rows:
-            for button in row:
-                _check_inline_button(button)
-        return raw
-    if "keyboard" in raw:
-        rows = raw["keyboard"]
-        if not isinstance(rows, list) or not all(isinstance(r, list) for r in rows):
-            raise _ApiError(
-                400,
-                'Bad Request: field "keyboard" of the ReplyKeyboardMarkup must be an Array of '
-                "Arrays",
-            )
-        for row in rows:
-            for button in row:
-                text = (
-                    button
-                    if isinstance(button, str)
-                    else (button.get("text") if isinstance(button, dict) else None)
-                )
-                if not isinstance(text, str) or not text:
-                    raise _ApiError(400, "Bad Request: can't parse keyboard button")
-        return raw
-    if raw.get("remove_keyboard") is True or raw.get("force_reply") is True:
-        return raw
-    raise _ApiError(400, "Bad Request: can't parse reply keyboard markup JSON object")
-
-
-def _check_inline_button(button: Any) -> None:
-    prefix = "Bad Request: can't parse inline keyboard button: "
-    if not isinstance(button, dict):
-        raise _ApiError(400, prefix + "InlineKeyboardButton must be an Object")
-    if not isinstance(button.get("text"), str):
-        raise _ApiError(400, prefix + 'Field "text" must be of type String')
-    if not any(k in button for k in _INLINE_BUTTON_ACTIONS):
-        raise _ApiError(400, prefix + "Text buttons are unallowed in the inline keyboard")
-    data = button.get("callback_data")
-    if data is not None and (
-        not isinstance(data, str) or not 1 <= len(data.encode("utf-8")) <= MAX_CALLBACK_DATA_BYTES
-    ):
-        raise _ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
-    url = button.get("url")
-    if url is not None and not (
-        isinstance(url, str) and url.startswith(("http://", "https://", "tg://"))
-    ):
-        raise _ApiError(400, f"Bad Request: inline keyboard button URL '{url}' is invalid")
-
-
-def _dumps(payload: JSONDict) -> str:
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
-
-
-def _ok_response(result: Any) -> web.Response:
-    return web.Response(
-        text=_dumps({"ok": True, "result": result}), content_type="application/json"
-    )
-
-
-def _error_response(
-    code: int, description: str, parameters: JSONDict | None = None
-) -> web.Response:
-    payload: JSONDict = {"ok": False, "error_code": code, "description": description}
-    if parameters:
-        payload["parameters"] = parameters
-    return web.Response(status=code, text=_dumps(payload), content_type="application/json")
-
-
-def _drop(request: web.Request) -> web.Response:
-    # Closing the transport before answering is what a reset connection looks like to the
-    # client; the response object returned afterwards is never written.
-    if request.transport is not None:
-        request.transport.close()
-    return web.Response(status=500)
