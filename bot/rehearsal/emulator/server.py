@@ -26,7 +26,9 @@ from bot.rehearsal.emulator.content import (
     _ensure_modified,
     _render_text_param,
 )
+from bot.rehearsal.emulator.files import FileStore, _StoredFile
 from bot.rehearsal.emulator.formatting import _u16len
+from bot.rehearsal.emulator.limits import RateLimiter, _RateLimits
 from bot.rehearsal.emulator.records import (
     REPLY_METHODS,
     SENDING_METHODS,
@@ -54,8 +56,6 @@ from bot.rehearsal.emulator.wire import (
     _Upload,
 )
 
-_RATE_LIMITED_METHODS = frozenset({"sendMessage", "sendPhoto", "sendDocument"})
-
 _CHAT_ACTIONS = frozenset(
     {
         "typing",
@@ -77,17 +77,6 @@ _BOT_COMMAND_NAME_RE = re.compile(r"[a-z0-9_]{1,32}")
 
 
 @dataclass(slots=True)
-class _StoredFile:
-    file_id: str
-    file_unique_id: str
-    kind: Literal["photo", "document"]
-    data: bytes
-    path: str
-    # For photos: every size of the photo, so that re-sending by file_id reproduces them all.
-    obj: Any
-
-
-@dataclass(slots=True)
 class _Fault:
     kind: Literal["fail", "delay", "drop"]
     method: str | None
@@ -97,14 +86,6 @@ class _Fault:
     parameters: JSONDict | None = None
     seconds: float = 0.0
     after_processing: bool = False
-
-
-@dataclass(slots=True)
-class _RateLimits:
-    global_per_s: float
-    per_chat_per_s: float
-    per_group_per_min: float
-    retry_after: int
 
 
 class _Signal:
@@ -214,9 +195,7 @@ class FakeBotApi:
         self._usernames: dict[str, int] = {}
         self._callbacks: dict[str, tuple[int | None, bool]] = {}
         self._callback_seq = itertools.count(4_000_000_000_000_000_001)
-        self._file_seq = itertools.count(1)
-        self._files: dict[str, _StoredFile] = {}
-        self._files_by_path: dict[str, _StoredFile] = {}
+        self._files = FileStore()
 
         self._faults: list[_Fault] = []
         self._blocked: set[int] = set()
@@ -224,10 +203,7 @@ class FakeBotApi:
         self._migrated: dict[int, int] = {}
         self._down = False
         self._down_until = 0.0
-        self._rate: _RateLimits | None = None
-        self._rate_global: deque[float] = deque()
-        self._rate_chat: dict[int, deque[float]] = {}
-        self._rate_group: dict[int, deque[float]] = {}
+        self._rate = RateLimiter()
 
         self._webhook_task: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -436,7 +412,7 @@ class FakeBotApi:
         if known is not None and known.kind == "photo":
             sizes = list(known.obj)
         else:
-            sizes = self._new_photo(content or b"\xff\xd8\xff\xe0fake-jpeg\xff\xd9", file_id)
+            sizes = self._files.new_photo(content or b"\xff\xd8\xff\xe0fake-jpeg\xff\xd9", file_id)
         extra: JSONDict = {"photo": sizes}
         if caption is not None:
             extra["caption"] = caption
@@ -457,7 +433,7 @@ class FakeBotApi:
         chat_type: str = "private",
         media_group_id: str | None = None,
     ) -> JSONDict:
-        extra: JSONDict = {"document": self._new_document(content, file_name, mime_type)}
+        extra: JSONDict = {"document": self._files.new_document(content, file_name, mime_type)}
         if caption is not None:
             extra["caption"] = caption
         if media_group_id is not None:
@@ -682,7 +658,7 @@ class FakeBotApi:
         self._blocked.clear()
         self._unknown.clear()
         self._migrated.clear()
-        self._rate = None
+        self._rate.lift()
         self._down = False
         self._down_until = 0.0
 
@@ -709,10 +685,9 @@ class FakeBotApi:
         per_group_per_min: float = 20,
         retry_after: int = 1,
     ) -> None:
-        self._rate = _RateLimits(global_per_s, per_chat_per_s, per_group_per_min, retry_after)
-        self._rate_global.clear()
-        self._rate_chat.clear()
-        self._rate_group.clear()
+        self._rate.enforce(
+            _RateLimits(global_per_s, per_chat_per_s, per_group_per_min, retry_after)
+        )
 
     def outage(self, seconds: float) -> None:
         self._down_until = time.monotonic() + seconds
@@ -771,7 +746,7 @@ class FakeBotApi:
     async def _handle_file(self, request: web.Request) -> web.StreamResponse:
         if self.is_down:
             return _error_response(502, "Bad Gateway")
-        stored = self._files_by_path.get(request.match_info["path"])
+        stored = self._files.at_path(request.match_info["path"])
         if request.match_info["token"] != self.token or stored is None:
             return _error_response(404, "Not Found")
         return web.Response(body=stored.data, content_type="application/octet-stream")
@@ -1150,94 +1125,11 @@ class FakeBotApi:
         self._sent_signal.fire()
         return rec
 
-    def _check_rate(self, chat_id: int) -> None:
-        limits = self._rate
-        if limits is None:
-            return
-        now = time.monotonic()
-        windows: list[tuple[deque[float], float, float]] = [
-            (self._rate_global, 1.0, limits.global_per_s),
-            (self._rate_chat.setdefault(chat_id, deque()), 1.0, limits.per_chat_per_s),
-        ]
-        if chat_id < 0:
-            group = self._rate_group.setdefault(chat_id, deque())
-            windows.append((group, 60.0, limits.per_group_per_min))
-        for window, span, capacity in windows:
-            while window and window[0] <= now - span:
-                window.popleft()
-            if len(window) >= capacity:
-                raise _ApiError(
-                    429,
-                    f"Too Many Requests: retry after {limits.retry_after}",
-                    {"retry_after": limits.retry_after},
-                )
-        for window, _span, _capacity in windows:
-            window.append(now)
-
     # ---------------------------------------------------------------- files
-
-    def _new_file_ids(self, prefix: str) -> tuple[str, str]:
-        n = next(self._file_seq)
-        return f"{prefix}AgADAgAD{n:08d}Fake", f"AQAD{n:08d}"
-
-    def _new_photo(self, data: bytes, file_id: str | None = None) -> list[JSONDict]:
-        sizes: list[JSONDict] = []
-        stored: list[_StoredFile] = []
-        dims = [(90, 67), (320, 240), (800, 600), (1280, 960)]
-        for i, (w, h) in enumerate(dims):
-            fid, uid = self._new_file_ids("AgAC")
-            if file_id is not None and i == len(dims) - 1:
-                fid = file_id
-            size = len(data) * (i + 1) // len(dims) or 1
-            sizes.append(
-                {"file_id": fid, "file_unique_id": uid, "width": w, "height": h, "file_size": size}
-            )
-            path = f"photos/file_{uid}.jpg"
-            stored.append(_StoredFile(fid, uid, "photo", data, path, None))
-        for f in stored:
-            f.obj = sizes
-            self._files[f.file_id] = f
-            self._files_by_path[f.path] = f
-        return sizes
-
-    def _new_document(self, data: bytes, file_name: str | None, mime_type: str | None) -> JSONDict:
-        fid, uid = self._new_file_ids("BQAC")
-        doc: JSONDict = {"file_id": fid, "file_unique_id": uid, "file_size": len(data)}
-        if file_name:
-            doc["file_name"] = file_name
-        if mime_type:
-            doc["mime_type"] = mime_type
-        suffix = ""
-        if file_name and "." in file_name:
-            suffix = "." + file_name.rsplit(".", 1)[1][:10]
-        stored = _StoredFile(fid, uid, "document", data, f"documents/file_{uid}{suffix}", doc)
-        self._files[fid] = stored
-        self._files_by_path[stored.path] = stored
-        return doc
 
     def file_bytes(self, file_id: str) -> bytes | None:
         stored = self._files.get(file_id)
         return None if stored is None else stored.data
-
-    def _input_file(
-        self, p: JSONDict, files: dict[str, _Upload], key: str
-    ) -> _Upload | _StoredFile | str:
-        value = p.get(key)
-        if isinstance(value, str) and value.startswith("attach://"):
-            upload = files.get(value[len("attach://") :])
-            if upload is None:
-                raise _ApiError(400, f"Bad Request: file {value} not found in the request")
-            return upload
-        if key in files:
-            return files[key]
-        if not isinstance(value, str) or not value:
-            raise _ApiError(400, f"Bad Request: there is no {key} in the request")
-        if value.startswith(("http://", "https://")):
-            return value
-        stored = self._files.get(value)
-        if stored is None:
-            raise _ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
-        return stored
 
     # ---------------------------------------------------------------- method handlers
 
@@ -1258,7 +1150,7 @@ class FakeBotApi:
         chat = self._target_chat(p)
         plain, entities = _render_text_param(p, "message is too long")
         markup = _check_markup(p.get("reply_markup"))
-        self._check_rate(int(chat["id"]))
+        self._rate.check(int(chat["id"]))
         extra: JSONDict = {"text": plain}
         if entities:
             extra["entities"] = entities
@@ -1342,18 +1234,18 @@ class FakeBotApi:
 
     def _send_photo(self, p: JSONDict, files: dict[str, _Upload]) -> JSONDict:
         chat = self._target_chat(p)
-        source = self._input_file(p, files, "photo")
+        source = self._files.input_file(p, files, "photo")
         if isinstance(source, _StoredFile) and source.kind != "photo":
             raise _ApiError(400, "Bad Request: can't use file of type Document as Photo")
         caption = _caption(p)
         markup = _check_markup(p.get("reply_markup"))
-        self._check_rate(int(chat["id"]))
+        self._rate.check(int(chat["id"]))
         if isinstance(source, _StoredFile):
             sizes = list(source.obj)
         elif isinstance(source, _Upload):
-            sizes = self._new_photo(source.data)
+            sizes = self._files.new_photo(source.data)
         else:
-            sizes = self._new_photo(source.encode())
+            sizes = self._files.new_photo(source.encode())
         extra: JSONDict = {"photo": sizes, **caption, **_echo_markup(markup)}
         msg = self._new_bot_message(chat, p, extra)
         self._record(
@@ -1363,20 +1255,20 @@ class FakeBotApi:
 
     def _send_document(self, p: JSONDict, files: dict[str, _Upload]) -> JSONDict:
         chat = self._target_chat(p)
-        source = self._input_file(p, files, "document")
+        source = self._files.input_file(p, files, "document")
         caption = _caption(p)
         markup = _check_markup(p.get("reply_markup"))
-        self._check_rate(int(chat["id"]))
+        self._rate.check(int(chat["id"]))
         if isinstance(source, _StoredFile):
             if source.kind == "document":
                 doc = dict(source.obj)
             else:
-                doc = self._new_document(source.data, "photo.jpg", "image/jpeg")
+                doc = self._files.new_document(source.data, "photo.jpg", "image/jpeg")
         elif isinstance(source, _Upload):
-            doc = self._new_document(source.data, source.filename, source.content_type)
+            doc = self._files.new_document(source.data, source.filename, source.content_type)
         else:
             name = source.rsplit("/", 1)[-1] or "file"
-            doc = self._new_document(source.encode(), name, None)
+            doc = self._files.new_document(source.encode(), name, None)
         extra: JSONDict = {"document": doc, **caption, **_echo_markup(markup)}
         msg = self._new_bot_message(chat, p, extra)
         self._record(
