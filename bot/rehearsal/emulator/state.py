@@ -128,6 +128,7 @@ class EmulatorState:
         self._session: aiohttp.ClientSession | None = None
 
     async def _sleep(self, seconds: float) -> None:
+        """Sleep ``seconds``, cut short when the server stops (delay faults, webhook backoff)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
         while not self._closing and (remaining := deadline - loop.time()) > 0:
