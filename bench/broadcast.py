@@ -5,7 +5,7 @@ and the /peta picture for 3,000 posts.
     .venv/bin/python bench/broadcast.py --full     # all 10,000 (~6 minutes)
 
 The real bot (``bot.core.app.build_application`` + ``handlers.circulars.register``/``start_jobs``,
-``running(app)``) talks over HTTP to ``bot.emulator.FakeBotApi``, which answers 429 to
+``running(app)``) talks over HTTP to ``bot.rehearsal.emulator.FakeBotApi``, which answers 429 to
 anything above 30 messages/s overall or 1/s per chat. A temporary SQLite database holds a
 city of 100 kelurahan with 3,000 posts (two thirds with coordinates) and 10,000
 registered officers. The admin sends ``/siaran petugas ...`` and presses ✅ Kirim, exactly
@@ -52,7 +52,7 @@ if str(ROOT) not in sys.path:
 from bot.core.app import build_application, running  # noqa: E402
 from bot.core.clock import SystemClock  # noqa: E402
 from bot.core.config import load_settings  # noqa: E402
-from bot.emulator import FakeBotApi, FakeUser, Sent  # noqa: E402
+from bot.rehearsal.emulator import FakeBotApi, FakeUser, Sent  # noqa: E402
 from handlers import circulars  # noqa: E402
 from storage import areas, members, posts  # noqa: E402
 from storage.areas import AreaRow  # noqa: E402

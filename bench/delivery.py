@@ -42,7 +42,7 @@ from bot.core.clock import SystemClock  # noqa: E402
 from bot.core.config import DeliverySettings  # noqa: E402
 from bot.core.transport import AiohttpRequest  # noqa: E402
 from bot.delivery.sender import Sender  # noqa: E402
-from bot.emulator import FakeBotApi, Sent  # noqa: E402
+from bot.rehearsal.emulator import FakeBotApi, Sent  # noqa: E402
 from storage import outbox  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.outbox import Priority  # noqa: E402

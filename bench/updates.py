@@ -7,7 +7,7 @@
 
 Two processes, so that the bot is measured alone:
 
-* the child runs the fake Bot API (``bot.emulator.FakeBotApi``), seeds the temporary
+* the child runs the fake Bot API (``bot.rehearsal.emulator.FakeBotApi``), seeds the temporary
   SQLite database (1,000 registered officers on 250 posts), offers updates on a fixed
   schedule (open loop: never waits for replies) and times the replies;
 * the parent (this process) runs the real bot, ``bot.core.app.build_application`` +
@@ -191,7 +191,7 @@ class Load:
     def __init__(self, emu: Any, posts: list[PostSpec], bot_pid: int, seed_value: int) -> None:
         import psutil
 
-        from bot.emulator import FakeUser
+        from bot.rehearsal.emulator import FakeUser
 
         self.emu = emu
         self.posts = posts
@@ -410,7 +410,7 @@ def emulator_main(conn: Any, db_path: str, bot_pid: int, seed_value: int) -> Non
 
 
 async def _emulator(conn: Any, db_path: Path, bot_pid: int, seed_value: int) -> None:
-    from bot.emulator import FakeBotApi
+    from bot.rehearsal.emulator import FakeBotApi
 
     areas, posts, officers = make_city()
     await seed(db_path, areas, posts, officers)

@@ -14,7 +14,7 @@ import pytest
 from bot.core.app import PoskoApp, build_application, running
 from bot.core.clock import FakeClock, SystemClock
 from bot.core.config import Settings, load_settings
-from bot.emulator import FakeBotApi, FakeUser, Sent
+from bot.rehearsal.emulator import FakeBotApi, FakeUser, Sent
 from storage import areas, members, posts
 from storage.areas import AreaRow
 from storage.db import Database

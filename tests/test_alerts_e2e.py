@@ -7,7 +7,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from bot.emulator import FakeBotApi, Sent
+from bot.rehearsal.emulator import FakeBotApi, Sent
 from tests.conftest import ADMIN, BUDI, CAMAT, LURAH, MONAS, AppFactory, Phone
 
 FAST = {

@@ -38,7 +38,7 @@ from bot.core.app import PoskoApp
 from bot.core.clock import FakeClock
 from bot.core.i18n import catalog
 from bot.core.runtime import Runtime
-from bot.emulator import REPLY_METHODS, FakeBotApi, FakeUser, Sent
+from bot.rehearsal.emulator import REPLY_METHODS, FakeBotApi, FakeUser, Sent
 from bot.watch.watcher import TAKE_PREFIX
 from storage import members
 from storage.db import Database

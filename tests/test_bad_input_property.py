@@ -5,7 +5,7 @@ How it runs, and why this way
 Hypothesis and pytest-asyncio do not mix per example (an async fixture would be set up
 once and reused by every example, on a loop hypothesis knows nothing about). So the bot is
 started ONCE, in a background thread that runs its own event loop: the fake Bot API
-(``bot/emulator.py``) and the real Application built by ``build_application`` polling it
+(``bot/rehearsal/emulator/``) and the real Application built by ``build_application`` polling it
 over HTTP. The test itself is a plain synchronous function; inside it a ``@given``
 function receives one *example* — a list of update specs drawn from the strategies below —
 and plays it on the bot's loop with ``asyncio.run_coroutine_threadsafe``: the specs are
@@ -75,7 +75,7 @@ from telegram.ext import CommandHandler
 
 from bot.core.app import PoskoApp, build_application, running
 from bot.core.clock import FakeClock
-from bot.emulator import FakeBotApi, FakeUser, Sent
+from bot.rehearsal.emulator import FakeBotApi, FakeUser, Sent
 from tests.conftest import (
     ADMIN,
     BUDI,

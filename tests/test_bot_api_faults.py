@@ -24,7 +24,7 @@ from typing import Any
 from bot.core.app import PoskoApp
 from bot.core.runtime import Runtime
 from bot.delivery.sender import Sender
-from bot.emulator import FakeBotApi, Sent
+from bot.rehearsal.emulator import FakeBotApi, Sent
 from storage import outbox
 from tests.conftest import ADMIN, BUDI, CAMAT, JOHN, LURAH, MONAS, SARI, AppFactory, Phone
 

@@ -19,7 +19,7 @@ import pytest
 
 from bot.circulars.circular import text_limit
 from bot.core.app import PoskoApp, build_application, running
-from bot.emulator import FakeBotApi, FakeUser, Sent
+from bot.rehearsal.emulator import FakeBotApi, FakeUser, Sent
 from handlers import circulars
 from storage import members
 from storage.db import Database

@@ -61,7 +61,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from bot.emulator import FakeBotApi, FakeUser, Sent, inline_buttons, render_text
+from bot.rehearsal.emulator import FakeBotApi, FakeUser, Sent, inline_buttons, render_text
 from storage import areas, members, posts
 from storage.db import Database
 from storage.members import MemberRow

@@ -20,7 +20,7 @@ from bot.core.clock import Clock, FakeClock, SystemClock
 from bot.core.config import DeliverySettings
 from bot.core.transport import AiohttpRequest
 from bot.delivery.sender import Sender
-from bot.emulator import FakeBotApi
+from bot.rehearsal.emulator import FakeBotApi
 from storage import outbox
 from storage.db import Database, to_db
 from storage.outbox import Priority

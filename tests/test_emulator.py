@@ -31,7 +31,7 @@ from telegram.error import (
 )
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 
-from bot.emulator import FakeBotApi, FakeUser, Sent, render_text
+from bot.rehearsal.emulator import FakeBotApi, FakeUser, Sent, render_text
 
 ANI = FakeUser(1001, "Ani", "Lestari", username="ani_l")
 BUDI = FakeUser(1002, "Budi")

@@ -15,7 +15,7 @@ from openpyxl import load_workbook
 from bot.core.app import PoskoApp, build_application, running
 from bot.core.cli import main
 from bot.core.clock import FakeClock
-from bot.emulator import FakeBotApi
+from bot.rehearsal.emulator import FakeBotApi
 from storage.db import Database, to_db
 from tests.conftest import ADMIN, BUDI, LURAH, Phone, make_settings, seed_city
 
@@ -511,7 +511,7 @@ async def test_bad_dates_in_the_bot_are_explained(exporting_bot: PoskoApp, emu: 
 async def test_officers_and_supervisors_are_refused(
     exporting_bot: PoskoApp, emu: FakeBotApi, user: object
 ) -> None:
-    from bot.emulator import FakeUser
+    from bot.rehearsal.emulator import FakeUser
 
     assert isinstance(user, FakeUser)
     mark = emu.mark()

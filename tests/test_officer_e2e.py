@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from bot.core.clock import FakeClock
-from bot.emulator import FakeBotApi, FakeUser
 from bot.presence.registration import invite
+from bot.rehearsal.emulator import FakeBotApi, FakeUser
 from storage.db import Database
 from tests.conftest import BUDI, JOHN, MONAS, NEWBIE, SARI, STRANGER, Phone
 

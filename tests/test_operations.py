@@ -15,7 +15,7 @@ from bot.core.config import ConfigError, load_settings
 from bot.core.health import snapshot
 from bot.core.logs import ContextFilter, JsonFormatter, KeyValueFormatter, RedactingFilter, bind
 from bot.core.runtime import Runtime
-from bot.emulator import FakeBotApi
+from bot.rehearsal.emulator import FakeBotApi
 from storage.db import Database
 from tests.conftest import BUDI, T0, AppFactory, Phone
 

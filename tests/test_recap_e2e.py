@@ -16,8 +16,8 @@ from matplotlib.image import imread
 from bot.core.app import PoskoApp, build_application, running
 from bot.core.clock import WIB, FakeClock
 from bot.core.runtime import Runtime
-from bot.emulator import FakeBotApi, Sent
 from bot.insight.map_picture import COLOURS, png_size, rgb
+from bot.rehearsal.emulator import FakeBotApi, Sent
 from handlers.common import PoskoContext
 from handlers.recap import daily_tick, register, start_jobs
 from storage.db import Database, to_db

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.emulator import FakeBotApi
+from bot.rehearsal.emulator import FakeBotApi
 from storage.db import Database
 from tests.conftest import BUDI, AppFactory, Phone
 

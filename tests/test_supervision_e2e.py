@@ -19,7 +19,7 @@ import pytest
 from bot.core.app import PoskoApp, build_application, running
 from bot.core.clock import FakeClock
 from bot.core.runtime import Runtime
-from bot.emulator import FakeBotApi, FakeUser, Sent
+from bot.rehearsal.emulator import FakeBotApi, FakeUser, Sent
 from bot.reports.desk import announce_new_issue
 from storage import areas, issues, members
 from storage.db import Database, Tx

@@ -1,0 +1,1 @@
+"""Rehearsal tooling: a local stand-in for Telegram for tests, benchmarks and ``posko demo``."""

@@ -21,7 +21,7 @@ from typing import Any, TextIO
 from bot.core.app import PoskoApp, build_application, running
 from bot.core.clock import SystemClock, wib
 from bot.core.config import Settings, load_settings
-from bot.emulator import FakeBotApi, FakeUser, Sent
+from bot.rehearsal.emulator import FakeBotApi, FakeUser, Sent
 from storage import areas, health, members, posts
 from storage.areas import AreaRow
 from storage.db import Database
