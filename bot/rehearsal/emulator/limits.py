@@ -10,8 +10,6 @@ from dataclasses import dataclass
 
 from bot.rehearsal.emulator.wire import _ApiError
 
-_RATE_LIMITED_METHODS = frozenset({"sendMessage", "sendPhoto", "sendDocument"})
-
 
 @dataclass(slots=True)
 class _RateLimits:
