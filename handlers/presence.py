@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 MAX_NOTE = 500
 CHECK_IN_ASKED = "check_in_asked"
 CHOOSE_PREFIX = "ci:"
+MOVE_PREFIX = "mv:"
+MAX_MOVE_CHOICES = 8
 
 
 def location_keyboard(context: PoskoContext) -> ReplyKeyboardMarkup:
@@ -65,6 +67,13 @@ async def hadir(update: Update, context: PoskoContext) -> None:
             name=post.name,
             since=hhmm(current.started_at),
         )
+        others = await checkin.other_posts(runtime.database, member)
+        if others:
+            rows = [
+                [(context.t("presence.move_button", post=other.code), f"{MOVE_PREFIX}{other.id}")]
+                for other in others[:MAX_MOVE_CHOICES]
+            ]
+            await reply(update, context, "presence.move_offer", buttons(rows), post=post.code)
         return
     await reply(update, context, "presence.ask_location", location_keyboard(context))
 
@@ -177,6 +186,28 @@ async def chosen(update: Update, context: PoskoContext) -> None:
     await _tell_check_in(update, context, result)
 
 
+async def move(update: Update, context: PoskoContext) -> None:
+    """'Pindah posko': the open shift moves to another of the officer's posts."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    member = context.me()
+    runtime = context.runtime
+    post_id = callback_id(query.data.removeprefix(MOVE_PREFIX))
+    if post_id is None:
+        await query.answer(context.t("common.stale_button"), show_alert=True)
+        return
+    result = await checkin.move_to(
+        runtime.database, member, post_id, runtime.clock.now(), runtime.watcher
+    )
+    if result.status is CheckInStatus.NOT_ON_DUTY:
+        await query.answer(context.t("presence.move_not_on_duty"), show_alert=True)
+        await drop_buttons(query)
+        return
+    await query.answer()
+    await drop_buttons(query)
+    await _tell_check_in(update, context, result)
+
+
 async def live_location(update: Update, context: PoskoContext) -> None:
     """Edits of a live location keep the shift's position fresh; they get no reply."""
     message = update.edited_message
@@ -205,7 +236,7 @@ async def pulang(update: Update, context: PoskoContext) -> None:
     await reply(
         update,
         context,
-        "presence.checked_out",
+        "presence.checked_out_empty" if result.left_empty else "presence.checked_out",
         ReplyKeyboardRemove(),
         post=result.post.code,
         duration=duration_text(context.lang, now - result.shift.started_at),

@@ -126,6 +126,9 @@ class Shift:
     inside_geofence: bool | None
     verified: bool
     live_message_id: int | None
+    latitude: float | None = None
+    longitude: float | None = None
+    accuracy_m: float | None = None
 
     @classmethod
     def from_row(cls, row: Row) -> Shift:
@@ -143,6 +146,9 @@ class Shift:
             inside_geofence=None if inside is None else bool(inside),
             verified=bool(row["verified"]),
             live_message_id=row["live_message_id"],
+            latitude=row["latitude"],
+            longitude=row["longitude"],
+            accuracy_m=row["accuracy_m"],
         )
 
 

@@ -241,7 +241,59 @@ async def test_check_out(phone: Phones, db_path: Path, clock: FakeClock) -> None
     clock.advance(timedelta(hours=2, minutes=5))
     reply = await budi.send("/pulang")
     assert "2 jam 5 menit" in (reply.text or "")
+    # the post is open around the clock and Budi was its only officer: he is told so
+    assert "⚠️ KBJ-01 kini tanpa petugas" in (reply.text or "")
     assert await query(db_path, "SELECT end_reason FROM shifts") == [("checkout",)]
+
+
+async def test_check_out_leaving_a_colleague_on_duty_warns_nothing(
+    phone: Phones, db_path: Path
+) -> None:
+    budi, sari = phone(BUDI), phone(SARI)
+    await budi.location(*MONAS)
+    ask = await sari.location(*MONAS)
+    kbj01 = (await query(db_path, "SELECT id FROM posts WHERE code = 'KBJ-01'"))[0][0]
+    await sari.press_and_reply(ask, f"ci:{kbj01}")
+    reply = await budi.send("/pulang")
+    assert "selesai" in (reply.text or "") and "tanpa petugas" not in (reply.text or "")
+
+
+async def test_wrong_post_moves_with_pindah_posko(
+    phone: Phones, db_path: Path, emu: FakeBotApi
+) -> None:
+    sari = phone(SARI)
+    ids = dict(await query(db_path, "SELECT code, id FROM posts"))
+    ask = await sari.location(*MONAS)
+    await sari.press_and_reply(ask, f"ci:{ids['KBJ-01']}")
+    mark = emu.mark()
+    emu.send_text(SARI, "/hadir")
+    offer = await emu.wait_reply(SARI.id, after=mark, contains="Salah posko")
+    assert sari.buttons(offer) == [("🔁 Pindah ke KBJ-02", f"mv:{ids['KBJ-02']}")]
+    moved = await sari.press_and_reply(offer, f"mv:{ids['KBJ-02']}")
+    assert "Hadir tercatat di KBJ-02" in (moved.text or "")
+    assert "Tugas di KBJ-01 diakhiri" in (moved.text or "")
+    rows = await query(
+        db_path, "SELECT p.code, s.end_reason, s.inside_geofence FROM shifts s"
+        " JOIN posts p ON p.id = s.post_id ORDER BY s.id"
+    )
+    # judged again against KBJ-02's own geofence, from where she last was
+    assert rows == [("KBJ-01", "replaced", 1), ("KBJ-02", None, 0)]
+    # a forged move to a post that is not hers changes nothing
+    forged = await sari.press_and_reply(offer, f"mv:{ids['KEC-KBJ']}", forge=True)
+    assert "tidak berlaku" in (forged.text or "")
+    assert len(await query(db_path, "SELECT id FROM shifts")) == 2
+    # Budi has one post: no offer to move
+    budi = phone(BUDI)
+    await budi.location(*MONAS)
+    mark = emu.mark()
+    emu.send_text(BUDI, "/hadir")
+    await emu.wait_reply(BUDI.id, after=mark, contains="sudah bertugas")
+    await budi.send("/status")
+    assert not [s for s in emu.sent[mark:] if "Salah posko" in (s.text or "")]
+    # a move pressed after checking out is refused with the next step
+    await sari.send("/pulang")
+    late = await sari.press(offer, f"mv:{ids['KBJ-01']}", forge=True)
+    assert "tidak bertugas" in (late.params.get("text") or "")
 
 
 async def test_all_clear(phone: Phones, db_path: Path) -> None:

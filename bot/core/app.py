@@ -132,6 +132,7 @@ def _add_handlers(app: PoskoApp) -> None:
     app.add_handler(_command(("jeda", "pause"), admin.jeda))
     app.add_handler(_command(("grup", "group"), admin.grup))
     app.add_handler(CallbackQueryHandler(presence.chosen, pattern=f"^{presence.CHOOSE_PREFIX}"))
+    app.add_handler(CallbackQueryHandler(presence.move, pattern=f"^{presence.MOVE_PREFIX}"))
     app.add_handler(CallbackQueryHandler(alerts.take, pattern=f"^{TAKE_PREFIX}"))
     app.add_handler(CallbackQueryHandler(reports.button, pattern=f"^{reports.PREFIX}"))
     monitor.register(app)

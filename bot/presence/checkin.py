@@ -51,6 +51,7 @@ class CheckInStatus(Enum):
     CHOOSE = "choose"
     NO_POSTS = "no_posts"
     NOT_ASSIGNED = "not_assigned"
+    NOT_ON_DUTY = "not_on_duty"
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +160,33 @@ async def choose_post(
         return await _check_in_at(tx, member, post, fix, now, watch)
 
 
+async def move_to(
+    db: Database, member: Member, post_id: int, now: datetime, watch: PostWatch | None = None
+) -> CheckIn:
+    """Checked in at the wrong post: carry the open shift over to another own post, judged
+    against that post's geofence from the latest position."""
+    async with db.transaction() as tx:
+        current = await shifts.open_for_member(tx, member.id)
+        if current is None or current.latitude is None or current.longitude is None:
+            return CheckIn(CheckInStatus.NOT_ON_DUTY)
+        assigned = {post.id: post for post in await posts.assigned_to(tx, member.id)}
+        post = assigned.get(post_id)
+        if post is None:
+            return CheckIn(CheckInStatus.NOT_ASSIGNED)
+        fix = Fix(current.latitude, current.longitude, current.accuracy_m, current.live_message_id)
+        return await _check_in_at(tx, member, post, fix, now, watch)
+
+
+async def other_posts(db: Database, member: Member) -> list[Post]:
+    """The member's posts other than the one of the open shift (the choices to move to)."""
+    async with db.read() as tx:
+        current = await shifts.open_for_member(tx, member.id)
+        if current is None:
+            return []
+        assigned = await posts.assigned_to(tx, member.id)
+        return [post for post in assigned if post.id != current.post_id]
+
+
 async def live_update(
     db: Database, member: Member, fix: Fix, now: datetime, watch: PostWatch | None = None
 ) -> bool:
@@ -176,10 +204,16 @@ async def live_update(
         return True
 
 
+CLOSED_STATES = frozenset({"closed", "paused"})
+"""Watch states in which nobody has to be at the post."""
+
+
 @dataclass(frozen=True, slots=True)
 class CheckOut:
     post: Post | None
     shift: Shift | None
+    left_empty: bool = False
+    """The post is open and now short of officers: the one leaving was the last needed."""
 
 
 async def check_out(
@@ -192,7 +226,11 @@ async def check_out(
         await shifts.end(tx, current.id, now, "checkout")
         await posts.mark_short(tx, current.post_id, now)
         await touched(tx, watch, [current.post_id], now)
-        return CheckOut(await posts.by_id(tx, current.post_id), current)
+        post = await posts.by_id(tx, current.post_id)
+        assert post is not None
+        remaining = len(await shifts.on_duty(tx, post.id))
+        left_empty = post.state not in CLOSED_STATES and remaining < post.min_staff
+        return CheckOut(post, current, left_empty)
 
 
 async def all_clear(
