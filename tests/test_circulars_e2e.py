@@ -190,7 +190,7 @@ async def test_blocked_recipients_count_and_status_lists_unread(
 
         status = await admin.send("/siaran_status")
         text = status.text or ""
-        assert "Laporan edaran #1" in text and "Belum membaca (3):" in text
+        assert "Rekap edaran #1" in text and "Belum membaca (3):" in text
         assert "Kel. Kebon Jeruk (2): Budi Santoso, 🚫Sari Dewi" in text
         assert "Kec. Kebon Jeruk (1): John Doe" in text
 
@@ -205,7 +205,7 @@ async def test_blocked_recipients_count_and_status_lists_unread(
         assert not rejected_to_sari
 
         older = await admin.send("/siaran_status 1")
-        assert "Laporan edaran #1" in (older.text or "")
+        assert "Rekap edaran #1" in (older.text or "")
         missing = await admin.send("/siaran_status 99")
         assert "tidak ditemukan" in (missing.text or "")
 
@@ -338,7 +338,7 @@ async def test_scheduled_announcement_fires_once_across_restarts(
         english = await emu.wait_reply(JOHN.id, contains="Masa tenang", timeout=6)
         assert english.text == "📢 Circular #1\n\nMasa tenang dimulai."
         assert emu.inline_buttons(english) == [("✅ Mark as read", "cr:r:1")]
-        report = await emu.wait_reply(ADMIN.id, contains="Laporan edaran #1", timeout=6)
+        report = await emu.wait_reply(ADMIN.id, contains="Rekap edaran #1", timeout=6)
         assert report.method == "sendMessage" and report.message_id is not None
         await Phone(emu, SARI).press(copies(emu, SARI.id, "Masa tenang")[0], "cr:r:1")
         await wait_report(emu, ADMIN.id, report.message_id, "selesai", "Sudah dibaca: 1")
