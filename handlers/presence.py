@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 from telegram import (
     KeyboardButton,
@@ -17,14 +19,15 @@ from bot.core.clock import hhmm
 from bot.core.i18n import duration_text
 from bot.core.logs import bind
 from bot.presence import checkin
-from bot.presence.checkin import CheckIn, CheckInStatus, Fix
+from bot.presence.checkin import CheckIn, CheckInStatus, Fix, PostWatch
 from bot.presence.geo import GeoVerdict
 from bot.reports import filing
 from bot.reports.filing import Step
 from handlers import monitor, reports
 from handlers.common import PoskoContext, buttons, callback_id, command_args, drop_buttons, reply
 from storage import alerts, issues, posts, shifts
-from storage.records import Post
+from storage.db import Database
+from storage.records import Member, Post
 
 log = logging.getLogger(__name__)
 
@@ -170,35 +173,30 @@ async def _ask_post(
 
 
 async def chosen(update: Update, context: PoskoContext) -> None:
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    member = context.me()
-    runtime = context.runtime
-    post_id = callback_id(query.data.removeprefix(CHOOSE_PREFIX))
-    if post_id is None:
-        await query.answer(context.t("common.stale_button"), show_alert=True)
-        return
-    result = await checkin.choose_post(
-        runtime.database, member, post_id, runtime.clock.now(), runtime.watcher
-    )
-    await query.answer()
-    await drop_buttons(query)
-    await _tell_check_in(update, context, result)
+    """A post picked for the check-in that asked which one."""
+    await _post_button(update, context, CHOOSE_PREFIX, checkin.choose_post)
 
 
 async def move(update: Update, context: PoskoContext) -> None:
     """'Pindah posko': the open shift moves to another of the officer's posts."""
+    await _post_button(update, context, MOVE_PREFIX, checkin.move_to)
+
+
+PostAction = Callable[[Database, Member, int, datetime, PostWatch | None], Awaitable[CheckIn]]
+
+
+async def _post_button(
+    update: Update, context: PoskoContext, prefix: str, action: PostAction
+) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
     member = context.me()
     runtime = context.runtime
-    post_id = callback_id(query.data.removeprefix(MOVE_PREFIX))
+    post_id = callback_id(query.data.removeprefix(prefix))
     if post_id is None:
         await query.answer(context.t("common.stale_button"), show_alert=True)
         return
-    result = await checkin.move_to(
-        runtime.database, member, post_id, runtime.clock.now(), runtime.watcher
-    )
+    result = await action(runtime.database, member, post_id, runtime.clock.now(), runtime.watcher)
     if result.status is CheckInStatus.NOT_ON_DUTY:
         await query.answer(context.t("presence.move_not_on_duty"), show_alert=True)
         await drop_buttons(query)
