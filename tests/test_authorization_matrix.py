@@ -118,11 +118,15 @@ TABLE: dict[str, tuple[str, str, str, str, str]] = {
     "/laporanku":                                       (R, A, R, R, R),
     "rp: guided /lapor, first button":                  (R, A, R, R, R),
     "/batal":                                           (R, A, A, A, A),
+    # a shift moves only between one's own posts, and only while on duty
+    "mv: move the shift to KBJ-02":                     (R, A, R, R, R),
     "/pulang":                                          (R, A, R, R, R),
     # with no shift Sari's /lapor asks which post: she may pick only her own
     "rp: forged choice of a post not one's own":        (R, R, R, R, R),
     # supervisor commands (scoped to the subtree; admin over everything)
     "/pantau":                                          (R, R, A, A, A),
+    "/pantau KBJ-01 (one post, with phones)":           (R, R, A, R, A),
+    "sv:d: look at KBJ-01 from the overview":           (R, R, A, R, A),
     "/laporan":                                         (R, R, A, A, A),
     "/laporan <ref of the KBJ-01 issue>":               (R, R, A, R, A),
     "/rekap":                                           (R, R, A, A, A),
@@ -166,6 +170,8 @@ REFUSAL_KEYS = (
     "circular.read_not_recipient",
     "alert.not_yours",
     "presence.no_posts",
+    "presence.move_not_on_duty",
+    "pantau.post_unknown",
     "presence.choice_expired",
     "presence.not_on_duty",
     "presence.aman_not_on_duty",
@@ -521,6 +527,14 @@ async def _report_other_post(actor: Actor) -> None:
     await actor.press(f"rp:post:{actor.world.post_ids['KEC-KBJ']}")
 
 
+async def _look_kbj01(actor: Actor) -> None:
+    await actor.press(f"sv:d:{actor.world.post_ids['KBJ-01']}")
+
+
+async def _move_kbj02(actor: Actor) -> None:
+    await actor.press(f"mv:{actor.world.post_ids['KBJ-02']}")
+
+
 def _press(data: str) -> Callable[[Actor], Awaitable[None]]:
     async def run(actor: Actor) -> None:
         await actor.press(data)
@@ -550,6 +564,11 @@ ACTIONS: dict[str, Action] = {
     "ci: forged choice of a post not one's own": Action(_choose_other),
     "/aman": Action(send("/aman"), grew("signals")),
     "/status": Action(send("/status"), None, lambda a: (HOME[a.name],)),
+    "/pantau KBJ-01 (one post, with phones)": Action(
+        send("/pantau KBJ-01"), None, lambda _a: ("KBJ-01", "Budi Santoso")
+    ),
+    "sv:d: look at KBJ-01 from the overview": Action(_look_kbj01, None, lambda _a: ("KBJ-01",)),
+    "mv: move the shift to KBJ-02": Action(_move_kbj02, changed("shifts"), lambda _a: ("KBJ-02",)),
     "/lapor <category> <text>": Action(
         send("/lapor apk Baliho calon di pagar posko"), grew("issues")
     ),

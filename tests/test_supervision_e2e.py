@@ -364,7 +364,7 @@ async def test_pantau_one_post_shows_who_is_where_and_how_to_reach_them(
     refused = (await ask(emu, LURAH, "/pantau KBJ-02", "tidak ada")).text or ""
     assert "Sari" not in refused and "+62" not in refused
     unknown = (await ask(emu, LURAH, "/pantau XYZ-99", "tidak ada")).text or ""
-    assert unknown.replace("XYZ-99", "KBJ-02") == refused
+    assert unknown == refused
     usage = (await ask(emu, LURAH, "/pantau a b", "Format")).text or ""
     assert "/pantau KODE_POSKO" in usage
 
