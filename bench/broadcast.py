@@ -49,6 +49,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.reference import loop_s  # noqa: E402
 from bot.core.app import build_application, running  # noqa: E402
 from bot.core.clock import SystemClock  # noqa: E402
 from bot.core.config import load_settings  # noqa: E402
@@ -278,6 +279,7 @@ async def main() -> int:
         "n_429": n_429,
         "first_delivery_ms": round(first_ms, 1),
         "peta_ms": None if peta_ms is None else round(peta_ms, 1),
+        "loop_s": loop_s(),
     }
     print(json.dumps(result))
     return 0

@@ -38,6 +38,7 @@ if str(ROOT) not in sys.path:
 
 import telegram  # noqa: E402
 
+from bench.reference import loop_s  # noqa: E402
 from bot.core.clock import SystemClock  # noqa: E402
 from bot.core.config import DeliverySettings  # noqa: E402
 from bot.core.transport import AiohttpRequest  # noqa: E402
@@ -165,7 +166,12 @@ async def main() -> None:
         await db.close()
     print(
         json.dumps(
-            {"rate_ratio": round(ratio, 4), "n_429": n_429, "alert_delay_ms": round(alert_ms, 1)}
+            {
+                "rate_ratio": round(ratio, 4),
+                "n_429": n_429,
+                "alert_delay_ms": round(alert_ms, 1),
+                "loop_s": loop_s(),
+            }
         )
     )
 

@@ -54,6 +54,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.reference import loop_s  # noqa: E402
+
 N_OFFICERS = 1000
 N_POSTS = 250
 FIRST_TELEGRAM_ID = 100_000
@@ -708,6 +710,7 @@ def main(argv: list[str] | None = None) -> int:
             "p99_ms": None,
             "rss_mb": round(peak_rss_mb(), 1),
         }
+    summary["loop_s"] = loop_s()
     print(json.dumps(summary))
     return 0
 
