@@ -36,7 +36,8 @@ from bot.circulars.texts import snippet
 from bot.core.access import Role
 from bot.core.clock import day_hhmm
 from bot.core.runtime import Runtime
-from bot.presence.registration import deep_link, invite
+from bot.presence.registration import invite, member_by_ref
+from handlers import people
 from handlers.common import PoskoContext, buttons, callback_id, command_args, reply, require
 from storage import audit
 from storage.circulars import ReadOutcome
@@ -65,7 +66,7 @@ async def _admin(update: Update, context: PoskoContext) -> bool:
     context.me()
     if require(context, Role.ADMIN):
         return True
-    await reply(update, context, "circular.admin_only")
+    await reply(update, context, "admin.only")
     return False
 
 
@@ -158,7 +159,7 @@ async def button(update: Update, context: PoskoContext) -> None:
             await query.answer(context.t("common.stale_button"), show_alert=True)
         return
     if not require(context, Role.ADMIN):
-        await query.answer(context.t("circular.admin_only"), show_alert=True)
+        await query.answer(context.t("admin.only"), show_alert=True)
         return
     if prefix == CANCEL_PREFIX:
         await _cancel(update, context, circular_id)
@@ -335,6 +336,15 @@ async def undang(update: Update, context: PoskoContext) -> None:
         return
     ref = words[0][:64]
     runtime = context.runtime
+    target = await member_by_ref(runtime.database, ref)
+    if target is None:
+        await reply(update, context, "invite.unknown", ref=ref)
+        return
+    if target.telegram_id is not None:
+        # Already registered: a code for them moves the member to another account, which
+        # the admin confirms first (a lost phone, a new Telegram account).
+        await people.ask_rebind(update, context, target)
+        return
     now = runtime.clock.now()
     invitation = await invite(runtime.database, ref, now, runtime.settings.invites.expiry)
     if invitation is None:
@@ -344,17 +354,7 @@ async def undang(update: Update, context: PoskoContext) -> None:
         await audit.record(
             tx, now, member.id, "invite_sent", "member", invitation.member.id, via="bot"
         )
-    text = context.t(
-        "invite.created",
-        name=invitation.member.name,
-        ref=invitation.member.ref,
-        code=invitation.code,
-        expires=day_hhmm(invitation.expires_at),
-        link=deep_link(runtime.bot_username, invitation.code),
-    )
-    if invitation.member.telegram_id is not None:
-        text += "\n" + context.t("invite.registered_note")
-    await reply(update, context, "common.raw", text=text)
+    await reply(update, context, "common.raw", text=people.invite_text(context, invitation))
 
 
 # --- wiring -----------------------------------------------------------------------------------

@@ -81,7 +81,7 @@ def _slots(context: PoskoContext) -> asyncio.Semaphore:
 async def ekspor(update: Update, context: PoskoContext) -> None:
     member = context.me()
     if not require(context, Role.ADMIN):  # checked here, whatever menu the person sees
-        await reply(update, context, "export.admin_only")
+        await reply(update, context, "admin.only")
         return
     message = update.effective_message
     chat = update.effective_chat

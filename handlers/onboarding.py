@@ -42,6 +42,8 @@ async def start(update: Update, context: PoskoContext) -> None:
         return
     outcome = await join(runtime.database, code, user.id, user.language_code, runtime.clock.now())
     runtime.members.forget(user.id)
+    if outcome.replaced_telegram_id is not None:
+        runtime.members.forget(outcome.replaced_telegram_id)  # the lost phone is out at once
     if outcome.status is JoinStatus.JOINED and outcome.member is not None:
         context.member = outcome.member
         # The member's own language setting now applies, not just the phone's.

@@ -74,6 +74,19 @@ async def bind_telegram(
     )
 
 
+async def rebind_telegram(
+    tx: Tx, member_id: int, old_telegram_id: int, telegram_id: int, now: datetime
+) -> bool:
+    """Move a registered member to another Telegram account (compare-and-swap on the old
+    one, so two codes cannot both move it)."""
+    changed = await tx.execute(
+        "UPDATE members SET telegram_id = ?, unreachable_at = NULL, unreachable_reason = NULL,"
+        " updated_at = ? WHERE id = ? AND telegram_id = ?",
+        (telegram_id, to_db(now), member_id, old_telegram_id),
+    )
+    return bool(changed)
+
+
 async def note_client_language(tx: Tx, member_id: int, language: str | None) -> None:
     await tx.execute(
         "UPDATE members SET client_language = ? WHERE id = ? AND client_language IS NOT ?",

@@ -158,8 +158,6 @@ REFUSAL_KEYS = (
     "pantau.no_scope",
     "recap.only",
     "recap.no_scope",
-    "export.admin_only",
-    "circular.admin_only",
     "circular.not_yours",
     "circular.read_not_recipient",
     "alert.not_yours",

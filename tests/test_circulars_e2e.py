@@ -19,6 +19,7 @@ import pytest
 
 from bot.circulars.circular import text_limit
 from bot.core.app import PoskoApp, build_application, running
+from bot.core.i18n import catalog
 from bot.emulator import FakeBotApi, FakeUser, Sent
 from handlers import circulars
 from storage import members
@@ -444,7 +445,7 @@ async def test_admin_commands_refuse_others(
     async with start_circulars():
         for user in (BUDI, LURAH):
             answer = await Phone(emu, user).send(command)
-            assert answer.text == "Mohon maaf, perintah ini khusus admin."
+            assert answer.text == catalog("id")["admin.only"]  # one wording for every command
     assert await query(db_path, "SELECT COUNT(*) FROM circulars") == [(0,)]
     assert await query(db_path, "SELECT COUNT(*) FROM announcements") == [(0,)]
     assert await query(db_path, "SELECT COUNT(*) FROM invites") == [(0,)]

@@ -45,6 +45,7 @@ from handlers import (
     circulars,
     fallback,
     onboarding,
+    people,
     presence,
     recap,
     reports,
@@ -105,6 +106,7 @@ def build_application(settings: Settings, clock: Clock | None = None) -> PoskoAp
     recap.register(app)
     circulars.register(app)
     export_handlers.register(app)
+    people.register(app)
     app.add_error_handler(_on_error)
     return app
 

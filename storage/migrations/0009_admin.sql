@@ -1,0 +1,2 @@
+-- An invite that moves an already registered member to a new Telegram account (lost phone).
+ALTER TABLE invites ADD COLUMN rebind INTEGER NOT NULL DEFAULT 0;
