@@ -24,6 +24,7 @@ ADMIN_COMMANDS: tuple[str, ...] = (
     "jadwal_tambah",
     "jadwal_hapus",
     "undang",
+    "petugas",
     "jeda",
     "grup",
     "ekspor",

@@ -58,6 +58,41 @@ async def by_id(tx: Tx, member_id: int) -> Member | None:
     return None if row is None else _member(row)
 
 
+async def row_by_ref(tx: Tx, ref: str) -> tuple[int, MemberRow] | None:
+    """A stored member as a members.csv row (id, row): roles, posts and areas by code."""
+    row = await tx.one(
+        "SELECT id, ref, name, nip, phone, telegram_id, language FROM members WHERE ref = ?",
+        (ref,),
+    )
+    if row is None:
+        return None
+    member_id = int(row["id"])
+    roles = await tx.all(
+        "SELECT role FROM member_roles WHERE member_id = ? ORDER BY role", (member_id,)
+    )
+    posts = await tx.all(
+        "SELECT p.code FROM assignments a JOIN posts p ON p.id = a.post_id"
+        " WHERE a.member_id = ? ORDER BY p.code",
+        (member_id,),
+    )
+    areas = await tx.all(
+        "SELECT ar.code FROM scopes s JOIN areas ar ON ar.id = s.area_id"
+        " WHERE s.member_id = ? ORDER BY ar.code",
+        (member_id,),
+    )
+    return member_id, MemberRow(
+        ref=row["ref"],
+        name=row["name"],
+        nip=row["nip"],
+        phone=row["phone"],
+        roles=tuple(r[0] for r in roles),
+        posts=tuple(r[0] for r in posts),
+        areas=tuple(r[0] for r in areas),
+        telegram_id=row["telegram_id"],
+        language=row["language"],
+    )
+
+
 async def refs(tx: Tx) -> dict[str, int | None]:
     """ref → telegram_id of every member (for validating an import)."""
     return {row[0]: row[1] for row in await tx.all("SELECT ref, telegram_id FROM members")}
