@@ -1,0 +1,184 @@
+"""Who may use the admin's new commands and buttons (/petugas, the rebind and invite
+buttons), end to end through the fake Bot API: a stranger, an officer, the camat of
+KBJ-01's kecamatan (in scope), the camat of another kecamatan (out of scope) and the admin.
+
+Refused means a catalog refusal and no change at all (the matrix's tables plus staff
+changes and assignments); allowed means the change is made."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.core.app import PoskoApp
+from bot.emulator import FakeBotApi, FakeUser, Sent
+from storage import areas, members
+from storage.areas import AreaRow
+from storage.db import Database
+from storage.members import MemberRow
+from tests.conftest import ADMIN, CAMAT, SARI, STRANGER, T0, AppFactory, Phone
+from tests.test_authorization_matrix import diff, refusal_in, runtime_of, snapshot
+
+A, R = "allowed", "refused"
+
+CAMAT_OTHER = FakeUser(2010, "Camat Kembangan")
+ACTORS: dict[str, FakeUser] = {
+    "stranger": STRANGER,
+    "officer": SARI,
+    "camat_in": CAMAT,
+    "camat_out": CAMAT_OTHER,
+    "admin": ADMIN,
+}
+
+#                                              stranger officer camat_in camat_out admin
+TABLE: dict[str, tuple[str, str, str, str, str]] = {
+    "/petugas":                                 (R, R, R, R, A),
+    "/petugas tugaskan budi KBJ-02":            (R, R, R, R, A),
+    "/petugas tambah (new officer)":            (R, R, R, R, A),
+    "ad:ok: save the admin's pending change":   (R, R, R, R, A),
+    "ad:x: cancel the admin's pending change":  (R, R, R, R, A),
+    "ad:iv: invite the unregistered officer":   (R, R, R, R, A),
+    "ad:rb: rebind code for registered budi":   (R, R, R, R, A),
+    "ad:no: cancel a rebind question":          (R, R, R, R, A),
+    "/undang budi (registered: asks first)":    (R, R, R, R, A),
+}  # fmt: skip
+
+EXTRA_SQL = {
+    "staff_changes": "SELECT id, outcome FROM staff_changes ORDER BY id",
+    "assignments": "SELECT member_id, post_id FROM assignments ORDER BY 1, 2",
+    "members_all": "SELECT id, ref, telegram_id FROM members ORDER BY id",
+    "invites_all": "SELECT code, member_id, rebind FROM invites ORDER BY code",
+}
+
+
+async def add_other_camat(db_path: Path) -> None:
+    db = await Database.open(db_path)
+    try:
+        async with db.transaction() as tx:
+            await areas.upsert(tx, [AreaRow("31.73.02", "Kembangan", "kecamatan", "31.73")], T0)
+            await members.upsert(
+                tx,
+                [
+                    MemberRow(
+                        "camat2", "Camat Kembangan", None, None, ("supervisor",), (),
+                        ("31.73.02",), CAMAT_OTHER.id, None,
+                    )
+                ],
+                T0,
+            )  # fmt: skip
+    finally:
+        await db.close()
+
+
+@dataclass
+class World:
+    change_id: int
+    other_change_id: int
+    newbie_id: int
+    budi_id: int
+
+
+async def extra(app: PoskoApp) -> dict[str, list[tuple[object, ...]]]:
+    async with runtime_of(app).database.read() as tx:
+        return {name: [tuple(r) for r in await tx.all(sql)] for name, sql in EXTRA_SQL.items()}
+
+
+async def build(emu: FakeBotApi, app: PoskoApp) -> World:
+    admin = Phone(emu, ADMIN)
+    preview = await admin.send("/petugas tugaskan budi KEC-KBJ")
+    found = [d for _l, d in admin.buttons(preview) if d.startswith("ad:ok:")]
+    preview = await admin.send("/petugas tugaskan sari KEC-KBJ")
+    found += [d for _l, d in admin.buttons(preview) if d.startswith("ad:ok:")]
+    assert len(found) == 2
+    async with runtime_of(app).database.read() as tx:
+        ids = {str(r[0]): int(r[1]) for r in await tx.all("SELECT ref, id FROM members")}
+    change, other = (int(data.split(":")[2]) for data in found)
+    return World(change, other, ids["newbie"], ids["budi"])
+
+
+async def press(emu: FakeBotApi, app: PoskoApp, user: FakeUser, data: str) -> Sent:
+    """A press of ``data`` from the user's own chat: forged by anyone but the admin, who
+    has the real buttons (the bot checks the role either way)."""
+    markup = InlineKeyboardMarkup([[InlineKeyboardButton("·", callback_data="noop")]])
+    carrier = await app.bot.send_message(user.id, "·", reply_markup=markup)
+    ref = {"chat": {"id": user.id}, "message_id": carrier.message_id}
+    mark = emu.mark()
+    emu.press_button(user, ref, data, check=False)
+    return await emu.wait_for(lambda s: s.method == "answerCallbackQuery", after=mark)
+
+
+def effect(
+    action: str,
+    before: dict[str, list[tuple[object, ...]]],
+    after: dict[str, list[tuple[object, ...]]],
+) -> bool:
+    if action.startswith("/petugas tugaskan") or action.startswith("/petugas tambah"):
+        return len(after["staff_changes"]) > len(before["staff_changes"])
+    if action.startswith("ad:ok"):
+        return before["assignments"] != after["assignments"]
+    if action.startswith("ad:x"):
+        return before["staff_changes"] != after["staff_changes"]
+    if action.startswith(("ad:iv", "ad:rb")):
+        return len(after["invites_all"]) > len(before["invites_all"])
+    return before == after  # usage, a question, a cancelled question: nothing changes
+
+
+async def run(
+    emu: FakeBotApi, app: PoskoApp, user: FakeUser, action: str, world: World
+) -> list[str]:
+    """What the user got back (texts of replies and callback answers)."""
+    if action.startswith("/"):
+        command = {
+            "/petugas tambah (new officer)": "/petugas tambah andi KBJ-01 - - Andi Wijaya",
+            "/undang budi (registered: asks first)": "/undang budi",
+        }.get(action, action)
+        mark = emu.mark()
+        emu.send_text(user, command)
+        sent = await emu.wait_reply(user.id, after=mark)
+        return [sent.text or ""]
+    data = {
+        "ad:ok": f"ad:ok:{world.change_id}",
+        "ad:x:": f"ad:x:{world.other_change_id}",
+        "ad:iv": f"ad:iv:{world.newbie_id}",
+        "ad:rb": f"ad:rb:{world.budi_id}",
+        "ad:no": "ad:no",
+    }[action[:5]]
+    answer = await press(emu, app, user, data)
+    texts = [str(answer.params.get("text") or "")]
+    if user is ADMIN and data.startswith(("ad:ok", "ad:iv", "ad:rb")):
+        texts.append((await emu.wait_reply(user.id, after=answer.index)).text or "")
+    return texts
+
+
+@pytest.mark.parametrize("actor", list(ACTORS))
+async def test_admin_commands_and_buttons(
+    actor: str, emu: FakeBotApi, db_path: Path, start_bot: AppFactory
+) -> None:
+    await add_other_camat(db_path)
+    user = ACTORS[actor]
+    column = list(ACTORS).index(actor)
+    async with start_bot() as app:
+        world = await build(emu, app)
+        problems: list[str] = []
+        for action, row in TABLE.items():
+            expected = row[column]
+            before = await snapshot(app), await extra(app)
+            texts = await run(emu, app, user, action, world)
+            after = await snapshot(app), await extra(app)
+            refusals = [key for key in map(refusal_in, texts) if key]
+            if expected == R:
+                changed = diff(before[0], after[0]) + [
+                    name for name in EXTRA_SQL if before[1][name] != after[1][name]
+                ]
+                if not refusals or changed:
+                    problems.append(f"{action}: expected a refusal, got {texts} {changed}")
+                if any(re.search(r"Budi Santoso|Anggota Baru|KEC-KBJ", t) for t in texts):
+                    problems.append(f"{action}: leaked {texts}")
+            else:
+                if refusals or not effect(action, before[1], after[1]):
+                    problems.append(f"{action}: expected it done, got {texts}")
+        assert not problems, "\n".join(problems)
