@@ -26,6 +26,8 @@ ADMIN_COMMANDS: tuple[str, ...] = (
     "undang",
     "petugas",
     "jeda",
+    "jam",
+    "jam_khusus",
     "grup",
     "ekspor",
 )

@@ -1,9 +1,10 @@
-"""Who may use the admin's new commands and buttons (/petugas, the rebind and invite
-buttons), end to end through the fake Bot API: a stranger, an officer, the camat of
-KBJ-01's kecamatan (in scope), the camat of another kecamatan (out of scope) and the admin.
+"""Who may use the admin's new commands and buttons (/petugas, /jam, /jam_khusus, the
+rebind, invite and dated-hours buttons), end to end through the fake Bot API: a stranger,
+an officer, the camat of KBJ-01's kecamatan (in scope), the camat of another kecamatan
+(out of scope) and the admin.
 
 Refused means a catalog refusal and no change at all (the matrix's tables plus staff
-changes and assignments); allowed means the change is made."""
+changes, assignments, invites and hours); allowed means the change is made."""
 
 from __future__ import annotations
 
@@ -45,6 +46,10 @@ TABLE: dict[str, tuple[str, str, str, str, str]] = {
     "ad:rb: rebind code for registered budi":   (R, R, R, R, A),
     "ad:no: cancel a rebind question":          (R, R, R, R, A),
     "/undang budi (registered: asks first)":    (R, R, R, R, A),
+    "/jam KBJ-01 08:00-16:00":                  (R, R, R, R, A),
+    "/jam_khusus 2026-11-25 24h":               (R, R, R, R, A),
+    "/jam_khusus (the list)":                   (R, R, R, R, A),
+    "jk:rm: remove the admin's dated hours":    (R, R, R, R, A),
 }  # fmt: skip
 
 EXTRA_SQL = {
@@ -52,6 +57,8 @@ EXTRA_SQL = {
     "assignments": "SELECT member_id, post_id FROM assignments ORDER BY 1, 2",
     "members_all": "SELECT id, ref, telegram_id FROM members ORDER BY id",
     "invites_all": "SELECT code, member_id, rebind FROM invites ORDER BY code",
+    "hours": "SELECT code, hours FROM posts ORDER BY code",
+    "hours_overrides": "SELECT id, removed_at FROM hours_overrides ORDER BY id",
 }
 
 
@@ -78,6 +85,7 @@ async def add_other_camat(db_path: Path) -> None:
 class World:
     change_id: int
     other_change_id: int
+    override_id: int
     newbie_id: int
     budi_id: int
 
@@ -97,7 +105,10 @@ async def build(emu: FakeBotApi, app: PoskoApp) -> World:
     async with runtime_of(app).database.read() as tx:
         ids = {str(r[0]): int(r[1]) for r in await tx.all("SELECT ref, id FROM members")}
     change, other = (int(data.split(":")[2]) for data in found)
-    return World(change, other, ids["newbie"], ids["budi"])
+    added = await admin.send("/jam_khusus 2026-12-09 06:00-24:00")
+    match = re.search(r"#(\d+)", added.text or "")
+    assert match is not None
+    return World(change, other, int(match.group(1)), ids["newbie"], ids["budi"])
 
 
 async def press(emu: FakeBotApi, app: PoskoApp, user: FakeUser, data: str) -> Sent:
@@ -124,6 +135,12 @@ def effect(
         return before["staff_changes"] != after["staff_changes"]
     if action.startswith(("ad:iv", "ad:rb")):
         return len(after["invites_all"]) > len(before["invites_all"])
+    if action.startswith("/jam "):
+        return before["hours"] != after["hours"]
+    if action.startswith("/jam_khusus 2026"):
+        return len(after["hours_overrides"]) > len(before["hours_overrides"])
+    if action.startswith("jk:rm"):
+        return before["hours_overrides"] != after["hours_overrides"]
     return before == after  # usage, a question, a cancelled question: nothing changes
 
 
@@ -135,6 +152,7 @@ async def run(
         command = {
             "/petugas tambah (new officer)": "/petugas tambah andi KBJ-01 - - Andi Wijaya",
             "/undang budi (registered: asks first)": "/undang budi",
+            "/jam_khusus (the list)": "/jam_khusus",
         }.get(action, action)
         mark = emu.mark()
         emu.send_text(user, command)
@@ -146,10 +164,11 @@ async def run(
         "ad:iv": f"ad:iv:{world.newbie_id}",
         "ad:rb": f"ad:rb:{world.budi_id}",
         "ad:no": "ad:no",
+        "jk:rm": f"jk:rm:{world.override_id}",
     }[action[:5]]
     answer = await press(emu, app, user, data)
     texts = [str(answer.params.get("text") or "")]
-    if user is ADMIN and data.startswith(("ad:ok", "ad:iv", "ad:rb")):
+    if user is ADMIN and data.startswith(("ad:ok", "ad:iv", "ad:rb", "jk:rm")):
         texts.append((await emu.wait_reply(user.id, after=answer.index)).text or "")
     return texts
 

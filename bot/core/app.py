@@ -44,6 +44,7 @@ from handlers import (
     alerts,
     circulars,
     fallback,
+    hours,
     onboarding,
     people,
     presence,
@@ -107,6 +108,7 @@ def build_application(settings: Settings, clock: Clock | None = None) -> PoskoAp
     circulars.register(app)
     export_handlers.register(app)
     people.register(app)
+    hours.register(app)
     app.add_error_handler(_on_error)
     return app
 
