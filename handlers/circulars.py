@@ -38,7 +38,16 @@ from bot.core.clock import day_hhmm
 from bot.core.runtime import Runtime
 from bot.presence.registration import invite, member_by_ref
 from handlers import people
-from handlers.common import PoskoContext, buttons, callback_id, command_args, reply, require
+from handlers.common import (
+    PoskoContext,
+    buttons,
+    callback_id,
+    command_args,
+    power_reach,
+    refused,
+    reply,
+    require,
+)
 from storage import audit
 from storage.circulars import ReadOutcome
 
@@ -74,15 +83,25 @@ async def _admin(update: Update, context: PoskoContext) -> bool:
 
 
 async def siaran(update: Update, context: PoskoContext) -> None:
-    if not await _admin(update, context):
-        return
+    """Admins to anyone; supervisors given the power (``[powers] siaran``) to their own
+    area, or an area or a post below it."""
     member = context.me()
+    reach = await power_reach(context, "siaran")
+    if refused(reach):
+        await reply(update, context, "power.only")
+        return
     runtime = context.runtime
     result = await rules.draft(
-        runtime.database, member, command_args(update.effective_message), runtime.clock.now()
+        runtime.database,
+        member,
+        command_args(update.effective_message),
+        runtime.clock.now(),
+        reach,
     )
     if result.status is DraftStatus.USAGE:
         await reply(update, context, "circular.usage")
+    elif result.status is DraftStatus.OUTSIDE:
+        await reply(update, context, "power.siaran_outside", scope=result.scope_word)
     elif result.status is DraftStatus.TOO_LONG:
         await reply(update, context, "circular.too_long", length=result.length, limit=result.limit)
     elif result.status is DraftStatus.UNKNOWN_SCOPE:
@@ -158,16 +177,17 @@ async def button(update: Update, context: PoskoContext) -> None:
         else:
             await query.answer(context.t("common.stale_button"), show_alert=True)
         return
-    if not require(context, Role.ADMIN):
-        await query.answer(context.t("admin.only"), show_alert=True)
+    reach = await power_reach(context, "siaran")
+    if refused(reach):
+        await query.answer(context.t("power.only"), show_alert=True)
         return
     if prefix == CANCEL_PREFIX:
-        await _cancel(update, context, circular_id)
+        await _cancel(update, context, circular_id, reach)
         return
     message = query.message
     where = (message.chat.id, message.message_id) if message is not None else None
     default = runtime.settings.bot.default_language
-    result = await rules.confirm(runtime.database, member, circular_id, now, default, where)
+    result = await rules.confirm(runtime.database, member, circular_id, now, default, where, reach)
     if result.status is ConfirmStatus.SENT:
         assert result.circular is not None and result.figures is not None
         await query.answer(context.t("circular.sent_toast"))
@@ -189,11 +209,15 @@ async def button(update: Update, context: PoskoContext) -> None:
     await query.answer(text, show_alert=True)
 
 
-async def _cancel(update: Update, context: PoskoContext, circular_id: int) -> None:
+async def _cancel(
+    update: Update, context: PoskoContext, circular_id: int, reach: set[int] | None
+) -> None:
     query = update.callback_query
     assert query is not None
     runtime = context.runtime
-    outcome = await rules.cancel(runtime.database, context.me(), circular_id, runtime.clock.now())
+    outcome = await rules.cancel(
+        runtime.database, context.me(), circular_id, runtime.clock.now(), reach
+    )
     if outcome is CancelStatus.CANCELLED:
         await query.answer(context.t("circular.cancelled_toast"))
         try:

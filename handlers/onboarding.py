@@ -9,10 +9,11 @@ from telegram import ReplyKeyboardRemove, Update
 from bot.core.access import Role, language_of
 from bot.presence.registration import JoinStatus, join
 from handlers.common import PoskoContext, command_args, reply
-from handlers.menu import commands_for, set_menu
+from handlers.menu import member_commands, set_menu
 from storage.records import Member
 
 log = logging.getLogger(__name__)
+
 
 def roles_text(context: PoskoContext, member: Member) -> str:
     names = [context.t(f"role.{role.value}") for role in Role if member.has(role.value)]
@@ -66,5 +67,6 @@ async def start(update: Update, context: PoskoContext) -> None:
 async def help_command(update: Update, context: PoskoContext) -> None:
     member = context.me()
     lines = [context.t("help.title")]
-    lines += [f"/{name} — {context.t(f'help.{name}')}" for name in commands_for(member)]
+    names = await member_commands(context, member)
+    lines += [f"/{name} — {context.t(f'help.{name}')}" for name in names]
     await reply(update, context, "common.raw", text="\n".join(lines))

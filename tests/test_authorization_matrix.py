@@ -152,6 +152,7 @@ REFUSAL_KEYS = (
     "common.unknown_user",
     "common.stale_button",
     "admin.only",
+    "power.only",
     "desk.only_supervisors",
     "desk.not_allowed",
     "desk.unknown_ref",
