@@ -240,14 +240,19 @@ async def _cancel(
 
 
 async def siaran_status(update: Update, context: PoskoContext) -> None:
-    if not await _admin(update, context):
+    """Admins: any circular; supervisors with the siaran power: their own."""
+    member = context.me()
+    reach = await power_reach(context, "siaran")
+    if refused(reach):
+        await reply(update, context, "power.only")
         return
+    author = None if reach is None else member.id
     words = command_args(update.effective_message).lstrip("#").split()
     if len(words) > 1 or (words and not _number(words[0])):
         await reply(update, context, "circular.status_usage")
         return
     wanted = int(words[0]) if words else None
-    found = await receipts.status(context.runtime.database, wanted)
+    found = await receipts.status(context.runtime.database, wanted, author)
     if found is None:
         if wanted is None:
             await reply(update, context, "circular.status_none")

@@ -45,6 +45,8 @@ def commands_for(member: Member, powers: Collection[str] = ()) -> list[str]:
     if has_role(member, Role.SUPERVISOR):
         names += [name for name in SUPERVISOR_COMMANDS if name not in names]
         names += [name for name in powers if name not in names]
+        if "siaran" in powers and "siaran_status" not in names:
+            names.append("siaran_status")  # the delivery report of one's own circulars
     if has_role(member, Role.ADMIN):
         names += [name for name in ADMIN_COMMANDS if name not in names]
     return names + list(COMMON_COMMANDS)

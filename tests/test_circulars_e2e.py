@@ -446,7 +446,8 @@ async def test_admin_commands_refuse_others(
         for user in (BUDI, LURAH):
             answer = await Phone(emu, user).send(command)
             # one wording for every admin command; /siaran is also a camat's (and kota's) power
-            key = "power.only" if command.split()[0] in ("/siaran", "/broadcast") else "admin.only"
+            powers = ("/siaran", "/broadcast", "/siaran_status")
+            key = "power.only" if command.split()[0] in powers else "admin.only"
             assert answer.text == catalog("id")[key]
     assert await query(db_path, "SELECT COUNT(*) FROM circulars") == [(0,)]
     assert await query(db_path, "SELECT COUNT(*) FROM announcements") == [(0,)]
