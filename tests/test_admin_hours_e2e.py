@@ -135,7 +135,7 @@ async def test_dated_hours_survive_a_restart_of_the_watcher(
     await becomes(db_path, "KBJ-02", "closed")
     watcher = runtime_of(bot).watcher
     assert watcher is not None
-    watcher.forget_dated()  # as a new process would: read from the database again
+    watcher.dated_stale = True  # as a new process would: read from the database again
     await admin.send("/jam KBJ-02 24h")  # weekly hours change; the dated ones still rule today
     await watcher.sweep()
     assert await state_of(db_path, "KBJ-02") == "closed"

@@ -29,7 +29,7 @@ _DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
 class Follower(Protocol):
     """The watcher, as far as an hours change needs it."""
 
-    def forget_dated(self) -> None: ...
+    dated_stale: bool
 
     def wake_now(self, now: datetime) -> None: ...
 
@@ -202,7 +202,7 @@ def _follow(tx: Tx, watcher: Follower | None, now: datetime) -> None:
     as this transaction commits (no other transaction runs in between)."""
     tx.touched_deadlines = True
     if watcher is not None:
-        watcher.forget_dated()
+        watcher.dated_stale = True
         watcher.wake_now(now)
 
 

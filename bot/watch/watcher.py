@@ -94,7 +94,7 @@ class Watcher:
         self.clock = clock
         self.default_language = settings.bot.default_language
         self._schedules = PostSchedules.from_settings(settings)
-        self._dated_loaded = False  # the dated hours stored in the database (/jam_khusus)
+        self.dated_stale = True  # (re)read the dated hours stored in the database (/jam_khusus)
         self._policies: dict[tuple[tuple[str, str], ...], Policy] = {}
         self._tree: dict[int, Area] | None = None
         self._tree_loaded_at = 0.0
@@ -119,21 +119,10 @@ class Watcher:
     def schedule(self, post: Post, path: Sequence[Area]) -> Schedule:
         return self._schedules.of(post, path)
 
-    def forget_dated(self) -> None:
-        """Dated hours changed in the database: read them again on the next decision."""
-        self._dated_loaded = False
-
     def wake_now(self, now: datetime) -> None:
-        """Posts were made due by a change: have the runner sweep at once after the commit
-        (it reads ``soonest_refreshed`` when the transaction's deadlines changed)."""
+        """Posts were made due: the runner sweeps at once after the commit."""
         if self.soonest_refreshed is None or now < self.soonest_refreshed:
             self.soonest_refreshed = now
-
-    async def _load_dated(self, tx: Tx) -> None:
-        if not self._dated_loaded:
-            stored = await hours_rules.stored_overrides(tx)
-            self._schedules = PostSchedules.from_settings(self.settings, stored)
-            self._dated_loaded = True
 
     def _language(self, recipient: Recipient) -> str:
         return recipient.language or self.default_language
@@ -254,7 +243,10 @@ class Watcher:
 
     async def _process(self, tx: Tx, posts: Sequence[Post], now: datetime) -> datetime | None:
         """Decide and write; returns the soonest new deadline among the posts."""
-        await self._load_dated(tx)
+        if self.dated_stale:
+            stored_hours = await hours_rules.stored_overrides(tx)
+            self._schedules = PostSchedules.from_settings(self.settings, stored_hours)
+            self.dated_stale = False
         ids = [post.id for post in posts]
         counts = await store.on_duty_counts(tx, ids)
         alerts = await store.open_alerts(tx, ids)
