@@ -68,3 +68,11 @@ async def set_menu(context: PoskoContext, member: Member, chat_id: int) -> None:
         await context.bot.set_my_commands(commands, scope=BotCommandScopeChat(chat_id))
     except TelegramError as exc:
         log.warning("could not set the command menu for member %s: %s", member.id, exc)
+
+
+async def clear_menu(context: PoskoContext, chat_id: int) -> None:
+    """A chat that lost its member (the account was replaced): back to the default menu."""
+    try:
+        await context.bot.delete_my_commands(scope=BotCommandScopeChat(chat_id))
+    except TelegramError as exc:
+        log.warning("could not clear the command menu of chat %s: %s", chat_id, exc)

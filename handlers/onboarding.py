@@ -9,7 +9,7 @@ from telegram import ReplyKeyboardRemove, Update
 from bot.core.access import Role, language_of
 from bot.presence.registration import JoinStatus, join
 from handlers.common import PoskoContext, command_args, reply
-from handlers.menu import member_commands, set_menu
+from handlers.menu import clear_menu, member_commands, set_menu
 from storage.records import Member
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,7 @@ async def start(update: Update, context: PoskoContext) -> None:
     runtime.members.forget(user.id)
     if outcome.replaced_telegram_id is not None:
         runtime.members.forget(outcome.replaced_telegram_id)  # the lost phone is out at once
+        await clear_menu(context, outcome.replaced_telegram_id)
     if outcome.status is JoinStatus.JOINED and outcome.member is not None:
         context.member = outcome.member
         # The member's own language setting now applies, not just the phone's.

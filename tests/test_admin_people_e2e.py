@@ -63,6 +63,8 @@ async def test_lost_phone_moves_the_member_to_the_new_account(
     assert "Budi Santoso" in (joined.text or "") and "terdaftar" in (joined.text or "")
     rows = await query(db_path, "SELECT telegram_id FROM members WHERE ref = 'budi'")
     assert rows == [(BUDI_NEW_PHONE.id,)]
+    cleared = await emu.wait_for(lambda s: s.method == "deleteMyCommands")
+    assert cleared.params.get("scope", {}).get("chat_id") == BUDI.id  # the old chat's menu
     # the new phone is Budi now; the old one is a stranger at once (no cache delay)
     assert "KBJ-01" in ((await phone(BUDI_NEW_PHONE).send("/status")).text or "")
     refused = await old.send("/status")
