@@ -9,7 +9,8 @@ from telegram import Update
 from bot.core.access import Role
 from bot.core.clock import day_hhmm, hhmm, wib
 from bot.core.config import parse_duration
-from handlers.common import PoskoContext, command_args, reply, require
+from bot.core.scope import covers
+from handlers.common import PoskoContext, command_args, power_reach, refused, reply, require
 from storage import areas, audit, posts
 from storage import watch as store
 
@@ -17,9 +18,11 @@ MAX_PAUSE = timedelta(days=7)
 
 
 async def jeda(update: Update, context: PoskoContext) -> None:
+    """Admins anywhere; supervisors given the power (``[powers] jeda``) in their subtree."""
     member = context.me()
-    if not require(context, Role.ADMIN):
-        await reply(update, context, "admin.only")
+    reach = await power_reach(context, "jeda")
+    if refused(reach):
+        await reply(update, context, "power.only")
         return
     runtime = context.runtime
     words = command_args(update.effective_message).split()
@@ -44,6 +47,8 @@ async def jeda(update: Update, context: PoskoContext) -> None:
     now = runtime.clock.now()
     async with runtime.database.transaction() as tx:
         post = await posts.by_code(tx, code)
+        if post is not None and not covers(reach, post.area_id):
+            post = None  # outside the subtree: as unknown as a post that does not exist
         if post is not None:
             until = None if resume else now + length
             await store.set_pause(tx, post.id, until, now)

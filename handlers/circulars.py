@@ -36,8 +36,18 @@ from bot.circulars.texts import snippet
 from bot.core.access import Role
 from bot.core.clock import day_hhmm
 from bot.core.runtime import Runtime
-from bot.presence.registration import deep_link, invite
-from handlers.common import PoskoContext, buttons, callback_id, command_args, reply, require
+from bot.presence.registration import invite, member_by_ref
+from handlers import people
+from handlers.common import (
+    PoskoContext,
+    buttons,
+    callback_id,
+    command_args,
+    power_reach,
+    refused,
+    reply,
+    require,
+)
 from storage import audit
 from storage.circulars import ReadOutcome
 
@@ -65,7 +75,7 @@ async def _admin(update: Update, context: PoskoContext) -> bool:
     context.me()
     if require(context, Role.ADMIN):
         return True
-    await reply(update, context, "circular.admin_only")
+    await reply(update, context, "admin.only")
     return False
 
 
@@ -73,15 +83,25 @@ async def _admin(update: Update, context: PoskoContext) -> bool:
 
 
 async def siaran(update: Update, context: PoskoContext) -> None:
-    if not await _admin(update, context):
-        return
+    """Admins to anyone; supervisors given the power (``[powers] siaran``) to their own
+    area, or an area or a post below it."""
     member = context.me()
+    reach = await power_reach(context, "siaran")
+    if refused(reach):
+        await reply(update, context, "power.only")
+        return
     runtime = context.runtime
     result = await rules.draft(
-        runtime.database, member, command_args(update.effective_message), runtime.clock.now()
+        runtime.database,
+        member,
+        command_args(update.effective_message),
+        runtime.clock.now(),
+        reach,
     )
     if result.status is DraftStatus.USAGE:
         await reply(update, context, "circular.usage")
+    elif result.status is DraftStatus.OUTSIDE:
+        await reply(update, context, "power.siaran_outside", scope=result.scope_word)
     elif result.status is DraftStatus.TOO_LONG:
         await reply(update, context, "circular.too_long", length=result.length, limit=result.limit)
     elif result.status is DraftStatus.UNKNOWN_SCOPE:
@@ -157,16 +177,17 @@ async def button(update: Update, context: PoskoContext) -> None:
         else:
             await query.answer(context.t("common.stale_button"), show_alert=True)
         return
-    if not require(context, Role.ADMIN):
-        await query.answer(context.t("circular.admin_only"), show_alert=True)
+    reach = await power_reach(context, "siaran")
+    if refused(reach):
+        await query.answer(context.t("power.only"), show_alert=True)
         return
     if prefix == CANCEL_PREFIX:
-        await _cancel(update, context, circular_id)
+        await _cancel(update, context, circular_id, reach)
         return
     message = query.message
     where = (message.chat.id, message.message_id) if message is not None else None
     default = runtime.settings.bot.default_language
-    result = await rules.confirm(runtime.database, member, circular_id, now, default, where)
+    result = await rules.confirm(runtime.database, member, circular_id, now, default, where, reach)
     if result.status is ConfirmStatus.SENT:
         assert result.circular is not None and result.figures is not None
         await query.answer(context.t("circular.sent_toast"))
@@ -188,11 +209,15 @@ async def button(update: Update, context: PoskoContext) -> None:
     await query.answer(text, show_alert=True)
 
 
-async def _cancel(update: Update, context: PoskoContext, circular_id: int) -> None:
+async def _cancel(
+    update: Update, context: PoskoContext, circular_id: int, reach: set[int] | None
+) -> None:
     query = update.callback_query
     assert query is not None
     runtime = context.runtime
-    outcome = await rules.cancel(runtime.database, context.me(), circular_id, runtime.clock.now())
+    outcome = await rules.cancel(
+        runtime.database, context.me(), circular_id, runtime.clock.now(), reach
+    )
     if outcome is CancelStatus.CANCELLED:
         await query.answer(context.t("circular.cancelled_toast"))
         try:
@@ -215,14 +240,19 @@ async def _cancel(update: Update, context: PoskoContext, circular_id: int) -> No
 
 
 async def siaran_status(update: Update, context: PoskoContext) -> None:
-    if not await _admin(update, context):
+    """Admins: any circular; supervisors with the siaran power: their own."""
+    member = context.me()
+    reach = await power_reach(context, "siaran")
+    if refused(reach):
+        await reply(update, context, "power.only")
         return
+    author = None if reach is None else member.id
     words = command_args(update.effective_message).lstrip("#").split()
     if len(words) > 1 or (words and not _number(words[0])):
         await reply(update, context, "circular.status_usage")
         return
     wanted = int(words[0]) if words else None
-    found = await receipts.status(context.runtime.database, wanted)
+    found = await receipts.status(context.runtime.database, wanted, author)
     if found is None:
         if wanted is None:
             await reply(update, context, "circular.status_none")
@@ -335,6 +365,15 @@ async def undang(update: Update, context: PoskoContext) -> None:
         return
     ref = words[0][:64]
     runtime = context.runtime
+    target = await member_by_ref(runtime.database, ref)
+    if target is None:
+        await reply(update, context, "invite.unknown", ref=ref)
+        return
+    if target.telegram_id is not None:
+        # Already registered: a code for them moves the member to another account, which
+        # the admin confirms first (a lost phone, a new Telegram account).
+        await people.ask_rebind(update, context, target)
+        return
     now = runtime.clock.now()
     invitation = await invite(runtime.database, ref, now, runtime.settings.invites.expiry)
     if invitation is None:
@@ -344,17 +383,7 @@ async def undang(update: Update, context: PoskoContext) -> None:
         await audit.record(
             tx, now, member.id, "invite_sent", "member", invitation.member.id, via="bot"
         )
-    text = context.t(
-        "invite.created",
-        name=invitation.member.name,
-        ref=invitation.member.ref,
-        code=invitation.code,
-        expires=day_hhmm(invitation.expires_at),
-        link=deep_link(runtime.bot_username, invitation.code),
-    )
-    if invitation.member.telegram_id is not None:
-        text += "\n" + context.t("invite.registered_note")
-    await reply(update, context, "common.raw", text=text)
+    await reply(update, context, "common.raw", text=people.invite_text(context, invitation))
 
 
 # --- wiring -----------------------------------------------------------------------------------

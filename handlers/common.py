@@ -21,6 +21,7 @@ from telegram.ext import Application, ApplicationHandlerStop, CallbackContext, E
 from bot.core.access import Role, has_role
 from bot.core.i18n import label, t
 from bot.core.runtime import Runtime
+from bot.core.scope import Scope, power_scope
 from storage.records import Member
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,18 @@ class PoskoContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any],
 
 def require(context: PoskoContext, role: Role) -> bool:
     return has_role(context.member, role)
+
+
+async def power_reach(context: PoskoContext, power: str) -> Scope:
+    """Where the member may use ``power`` (``[powers]``): None everywhere (admins), the
+    area ids of their subtree, or an empty set (not at all)."""
+    runtime = context.runtime
+    async with runtime.database.read() as tx:
+        return await power_scope(tx, context.member, runtime.settings.powers.levels()[power])
+
+
+def refused(reach: Scope) -> bool:
+    return reach is not None and not reach
 
 
 async def reply(

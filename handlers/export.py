@@ -20,7 +20,6 @@ from telegram.constants import ChatAction
 from telegram.error import TelegramError
 from telegram.ext import Application, BaseHandler, CommandHandler
 
-from bot.core.access import Role
 from bot.exchange.export import (
     ExportError,
     Format,
@@ -33,7 +32,7 @@ from bot.exchange.export import (
     parse_format,
     parse_kind,
 )
-from handlers.common import PoskoContext, command_args, reply, require
+from handlers.common import PoskoContext, command_args, power_reach, refused, reply
 from storage import audit
 
 log = logging.getLogger(__name__)
@@ -80,8 +79,11 @@ def _slots(context: PoskoContext) -> asyncio.Semaphore:
 
 async def ekspor(update: Update, context: PoskoContext) -> None:
     member = context.me()
-    if not require(context, Role.ADMIN):  # checked here, whatever menu the person sees
-        await reply(update, context, "export.admin_only")
+    # Checked here, whatever menu the person sees: admins export everything, supervisors
+    # given the power (``[powers] ekspor``) only the rows of their own subtree.
+    reach = await power_reach(context, "ekspor")
+    if refused(reach):
+        await reply(update, context, "power.only")
         return
     message = update.effective_message
     chat = update.effective_chat
@@ -114,6 +116,7 @@ async def ekspor(update: Update, context: PoskoContext) -> None:
                     fmt,
                     target,
                     context.lang,
+                    reach,
                 )
             except Exception:
                 log.exception("export of %s for member %s failed", kind, member.id)
@@ -150,6 +153,7 @@ async def ekspor(update: Update, context: PoskoContext) -> None:
             until=_day(period.until),
             format=fmt,
             rows=rows,
+            subtree=reach is not None,
         )
     log.info("exported %s %s rows of %s for member %s", rows, fmt, kind, member.id)
 

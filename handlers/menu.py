@@ -4,12 +4,14 @@ Telegram with a per-chat command scope."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 
 from telegram import BotCommand, BotCommandScopeChat
 from telegram.error import TelegramError
 
 from bot.core.access import Role, has_role
 from bot.core.i18n import t
+from bot.core.scope import powers_of
 from handlers.common import PoskoContext
 from storage.records import Member
 
@@ -24,28 +26,53 @@ ADMIN_COMMANDS: tuple[str, ...] = (
     "jadwal_tambah",
     "jadwal_hapus",
     "undang",
+    "petugas",
     "jeda",
+    "jam",
+    "jam_khusus",
     "grup",
     "ekspor",
 )
 COMMON_COMMANDS = ("bantuan", "batal")
 
 
-def commands_for(member: Member) -> list[str]:
+def commands_for(member: Member, powers: Collection[str] = ()) -> list[str]:
+    """The member's commands; ``powers`` are admin commands a supervisor was given within
+    their subtree (``[powers]``, see bot.core.scope.powers_of)."""
     names: list[str] = []
     if has_role(member, Role.OFFICER):
         names += OFFICER_COMMANDS
     if has_role(member, Role.SUPERVISOR):
         names += [name for name in SUPERVISOR_COMMANDS if name not in names]
+        names += [name for name in powers if name not in names]
+        if "siaran" in powers and "siaran_status" not in names:
+            names.append("siaran_status")  # the delivery report of one's own circulars
     if has_role(member, Role.ADMIN):
         names += [name for name in ADMIN_COMMANDS if name not in names]
     return names + list(COMMON_COMMANDS)
 
 
+async def member_commands(context: PoskoContext, member: Member) -> list[str]:
+    """Every command this member has, the powers of their level included."""
+    runtime = context.runtime
+    async with runtime.database.read() as tx:
+        powers = await powers_of(tx, member, runtime.settings.powers.levels())
+    return commands_for(member, powers)
+
+
 async def set_menu(context: PoskoContext, member: Member, chat_id: int) -> None:
     """Each person sees only their own commands (Telegram command scopes)."""
-    commands = [BotCommand(name, t(context.lang, f"menu.{name}")) for name in commands_for(member)]
+    names = await member_commands(context, member)
+    commands = [BotCommand(name, t(context.lang, f"menu.{name}")) for name in names]
     try:
         await context.bot.set_my_commands(commands, scope=BotCommandScopeChat(chat_id))
     except TelegramError as exc:
         log.warning("could not set the command menu for member %s: %s", member.id, exc)
+
+
+async def clear_menu(context: PoskoContext, chat_id: int) -> None:
+    """A chat that lost its member (the account was replaced): back to the default menu."""
+    try:
+        await context.bot.delete_my_commands(scope=BotCommandScopeChat(chat_id))
+    except TelegramError as exc:
+        log.warning("could not clear the command menu of chat %s: %s", chat_id, exc)

@@ -9,10 +9,11 @@ from telegram import ReplyKeyboardRemove, Update
 from bot.core.access import Role, language_of
 from bot.presence.registration import JoinStatus, join
 from handlers.common import PoskoContext, command_args, reply
-from handlers.menu import commands_for, set_menu
+from handlers.menu import clear_menu, member_commands, set_menu
 from storage.records import Member
 
 log = logging.getLogger(__name__)
+
 
 def roles_text(context: PoskoContext, member: Member) -> str:
     names = [context.t(f"role.{role.value}") for role in Role if member.has(role.value)]
@@ -42,6 +43,9 @@ async def start(update: Update, context: PoskoContext) -> None:
         return
     outcome = await join(runtime.database, code, user.id, user.language_code, runtime.clock.now())
     runtime.members.forget(user.id)
+    if outcome.replaced_telegram_id is not None:
+        runtime.members.forget(outcome.replaced_telegram_id)  # the lost phone is out at once
+        await clear_menu(context, outcome.replaced_telegram_id)
     if outcome.status is JoinStatus.JOINED and outcome.member is not None:
         context.member = outcome.member
         # The member's own language setting now applies, not just the phone's.
@@ -64,5 +68,6 @@ async def start(update: Update, context: PoskoContext) -> None:
 async def help_command(update: Update, context: PoskoContext) -> None:
     member = context.me()
     lines = [context.t("help.title")]
-    lines += [f"/{name} — {context.t(f'help.{name}')}" for name in commands_for(member)]
+    names = await member_commands(context, member)
+    lines += [f"/{name} — {context.t(f'help.{name}')}" for name in names]
     await reply(update, context, "common.raw", text="\n".join(lines))

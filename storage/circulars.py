@@ -192,10 +192,18 @@ async def by_id(tx: Tx, circular_id: int) -> Circular | None:
     return None if row is None else Circular.from_row(row)
 
 
-async def latest_sent(tx: Tx) -> Circular | None:
-    row = await tx.one(
-        "SELECT * FROM circulars WHERE status IN ('sending', 'done') ORDER BY id DESC LIMIT 1"
-    )
+async def latest_sent(tx: Tx, author_id: int | None = None) -> Circular | None:
+    """The newest circular sent (by ``author_id`` when given)."""
+    if author_id is None:
+        row = await tx.one(
+            "SELECT * FROM circulars WHERE status IN ('sending', 'done') ORDER BY id DESC LIMIT 1"
+        )
+    else:
+        row = await tx.one(
+            "SELECT * FROM circulars WHERE status IN ('sending', 'done') AND author_id = ?"
+            " ORDER BY id DESC LIMIT 1",
+            (author_id,),
+        )
     return None if row is None else Circular.from_row(row)
 
 

@@ -9,7 +9,7 @@ the bot keeps writing.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -83,6 +83,18 @@ def _between(column: str, since: datetime | None, until: datetime | None) -> tup
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
+def _within(
+    where: str, params: list[Any], area_ids: Collection[int] | None
+) -> tuple[str, list[Any]]:
+    """Narrow to posts in ``area_ids`` (None: every post)."""
+    if area_ids is None:
+        return where, params
+    ids = sorted(area_ids)
+    clause = f"p.area_id IN ({','.join('?' * len(ids))})" if ids else "0"
+    where = f"{where} AND {clause}" if where else f" WHERE {clause}"
+    return where, [*params, *ids]
+
+
 def _stream(conn: sqlite3.Connection, sql: str, params: list[Any]) -> Iterator[sqlite3.Row]:
     cursor = conn.execute(sql, params)
     try:
@@ -93,9 +105,12 @@ def _stream(conn: sqlite3.Connection, sql: str, params: list[Any]) -> Iterator[s
 
 
 def shifts(
-    conn: sqlite3.Connection, since: datetime | None, until: datetime | None
+    conn: sqlite3.Connection,
+    since: datetime | None,
+    until: datetime | None,
+    area_ids: Collection[int] | None = None,
 ) -> Iterator[sqlite3.Row]:
-    where, params = _between("s.started_at", since, until)
+    where, params = _within(*_between("s.started_at", since, until), area_ids)
     return _stream(
         conn,
         "SELECT s.id, s.started_at, s.ended_at, s.end_reason, s.distance_m,"
@@ -109,9 +124,12 @@ def shifts(
 
 
 def issues(
-    conn: sqlite3.Connection, since: datetime | None, until: datetime | None
+    conn: sqlite3.Connection,
+    since: datetime | None,
+    until: datetime | None,
+    area_ids: Collection[int] | None = None,
 ) -> Iterator[sqlite3.Row]:
-    where, params = _between("i.created_at", since, until)
+    where, params = _within(*_between("i.created_at", since, until), area_ids)
     return _stream(
         conn,
         "SELECT i.id, i.ref, i.category, i.severity, i.status, i.text, i.latitude, i.longitude,"
@@ -131,9 +149,12 @@ def issues(
 
 
 def alerts(
-    conn: sqlite3.Connection, since: datetime | None, until: datetime | None
+    conn: sqlite3.Connection,
+    since: datetime | None,
+    until: datetime | None,
+    area_ids: Collection[int] | None = None,
 ) -> Iterator[sqlite3.Row]:
-    where, params = _between("al.opened_at", since, until)
+    where, params = _within(*_between("al.opened_at", since, until), area_ids)
     return _stream(
         conn,
         "SELECT al.id, al.kind, al.opened_at, al.step, al.acked_at, al.resolved_at,"

@@ -15,11 +15,24 @@ class InviteOutcome(Enum):
     EXPIRED = "expired"
 
 
-async def create(tx: Tx, code: str, member_id: int, now: datetime, expires_at: datetime) -> None:
+async def create(
+    tx: Tx,
+    code: str,
+    member_id: int,
+    now: datetime,
+    expires_at: datetime,
+    rebind: bool = False,
+) -> None:
+    """``rebind``: the code may move an already registered member to the account using it."""
     await tx.execute(
-        "INSERT INTO invites (code, member_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
-        (code, member_id, to_db(now), to_db(expires_at)),
+        "INSERT INTO invites (code, member_id, created_at, expires_at, rebind)"
+        " VALUES (?, ?, ?, ?, ?)",
+        (code, member_id, to_db(now), to_db(expires_at), int(rebind)),
     )
+
+
+async def is_rebind(tx: Tx, code: str) -> bool:
+    return bool(await tx.scalar("SELECT rebind FROM invites WHERE code = ?", (code,)))
 
 
 async def consume(

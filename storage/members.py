@@ -60,6 +60,41 @@ async def by_id(tx: Tx, member_id: int) -> Member | None:
     return None if row is None else _member(row)
 
 
+async def row_by_ref(tx: Tx, ref: str) -> tuple[int, MemberRow] | None:
+    """A stored member as a members.csv row (id, row): roles, posts and areas by code."""
+    row = await tx.one(
+        "SELECT id, ref, name, nip, phone, telegram_id, language FROM members WHERE ref = ?",
+        (ref,),
+    )
+    if row is None:
+        return None
+    member_id = int(row["id"])
+    roles = await tx.all(
+        "SELECT role FROM member_roles WHERE member_id = ? ORDER BY role", (member_id,)
+    )
+    posts = await tx.all(
+        "SELECT p.code FROM assignments a JOIN posts p ON p.id = a.post_id"
+        " WHERE a.member_id = ? ORDER BY p.code",
+        (member_id,),
+    )
+    areas = await tx.all(
+        "SELECT ar.code FROM scopes s JOIN areas ar ON ar.id = s.area_id"
+        " WHERE s.member_id = ? ORDER BY ar.code",
+        (member_id,),
+    )
+    return member_id, MemberRow(
+        ref=row["ref"],
+        name=row["name"],
+        nip=row["nip"],
+        phone=row["phone"],
+        roles=tuple(r[0] for r in roles),
+        posts=tuple(r[0] for r in posts),
+        areas=tuple(r[0] for r in areas),
+        telegram_id=row["telegram_id"],
+        language=row["language"],
+    )
+
+
 async def refs(tx: Tx) -> dict[str, int | None]:
     """ref → telegram_id of every member (for validating an import)."""
     return {row[0]: row[1] for row in await tx.all("SELECT ref, telegram_id FROM members")}
@@ -74,6 +109,19 @@ async def bind_telegram(
         " unreachable_reason = NULL, updated_at = ? WHERE id = ?",
         (telegram_id, client_language, to_db(now), to_db(now), member_id),
     )
+
+
+async def rebind_telegram(
+    tx: Tx, member_id: int, old_telegram_id: int, telegram_id: int, now: datetime
+) -> bool:
+    """Move a registered member to another Telegram account (compare-and-swap on the old
+    one, so two codes cannot both move it)."""
+    changed = await tx.execute(
+        "UPDATE members SET telegram_id = ?, unreachable_at = NULL, unreachable_reason = NULL,"
+        " updated_at = ? WHERE id = ? AND telegram_id = ?",
+        (telegram_id, to_db(now), member_id, old_telegram_id),
+    )
+    return bool(changed)
 
 
 async def note_client_language(tx: Tx, member_id: int, language: str | None) -> None:

@@ -38,6 +38,31 @@ async def codes(tx: Tx) -> set[str]:
     return {row[0] for row in await tx.all("SELECT code FROM posts")}
 
 
+async def in_areas(tx: Tx, area_ids: Sequence[int]) -> list[Post]:
+    """Every post in the given areas, by code."""
+    if not area_ids:
+        return []
+    marks = ",".join("?" * len(area_ids))
+    rows = await tx.all(
+        f"SELECT * FROM posts WHERE area_id IN ({marks}) ORDER BY code", tuple(area_ids)
+    )
+    return [Post.from_row(row) for row in rows]
+
+
+async def all_ids(tx: Tx) -> list[int]:
+    return [row[0] for row in await tx.all("SELECT id FROM posts ORDER BY id")]
+
+
+async def set_hours(tx: Tx, post_ids: Sequence[int], hours: str, now: datetime) -> None:
+    """New weekly hours; the posts become due at once so the watcher re-decides them."""
+    if post_ids:
+        marks = ",".join("?" * len(post_ids))
+        await tx.execute(
+            f"UPDATE posts SET hours = ?, updated_at = ?, next_due_at = ? WHERE id IN ({marks})",
+            (hours, to_db(now), to_db(now), *post_ids),
+        )
+
+
 async def assigned_to(tx: Tx, member_id: int) -> list[Post]:
     rows = await tx.all(
         "SELECT p.* FROM posts p JOIN assignments a ON a.post_id = p.id"

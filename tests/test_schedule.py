@@ -478,3 +478,26 @@ def test_queries_agree_with_intervals(text: str, overrides: dict[date, str]) -> 
         assert s.next_change(at) == next(m for m in changes if m > at)
         assert s.next_open(at) == next(a for a in starts if a > at)
         at += timedelta(minutes=30)
+
+
+def test_a_post_override_beats_its_area_and_the_city() -> None:
+    from types import SimpleNamespace
+
+    from bot.watch.schedule import POST_KEY, DateOverride, PostSchedules, parse_hours
+
+    day = date(2026, 12, 9)
+    schedules = PostSchedules(
+        [
+            DateOverride(day, parse_hours("06:00-24:00")),
+            DateOverride(day, parse_hours("07:00-20:00"), frozenset({"31.73.01"})),
+            DateOverride(day, parse_hours("tutup"), frozenset({POST_KEY + "KBJ-01"})),
+        ]
+    )
+    path = [SimpleNamespace(code="31"), SimpleNamespace(code="31.73.01")]
+    noon = datetime(2026, 12, 9, 5, 0, tzinfo=UTC)  # 12:00 WIB
+    kbj01 = schedules.of(SimpleNamespace(code="KBJ-01", hours="24h"), path)
+    kbj02 = schedules.of(SimpleNamespace(code="KBJ-02", hours="24h"), path)
+    elsewhere = schedules.of(SimpleNamespace(code="X-1", hours="24h"), path[:1])
+    assert not kbj01.is_open(noon)
+    assert kbj02.is_open(noon) and not kbj02.is_open(noon + timedelta(hours=9))  # 21:00
+    assert elsewhere.is_open(noon + timedelta(hours=9))

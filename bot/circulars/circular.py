@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -121,6 +122,19 @@ async def recipients(tx: Tx, scope: Scope) -> list[store.Recipient]:
     return []
 
 
+async def inside(tx: Tx, scope: Scope, reach: Collection[int] | None) -> bool:
+    """Does the scope lie within ``reach`` (area ids; None: everything)? A supervisor's
+    circular may go to an area or a post of their subtree, never to everyone or a role."""
+    if reach is None:
+        return True
+    if scope.kind == "area" and scope.target_id is not None:
+        return scope.target_id in reach
+    if scope.kind == "post" and scope.target_id is not None:
+        post = await posts.by_id(tx, scope.target_id)
+        return post is not None and post.area_id in reach
+    return False
+
+
 def scope_words(language: str, scope: Scope) -> str:
     """The scope in words for the author: 'semua anggota', 'Kec. Kebon Jeruk (31.73.01)'."""
     if scope.kind == "all":
@@ -148,6 +162,7 @@ class DraftStatus(Enum):
     UNKNOWN_SCOPE = "unknown_scope"
     TOO_LONG = "too_long"
     NOBODY = "nobody"
+    OUTSIDE = "outside"  # a scope beyond the supervisor's own subtree
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +191,15 @@ def check_length(text: str) -> tuple[int, int] | None:
     return (length, limit) if length > limit else None
 
 
-async def draft(db: Database, author: Member, args: str, now: datetime) -> Draft:
+async def draft(
+    db: Database,
+    author: Member,
+    args: str,
+    now: datetime,
+    reach: Collection[int] | None = None,
+) -> Draft:
+    """``reach``: the area ids a supervisor with the siaran power may address (None: all,
+    for admins)."""
     parsed = split_scope_and_text(args)
     if parsed is None:
         return Draft(DraftStatus.USAGE)
@@ -188,6 +211,8 @@ async def draft(db: Database, author: Member, args: str, now: datetime) -> Draft
         scope = await resolve_scope(tx, word)
         if scope is None:
             return Draft(DraftStatus.UNKNOWN_SCOPE, scope_word=word[:32])
+        if not await inside(tx, scope, reach):
+            return Draft(DraftStatus.OUTSIDE, scope_word=word[:32])
         people = await recipients(tx, scope)
         if not people:
             return Draft(DraftStatus.NOBODY, scope=scope)
@@ -262,6 +287,7 @@ async def confirm(
     now: datetime,
     default_language: str,
     report_message: tuple[int, int] | None,
+    reach: Collection[int] | None = None,
 ) -> Confirm:
     """draft → sending and every copy queued, in one transaction; nothing on a replay.
 
@@ -273,14 +299,14 @@ async def confirm(
         found = await store.by_id(tx, circular_id)
         if found is None:
             return Confirm(ConfirmStatus.UNKNOWN)
-        if found.author_id != author.id or not has_role(author, Role.ADMIN):
+        scope = await resolve_scope(tx, found.scope)
+        if found.author_id != author.id or not await _may_send(tx, author, scope, reach):
             return Confirm(ConfirmStatus.NOT_YOURS, found)
         if not await store.confirm(tx, circular_id, author.id, now, chat_id, message_id):
             status = (
                 ConfirmStatus.CANCELLED if found.status == "cancelled" else ConfirmStatus.ALREADY
             )
             return Confirm(status, found)
-        scope = await resolve_scope(tx, found.scope)
         await queue_copies(tx, circular_id, found.text, scope, now, default_language)
         figures = await store.figures(tx, circular_id)
         circular = await store.by_id(tx, circular_id)
@@ -295,6 +321,16 @@ async def confirm(
     return Confirm(ConfirmStatus.SENT, circular, figures)
 
 
+async def _may_send(
+    tx: Tx, author: Member, scope: Scope | None, reach: Collection[int] | None
+) -> bool:
+    """Admins anywhere; a supervisor with the power within their subtree, checked again
+    at the moment of sending (the subtree or the scope may have changed since the draft)."""
+    if reach is None:
+        return has_role(author, Role.ADMIN)
+    return scope is not None and await inside(tx, scope, reach)
+
+
 class CancelStatus(Enum):
     CANCELLED = "cancelled"
     ALREADY_SENT = "already_sent"
@@ -303,12 +339,19 @@ class CancelStatus(Enum):
     UNKNOWN = "unknown"
 
 
-async def cancel(db: Database, author: Member, circular_id: int, now: datetime) -> CancelStatus:
+async def cancel(
+    db: Database,
+    author: Member,
+    circular_id: int,
+    now: datetime,
+    reach: Collection[int] | None = None,
+) -> CancelStatus:
     async with db.transaction() as tx:
         found = await store.by_id(tx, circular_id)
         if found is None:
             return CancelStatus.UNKNOWN
-        if found.author_id != author.id or not has_role(author, Role.ADMIN):
+        mine = has_role(author, Role.ADMIN) if reach is None else bool(reach)
+        if found.author_id != author.id or not mine:
             return CancelStatus.NOT_YOURS
         if not await store.cancel(tx, circular_id, author.id):
             if found.status == "cancelled":

@@ -163,14 +163,17 @@ class StatusView:
     """area id → (level, name) of the unread recipients' areas."""
 
 
-async def status(db: Database, circular_id: int | None) -> StatusView | Circular | None:
-    """The figures and the unread list; a bare Circular when it was never sent."""
+async def status(
+    db: Database, circular_id: int | None, author_id: int | None = None
+) -> StatusView | Circular | None:
+    """The figures and the unread list; a bare Circular when it was never sent.
+    ``author_id``: only that author's circulars (a supervisor sees their own)."""
     async with db.read() as tx:
         if circular_id is None:
-            circular = await store.latest_sent(tx)
+            circular = await store.latest_sent(tx, author_id)
         else:
             circular = await store.by_id(tx, circular_id)
-        if circular is None:
+        if circular is None or (author_id is not None and circular.author_id != author_id):
             return None
         if circular.status not in ("sending", "done"):
             return circular

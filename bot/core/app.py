@@ -44,8 +44,10 @@ from handlers import (
     alerts,
     circulars,
     fallback,
+    hours,
     monitor,
     onboarding,
+    people,
     presence,
     recap,
     reports,
@@ -106,6 +108,8 @@ def build_application(settings: Settings, clock: Clock | None = None) -> PoskoAp
     recap.register(app)
     circulars.register(app)
     export_handlers.register(app)
+    people.register(app)
+    hours.register(app)
     app.add_error_handler(_on_error)
     return app
 

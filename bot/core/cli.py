@@ -41,6 +41,11 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("file", type=Path)
     inv = with_config(commands.add_parser("invite", help="create an invite code for a member"))
     inv.add_argument("ref", help="the member's ref")
+    inv.add_argument(
+        "--rebind",
+        action="store_true",
+        help="the code moves an already registered member to the account that uses it",
+    )
     exp = with_config(commands.add_parser("export", help="shifts, issues or alerts to CSV/XLSX"))
     exp.add_argument("kind", help="shifts, issues or alerts")
     exp.add_argument("--since", help="first day, YYYY-MM-DD (WIB, from 00:00)")
@@ -103,7 +108,7 @@ async def _offline(args: argparse.Namespace, settings: Settings) -> int:
         if args.command == "import":
             return await _import(db, args.kind, args.file)
         if args.command == "invite":
-            return await _invite(db, settings, args.ref)
+            return await _invite(db, settings, args.ref, args.rebind)
     finally:
         await db.close()
     return EXIT_CONFIG
@@ -124,19 +129,27 @@ async def _import(db: object, kind: str, path: Path) -> int:
     return 0
 
 
-async def _invite(db: object, settings: Settings, ref: str) -> int:
+async def _invite(db: object, settings: Settings, ref: str, rebind: bool = False) -> int:
     from bot.presence.registration import deep_link, invite
     from storage.db import Database
 
     assert isinstance(db, Database)
-    invitation = await invite(db, ref, SystemClock().now(), settings.invites.expiry)
+    invitation = await invite(db, ref, SystemClock().now(), settings.invites.expiry, rebind=rebind)
     if invitation is None:
         print(f"posko: no member with ref '{ref}'", file=sys.stderr)
         return EXIT_DATA
+    if invitation.member.telegram_id is not None and not rebind:
+        print(
+            "posko: note: this member is registered already; the code cannot move them to "
+            "another Telegram account (use --rebind for a lost phone)",
+            file=sys.stderr,
+        )
     username = settings.telegram.bot_username or "<bot_username>"
     print(f"member:  {invitation.member.name} ({invitation.member.ref})")
     print(f"code:    {invitation.code}")
     print(f"expires: {day_hhmm(invitation.expires_at)} WIB")
+    if rebind:
+        print("rebind:  the account that uses this code replaces the member's current one")
     print(f"link:    {deep_link(username, invitation.code)}")
     return 0
 

@@ -170,6 +170,25 @@ class ScheduleSettings(BaseModel):
     override: list[ScheduleOverride] = Field(default_factory=list)
 
 
+AreaLevel = Literal["provinsi", "kota", "kecamatan", "kelurahan"]
+_CAMAT_AND_KOTA: list[AreaLevel] = ["kecamatan", "kota"]
+
+
+class PowersSettings(BaseModel):
+    """Which supervisors, by the level of the area they oversee, may use an admin command
+    within their own subtree (admins always may, over the whole tree)."""
+
+    model_config = {"extra": "forbid"}
+
+    jeda: list[AreaLevel] = Field(default_factory=lambda: list(_CAMAT_AND_KOTA))
+    siaran: list[AreaLevel] = Field(default_factory=lambda: list(_CAMAT_AND_KOTA))
+    ekspor: list[AreaLevel] = Field(default_factory=lambda: list(_CAMAT_AND_KOTA))
+
+    def levels(self) -> dict[str, list[str]]:
+        """Power name → the area levels it is given to."""
+        return {"jeda": list(self.jeda), "siaran": list(self.siaran), "ekspor": list(self.ekspor)}
+
+
 class LogSettings(BaseModel):
     model_config = {"extra": "forbid"}
 
@@ -227,6 +246,7 @@ class Settings(BaseSettings):
     http: HttpSettings = Field(default_factory=HttpSettings)
     bot: BotSettings = Field(default_factory=BotSettings)
     recap: RecapSettings = Field(default_factory=RecapSettings)
+    powers: PowersSettings = Field(default_factory=PowersSettings)
     secrets_dir: Path | None = None
 
     @classmethod

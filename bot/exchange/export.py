@@ -13,7 +13,7 @@ import csv
 import os
 import re
 import secrets
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from itertools import chain, islice
@@ -263,13 +263,17 @@ def _flag(value: int | None) -> bool | None:
     return None if value is None else bool(value)
 
 
-Rows = Callable[[Snapshot, Period, _Areas, str], Iterator[list[Value]]]
+Rows = Callable[[Snapshot, Period, _Areas, str, Collection[int] | None], Iterator[list[Value]]]
 
 
 def _shift_rows(
-    conn: Snapshot, period: Period, places: _Areas, language: str
+    conn: Snapshot,
+    period: Period,
+    places: _Areas,
+    language: str,
+    area_ids: Collection[int] | None = None,
 ) -> Iterator[list[Value]]:
-    for row in store.shifts(conn, period.start, period.end):
+    for row in store.shifts(conn, period.start, period.end, area_ids):
         started, ended = from_db(row["started_at"]), from_db(row["ended_at"])
         reason = row["end_reason"] or ("open" if ended is None else None)
         distance = row["distance_m"]
@@ -290,9 +294,13 @@ def _shift_rows(
 
 
 def _issue_rows(
-    conn: Snapshot, period: Period, places: _Areas, language: str
+    conn: Snapshot,
+    period: Period,
+    places: _Areas,
+    language: str,
+    area_ids: Collection[int] | None = None,
 ) -> Iterator[list[Value]]:
-    for row in store.issues(conn, period.start, period.end):
+    for row in store.issues(conn, period.start, period.end, area_ids):
         yield [
             row["ref"],
             row["post_code"],
@@ -315,9 +323,13 @@ def _issue_rows(
 
 
 def _alert_rows(
-    conn: Snapshot, period: Period, places: _Areas, language: str
+    conn: Snapshot,
+    period: Period,
+    places: _Areas,
+    language: str,
+    area_ids: Collection[int] | None = None,
 ) -> Iterator[list[Value]]:
-    for row in store.alerts(conn, period.start, period.end):
+    for row in store.alerts(conn, period.start, period.end, area_ids):
         opened = from_db(row["opened_at"])
         acked, resolved = from_db(row["acked_at"]), from_db(row["resolved_at"])
         resolution = row["resolution"]
@@ -480,9 +492,16 @@ def _scratch(out: Path) -> Path:
 
 
 def export(
-    db_path: str | Path, kind: Kind, period: Period, fmt: Format, out: Path, language: str
+    db_path: str | Path,
+    kind: Kind,
+    period: Period,
+    fmt: Format,
+    out: Path,
+    language: str,
+    area_ids: Collection[int] | None = None,
 ) -> int:
     """Write the export to ``out`` (replaced whole, never half-written); the number of rows.
+    ``area_ids``: only the rows of posts in these areas (a supervisor's subtree); None: all.
 
     Blocking: run it in a thread from async code. Reads on its own SQLite connection.
     """
@@ -492,7 +511,7 @@ def export(
             with store.snapshot(db_path) as conn:
                 places = _Areas(store.area_tree(conn))
                 count = _WRITERS[fmt](
-                    scratch, kind, _ROWS[kind](conn, period, places, language), language
+                    scratch, kind, _ROWS[kind](conn, period, places, language, area_ids), language
                 )
         except store.NoDatabase as exc:
             raise ExportError("database", str(exc)) from None

@@ -25,6 +25,7 @@ from bot.core.config import Settings
 from bot.core.i18n import duration_text, label, t
 from bot.insight.map_picture import COLOURS, DPI, HEIGHT_PX, TEXT, WIDTH_PX
 from bot.watch.escalation import area_path
+from bot.watch.hours import stored_overrides
 from bot.watch.schedule import PostSchedules
 from storage import outbox
 from storage import recap as store
@@ -560,7 +561,8 @@ async def load(
     start, end = day_bounds(day)
     async with db.read() as tx:
         facts = await store.day_facts(tx, area_ids, start, end)
-    schedules = PostSchedules.from_settings(settings)
+        dated = await stored_overrides(tx)  # /jam_khusus, as the watcher reads them
+    schedules = PostSchedules.from_settings(settings, dated)
 
     def compute() -> Recap:
         return summarise(facts, post_stats(facts, schedules, now), None, scope, now)
@@ -610,8 +612,9 @@ async def queue_daily(db: Database, settings: Settings, now: datetime) -> int:
             return 0
         start, end = day_bounds(day)
         facts = await store.day_facts(tx, None, start, end)
+        dated = await stored_overrides(tx)
     texts = await asyncio.to_thread(
-        _compose, facts, PostSchedules.from_settings(settings), due, settings, now
+        _compose, facts, PostSchedules.from_settings(settings, dated), due, settings, now
     )
     queued = 0
     async with db.transaction() as tx:

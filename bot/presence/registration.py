@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 
 from storage import audit, invites, members
-from storage.db import Database
+from storage.db import Database, Tx
 from storage.invites import InviteOutcome
 from storage.records import Member
 
@@ -33,17 +33,58 @@ class Invitation:
     expires_at: datetime
 
 
-async def invite(db: Database, ref: str, now: datetime, valid_for: timedelta) -> Invitation | None:
-    """A fresh single-use code for member ``ref`` (None when there is no such member)."""
+async def invite(
+    db: Database,
+    ref: str,
+    now: datetime,
+    valid_for: timedelta,
+    *,
+    rebind: bool = False,
+    actor_id: int | None = None,
+) -> Invitation | None:
+    """A fresh single-use code for member ``ref`` (None when there is no such member).
+
+    ``rebind``: the code moves the member, if already registered, to whichever Telegram
+    account uses it (a lost phone, a new account); the old account loses access."""
     async with db.transaction() as tx:
         member = await members.by_ref(tx, ref)
         if member is None:
             return None
-        code = new_code()
-        expires = now + valid_for
-        await invites.create(tx, code, member.id, now, expires)
-        await audit.record(tx, now, None, "invite", "member", member.id, expires=expires)
-        return Invitation(member, code, expires)
+        return await _invite(tx, member, now, valid_for, rebind, actor_id)
+
+
+async def invite_member(
+    db: Database,
+    member_id: int,
+    now: datetime,
+    valid_for: timedelta,
+    *,
+    rebind: bool = False,
+    actor_id: int | None = None,
+) -> Invitation | None:
+    """As :func:`invite`, by the member's id (a button carries the id)."""
+    async with db.transaction() as tx:
+        member = await members.by_id(tx, member_id)
+        if member is None:
+            return None
+        return await _invite(tx, member, now, valid_for, rebind, actor_id)
+
+
+async def _invite(
+    tx: Tx, member: Member, now: datetime, valid_for: timedelta, rebind: bool, actor: int | None
+) -> Invitation:
+    code = new_code()
+    expires = now + valid_for
+    await invites.create(tx, code, member.id, now, expires, rebind=rebind)
+    await audit.record(
+        tx, now, actor, "invite", "member", member.id, expires=expires, rebind=rebind or None
+    )
+    return Invitation(member, code, expires)
+
+
+async def member_by_ref(db: Database, ref: str) -> Member | None:
+    async with db.read() as tx:
+        return await members.by_ref(tx, ref)
 
 
 class JoinStatus(Enum):
@@ -59,6 +100,8 @@ class JoinStatus(Enum):
 class Join:
     status: JoinStatus
     member: Member | None = None
+    replaced_telegram_id: int | None = None
+    """The account a rebind code took the member away from (it loses access at once)."""
 
 
 def looks_like_code(text: str) -> bool:
@@ -84,9 +127,19 @@ async def _join(
             return Join(JoinStatus.EXPIRED)
         member = await members.by_id(tx, member_id)
         assert member is not None
-        if member.telegram_id is not None and member.telegram_id != telegram_id:
-            # Rolling back keeps the code usable by the right person.
-            raise _Taken(member)
+        old = member.telegram_id
+        if old is not None and old != telegram_id:
+            if not await invites.is_rebind(tx, code) or not await members.rebind_telegram(
+                tx, member.id, old, telegram_id, now
+            ):
+                # Rolling back keeps the code usable by the right person.
+                raise _Taken(member)
+            await members.bind_telegram(tx, member.id, telegram_id, client_language, now)
+            await audit.record(
+                tx, now, member.id, "rebind", "member", member.id, old=old, new=telegram_id
+            )
+            bound = await members.by_id(tx, member.id)
+            return Join(JoinStatus.JOINED, bound, replaced_telegram_id=old)
         await members.bind_telegram(tx, member.id, telegram_id, client_language, now)
         await audit.record(tx, now, member.id, "register", "member", member.id)
         bound = await members.by_id(tx, member.id)

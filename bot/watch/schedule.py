@@ -433,30 +433,39 @@ def _format_days(days: frozenset[int]) -> tuple[str, int]:
     return ",".join(parts), runs[0][0]
 
 
+POST_KEY = "post:"
+"""A dated override for one post names it as ``post:<code>`` among its area codes: the
+post comes after its deepest area, so its own override is the most specific."""
+
+
 class PostSchedules:
     """Each post's schedule: its weekly ``hours`` plus the ``[[schedule.override]]`` dates
-    that apply to its area path. Shared by the watcher and the recap, cached by content
-    (posts share a handful of distinct schedules)."""
+    that apply to its area path (then any dated hours set from chat, which win over the
+    config's for the same date and place). Shared by the watcher and the recap, cached by
+    content (posts share a handful of distinct schedules)."""
 
     def __init__(self, overrides: Iterable[DateOverride]) -> None:
         self._overrides = list(overrides)
         self._cache: dict[tuple[str, tuple[Any, ...]], Schedule] = {}
 
     @classmethod
-    def from_settings(cls, settings: Any) -> PostSchedules:
-        """From ``Settings.schedule.override`` (already validated when loaded)."""
-        return cls(
+    def from_settings(cls, settings: Any, extra: Iterable[DateOverride] = ()) -> PostSchedules:
+        """From ``Settings.schedule.override`` (already validated when loaded), then
+        ``extra`` (the dated hours stored in the database)."""
+        configured = [
             DateOverride(
                 item.date,
                 parse_hours(item.hours),
                 frozenset(item.areas) if item.areas is not None else None,
             )
             for item in settings.schedule.override
-        )
+        ]
+        return cls([*configured, *extra])
 
     def of(self, post: Any, path: Sequence[Any]) -> Schedule:
         """``post`` has ``.hours`` and ``.code``; ``path`` is its areas, root first."""
-        dated = overrides_for(self._overrides, [area.code for area in path])
+        codes = [area.code for area in path] + [POST_KEY + post.code]
+        dated = overrides_for(self._overrides, codes)
         key = (post.hours, tuple(sorted(dated.items())))
         schedule = self._cache.get(key)
         if schedule is None:

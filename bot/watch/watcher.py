@@ -20,6 +20,7 @@ from bot.core.clock import Clock, hhmm
 from bot.core.config import Settings
 from bot.core.i18n import duration_text, t
 from bot.reports.desk import ESCALATING_SEVERITIES, escalate_issue
+from bot.watch import hours as hours_rules
 from bot.watch.escalation import Level, area_path, levels_for
 from bot.watch.rules import Act, AlertFacts, Decision, Facts, Policy, State, decide
 from bot.watch.schedule import PostSchedules, Schedule
@@ -93,6 +94,7 @@ class Watcher:
         self.clock = clock
         self.default_language = settings.bot.default_language
         self._schedules = PostSchedules.from_settings(settings)
+        self.dated_stale = True  # (re)read the dated hours stored in the database (/jam_khusus)
         self._policies: dict[tuple[tuple[str, str], ...], Policy] = {}
         self._tree: dict[int, Area] | None = None
         self._tree_loaded_at = 0.0
@@ -116,6 +118,11 @@ class Watcher:
 
     def schedule(self, post: Post, path: Sequence[Area]) -> Schedule:
         return self._schedules.of(post, path)
+
+    def wake_now(self, now: datetime) -> None:
+        """Posts were made due: the runner sweeps at once after the commit."""
+        if self.soonest_refreshed is None or now < self.soonest_refreshed:
+            self.soonest_refreshed = now
 
     def _language(self, recipient: Recipient) -> str:
         return recipient.language or self.default_language
@@ -236,6 +243,10 @@ class Watcher:
 
     async def _process(self, tx: Tx, posts: Sequence[Post], now: datetime) -> datetime | None:
         """Decide and write; returns the soonest new deadline among the posts."""
+        if self.dated_stale:
+            stored_hours = await hours_rules.stored_overrides(tx)
+            self._schedules = PostSchedules.from_settings(self.settings, stored_hours)
+            self.dated_stale = False
         ids = [post.id for post in posts]
         counts = await store.on_duty_counts(tx, ids)
         alerts = await store.open_alerts(tx, ids)
