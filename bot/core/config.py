@@ -110,8 +110,10 @@ class WatchSettings(BaseModel):
     repeat_every: Duration = timedelta(minutes=30)
     remind_before_open: Duration = timedelta(minutes=30)
     max_sleep: Duration = timedelta(seconds=30)
+    # A taken alert whose post has not recovered: remind the taker, then climb one level.
+    taken_timeout: Duration = timedelta(minutes=30)
 
-    @field_validator("escalate_after", "repeat_every", "max_sleep")
+    @field_validator("escalate_after", "repeat_every", "max_sleep", "taken_timeout")
     @classmethod
     def _positive(cls, value: timedelta) -> timedelta:
         if value <= timedelta(0):
