@@ -59,7 +59,7 @@ async def test_taken_alert_calls_officers_reminds_and_climbs(
         await lurah.press(alert, emu.inline_buttons(alert)[0][1])
         mine = await emu.wait_reply(LURAH.id, contains="Bapak/Ibu mengambil alih", after=mark)
         assert BUDI_PHONE in (mine.text or "")
-        (label, data), = emu.inline_buttons(mine)
+        ((label, data),) = emu.inline_buttons(mine)
         assert label == "📣 Panggil petugas"
         answer = await lurah.press(mine, data)
         assert "Panggilan dikirim ke 2 petugas KBJ-01" in (answer.params.get("text") or "")

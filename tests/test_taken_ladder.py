@@ -45,11 +45,18 @@ async def with_phone(db: Database) -> None:
         await members.upsert(
             tx,
             [
+                MemberRow(budi.ref, "Budi", None, PHONE, budi.roles, budi.posts, (), 1001, None),
                 MemberRow(
-                    budi.ref, "Budi", None, PHONE, budi.roles, budi.posts, (), 1001, None
+                    "sari",
+                    "Sari",
+                    None,
+                    "+6289876543210",
+                    ("officer",),
+                    ("DAY-01",),
+                    (),
+                    None,
+                    None,
                 ),
-                MemberRow("sari", "Sari", None, "+6289876543210", ("officer",), ("DAY-01",),
-                          (), None, None),
             ],
             OPEN,
         )
@@ -72,7 +79,7 @@ async def test_unstaffed_alert_names_people_and_phones_to_supervisors(
     db: Database, tmp_path: Path
 ) -> None:
     await unstaffed_alert(db, tmp_path)
-    (chat, kind, text, data), = await sent(db)
+    ((chat, kind, text, data),) = await sent(db)
     assert (chat, kind) == (2001, "alert")
     assert "Tidak ada petugas yang hadir sejak 08:00" in text
     assert "kurang dari" not in text
@@ -177,8 +184,19 @@ async def test_call_officers_once_a_minute_in_scope_until_recovered(
     async with db.transaction() as tx:
         await members.upsert(
             tx,
-            [MemberRow("other", "Lurah Lain", None, None, ("supervisor",), (),
-                       ("31.73.01.1002",), 2009, None)],
+            [
+                MemberRow(
+                    "other",
+                    "Lurah Lain",
+                    None,
+                    None,
+                    ("supervisor",),
+                    (),
+                    ("31.73.01.1002",),
+                    2009,
+                    None,
+                )
+            ],
             clock.now(),
         )
     other = await member(db, "other")

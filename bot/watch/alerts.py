@@ -159,7 +159,7 @@ class Call:
 
 
 async def call_officers(db: Database, member: Member, alert_id: int, now: datetime) -> Call:
-    """"📣 Panggil petugas": every officer assigned to the post (with a Telegram account)
+    """ "📣 Panggil petugas": every officer assigned to the post (with a Telegram account)
     gets a high-priority message from the outbox; at most once a minute per alert."""
     async with db.transaction() as tx:
         alert = await store.alert_by_id(tx, alert_id)

@@ -152,4 +152,3 @@ async def follow(
     moved = await alerts_store.follow_taken(tx, moves, now)
     await store.record_notifications(tx, notifications, now)
     return result, moved == len(moves)
-
