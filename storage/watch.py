@@ -81,12 +81,20 @@ async def posts_by_id(tx: Tx, post_ids: Sequence[int]) -> list[Post]:
 
 
 async def next_deadline(tx: Tx) -> datetime | None:
-    """The soonest deadline of any post or unaccepted issue (two partial-index probes)."""
+    """The soonest deadline of any post, unaccepted issue or report to follow up (three
+    partial-index probes)."""
     posts_due = await tx.scalar("SELECT min(next_due_at) FROM posts WHERE next_due_at IS NOT NULL")
     issues_due = await tx.scalar(
         "SELECT min(next_due_at) FROM issues WHERE next_due_at IS NOT NULL"
     )
-    found = [from_db(value) for value in (posts_due, issues_due) if value is not None]
+    follow_ups_due = await tx.scalar(
+        "SELECT min(follow_up_due_at) FROM issues WHERE follow_up_due_at IS NOT NULL"
+    )
+    found = [
+        from_db(value)
+        for value in (posts_due, issues_due, follow_ups_due)
+        if value is not None
+    ]
     return min((moment for moment in found if moment is not None), default=None)
 
 

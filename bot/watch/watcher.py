@@ -19,6 +19,7 @@ from typing import Any
 from bot.core.clock import Clock, hhmm
 from bot.core.config import Settings
 from bot.core.i18n import duration_text, t
+from bot.reports import followup as report_followup
 from bot.reports.desk import ESCALATING_SEVERITIES, escalate_issue
 from bot.watch import taken
 from bot.watch.escalation import Level, area_path, levels_for
@@ -27,6 +28,7 @@ from bot.watch.schedule import PostSchedules, Schedule
 from bot.watch.texts import TAKE_PREFIX as TAKE_PREFIX
 from bot.watch.texts import alert_text, take_markup
 from storage import alerts as alerts_store
+from storage import issues as issues_store
 from storage import posts as posts_store
 from storage import watch as store
 from storage.db import Database, Tx
@@ -134,7 +136,10 @@ class Watcher:
                     issues_due = await store.due_issues(tx, moment, PASS_LIMIT)
                     if issues_due:
                         await self._climb_issues(tx, issues_due, moment)
-                    handled = len(due) + len(issues_due)
+                    follow_ups = await issues_store.due_follow_ups(tx, moment, PASS_LIMIT)
+                    if follow_ups:
+                        await self._follow_up_reports(tx, follow_ups, moment)
+                    handled = len(due) + len(issues_due) + len(follow_ups)
                 break
             except ConcurrentChange:
                 log.warning("watch pass retried after a concurrent change (attempt %s)", attempt)
@@ -202,6 +207,19 @@ class Watcher:
                 await store.set_issue_due(
                     tx, item.id, item.step, now + policy.repeat_every if repeated else None
                 )
+        tx.touched_outbox = True
+
+    async def _follow_up_reports(
+        self, tx: Tx, due: Sequence[issues_store.DueFollowUp], now: datetime
+    ) -> None:
+        context = await self._context(tx)
+
+        def ladder_for(path: list[Area]) -> list[Level]:
+            return levels_for(path, context.supervisors, context.admins)
+
+        after = self.settings.reports.follow_up_after
+        if not await report_followup.follow_up(tx, due, now, after, ladder_for):
+            raise ConcurrentChange
         tx.touched_outbox = True
 
     async def next_deadline(self) -> datetime | None:
