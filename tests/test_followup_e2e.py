@@ -88,3 +88,35 @@ async def test_taken_alert_calls_officers_reminds_and_climbs(
             assert "KBJ-01" in (recovered.text or "")
         late = await lurah.press(mine, data)
         assert "sudah pulih" in (late.params.get("text") or "")
+
+
+async def test_accepted_report_left_reminds_assignee_then_level_above(
+    emu: FakeBotApi, start_bot: AppFactory
+) -> None:
+    budi, lurah = Phone(emu, BUDI), Phone(emu, LURAH)
+    async with start_bot(
+        real_time=True, watch={"max_sleep": "1s"}, reports={"follow_up_after": "2s"}
+    ):
+        filed = await budi.send("/lapor logistik Kotak suara TPS 7 belum datang")
+        assert "KBJ-01/" in (filed.text or "")
+        card = await emu.wait_reply(LURAH.id, contains="TPS 7", timeout=8)
+        accept = next(data for label, data in emu.inline_buttons(card) if "Terima" in label)
+        mark = emu.mark()
+        await lurah.press(card, accept)
+        reminder = await emu.wait_reply(
+            LURAH.id, contains="masih diterima sejak", timeout=8, after=mark
+        )
+        assert "TPS 7" in (reminder.text or "")
+        labels = [label for label, _ in emu.inline_buttons(reminder)]
+        assert labels == ["🛠️ Tangani", "❌ Tolak"]
+        # acting from the reminder itself works, and restarts the clock
+        mark = emu.mark()
+        await lurah.press(reminder, emu.inline_buttons(reminder)[0][1])
+        again = await emu.wait_reply(
+            LURAH.id, contains="masih ditangani sejak", timeout=8, after=mark
+        )
+        assert [label for label, _ in emu.inline_buttons(again)] == ["✔️ Selesai", "❌ Tolak"]
+        above = await emu.wait_reply(CAMAT.id, contains="belum selesai", timeout=8, after=mark)
+        text = above.text or ""
+        assert "ditangani oleh Lurah Kebon Jeruk" in text and "TPS 7" in text
+        assert [label for label, _ in emu.inline_buttons(above)] == ["✔️ Selesai", "❌ Tolak"]
