@@ -19,7 +19,7 @@ from storage.alerts import Person
 from storage.db import Database, Tx
 from storage.outbox import Priority, enqueue
 from storage.records import Member
-from storage.watch import AlertRow
+from storage.watch import AlertRow, Recipient
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,13 @@ async def take(
         await audit.record(tx, now, member.id, "take", "alert", alert_id, post=post.code)
         log.info("alert taken post=%s alert=%s by member=%s", post.code, alert_id, member.id)
         told = await store.notified(tx, [alert_id])
-        for recipient in told.get(alert_id, []):
+        recipients = list(told.get(alert_id, []))
+        if previous is not None and all(r.member_id != previous for r in recipients):
+            # the previous taker took it in a group chat: tell them in private
+            owner = await members.by_id(tx, previous)
+            if owner is not None and owner.telegram_id is not None:
+                recipients.append(Recipient(owner.telegram_id, owner.id, language_of(owner)))
+        for recipient in recipients:
             if recipient.chat_id in (member.telegram_id, pressed_in):
                 continue
             language = recipient.language or DEFAULT_LANGUAGE
