@@ -411,19 +411,23 @@ class Watcher:
                 )
                 continue
             since = post.last_signal_at if kind == "silent" else post.short_since
+            texts: dict[tuple[str, bool], str] = {}  # one text per language and chat kind
             for recipient in levels[0].recipients:
                 language = self.language_of(recipient)
-                text = alert_text(
-                    language,
-                    post,
-                    kind,
-                    levels[0].area.name,
-                    since,
-                    now,
-                    people.get(post.id, []),
-                    private=recipient.member_id is not None,
-                    lead="",
-                )
+                private = recipient.member_id is not None
+                text = texts.get((language, private))
+                if text is None:
+                    text = texts[language, private] = alert_text(
+                        language,
+                        post,
+                        kind,
+                        levels[0].area.name,
+                        since,
+                        now,
+                        people.get(post.id, []),
+                        private=private,
+                        lead="",
+                    )
                 outgoing.add(
                     recipient,
                     text,
@@ -471,22 +475,28 @@ class Watcher:
             )
             result[post.id] = due
             level = levels[target]
+            texts: dict[tuple[str, bool], str] = {}
+            lead_key = "alert.lead_escalated" if climbed else "alert.lead_repeat"
+            since = post.last_signal_at if alert.kind == "silent" else post.short_since
             for recipient in level.recipients:
                 language = self.language_of(recipient)
-                lead_key = "alert.lead_escalated" if climbed else "alert.lead_repeat"
-                lead = t(language, lead_key, opened=hhmm(alert.opened_at), level=level.area.name)
-                since = post.last_signal_at if alert.kind == "silent" else post.short_since
-                text = alert_text(
-                    language,
-                    post,
-                    alert.kind,
-                    level.area.name,
-                    since,
-                    now,
-                    people.get(post.id, []),
-                    private=recipient.member_id is not None,
-                    lead=lead,
-                )
+                private = recipient.member_id is not None
+                text = texts.get((language, private))
+                if text is None:
+                    lead = t(
+                        language, lead_key, opened=hhmm(alert.opened_at), level=level.area.name
+                    )
+                    text = texts[language, private] = alert_text(
+                        language,
+                        post,
+                        alert.kind,
+                        level.area.name,
+                        since,
+                        now,
+                        people.get(post.id, []),
+                        private=private,
+                        lead=lead,
+                    )
                 outgoing.add(
                     recipient,
                     text,
