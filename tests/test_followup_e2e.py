@@ -120,3 +120,27 @@ async def test_accepted_report_left_reminds_assignee_then_level_above(
         text = above.text or ""
         assert "ditangani oleh Lurah Kebon Jeruk" in text and "TPS 7" in text
         assert [label for label, _ in emu.inline_buttons(above)] == ["✔️ Selesai", "❌ Tolak"]
+
+
+async def test_taken_in_a_group_the_phones_go_to_the_takers_private_chat(
+    emu: FakeBotApi, start_bot: AppFactory, db_path: Path
+) -> None:
+    give_phones(db_path)
+    group = -100778
+    async with start_bot(real_time=True, watch=FAST):
+        admin = Phone(emu, ADMIN)
+        for code in ("KBJ-02", "KEC-KBJ"):
+            await admin.send(f"/jeda {code} 2h")
+        mark = emu.mark()
+        emu.send_text(ADMIN, "/grup 31.73.01.1001", chat_id=group, chat_type="supergroup")
+        await emu.wait_reply(group, after=mark)
+        alert = await emu.wait_reply(group, contains="posko kosong", timeout=8)
+        mark = emu.mark()
+        await Phone(emu, LURAH).press(alert, emu.inline_buttons(alert)[0][1])
+        in_group = await emu.wait_reply(group, contains="diambil alih oleh Lurah", after=mark)
+        private = await emu.wait_reply(LURAH.id, contains="Bapak/Ibu mengambil alih", after=mark)
+        assert BUDI_PHONE in (private.text or "") and SARI_PHONE in (private.text or "")
+        assert emu.inline_buttons(private)[0][0] == "📣 Panggil petugas"
+        group_texts = [sent.text or "" for sent in emu.sent_to(group)]
+        assert in_group.text in group_texts
+        assert not any(BUDI_PHONE in text or SARI_PHONE in text for text in group_texts)
