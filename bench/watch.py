@@ -36,8 +36,16 @@ columns are the ones the watcher writes, not hand-made:
 (c) ``idle_pass_ms_10k``: the same on 10k posts, interleaved with (b);
 (d) ``idle_ratio`` = (b) / (c).
 
-Goals: (a) < 200 ms with 1,000 due, (b) and (c) < 5 ms, (d) < 1.5.
-The last line of output is one JSON object with those four figures.
+(e) ``due_pass_ms_with_taken``: the pass at ``t1`` on the same 100k city built with one more
+    step (between 4 and 5): 1 % more posts ("T") lose their officer at ``t0+105m``, their
+    unstaffed alerts open at ``t0+120m`` and are taken at ``t0+130m`` with the default
+    ``taken_timeout`` (30m) -> at ``t1`` the 1,000 D posts and the 1,000 taken alerts are
+    due (each taker reminded privately with the people to call), median;
+(f) ``loop_s``: ``for i in range(10_000_000): s += i`` on this machine (0.3 s on the
+    reference machine), to scale the figures.
+
+Goals: (a) < 200 ms with 1,000 due, (b) and (c) < 5 ms, (d) < 1.5, (e) < 250 ms.
+The last line of output is one JSON object with those figures.
 """
 
 from __future__ import annotations
@@ -57,7 +65,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -66,6 +74,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.reference import loop_s  # noqa: E402
 from bot.core.clock import FakeClock  # noqa: E402
 from bot.core.config import Settings, load_settings  # noqa: E402
 from bot.watch.watcher import PASS_LIMIT, Watcher  # noqa: E402
@@ -87,6 +96,7 @@ CHUNK = 5000  # posts per refresh call (well under SQLite's variable limit)
 GOAL_DUE_MS = 200.0
 GOAL_IDLE_MS = 5.0
 GOAL_RATIO = 1.5
+GOAL_DUE_TAKEN_MS = 250.0
 
 
 def m(minutes: float) -> timedelta:
@@ -104,6 +114,7 @@ class City:
     kelurahan: int
     supervisors: int
     setup_s: float
+    set_t: list[int] = field(default_factory=list)  # taken alerts whose taken_timeout is due
 
 
 # ------------------------------------------------------------------------------------------
@@ -337,10 +348,37 @@ async def _check_out(db: Database, watcher: Watcher, ids: Sequence[int], now: da
     await _refresh(db, watcher, ids, now)
 
 
-async def build_city(folder: Path, n_posts: int, seed: int = 7) -> City:
+async def _taken_story(db: Database, watcher: Watcher, set_t: list[int]) -> None:
+    """T: officers leave at t0+105m, unstaffed alerts open at t0+120m, a supervisor takes
+    each at t0+130m (as the button does, with the default 30m taken_timeout) -> the taken
+    alerts' follow-up (the taker's reminder) is due at t1."""
+    await _check_out(db, watcher, set_t, T0 + m(105))
+    opened = await watcher.sweep(T0 + m(120))
+    assert opened == len(set_t), (opened, len(set_t))
+    taken_at = T0 + m(130)
+    timeout = watcher.settings.watch.taken_timeout
+    async with db.transaction() as tx:
+        alerts = await store.open_alerts(tx, set_t)
+        assert len(alerts) == len(set_t)
+        lurah = {
+            row[0]: row[1]
+            for row in await tx.all("SELECT area_id, min(member_id) FROM scopes GROUP BY area_id")
+        }
+        marks = ",".join("?" * len(set_t))
+        area_of = {
+            row[0]: row[1]
+            for row in await tx.all(f"SELECT id, area_id FROM posts WHERE id IN ({marks})", set_t)
+        }
+        for post_id, alert in alerts.items():
+            taker = lurah[area_of[post_id]]
+            assert await store.acknowledge(tx, alert.id, taker, taken_at, taken_at + timeout)
+    await _refresh(db, watcher, set_t, taken_at)
+
+
+async def build_city(folder: Path, n_posts: int, seed: int = 7, taken: bool = False) -> City:
     started = time.perf_counter()
     rng = random.Random(seed)
-    path = folder / f"city_{n_posts}.db"
+    path = folder / f"city_{n_posts}{'_taken' if taken else ''}.db"
     db = await Database.open(path)
     await db.migrate()
     await db.close()
@@ -353,6 +391,7 @@ async def build_city(folder: Path, n_posts: int, seed: int = 7) -> City:
     set_d_unstaffed = set_d[1::2]
     a_or_d = set(set_a) | set(set_d)
     others = [i for i in ids if i not in a_or_d]
+    set_t = [i for i in others if i % 100 == 7] if taken else []
 
     db = await Database.open(path)
     settings = settings_for(path)
@@ -387,6 +426,8 @@ async def build_city(folder: Path, n_posts: int, seed: int = 7) -> City:
     await _signal_round(db, watcher, others, T0 + m(30), T0 + m(60), rng)
     await _signal_round(db, watcher, set_d, T0 + m(55), T0 + m(60), rng)
     await _signal_round(db, watcher, others, T0 + m(90), T0 + m(100), rng)
+    if set_t:
+        await _taken_story(db, watcher, set_t)
     # 5. D posts reminded.
     reminded = await watcher.sweep(T0 + m(136))
     assert reminded == len(set_d), (reminded, len(set_d))
@@ -413,7 +454,7 @@ async def build_city(folder: Path, n_posts: int, seed: int = 7) -> City:
                 set_d,
             )
         )
-    assert due == set(set_d), (len(due), len(set_d))
+    assert due == set(set_d) | set(set_t), (len(due), len(set_d), len(set_t))
     assert d_states == {"reminded": len(set_d_silent), "opening": len(set_d_unstaffed)}, d_states
     await db.close()  # checkpoints the WAL into the main file: one file to copy
     print(
@@ -430,6 +471,7 @@ async def build_city(folder: Path, n_posts: int, seed: int = 7) -> City:
         kelurahan=kelurahan,
         supervisors=supervisors,
         setup_s=time.perf_counter() - started,
+        set_t=set_t,
     )
 
 
@@ -475,6 +517,20 @@ async def _counts_after(
             )
         )
     return alerts, outbox, notifications, states
+
+
+async def _followups(path: Path, now: datetime) -> int:
+    db = await Database.open(path)
+    try:
+        async with db.read() as tx:
+            return int(
+                await tx.scalar(
+                    "SELECT count(*) FROM outbox WHERE created_at = ? AND kind = 'alert_followup'",
+                    (to_db(now),),
+                )
+            )
+    finally:
+        await db.close()
 
 
 async def due_pass(city: City, copy: Path, profile: cProfile.Profile | None = None) -> DueResult:
@@ -547,6 +603,28 @@ async def main_async(args: argparse.Namespace) -> dict[str, float]:
         assert first.outbox == expected_outbox, (first.outbox, expected_outbox)
         due_ms = statistics.median(r.ms for r in results)
 
+        # (e) the same city with 1,000 taken alerts whose taken_timeout falls due at t1
+        with_taken = await build_city(folder, args.posts, taken=True)
+        due_t = len(with_taken.set_d) + len(with_taken.set_t)
+        print(
+            f"\nDue pass at t1 on {with_taken.n_posts:,} posts ({due_t:,} due, of which"
+            f" {len(with_taken.set_t):,} taken alerts reminding their taker):"
+        )
+        taken_results: list[DueResult] = []
+        for rep in range(args.repeats):
+            copy = folder / f"due_taken_{rep}.db"
+            result = await due_pass(with_taken, copy)
+            taken_results.append(result)
+            followups = await _followups(copy, T1)
+            print(
+                f"  run {rep + 1}: {result.ms:7.1f} ms  handled {result.handled:,};"
+                f" alerts opened {result.alerts}; taker reminders {followups:,}"
+            )
+            assert result.handled == due_t, (result.handled, due_t)
+            assert followups == len(with_taken.set_t), followups
+            copy.unlink()
+        due_taken_ms = statistics.median(r.ms for r in taken_results)
+
         small_due = await due_pass(small, folder / "due_small.db")
         print(
             f"  (for comparison, {small.n_posts:,} posts with {small_due.handled:,} due:"
@@ -614,6 +692,13 @@ async def main_async(args: argparse.Namespace) -> dict[str, float]:
         )
         print(f"  idle ratio: {ratio:.2f} (goal < {GOAL_RATIO}) {verdict(ratio < GOAL_RATIO)}")
         print(
+            f"  due pass with {len(with_taken.set_t):,} taken alerts due ({due_t:,} due):"
+            f" {due_taken_ms:.1f} ms (goal < {GOAL_DUE_TAKEN_MS:.0f})"
+            f" {verdict(due_taken_ms < GOAL_DUE_TAKEN_MS)}"
+        )
+        loop = loop_s()
+        print(f"  loop_s (10M additions; 0.3 s on the reference machine): {loop:.3f}")
+        print(
             f"  city: {big.kelurahan:,} kelurahan, {big.supervisors:,} supervisors;"
             f" setup {big.setup_s + small.setup_s:.1f} s;"
             f" whole run {time.perf_counter() - total_started:.1f} s"
@@ -623,6 +708,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, float]:
         "idle_pass_ms_100k": round(idle_big, 4),
         "idle_pass_ms_10k": round(idle_small, 4),
         "idle_ratio": round(ratio, 3),
+        "due_pass_ms_with_taken": round(due_taken_ms, 2),
+        "loop_s": round(loop_s, 3),
     }
 
 

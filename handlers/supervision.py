@@ -182,7 +182,13 @@ async def _issue_button(update: Update, context: PoskoContext, raw: str) -> None
     if query.message is not None:
         origin = (query.message.chat.id, query.message.message_id)
     result = await desk.press(
-        runtime.database, member, issue_id, action, runtime.clock.now(), origin
+        runtime.database,
+        member,
+        issue_id,
+        action,
+        runtime.clock.now(),
+        origin,
+        runtime.settings.reports.follow_up_after,
     )
     card = result.card
     if result.verdict is Verdict.DONE and card is not None:
@@ -238,7 +244,13 @@ async def take_text(update: Update, context: PoskoContext) -> bool:
         return False
     member = context.member
     runtime = context.runtime
-    result = await desk.give_note(runtime.database, member, message.text, runtime.clock.now())
+    result = await desk.give_note(
+        runtime.database,
+        member,
+        message.text,
+        runtime.clock.now(),
+        runtime.settings.reports.follow_up_after,
+    )
     if result is None:
         return False
     card = result.card

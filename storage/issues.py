@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from storage.db import Row, Tx, to_db
+from storage.db import Row, Tx, from_db, to_db
 from storage.records import Issue
 from storage.watch import Recipient, recipient_language
 
@@ -261,3 +261,47 @@ async def announced_to(tx: Tx, issue_id: int, kind: str) -> list[Recipient]:
         )
         for row in rows
     ]
+
+
+# --- follow-up of accepted reports (issue 9) ---------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DueFollowUp:
+    id: int
+    stage: int
+
+
+async def set_follow_up(tx: Tx, issue_id: int, due: datetime | None) -> None:
+    """Start (or stop, with None) the follow-up clock of an issue; back to stage 0."""
+    await tx.execute(
+        "UPDATE issues SET follow_up_due_at = ?, follow_up_stage = 0 WHERE id = ?",
+        (to_db(due), issue_id),
+    )
+
+
+async def due_follow_ups(tx: Tx, now: datetime, limit: int) -> list[DueFollowUp]:
+    rows = await tx.all(
+        "SELECT id, follow_up_stage FROM issues WHERE follow_up_due_at IS NOT NULL"
+        " AND follow_up_due_at <= ? ORDER BY follow_up_due_at LIMIT ?",
+        (to_db(now), limit),
+    )
+    return [DueFollowUp(row[0], row[1]) for row in rows]
+
+
+async def advance_follow_up(
+    tx: Tx, issue_id: int, stage_was: int, stage: int, due: datetime | None
+) -> bool:
+    """Compare-and-swap on the stage, only while the issue is still diterima/ditangani."""
+    changed = await tx.execute(
+        "UPDATE issues SET follow_up_stage = ?, follow_up_due_at = ? WHERE id = ?"
+        " AND follow_up_stage = ? AND follow_up_due_at IS NOT NULL"
+        " AND status IN ('diterima', 'ditangani')",
+        (stage, to_db(due), issue_id, stage_was),
+    )
+    return changed == 1
+
+
+async def updated_at(tx: Tx, issue_id: int) -> datetime | None:
+    return from_db(await tx.scalar("SELECT updated_at FROM issues WHERE id = ?", (issue_id,)))
+

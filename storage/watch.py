@@ -26,6 +26,9 @@ class AlertRow:
     next_due_at: datetime | None
     acked_by: int | None
     resolved_at: datetime | None = None
+    acked_at: datetime | None = None
+    taken_stage: int = 0
+    called_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,12 +81,20 @@ async def posts_by_id(tx: Tx, post_ids: Sequence[int]) -> list[Post]:
 
 
 async def next_deadline(tx: Tx) -> datetime | None:
-    """The soonest deadline of any post or unaccepted issue (two partial-index probes)."""
+    """The soonest deadline of any post, unaccepted issue or report to follow up (three
+    partial-index probes)."""
     posts_due = await tx.scalar("SELECT min(next_due_at) FROM posts WHERE next_due_at IS NOT NULL")
     issues_due = await tx.scalar(
         "SELECT min(next_due_at) FROM issues WHERE next_due_at IS NOT NULL"
     )
-    found = [from_db(value) for value in (posts_due, issues_due) if value is not None]
+    follow_ups_due = await tx.scalar(
+        "SELECT min(follow_up_due_at) FROM issues WHERE follow_up_due_at IS NOT NULL"
+    )
+    found = [
+        from_db(value)
+        for value in (posts_due, issues_due, follow_ups_due)
+        if value is not None
+    ]
     return min((moment for moment in found if moment is not None), default=None)
 
 
@@ -148,6 +159,9 @@ def _alert(row: Any) -> AlertRow:
         next_due_at=from_db(row["next_due_at"]),
         acked_by=row["acked_by"],
         resolved_at=from_db(row["resolved_at"]),
+        acked_at=from_db(row["acked_at"]),
+        taken_stage=row["taken_stage"],
+        called_at=from_db(row["called_at"]),
     )
 
 
@@ -236,12 +250,16 @@ async def resolve_alerts(tx: Tx, rows: Sequence[tuple[int, str]], now: datetime)
     )
 
 
-async def acknowledge(tx: Tx, alert_id: int, member_id: int, now: datetime) -> bool:
-    """The first supervisor to press wins; everyone after sees it taken."""
+async def acknowledge(
+    tx: Tx, alert_id: int, member_id: int, now: datetime, follow_up_at: datetime | None = None
+) -> bool:
+    """The first supervisor to press wins; everyone after sees it taken. A taken alert
+    keeps a deadline (``follow_up_at``): the taker is reminded if the post has not
+    recovered by then (bot.watch.taken)."""
     changed = await tx.execute(
-        "UPDATE alerts SET acked_by = ?, acked_at = ?, next_due_at = NULL"
+        "UPDATE alerts SET acked_by = ?, acked_at = ?, next_due_at = ?, taken_stage = 0"
         " WHERE id = ? AND acked_by IS NULL AND resolved_at IS NULL",
-        (member_id, to_db(now), alert_id),
+        (member_id, to_db(now), to_db(follow_up_at), alert_id),
     )
     return changed > 0
 

@@ -38,6 +38,7 @@ from bot.core.transport import AiohttpRequest
 from bot.delivery.direct import DirectSendCounter
 from bot.delivery.sender import Sender
 from bot.watch.runner import WatchRunner
+from bot.watch.texts import CALL_PREFIX
 from bot.watch.watcher import TAKE_PREFIX, Watcher
 from handlers import (
     admin,
@@ -138,6 +139,7 @@ def _add_handlers(app: PoskoApp) -> None:
     app.add_handler(CallbackQueryHandler(presence.chosen, pattern=f"^{presence.CHOOSE_PREFIX}"))
     app.add_handler(CallbackQueryHandler(presence.move, pattern=f"^{presence.MOVE_PREFIX}"))
     app.add_handler(CallbackQueryHandler(alerts.take, pattern=f"^{TAKE_PREFIX}"))
+    app.add_handler(CallbackQueryHandler(alerts.call, pattern=f"^{CALL_PREFIX}"))
     app.add_handler(CallbackQueryHandler(reports.button, pattern=f"^{reports.PREFIX}"))
     monitor.register(app)
     supervision.register(app)

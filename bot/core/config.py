@@ -110,8 +110,10 @@ class WatchSettings(BaseModel):
     repeat_every: Duration = timedelta(minutes=30)
     remind_before_open: Duration = timedelta(minutes=30)
     max_sleep: Duration = timedelta(seconds=30)
+    # A taken alert whose post has not recovered: remind the taker, then climb one level.
+    taken_timeout: Duration = timedelta(minutes=30)
 
-    @field_validator("escalate_after", "repeat_every", "max_sleep")
+    @field_validator("escalate_after", "repeat_every", "max_sleep", "taken_timeout")
     @classmethod
     def _positive(cls, value: timedelta) -> timedelta:
         if value <= timedelta(0):
@@ -154,6 +156,15 @@ class ReportSettings(BaseModel):
     categories: list[str] = Field(default_factory=lambda: list(DEFAULT_CATEGORIES))
     max_photos: int = Field(default=10, ge=0)
     max_text: int = Field(default=2000, ge=50)
+    # A report left diterima/ditangani this long: remind the assignee, then one level up.
+    follow_up_after: Duration = timedelta(hours=2)
+
+    @field_validator("follow_up_after")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be longer than 0s (a reminder would repeat without pause)")
+        return value
 
 
 class ScheduleOverride(BaseModel):

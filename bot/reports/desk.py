@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
 
@@ -44,6 +44,8 @@ ANNOUNCE_KIND = "issue_new"
 STATUS_KIND = "issue_status"
 TAKEN_KIND = "issue_taken"
 CANCEL_WORDS = frozenset({"batal", "cancel", "/batal", "/cancel"})
+DEFAULT_FOLLOW_UP = timedelta(hours=2)
+FOLLOWED_STATUSES = ("diterima", "ditangani")
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,8 +194,10 @@ async def press(
     action: str,
     now: datetime,
     origin: tuple[int, int] | None = None,
+    follow_up_after: timedelta = DEFAULT_FOLLOW_UP,
 ) -> DeskResult:
-    """A button: moves that need no note are done now; the others store the note step."""
+    """A button: moves that need no note are done now; the others store the note step.
+    An issue moved to diterima/ditangani is followed up after ``follow_up_after``."""
     async with db.transaction() as tx:
         move = MOVES.get(action)
         if move is None:
@@ -202,7 +206,7 @@ async def press(
         if checked.verdict is not Verdict.DONE or checked.card is None:
             return checked
         if not move.needs_note:
-            return await _apply(tx, member, checked.card, move, None, now)
+            return await _apply(tx, member, checked.card, move, None, now, follow_up_after)
         existing = await drafts.get(tx, member.id)
         if existing is not None and existing.kind != NOTE_DRAFT:
             return DeskResult(Verdict.BUSY, checked.card, action)
@@ -222,7 +226,13 @@ async def cancel_note(db: Database, member: Member) -> bool:
         return await drafts.delete(tx, member.id)
 
 
-async def give_note(db: Database, member: Member, text: str, now: datetime) -> DeskResult | None:
+async def give_note(
+    db: Database,
+    member: Member,
+    text: str,
+    now: datetime,
+    follow_up_after: timedelta = DEFAULT_FOLLOW_UP,
+) -> DeskResult | None:
     """The text after a resolve/reject button; None when no note is awaited."""
     async with db.transaction() as tx:
         draft = await drafts.get(tx, member.id)
@@ -249,7 +259,7 @@ async def give_note(db: Database, member: Member, text: str, now: datetime) -> D
         checked = await _check(tx, member, issue_id, move)
         if checked.verdict is not Verdict.DONE or checked.card is None:
             return DeskResult(checked.verdict, checked.card or card, action, origin)
-        result = await _apply(tx, member, checked.card, move, note, now)
+        result = await _apply(tx, member, checked.card, move, note, now, follow_up_after)
         return DeskResult(result.verdict, result.card, action, origin)
 
 
@@ -266,7 +276,13 @@ async def _check(tx: Tx, member: Member, issue_id: int, move: Move) -> DeskResul
 
 
 async def _apply(
-    tx: Tx, member: Member, card: IssueCard, move: Move, note: str | None, now: datetime
+    tx: Tx,
+    member: Member,
+    card: IssueCard,
+    move: Move,
+    note: str | None,
+    now: datetime,
+    follow_up_after: timedelta = DEFAULT_FOLLOW_UP,
 ) -> DeskResult:
     before = card.issue.status
     changed = await issues.change_status(
@@ -294,6 +310,8 @@ async def _apply(
         to_status=move.target,
         note=note,
     )
+    followed = move.target in FOLLOWED_STATUSES
+    await issues.set_follow_up(tx, card.issue.id, now + follow_up_after if followed else None)
     await _tell_reporter(tx, current, member, move, note, now)
     if before == "baru":
         await _tell_others(tx, current, member, now)

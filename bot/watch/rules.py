@@ -94,6 +94,7 @@ class Facts:
 class Act(StrEnum):
     OPEN_ALERT = "open_alert"
     ESCALATE = "escalate"
+    FOLLOW_TAKEN = "follow_taken"  # taken, not recovered by its deadline: remind, then climb
     RESOLVE_ALERT = "resolve_alert"
     REMIND_SILENCE = "remind_silence"
     REMIND_OPEN = "remind_open"
@@ -253,11 +254,12 @@ def _open(
                 remind_at if policy.remind_before > timedelta(0) else silent_at,
                 "remind" if policy.remind_before > timedelta(0) else "silent",
             )
-    if alert is not None and not alert.acked and alert.next_due_at is not None:
+    if alert is not None and alert.next_due_at is not None:
+        # An untaken alert climbs; a taken one keeps a deadline until the post recovers.
         if alert.next_due_at <= now:
-            result.actions.append(Action(Act.ESCALATE))
+            result.actions.append(Action(Act.FOLLOW_TAKEN if alert.acked else Act.ESCALATE))
         else:
-            deadlines.add(alert.next_due_at, "escalate")
+            deadlines.add(alert.next_due_at, "taken" if alert.acked else "escalate")
 
 
 def facts_with_schedule(base: Facts, schedule: Schedule, now: datetime) -> Facts:

@@ -19,11 +19,17 @@ from typing import Any
 from bot.core.clock import Clock, hhmm
 from bot.core.config import Settings
 from bot.core.i18n import duration_text, t
+from bot.reports import followup as report_followup
 from bot.reports.desk import ESCALATING_SEVERITIES, escalate_issue
 from bot.watch import hours as hours_rules
+from bot.watch import taken
 from bot.watch.escalation import Level, area_path, levels_for
 from bot.watch.rules import Act, AlertFacts, Decision, Facts, Policy, State, decide
 from bot.watch.schedule import PostSchedules, Schedule
+from bot.watch.texts import TAKE_PREFIX as TAKE_PREFIX
+from bot.watch.texts import alert_text, take_markup
+from storage import alerts as alerts_store
+from storage import issues as issues_store
 from storage import posts as posts_store
 from storage import watch as store
 from storage.db import Database, Tx
@@ -33,7 +39,6 @@ from storage.watch import AlertRow, PostUpdate, Recipient
 
 log = logging.getLogger(__name__)
 
-TAKE_PREFIX = "al:"
 PASS_LIMIT = 5000
 TREE_TTL = timedelta(seconds=30)
 
@@ -82,11 +87,6 @@ class _Context:
     admins: list[Recipient]
 
 
-def take_markup(language: str, alert_id: int) -> dict[str, Any]:
-    label = t(language, "alert.take_button")
-    return {"inline_keyboard": [[{"text": label, "callback_data": f"{TAKE_PREFIX}{alert_id}"}]]}
-
-
 class Watcher:
     def __init__(self, db: Database, settings: Settings, clock: Clock) -> None:
         self.db = db
@@ -124,7 +124,7 @@ class Watcher:
         if self.soonest_refreshed is None or now < self.soonest_refreshed:
             self.soonest_refreshed = now
 
-    def _language(self, recipient: Recipient) -> str:
+    def language_of(self, recipient: Recipient) -> str:
         return recipient.language or self.default_language
 
     # --- passes ---------------------------------------------------------------------------
@@ -143,7 +143,10 @@ class Watcher:
                     issues_due = await store.due_issues(tx, moment, PASS_LIMIT)
                     if issues_due:
                         await self._climb_issues(tx, issues_due, moment)
-                    handled = len(due) + len(issues_due)
+                    follow_ups = await issues_store.due_follow_ups(tx, moment, PASS_LIMIT)
+                    if follow_ups:
+                        await self._follow_up_reports(tx, follow_ups, moment)
+                    handled = len(due) + len(issues_due) + len(follow_ups)
                 break
             except ConcurrentChange:
                 log.warning("watch pass retried after a concurrent change (attempt %s)", attempt)
@@ -211,6 +214,19 @@ class Watcher:
                 await store.set_issue_due(
                     tx, item.id, item.step, now + policy.repeat_every if repeated else None
                 )
+        tx.touched_outbox = True
+
+    async def _follow_up_reports(
+        self, tx: Tx, due: Sequence[issues_store.DueFollowUp], now: datetime
+    ) -> None:
+        context = await self._context(tx)
+
+        def ladder_for(path: list[Area]) -> list[Level]:
+            return levels_for(path, context.supervisors, context.admins)
+
+        after = self.settings.reports.follow_up_after
+        if not await report_followup.follow_up(tx, due, now, after, ladder_for):
+            raise ConcurrentChange
         tx.touched_outbox = True
 
     async def next_deadline(self) -> datetime | None:
@@ -354,18 +370,24 @@ class Watcher:
         climbing = by_act.get(Act.ESCALATE, [])
         if climbing:
             alert_due.update(await self._escalate(tx, climbing, alerts, context, outgoing, now))
+        following = by_act.get(Act.FOLLOW_TAKEN, [])
+        if following:
+            due, held = await taken.follow(self, tx, following, alerts, context, outgoing, now)
+            if not held:
+                raise ConcurrentChange
+            alert_due.update(due)
         for act, on_duty in ((Act.REMIND_SILENCE, True), (Act.REMIND_OPEN, False)):
             items = by_act.get(act, [])
             if items:
                 await self._remind(tx, act, items, on_duty, outgoing)
         return alert_due
 
-    def _policy_due(self, post: Post, levels: list[Level], step: int, now: datetime) -> datetime:
+    def policy_due(self, post: Post, levels: list[Level], step: int, now: datetime) -> datetime:
         policy = self.policy(post)
         more_above = step + 1 < len(levels)
         return now + (policy.escalate_after if more_above else policy.repeat_every)
 
-    def _levels(self, post: Post, path: list[Area], context: _Context) -> list[Level]:
+    def levels(self, post: Post, path: list[Area], context: _Context) -> list[Level]:
         return levels_for(path, context.supervisors, context.admins)
 
     async def _open_alerts(
@@ -379,8 +401,8 @@ class Watcher:
         plans: list[tuple[Post, str, list[Level], datetime]] = []
         for post, _, path, kind, _ in items:
             assert kind is not None
-            levels = self._levels(post, path, context)
-            plans.append((post, kind, levels, self._policy_due(post, levels, 0, now)))
+            levels = self.levels(post, path, context)
+            plans.append((post, kind, levels, self.policy_due(post, levels, 0, now)))
         ids = await store.insert_alerts(
             tx,
             [
@@ -389,9 +411,7 @@ class Watcher:
             ],
             now,
         )
-        names = await store.on_duty_names(
-            tx, [post.id for post, kind, _, _ in plans if kind == "silent"]
-        )
+        people = await alerts_store.people(tx, [post.id for post, _, _, _ in plans])
         notifications: list[tuple[int, int, Recipient]] = []
         for post, kind, levels, _ in plans:
             alert_id = ids[post.id]
@@ -402,11 +422,23 @@ class Watcher:
                 )
                 continue
             since = post.last_signal_at if kind == "silent" else post.short_since
+            texts: dict[tuple[str, bool], str] = {}  # one text per language and chat kind
             for recipient in levels[0].recipients:
-                language = self._language(recipient)
-                text = self._alert_text(
-                    language, post, kind, levels[0], since, now, names.get(post.id, []), lead=""
-                )
+                language = self.language_of(recipient)
+                private = recipient.member_id is not None
+                text = texts.get((language, private))
+                if text is None:
+                    text = texts[language, private] = alert_text(
+                        language,
+                        post,
+                        kind,
+                        levels[0].area.name,
+                        since,
+                        now,
+                        people.get(post.id, []),
+                        private=private,
+                        lead="",
+                    )
                 outgoing.add(
                     recipient,
                     text,
@@ -431,10 +463,10 @@ class Watcher:
         updates: list[tuple[int, int, int | None, datetime | None]] = []
         notifications: list[tuple[int, int, Recipient]] = []
         result: dict[int, datetime] = {}
-        names = await store.on_duty_names(tx, [post.id for post, *_ in items])
+        people = await alerts_store.people(tx, [post.id for post, *_ in items])
         for post, _, path, _, _ in items:
             alert = alerts[post.id]
-            levels = self._levels(post, path, context)
+            levels = self.levels(post, path, context)
             if not levels:
                 continue
             index = next(
@@ -442,7 +474,7 @@ class Watcher:
             )
             climbed = index + 1 < len(levels)
             target = index + 1 if climbed else index
-            due = self._policy_due(post, levels, target, now)
+            due = self.policy_due(post, levels, target, now)
             updates.append((alert.id, alert.step + 1, levels[target].area.id, due))
             log.info(
                 "alert %s post=%s alert=%s step=%s area=%s",
@@ -454,14 +486,28 @@ class Watcher:
             )
             result[post.id] = due
             level = levels[target]
+            texts: dict[tuple[str, bool], str] = {}
+            lead_key = "alert.lead_escalated" if climbed else "alert.lead_repeat"
+            since = post.last_signal_at if alert.kind == "silent" else post.short_since
             for recipient in level.recipients:
-                language = self._language(recipient)
-                lead_key = "alert.lead_escalated" if climbed else "alert.lead_repeat"
-                lead = t(language, lead_key, opened=hhmm(alert.opened_at), level=level.area.name)
-                since = post.last_signal_at if alert.kind == "silent" else post.short_since
-                text = self._alert_text(
-                    language, post, alert.kind, level, since, now, names.get(post.id, []), lead=lead
-                )
+                language = self.language_of(recipient)
+                private = recipient.member_id is not None
+                text = texts.get((language, private))
+                if text is None:
+                    lead = t(
+                        language, lead_key, opened=hhmm(alert.opened_at), level=level.area.name
+                    )
+                    text = texts[language, private] = alert_text(
+                        language,
+                        post,
+                        alert.kind,
+                        level.area.name,
+                        since,
+                        now,
+                        people.get(post.id, []),
+                        private=private,
+                        lead=lead,
+                    )
                 outgoing.add(
                     recipient,
                     text,
@@ -474,42 +520,6 @@ class Watcher:
         await store.escalate_alerts(tx, updates, now)
         await store.record_notifications(tx, notifications, now)
         return result
-
-    def _alert_text(
-        self,
-        language: str,
-        post: Post,
-        kind: str,
-        level: Level,
-        since: datetime | None,
-        now: datetime,
-        on_duty: list[str],
-        lead: str,
-    ) -> str:
-        if kind == "silent":
-            detail = t(
-                language,
-                "alert.detail_silent",
-                since=hhmm(since) if since else "-",
-                people=", ".join(on_duty) or "-",
-            )
-        else:
-            detail = t(
-                language,
-                "alert.detail_unstaffed",
-                since=hhmm(since) if since else hhmm(now),
-                min_staff=post.min_staff,
-            )
-        return t(
-            language,
-            "alert.body",
-            title=t(language, f"alert.title_{kind}"),
-            post=post.code,
-            name=post.name,
-            detail=detail,
-            lead=lead,
-            area=level.area.name,
-        )
 
     async def _resolve(
         self,
@@ -532,7 +542,7 @@ class Watcher:
                 "unstaffed": "alert.became_unstaffed",
             }.get(reason or "", "alert.ended")
             for recipient in told.get(alert.id, []):
-                language = self._language(recipient)
+                language = self.language_of(recipient)
                 outgoing.add(
                     recipient,
                     t(
@@ -558,7 +568,7 @@ class Watcher:
                 outgoing.add(
                     recipient,
                     t(
-                        self._language(recipient),
+                        self.language_of(recipient),
                         "remind.shift_closed",
                         post=post.code,
                         time=hhmm(now),
@@ -582,7 +592,7 @@ class Watcher:
                 outgoing.add(
                     recipient,
                     t(
-                        self._language(recipient),
+                        self.language_of(recipient),
                         key,
                         post=post.code,
                         name=post.name,

@@ -1,0 +1,87 @@
+"""Alert texts: what a supervisor reads, with the people to call.
+
+Phone numbers appear only in private chats of supervisors and admins (a recipient with a
+member id); group chats read names only, and officers never receive these texts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from bot.core.clock import hhmm
+from bot.core.i18n import t
+from storage.alerts import Person
+from storage.records import Post
+
+TAKE_PREFIX = "al:"
+CALL_PREFIX = "pc:"
+PEOPLE_SHOWN = 6
+
+
+def people_text(language: str, people: Sequence[Person], private: bool) -> str:
+    """One line naming the post's officers (on duty first); phones only when private."""
+    if not people:
+        return t(language, "followup.people_none")
+    parts: list[str] = []
+    for person in people[:PEOPLE_SHOWN]:
+        key = "followup.person_on_duty" if person.on_duty else "followup.person"
+        if private and person.phone:
+            key += "_phone"
+        parts.append(t(language, key, name=person.name, phone=person.phone or ""))
+    if len(people) > PEOPLE_SHOWN:
+        parts.append(t(language, "followup.more", count=len(people) - PEOPLE_SHOWN))
+    return t(language, "followup.people", people="; ".join(parts))
+
+
+def take_markup(language: str, alert_id: int) -> dict[str, Any]:
+    label = t(language, "alert.take_button")
+    return {"inline_keyboard": [[{"text": label, "callback_data": f"{TAKE_PREFIX}{alert_id}"}]]}
+
+
+def call_markup(language: str, alert_id: int) -> dict[str, Any]:
+    label = t(language, "followup.call_button")
+    return {"inline_keyboard": [[{"text": label, "callback_data": f"{CALL_PREFIX}{alert_id}"}]]}
+
+
+def alert_text(
+    language: str,
+    post: Post,
+    kind: str,
+    area_name: str,
+    since: datetime | None,
+    now: datetime,
+    people: Sequence[Person],
+    private: bool,
+    lead: str,
+) -> str:
+    on_duty = [person.name for person in people if person.on_duty]
+    if kind == "silent":
+        detail = t(
+            language,
+            "alert.detail_silent",
+            since=hhmm(since) if since else "-",
+            people=", ".join(on_duty) or "-",
+        )
+    elif post.min_staff <= 1:
+        detail = t(language, "alert.detail_unstaffed", since=hhmm(since) if since else hhmm(now))
+    else:
+        detail = t(
+            language,
+            "followup.detail_short",
+            on_duty=len(on_duty),
+            min_staff=post.min_staff,
+            since=hhmm(since) if since else hhmm(now),
+        )
+    detail += "\n" + people_text(language, people, private)
+    return t(
+        language,
+        "alert.body",
+        title=t(language, f"alert.title_{kind}"),
+        post=post.code,
+        name=post.name,
+        detail=detail,
+        lead=lead,
+        area=area_name,
+    )
