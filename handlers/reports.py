@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from telegram import InlineKeyboardMarkup, ReplyKeyboardRemove, Update
+from telegram import InlineKeyboardMarkup, Message, ReplyKeyboardRemove, Update
+from telegram.error import TelegramError
 
 from bot.core.clock import day_hhmm
 from bot.core.logs import bind
@@ -276,34 +277,76 @@ async def text(update: Update, context: PoskoContext) -> bool:
     return True
 
 
+def _media(message: Message) -> filing.Media | None:
+    """The attachable part of a message: a photo, a picture or video sent as a file, a video."""
+    kind: str | None = None
+    file_id = ""
+    if message.photo:
+        largest = max(message.photo, key=lambda size: size.width * size.height)
+        kind, file_id = filing.PHOTO, largest.file_id
+    elif message.video is not None:
+        kind, file_id = filing.VIDEO, message.video.file_id
+    elif message.document is not None:
+        mime = (message.document.mime_type or "").lower()
+        if mime.startswith("image/"):
+            kind, file_id = filing.IMAGE, message.document.file_id
+        elif mime.startswith("video/"):
+            kind, file_id = filing.VIDEO, message.document.file_id
+    if kind is None:
+        return None
+    return filing.Media(file_id, kind, message.caption, message.media_group_id)
+
+
 async def photo(update: Update, context: PoskoContext) -> None:
+    """A photo, video or document: attached to the report being written, else explained."""
     member = context.me()
     runtime = context.runtime
     message = update.effective_message
-    assert message is not None and message.photo
-    largest = max(message.photo, key=lambda size: size.width * size.height)
-    outcome = await filing.add_photo(
-        runtime.database,
-        member,
-        largest.file_id,
-        message.media_group_id,
-        runtime.settings.reports.max_photos,
-        runtime.clock.now(),
+    assert message is not None
+    media = _media(message)
+    if media is None:
+        draft = await filing.current(runtime.database, member)
+        if draft is None:
+            await reply(update, context, "common.unsupported")
+        else:
+            await reply(update, context, "reports.media_not_accepted", _attach_markup(context))
+        return
+    settings = runtime.settings.reports
+    now = runtime.clock.now()
+    outcome = await filing.add_media(
+        runtime.database, member, media, settings.max_photos, settings.max_text, now
     )
     if outcome.problem is Problem.NO_DRAFT:
         await reply(update, context, "report.photo_without_report")
         return
+    if outcome.quiet:
+        return
     if outcome.problem is not None:
         await _problem(update, context, outcome)
         return
-    if outcome.new_photo and outcome.draft is not None:
-        await reply(
-            update,
-            context,
-            "report.photo_added",
-            _attach_markup(context),
-            count=len(outcome.draft.photos),
-        )
+    draft = outcome.draft
+    if draft is None:
+        return
+    text = context.t("report.photo_added", count=len(draft.photos))
+    if outcome.caption_added:
+        text = f"{text}\n{context.t('reports.caption_added')}"
+    if outcome.new_photo:
+        sent = await reply(update, context, "common.raw", _attach_markup(context), text=text)
+        if sent is not None and media.media_group is not None:
+            await filing.remember_album_reply(
+                runtime.database, member, media.media_group, sent.message_id, now
+            )
+    elif outcome.album_reply is not None and message.chat is not None:
+        # The album's one reply counts every photo of it.
+        try:
+            await context.bot.edit_message_text(
+                text,
+                chat_id=message.chat.id,
+                message_id=outcome.album_reply,
+                reply_markup=_attach_markup(context),
+            )
+        except TelegramError as exc:
+            log.debug("could not update the album reply: %s", exc)
 
 
 async def location(update: Update, context: PoskoContext) -> None:

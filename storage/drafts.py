@@ -19,9 +19,7 @@ CHECKIN = "checkin"
 
 
 async def get(tx: Tx, member_id: int, slot: str = CONVERSATION) -> Draft | None:
-    row = await tx.one(
-        "SELECT * FROM drafts WHERE member_id = ? AND slot = ?", (member_id, slot)
-    )
+    row = await tx.one("SELECT * FROM drafts WHERE member_id = ? AND slot = ?", (member_id, slot))
     if row is None:
         return None
     return Draft(row["member_id"], row["kind"], row["step"], json.loads(row["data"]))

@@ -24,6 +24,8 @@ class NewIssue:
     photos: Sequence[str]
     latitude: float | None
     longitude: float | None
+    kinds: Sequence[str] = ()
+    """What each photo is (photo, image, video); missing entries are photos."""
 
 
 async def create(tx: Tx, issue: NewIssue, now: datetime) -> Issue:
@@ -53,8 +55,16 @@ async def create(tx: Tx, issue: NewIssue, now: datetime) -> Issue:
         ),
     )
     await tx.executemany(
-        "INSERT INTO issue_photos (issue_id, position, file_id) VALUES (?, ?, ?)",
-        [(issue_id, position, file_id) for position, file_id in enumerate(issue.photos)],
+        "INSERT INTO issue_photos (issue_id, position, file_id, kind) VALUES (?, ?, ?, ?)",
+        [
+            (
+                issue_id,
+                position,
+                file_id,
+                issue.kinds[position] if position < len(issue.kinds) else "photo",
+            )
+            for position, file_id in enumerate(issue.photos)
+        ],
     )
     await tx.execute(
         "INSERT INTO issue_events (issue_id, at, actor_id, kind, to_status)"

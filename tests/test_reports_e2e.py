@@ -73,3 +73,92 @@ async def test_check_in_choice_keeps_the_report_draft(
     assert rows == [("Kotak suara TPS 12 belum datang", "tinggi")]
     assert await query(db_path, "SELECT count(*) FROM shifts WHERE ended_at IS NULL") == [(1,)]
     assert await query(db_path, "SELECT count(*) FROM drafts") == [(0,)]
+
+
+# --- 2. photos with captions, pictures and videos as files, albums ------------------------
+
+
+def _send_video(emu: FakeBotApi, user: FakeUser, caption: str | None = None) -> dict[str, object]:
+    """A video message (the emulator has no helper for one): built like its other messages."""
+    extra: dict[str, object] = {
+        "video": {
+            "file_id": "video-1",
+            "file_unique_id": "uvideo-1",
+            "width": 640,
+            "height": 480,
+            "duration": 5,
+            "mime_type": "video/mp4",
+        }
+    }
+    if caption is not None:
+        extra["caption"] = caption
+    message = emu._user_message(user, extra, None, "private", None, None)
+    return dict(emu.send_raw({"message": message}))
+
+
+async def test_captions_files_and_videos_are_attached(
+    phone: Phones, emu: FakeBotApi, db_path: Path
+) -> None:
+    budi = phone(BUDI)
+    await _to_attach(budi, "Banjir di depan TPS")
+    first = await budi.photo(caption="Air setinggi lutut")
+    assert "(1)" in (first.text or "") and "Keterangan" in (first.text or "")
+    mark = emu.mark()
+    emu.send_document(BUDI, "foto.jpg", b"\xff\xd8\xff\xe0jpeg\xff\xd9", "image/jpeg")
+    as_file = await emu.wait_reply(BUDI.id, after=mark)
+    assert "(2)" in (as_file.text or "")
+    mark = emu.mark()
+    _send_video(emu, BUDI, caption="Video jalan menuju TPS")
+    video = await emu.wait_reply(BUDI.id, after=mark)
+    assert "(3)" in (video.text or "")
+    mark = emu.mark()
+    emu.send_document(BUDI, "surat.pdf", b"%PDF-1.4", "application/pdf")
+    pdf = await emu.wait_reply(BUDI.id, after=mark)
+    assert "Mohon kirim foto atau video" in (pdf.text or "")
+    summary = await budi.press_and_reply(pdf, "rp:next")
+    assert "Foto: 3" in (summary.text or "") and "Air setinggi lutut" in (summary.text or "")
+    await budi.press_and_reply(summary, "rp:send")
+    assert await query(db_path, "SELECT text FROM issues") == [
+        ("Banjir di depan TPS\nAir setinggi lutut\nVideo jalan menuju TPS",)
+    ]
+    kinds = await query(db_path, "SELECT kind FROM issue_photos ORDER BY position")
+    assert kinds == [("photo",), ("image",), ("video",)]
+
+
+async def test_album_has_one_reply_counting_every_photo(
+    phone: Phones, emu: FakeBotApi, db_path: Path
+) -> None:
+    budi = phone(BUDI)
+    await _to_attach(budi)
+    mark = emu.mark()
+    emu.send_photo(BUDI, media_group_id="album1", caption="Tiga sudut TPS")
+    for _ in range(2):
+        last = emu.send_photo(BUDI, media_group_id="album1")
+    await emu.wait_acknowledged(last["update_id"])
+    emu.send_text(BUDI, "/status")  # same person: handled after the album
+    await emu.wait_reply(BUDI.id, after=mark, contains="Bertugas")
+    replies = [s for s in emu.sent[mark:] if s.method == "sendMessage" and "Foto" in (s.text or "")]
+    assert len(replies) == 1
+    assert replies[0].message_id is not None
+    shown = emu.message(BUDI.id, replies[0].message_id)
+    assert shown is not None and "(3)" in str(shown.get("text"))
+    draft = await query(db_path, "SELECT data FROM drafts WHERE slot = 'conversation'")
+    data = json.loads(str(draft[0][0]))
+    assert len(data["photos"]) == 3 and data["text"].endswith("\nTiga sudut TPS")
+
+
+async def test_photos_beyond_the_limit_are_refused_once_per_album(
+    phone: Phones, emu: FakeBotApi, db_path: Path
+) -> None:
+    budi = phone(BUDI)
+    await _to_attach(budi)
+    mark = emu.mark()
+    for _ in range(11):
+        last = emu.send_photo(BUDI, media_group_id="album-big")
+    await emu.wait_acknowledged(last["update_id"])
+    emu.send_text(BUDI, "/status")
+    await emu.wait_reply(BUDI.id, after=mark, contains="Bertugas")
+    refusals = [s for s in emu.sent[mark:] if "Maksimal 10" in (s.text or "")]
+    assert len(refusals) == 1
+    draft = await query(db_path, "SELECT data FROM drafts WHERE slot = 'conversation'")
+    assert len(json.loads(str(draft[0][0]))["photos"]) == 10

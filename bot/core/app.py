@@ -141,7 +141,12 @@ def _add_handlers(app: PoskoApp) -> None:
     app.add_handler(
         MessageHandler(filters.UpdateType.MESSAGE & filters.LOCATION, presence.location)
     )
-    app.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.PHOTO, reports.photo))
+    app.add_handler(
+        MessageHandler(
+            filters.UpdateType.MESSAGE & (filters.PHOTO | filters.VIDEO | filters.Document.ALL),
+            reports.photo,
+        )
+    )
     app.add_handler(
         MessageHandler(filters.UpdateType.MESSAGE & filters.COMMAND, fallback.unknown_command)
     )

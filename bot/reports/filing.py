@@ -20,6 +20,10 @@ from storage.records import SEVERITIES, Draft, Issue, Member, Post
 
 REPORT_DRAFT = "report"
 ONE_SHOT_SEVERITY = "sedang"
+PHOTO = "photo"
+IMAGE = "image"
+VIDEO = "video"
+MEDIA_KINDS = (PHOTO, IMAGE, VIDEO)
 
 
 class Step(StrEnum):
@@ -40,13 +44,21 @@ class ReportDraft:
     severity: str | None = None
     text: str | None = None
     photos: list[str] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)
+    """What each of ``photos`` is: photo, image (a picture sent as a file) or video."""
     latitude: float | None = None
     longitude: float | None = None
     media_group: str | None = None
+    album_reply: int | None = None
+    """The message that answered the current album; edited as its photos arrive."""
+    album_refused: bool = False
 
     @classmethod
     def from_draft(cls, draft: Draft) -> ReportDraft:
         data = draft.data
+        photos = list(data.get("photos", []))
+        kinds = list(data.get("kinds", []))
+        kinds += [PHOTO] * (len(photos) - len(kinds))
         return cls(
             step=Step(draft.step),
             post_id=data.get("post_id"),
@@ -54,10 +66,13 @@ class ReportDraft:
             category=data.get("category"),
             severity=data.get("severity"),
             text=data.get("text"),
-            photos=list(data.get("photos", [])),
+            photos=photos,
+            kinds=kinds[: len(photos)],
             latitude=data.get("lat"),
             longitude=data.get("lon"),
             media_group=data.get("media_group"),
+            album_reply=data.get("album_reply"),
+            album_refused=bool(data.get("album_refused", False)),
         )
 
     def data(self) -> dict[str, Any]:
@@ -68,9 +83,12 @@ class ReportDraft:
             "severity": self.severity,
             "text": self.text,
             "photos": self.photos,
+            "kinds": self.kinds,
             "lat": self.latitude,
             "lon": self.longitude,
             "media_group": self.media_group,
+            "album_reply": self.album_reply,
+            "album_refused": self.album_refused,
         }
 
 
@@ -93,6 +111,11 @@ class Outcome:
     issue: Issue | None = None
     choices: tuple[Post, ...] = ()
     new_photo: bool = False
+    album_reply: int | None = None
+    """For the 2nd+ photo of an album: the message to update instead of a new reply."""
+    caption_added: bool = False
+    quiet: bool = False
+    """A refusal already told for this album: say nothing again."""
 
 
 async def _load(tx: Tx, member: Member) -> ReportDraft | None:
@@ -211,28 +234,80 @@ async def give_text(
     return await _advance(db, member, Step.TEXT, change, now)
 
 
-async def add_photo(
-    db: Database,
-    member: Member,
-    file_id: str,
-    media_group: str | None,
-    max_photos: int,
-    now: datetime,
+@dataclass(frozen=True, slots=True)
+class Media:
+    file_id: str
+    kind: str
+    caption: str | None = None
+    media_group: str | None = None
+
+
+def _with_caption(text: str | None, caption: str, max_text: int) -> str:
+    """The report text with a caption added on its own line, cut to ``max_text``."""
+    joined = f"{text}\n{caption}" if text else caption
+    return joined if len(joined) <= max_text else joined[: max_text - 1].rstrip() + "…"
+
+
+async def add_media(
+    db: Database, member: Member, media: Media, max_photos: int, max_text: int, now: datetime
 ) -> Outcome:
-    """Attach a photo; ``new_photo`` is False for the 2nd+ photo of one album (one reply)."""
+    """Attach a photo, an image file or a video, its caption added to the report text.
+
+    An album arrives as one message per item sharing a ``media_group``: only its first item
+    gets a reply (``new_photo``); the others carry ``album_reply``, the message to update
+    with the new count. Past ``max_photos`` the item is refused, once per album."""
     same_album = False
+    refused = False
+    quiet = False
+    caption = (media.caption or "").strip()
+    added_caption = False
 
     async def change(_tx: Tx, draft: ReportDraft) -> Problem | None:
-        nonlocal same_album
+        nonlocal same_album, refused, quiet, added_caption
+        same_album = media.media_group is not None and media.media_group == draft.media_group
+        if not same_album:
+            draft.media_group, draft.album_reply, draft.album_refused = (
+                media.media_group,
+                None,
+                False,
+            )
         if len(draft.photos) >= max_photos:
-            return Problem.TOO_MANY_PHOTOS
-        same_album = media_group is not None and media_group == draft.media_group
-        draft.photos.append(file_id)
-        draft.media_group = media_group
+            refused, quiet = True, same_album and draft.album_refused
+            draft.album_refused = True
+            return None
+        draft.photos.append(media.file_id)
+        draft.kinds.append(media.kind if media.kind in MEDIA_KINDS else PHOTO)
+        if caption and max_text > 0:
+            draft.text = _with_caption(draft.text, caption, max_text)
+            added_caption = True
         return None
 
     outcome = await _advance(db, member, Step.ATTACH, change, now)
-    return replace(outcome, new_photo=outcome.problem is None and not same_album)
+    if outcome.problem is not None:
+        return outcome
+    if refused:
+        return replace(outcome, problem=Problem.TOO_MANY_PHOTOS, quiet=quiet)
+    album_reply = outcome.draft.album_reply if same_album and outcome.draft else None
+    return replace(
+        outcome,
+        new_photo=not same_album,
+        album_reply=album_reply,
+        caption_added=added_caption,
+    )
+
+
+async def remember_album_reply(
+    db: Database, member: Member, media_group: str, message_id: int, now: datetime
+) -> None:
+    """The reply to an album's first photo, so that its other photos update it."""
+
+    async def change(_tx: Tx, draft: ReportDraft) -> Problem | None:
+        if draft.media_group != media_group:
+            return Problem.WRONG_STEP
+        draft.album_reply = message_id
+        return None
+
+    await _advance(db, member, Step.ATTACH, change, now)
 
 
 async def add_location(
@@ -268,6 +343,7 @@ async def _file(
             severity=draft.severity,
             text=draft.text,
             photos=draft.photos,
+            kinds=draft.kinds,
             latitude=draft.latitude,
             longitude=draft.longitude,
         ),
