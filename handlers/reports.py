@@ -1,4 +1,5 @@
-"""Field reports: the guided /lapor flow, the one-shot form, /batal and /laporanku."""
+"""Field reports: the guided /lapor flow, the one-shot form and /batal (/laporanku and the
+corrections are in handlers/myreports.py)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,8 @@ import logging
 from telegram import InlineKeyboardMarkup, Message, ReplyKeyboardRemove, Update
 from telegram.error import TelegramError
 
-from bot.core.clock import day_hhmm
 from bot.core.logs import bind
-from bot.reports import desk, filing
+from bot.reports import corrections, desk, filing
 from bot.reports.filing import Outcome, Problem, ReportDraft, Step
 from handlers.common import (
     PoskoContext,
@@ -206,6 +206,9 @@ async def batal(update: Update, context: PoskoContext) -> None:
     if await desk.cancel_note(db, member):
         await reply(update, context, "desk.note_dropped", ReplyKeyboardRemove())
         return
+    if await corrections.cancel_note(db, member):
+        await reply(update, context, "reports.note_dropped", ReplyKeyboardRemove())
+        return
     cancelled = await filing.cancel(db, member)
     key = "report.cancelled" if cancelled else "report.nothing_to_cancel"
     await reply(update, context, key, ReplyKeyboardRemove())
@@ -365,24 +368,3 @@ async def location(update: Update, context: PoskoContext) -> None:
         await _problem(update, context, outcome)
         return
     await reply(update, context, "report.location_added", _attach_markup(context))
-
-
-async def laporanku(update: Update, context: PoskoContext) -> None:
-    member = context.me()
-    found = await filing.mine(context.runtime.database, member)
-    if not found:
-        await reply(update, context, "report.none_yet")
-        return
-    lines = [context.t("report.mine_title")]
-    for issue in found:
-        lines.append(
-            context.t(
-                "report.mine_line",
-                ref=issue.ref,
-                category=context.label("category", issue.category),
-                severity=context.t(f"severity.{issue.severity}"),
-                status=context.t(f"issue_status.{issue.status}"),
-                time=day_hhmm(issue.created_at),
-            )
-        )
-    await reply(update, context, "common.raw", text="\n".join(lines))

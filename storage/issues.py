@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from storage.db import Row, Tx, to_db
+from storage.db import Row, Tx, from_db, to_db
 from storage.records import Issue
 from storage.watch import Recipient, recipient_language
 
@@ -152,7 +152,8 @@ _CARD_SELECT = (
     " r.language AS reporter_language, r.client_language AS reporter_client_language,"
     " a.name AS assignee_name,"
     " (SELECT m.name FROM issue_events e JOIN members m ON m.id = e.actor_id"
-    "  WHERE e.issue_id = i.id AND e.kind = 'status' ORDER BY e.id DESC LIMIT 1)"
+    "  WHERE e.issue_id = i.id AND e.kind IN ('status', 'withdrawn')"
+    "  ORDER BY e.id DESC LIMIT 1)"
     " AS last_actor_name"
     " FROM issues i JOIN posts p ON p.id = i.post_id JOIN members r ON r.id = i.reporter_id"
     " LEFT JOIN members a ON a.id = i.assignee_id"
@@ -271,3 +272,92 @@ async def announced_to(tx: Tx, issue_id: int, kind: str) -> list[Recipient]:
         )
         for row in rows
     ]
+
+
+# --------------------------------------------------------------------------------------------
+# The reporter's corrections while the issue is still new, and the event history.
+# --------------------------------------------------------------------------------------------
+
+CORRECTABLE = ("category", "severity")
+
+
+@dataclass(frozen=True, slots=True)
+class IssueEvent:
+    at: datetime
+    actor_name: str | None
+    kind: str
+    """created, status, withdrawn, corrected (note 'field:old:new'), note."""
+    from_status: str | None
+    to_status: str | None
+    note: str | None
+
+
+async def withdraw(tx: Tx, issue_id: int, reporter_id: int, now: datetime) -> bool:
+    """The reporter takes back a still-new issue: closed, no longer climbing. False if it
+    is not theirs or no longer new."""
+    stamp = to_db(now)
+    changed = await tx.execute(
+        "UPDATE issues SET status = 'ditolak', withdrawn_at = ?, updated_at = ?,"
+        " next_due_at = NULL WHERE id = ? AND reporter_id = ? AND status = 'baru'",
+        (stamp, stamp, issue_id, reporter_id),
+    )
+    if changed != 1:
+        return False
+    await tx.execute(
+        "INSERT INTO issue_events (issue_id, at, actor_id, kind, from_status, to_status)"
+        " VALUES (?, ?, ?, 'withdrawn', 'baru', 'ditolak')",
+        (issue_id, stamp, reporter_id),
+    )
+    return True
+
+
+async def correct(
+    tx: Tx, issue_id: int, reporter_id: int, field: str, value: str, now: datetime
+) -> str | None:
+    """Set the category or severity of the reporter's still-new issue; the old value, or
+    None when nothing changed (not theirs, no longer new, or the same value)."""
+    if field not in CORRECTABLE:
+        raise ValueError(field)
+    old = await tx.scalar(
+        f"SELECT {field} FROM issues WHERE id = ? AND reporter_id = ? AND status = 'baru'"
+        " AND withdrawn_at IS NULL",
+        (issue_id, reporter_id),
+    )
+    if old is None or old == value:
+        return None
+    stamp = to_db(now)
+    changed = await tx.execute(
+        f"UPDATE issues SET {field} = ?, updated_at = ? WHERE id = ? AND status = 'baru'"
+        f" AND {field} = ?",
+        (value, stamp, issue_id, old),
+    )
+    if changed != 1:
+        return None
+    await tx.execute(
+        "INSERT INTO issue_events (issue_id, at, actor_id, kind, note)"
+        " VALUES (?, ?, ?, 'corrected', ?)",
+        (issue_id, stamp, reporter_id, f"{field}:{old}:{value}"),
+    )
+    return str(old)
+
+
+async def add_note(tx: Tx, issue_id: int, actor_id: int, note: str, now: datetime) -> None:
+    await tx.execute(
+        "INSERT INTO issue_events (issue_id, at, actor_id, kind, note) VALUES (?, ?, ?, 'note', ?)",
+        (issue_id, to_db(now), actor_id, note),
+    )
+
+
+async def events(tx: Tx, issue_id: int) -> list[IssueEvent]:
+    """Every event of the issue, oldest first."""
+    rows = await tx.all(
+        "SELECT e.at, m.name, e.kind, e.from_status, e.to_status, e.note FROM issue_events e"
+        " LEFT JOIN members m ON m.id = e.actor_id WHERE e.issue_id = ? ORDER BY e.at, e.id",
+        (issue_id,),
+    )
+    result = []
+    for row in rows:
+        at = from_db(row[0])
+        assert at is not None
+        result.append(IssueEvent(at, row[1], row[2], row[3], row[4], row[5]))
+    return result

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.emulator import FakeBotApi, FakeUser
+from bot.emulator import FakeBotApi, FakeUser, Sent
 from storage.db import Database
-from tests.conftest import BUDI, MONAS, SARI, Phone
+from tests.conftest import BUDI, LURAH, MONAS, SARI, Phone
 
 pytestmark = pytest.mark.usefixtures("bot")
 
@@ -162,3 +162,112 @@ async def test_photos_beyond_the_limit_are_refused_once_per_album(
     assert len(refusals) == 1
     draft = await query(db_path, "SELECT data FROM drafts WHERE slot = 'conversation'")
     assert len(json.loads(str(draft[0][0]))["photos"]) == 10
+
+
+# --- 3. the officer's corrections -----------------------------------------------------------
+
+
+FIX_NOTICES = (
+    "SELECT chat_id, json_extract(payload, '$.text') FROM outbox"
+    " WHERE kind = 'issue_fix' ORDER BY id"
+)
+
+
+def _button(officer: Phone, message: Sent, suffix: str) -> str:
+    found = [data for _, data in officer.buttons(message) if data.endswith(suffix)]
+    assert found, (suffix, officer.buttons(message))
+    return found[0]
+
+
+async def test_officer_corrects_notes_and_withdraws_a_new_report(
+    phone: Phones, emu: FakeBotApi, db_path: Path
+) -> None:
+    budi = phone(BUDI)
+    filed = await budi.send("/lapor logistik kotak suara kurang dua")
+    assert "KBJ-01/0001" in (filed.text or "")
+    issue_id = int((await query(db_path, "SELECT id FROM issues"))[0][0])
+    announced = await emu.wait_for(
+        lambda s: s.method == "sendMessage" and s.chat_id == LURAH.id and "0001" in (s.text or "")
+    )
+    listing = await budi.send("/laporanku")
+    assert "/laporanku KBJ-01/0001" in (listing.text or "")
+    shown = await budi.send("/laporanku kbj-01/0001")
+    text = shown.text or ""
+    assert "Riwayat" in text and "laporan dibuat" in text and "Budi Santoso" in text
+    severities = await budi.press_and_reply(shown, _button(budi, shown, ":sev"))
+    assert "tingkat keparahan baru" in (severities.text or "")
+    changed = await budi.press_and_reply(severities, f"rf:{issue_id}:sev:tinggi")
+    assert "diubah menjadi Tinggi" in (changed.text or "")
+    categories = await budi.press_and_reply(shown, _button(budi, shown, ":cat"))
+    recat = await budi.press_and_reply(categories, f"rf:{issue_id}:cat:keamanan")
+    assert "Keamanan" in (recat.text or "")
+    ask_note = await budi.press_and_reply(shown, _button(budi, shown, ":note"))
+    assert "catatan tambahan" in (ask_note.text or "")
+    too_long = await budi.send("x" * 600)
+    assert "terlalu panjang" in (too_long.text or "")
+    noted = await budi.send("Sudah tiga jam belum datang")
+    assert "Catatan ditambahkan" in (noted.text or "")
+    assert await query(db_path, "SELECT category, severity, status FROM issues") == [
+        ("keamanan", "tinggi", "baru")
+    ]
+    notices = await query(db_path, FIX_NOTICES)
+    assert [chat for chat, _ in notices] == [LURAH.id] * 3
+    assert "Sedang → Tinggi" in str(notices[0][1])
+    assert "Sudah tiga jam" in str(notices[2][1])
+
+    confirm = await budi.press_and_reply(shown, _button(budi, shown, ":wd"))
+    assert "Tarik laporan KBJ-01/0001?" in (confirm.text or "")
+    withdrawn = await budi.press_and_reply(confirm, f"rf:{issue_id}:wdy")
+    assert "ditarik" in (withdrawn.text or "")
+    rows = await query(db_path, "SELECT status, withdrawn_at IS NOT NULL, next_due_at FROM issues")
+    assert rows == [("ditolak", 1, None)]
+    told = await query(
+        db_path,
+        "SELECT chat_id, json_extract(payload, '$.text') FROM outbox WHERE kind = 'issue_fix'",
+    )
+    assert "ditarik oleh pelapornya" in str(told[-1][1]) and told[-1][0] == LURAH.id
+
+    # A supervisor acting on the withdrawn report: a clear answer, nothing changes.
+    stale = await phone(LURAH).press(announced, f"sv:i:{issue_id}:accept")
+    assert "ditarik oleh Budi Santoso" in (stale.params.get("text") or "")
+    assert await query(db_path, "SELECT status, assignee_id FROM issues") == [("ditolak", None)]
+
+    # No more corrections; the history tells all of it.
+    late = await budi.press(shown, f"rf:{issue_id}:sev:rendah", forge=True)
+    assert "tidak bisa dikoreksi" in (late.params.get("text") or "")
+    final = await budi.send("/laporanku KBJ-01/0001")
+    text = final.text or ""
+    assert "ditarik pelapor" in text and "catatan: Sudah tiga jam" in text
+    assert "tingkat Sedang → Tinggi" in text and "kategori Logistik → Keamanan" in text
+    assert budi.buttons(final) == []
+    mine = await budi.send("/laporanku")
+    assert "ditarik" in (mine.text or "")
+
+
+async def test_corrections_need_a_new_report_of_ones_own(
+    phone: Phones, emu: FakeBotApi, db_path: Path
+) -> None:
+    budi = phone(BUDI)
+    await budi.send("/lapor logistik kotak suara kurang")
+    issue_id = int((await query(db_path, "SELECT id FROM issues"))[0][0])
+    unknown = await budi.send("/laporanku KBJ-01/9999")
+    assert "tidak ditemukan" in (unknown.text or "")
+    sari = phone(SARI)  # same post, not the reporter
+    other = await sari.send("/laporanku KBJ-01/0001")
+    assert "tidak ditemukan" in (other.text or "")
+    shown = await budi.send("/laporanku KBJ-01/0001")
+    forged = await sari.press(shown, f"rf:{issue_id}:wdy", forge=True)
+    assert "laporan sendiri" in (forged.params.get("text") or "")
+    garbage = await budi.press(shown, f"rf:{issue_id}:sev:nuklir", forge=True)
+    assert "tidak berlaku" in (garbage.params.get("text") or "")
+    await emu.wait_for(
+        lambda s: s.method == "sendMessage" and s.chat_id == LURAH.id and "0001" in (s.text or "")
+    )
+    accepted = await phone(LURAH).press(
+        await emu.wait_for(lambda s: s.chat_id == LURAH.id and "0001" in (s.text or "")),
+        f"sv:i:{issue_id}:accept",
+    )
+    assert "diterima" in (accepted.params.get("text") or "")
+    late = await budi.press(shown, f"rf:{issue_id}:wd")
+    assert "sudah diterima" in (late.params.get("text") or "")
+    assert await query(db_path, "SELECT status FROM issues") == [("diterima",)]

@@ -44,6 +44,7 @@ from handlers import (
     alerts,
     circulars,
     fallback,
+    myreports,
     onboarding,
     presence,
     recap,
@@ -123,7 +124,7 @@ def _add_handlers(app: PoskoApp) -> None:
         "pulang": presence.pulang,
         "aman": presence.aman,
         "lapor": reports.lapor,
-        "laporanku": reports.laporanku,
+        "laporanku": myreports.laporanku,
         "status": presence.status,
     }
     for name, callback in handlers.items():
@@ -133,6 +134,7 @@ def _add_handlers(app: PoskoApp) -> None:
     app.add_handler(CallbackQueryHandler(presence.chosen, pattern=f"^{presence.CHOOSE_PREFIX}"))
     app.add_handler(CallbackQueryHandler(alerts.take, pattern=f"^{TAKE_PREFIX}"))
     app.add_handler(CallbackQueryHandler(reports.button, pattern=f"^{reports.PREFIX}"))
+    app.add_handler(CallbackQueryHandler(myreports.button, pattern=f"^{myreports.PREFIX}"))
     supervision.register(app)
     app.add_handler(CallbackQueryHandler(_stale_button))
     app.add_handler(

@@ -22,3 +22,7 @@ ALTER TABLE drafts_by_slot RENAME TO drafts;
 
 -- What was attached: a photo, an image sent as a file, or a video.
 ALTER TABLE issue_photos ADD COLUMN kind TEXT NOT NULL DEFAULT 'photo';
+
+-- A report its officer withdrew while it was still new: closed (status 'ditolak', so no
+-- list, count or climb treats it as open) and shown as 'ditarik' everywhere.
+ALTER TABLE issues ADD COLUMN withdrawn_at TEXT;
