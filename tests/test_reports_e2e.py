@@ -271,3 +271,61 @@ async def test_corrections_need_a_new_report_of_ones_own(
     late = await budi.press(shown, f"rf:{issue_id}:wd")
     assert "sudah diterima" in (late.params.get("text") or "")
     assert await query(db_path, "SELECT status FROM issues") == [("diterima",)]
+
+
+# --- 4. supervisors: resolve straight from accepted, reopen with a reason -------------------
+
+
+async def _card(lurah: Phone, emu: FakeBotApi, ref: str) -> Sent:
+    mark = emu.mark()
+    emu.send_text(LURAH, f"/laporan {ref}")
+    return await emu.wait_reply(LURAH.id, after=mark, contains=ref, methods=("sendMessage",))
+
+
+async def test_resolve_from_accepted_and_reopen(
+    phone: Phones, emu: FakeBotApi, db_path: Path
+) -> None:
+    budi, lurah = phone(BUDI), phone(LURAH)
+    await budi.send("/lapor logistik kotak suara kurang")
+    issue_id = int((await query(db_path, "SELECT id FROM issues"))[0][0])
+    await emu.wait_for(lambda s: s.chat_id == LURAH.id and "Laporan baru" in (s.text or ""))
+    card = await _card(lurah, emu, "KBJ-01/0001")
+    await lurah.press(card, f"sv:i:{issue_id}:accept")
+    card = await _card(lurah, emu, "KBJ-01/0001")
+    assert f"sv:i:{issue_id}:resolve" in [data for _, data in lurah.buttons(card)]
+    ask = await lurah.press_and_reply(card, f"sv:i:{issue_id}:resolve")
+    assert "catatan penyelesaian" in (ask.text or "")
+    done = await lurah.send("Kotak suara sudah dikirim dari gudang")
+    assert "selesai" in (done.text or "")
+    assert await query(db_path, "SELECT status FROM issues") == [("selesai",)]
+
+    card = await _card(lurah, emu, "KBJ-01/0001")
+    assert [data for _, data in lurah.buttons(card)] == [f"sv:i:{issue_id}:reopen"]
+    ask = await lurah.press_and_reply(card, f"sv:i:{issue_id}:reopen")
+    assert "alasan membuka lagi" in (ask.text or "")
+    empty = await lurah.send("   ")
+    assert "alasan membuka lagi" in (empty.text or "")
+    done = await lurah.send("Ternyata kurang satu kotak lagi")
+    assert "dibuka lagi" in (done.text or "")
+    assert await query(db_path, "SELECT status FROM issues") == [("ditangani",)]
+    notices = await query(
+        db_path,
+        "SELECT chat_id, json_extract(payload, '$.text') FROM outbox"
+        " WHERE kind = 'issue_status' ORDER BY id",
+    )
+    assert notices[-1][0] == BUDI.id
+    assert "dibuka lagi oleh Lurah Kebon Jeruk" in str(notices[-1][1])
+    assert "Ternyata kurang satu kotak" in str(notices[-1][1])
+
+    # Rejected, then reopened: back to accepted.
+    card = await _card(lurah, emu, "KBJ-01/0001")
+    await lurah.press_and_reply(card, f"sv:i:{issue_id}:reject")
+    await lurah.send("Sudah ditangani kecamatan")
+    card = await _card(lurah, emu, "KBJ-01/0001")
+    await lurah.press_and_reply(card, f"sv:i:{issue_id}:reopen")
+    await lurah.send("Kecamatan minta kelurahan yang tangani")
+    assert await query(db_path, "SELECT status FROM issues") == [("diterima",)]
+    history = await budi.send("/laporanku KBJ-01/0001")
+    text = history.text or ""
+    assert "status menjadi selesai: Kotak suara sudah dikirim" in text
+    assert "status menjadi diterima: Kecamatan minta kelurahan" in text

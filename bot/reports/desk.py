@@ -1,10 +1,12 @@
 """The supervisor's issue desk: who may move an issue, which moves exist, what each tells whom.
 
-Statuses move ``baru → diterima → ditangani → selesai``, or to ``ditolak`` from any open
-status (SPEC §2). Every move is a compare-and-swap on the status, writes an event and an
-audit row, and queues the reporter's notice in the same transaction. Resolving needs a
-note and rejecting a reason: the pending step lives in ``drafts`` so a restart between the
-button and the text loses nothing.
+Statuses move ``baru → diterima → ditangani → selesai`` (or straight from ``diterima`` to
+``selesai``), or to ``ditolak`` from any open status (SPEC §2); a ``selesai`` issue can be
+reopened to ``ditangani`` and a ``ditolak`` one to ``diterima``, with a reason. An issue
+its reporter withdrew (shown ``ditarik``) allows no move. Every move is a compare-and-swap
+on the status, writes an event and an audit row, and queues the reporter's notice in the
+same transaction. Resolving needs a note, rejecting and reopening a reason: the pending
+step lives in ``drafts`` so a restart between the button and the text loses nothing.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ ACCEPT = "accept"
 START = "start"
 RESOLVE = "resolve"
 REJECT = "reject"
+REOPEN = "reopen"
 
 OPEN_STATUSES = ("baru", "diterima", "ditangani")
 NOTE_DRAFT = "issue_note"
@@ -57,9 +60,19 @@ class Move:
 MOVES: dict[str, Move] = {
     ACCEPT: Move(ACCEPT, frozenset({"baru"}), "diterima", False),
     START: Move(START, frozenset({"diterima"}), "ditangani", False),
-    RESOLVE: Move(RESOLVE, frozenset({"ditangani"}), "selesai", True),
+    RESOLVE: Move(RESOLVE, frozenset({"diterima", "ditangani"}), "selesai", True),
     REJECT: Move(REJECT, frozenset(OPEN_STATUSES), "ditolak", True),
+    REOPEN: Move(REOPEN, frozenset({"selesai", "ditolak"}), "ditangani", True),
 }
+REOPENED_TO = {"selesai": "ditangani", "ditolak": "diterima"}
+"""A resolved issue is handled again; a rejected one goes back to accepted."""
+
+
+def target_of(move: Move, status: str) -> str:
+    """Where ``move`` takes an issue that is in ``status``."""
+    if move.action == REOPEN:
+        return REOPENED_TO.get(status, move.target)
+    return move.target
 
 
 def next_actions(status: str) -> list[str]:
@@ -269,11 +282,12 @@ async def _apply(
     tx: Tx, member: Member, card: IssueCard, move: Move, note: str | None, now: datetime
 ) -> DeskResult:
     before = card.issue.status
+    target = target_of(move, before)
     changed = await issues.change_status(
         tx,
         card.issue.id,
         before,
-        move.target,
+        target,
         member.id,
         note,
         now,
@@ -291,7 +305,7 @@ async def _apply(
         card.issue.id,
         ref=card.issue.ref,
         from_status=before,
-        to_status=move.target,
+        to_status=target,
         note=note,
     )
     await _tell_reporter(tx, current, member, move, note, now)
