@@ -154,39 +154,113 @@ def _filed(outcome: Outcome) -> None:
     )
 
 
+EMERGENCY_WORDS = frozenset({"darurat", "emergency"})
+EMERGENCY_CATEGORY = "lainnya"
+
+
+def _emergency_category(words: str, categories: list[str]) -> tuple[str, str]:
+    """The category of an emergency one-shot: its first word when that names one exactly,
+    else 'lainnya' (the officer can correct it from /laporanku)."""
+    first, _, rest = words.partition(" ")
+    if first.lower() in categories and rest.strip():
+        return first.lower(), rest
+    fallback = EMERGENCY_CATEGORY if EMERGENCY_CATEGORY in categories else categories[-1]
+    return fallback, words
+
+
+async def _one_shot(
+    update: Update, context: PoskoContext, category: str, text: str, severity: str
+) -> None:
+    runtime = context.runtime
+    outcome = await filing.one_shot(
+        runtime.database,
+        context.me(),
+        category,
+        text,
+        runtime.settings.reports.max_text,
+        runtime.clock.now(),
+        runtime.watcher,
+        severity,
+    )
+    if outcome.issue is None:
+        if severity == "darurat" and outcome.problem is Problem.EMPTY:
+            await reply(update, context, "reports.darurat_usage")
+        else:
+            await _problem(update, context, outcome)
+        return
+    _filed(outcome)
+    await _tell_filed(update, context, outcome)
+
+
+async def _tell_filed(update: Update, context: PoskoContext, outcome: Outcome) -> None:
+    """Every filed report says its severity and where to follow (or correct) it."""
+    issue = outcome.issue
+    assert issue is not None
+    key = "reports.filed_darurat" if issue.severity == "darurat" else "reports.filed"
+    await reply(
+        update,
+        context,
+        key,
+        None,
+        ref=issue.ref,
+        severity=context.t(f"severity.{issue.severity}"),
+        category=context.label("category", issue.category),
+    )
+
+
+async def darurat(update: Update, context: PoskoContext) -> None:
+    """/darurat <teks>: an emergency report in one message, announced at once."""
+    context.me()
+    words = command_args(update.effective_message)
+    if not words:
+        await reply(update, context, "reports.darurat_usage")
+        return
+    category, text = _emergency_category(words, context.runtime.settings.reports.categories)
+    await _one_shot(update, context, category, text, "darurat")
+
+
 async def lapor(update: Update, context: PoskoContext) -> None:
     member = context.me()
     runtime = context.runtime
     now = runtime.clock.now()
     args = command_args(update.effective_message)
+    unfinished = await filing.current(runtime.database, member)
     if args:
         word, _, text = args.partition(" ")
         categories = runtime.settings.reports.categories
-        category = filing.match_category(word, categories)
-        if category is None:
+        if word.lower() in EMERGENCY_WORDS:
+            if not text.strip():
+                await reply(update, context, "reports.darurat_usage")
+                return
+            emergency, rest = _emergency_category(text, categories)
+            await _one_shot(update, context, emergency, rest, "darurat")
+            return
+        named = filing.match_category(word, categories)
+        if named is not None:
+            await _one_shot(update, context, named, text, filing.ONE_SHOT_SEVERITY)
+            return
+        if unfinished is not None and unfinished.step is not Step.POST:
+            await reply(update, context, "reports.finish_first")
+            return
+        # No category named: keep the text, ask for the category with buttons.
+        outcome = await filing.one_shot_without_category(
+            runtime.database, member, args, runtime.settings.reports.max_text, now
+        )
+        if outcome.problem is not None or outcome.draft is None:
+            await _problem(update, context, outcome)
+            return
+        if outcome.draft.step is Step.CATEGORY:
             await reply(
                 update,
                 context,
-                "report.problem_unknown_category",
-                categories=_category_list(context),
+                "reports.ask_category_for_text",
+                _category_markup(context),
+                post=outcome.draft.post_code,
+                severity=context.t(f"severity.{filing.ONE_SHOT_SEVERITY}"),
             )
-            return
-        outcome = await filing.one_shot(
-            runtime.database,
-            member,
-            category,
-            text,
-            runtime.settings.reports.max_text,
-            now,
-            runtime.watcher,
-        )
-        if outcome.issue is None:
-            await _problem(update, context, outcome)
-            return
-        _filed(outcome)
-        await reply(update, context, "report.filed", ref=outcome.issue.ref)
+        else:
+            await _prompt(update, context, outcome)
         return
-    unfinished = await filing.current(runtime.database, member)
     if unfinished is not None and unfinished.step is not Step.POST:
         # Never throw away a half-written report: carry on where it stopped.
         await reply(update, context, "report.resume")
@@ -232,7 +306,7 @@ async def button(update: Update, context: PoskoContext) -> None:
         outcome = await filing.choose_post(db, member, int(value), now)
     elif action == "cat":
         outcome = await filing.choose_category(
-            db, member, value, runtime.settings.reports.categories, now
+            db, member, value, runtime.settings.reports.categories, now, runtime.watcher
         )
     elif action == "sev":
         outcome = await filing.choose_severity(db, member, value, now)
@@ -249,7 +323,7 @@ async def button(update: Update, context: PoskoContext) -> None:
     await drop_buttons(query)
     if outcome.issue is not None:
         _filed(outcome)
-        await reply(update, context, "report.filed", ref=outcome.issue.ref)
+        await _tell_filed(update, context, outcome)
         return
     await _prompt(update, context, outcome)
 

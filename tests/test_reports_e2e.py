@@ -14,7 +14,7 @@ import pytest
 
 from bot.emulator import FakeBotApi, FakeUser, Sent
 from storage.db import Database
-from tests.conftest import BUDI, LURAH, MONAS, SARI, Phone
+from tests.conftest import BUDI, CAMAT, LURAH, MONAS, SARI, Phone
 
 pytestmark = pytest.mark.usefixtures("bot")
 
@@ -329,3 +329,72 @@ async def test_resolve_from_accepted_and_reopen(
     text = history.text or ""
     assert "status menjadi selesai: Kotak suara sudah dikirim" in text
     assert "status menjadi diterima: Kecamatan minta kelurahan" in text
+
+
+# --- 5. fast paths ----------------------------------------------------------------------------
+
+
+async def test_darurat_alerts_at_once_and_says_its_severity(
+    phone: Phones, emu: FakeBotApi, db_path: Path
+) -> None:
+    budi = phone(BUDI)
+    usage = await budi.send("/darurat")
+    assert "Contoh: /darurat" in (usage.text or "")
+    filed = await budi.send("/darurat banjir setinggi lutut di TPS 3")
+    assert "DARURAT KBJ-01/0001" in (filed.text or "") and "/laporanku KBJ-01/0001" in (
+        filed.text or ""
+    )
+    second = await budi.send("/lapor darurat keamanan massa berkumpul di depan TPS 5")
+    assert "DARURAT KBJ-01/0002" in (second.text or "") and "Keamanan" in (second.text or "")
+    rows = await query(db_path, "SELECT ref, category, severity, text FROM issues ORDER BY id")
+    assert rows == [
+        ("KBJ-01/0001", "lainnya", "darurat", "banjir setinggi lutut di TPS 3"),
+        ("KBJ-01/0002", "keamanan", "darurat", "massa berkumpul di depan TPS 5"),
+    ]
+    # announced at once to the lurah and, one step up, the camat, ahead of other traffic
+    announced = await query(
+        db_path,
+        "SELECT chat_id, priority FROM outbox WHERE kind = 'issue_new' AND ref_id = 1"
+        " ORDER BY chat_id",
+    )
+    assert [chat for chat, _ in announced] == [LURAH.id, CAMAT.id]
+    assert all(priority == 0 for _, priority in announced)
+    await emu.wait_for(lambda s: s.chat_id == CAMAT.id and "DARURAT" in (s.text or ""))
+    empty = await budi.send("/lapor darurat")
+    assert "Contoh: /darurat" in (empty.text or "")
+
+
+async def test_one_shot_without_category_keeps_the_text(
+    phone: Phones, emu: FakeBotApi, db_path: Path
+) -> None:
+    budi = phone(BUDI)
+    sedang = await budi.send("/lapor logistik surat suara kurang")
+    assert "tingkat Sedang" in (sedang.text or "")
+    ask = await budi.send("/lapor kotak suara TPS 7 rusak engselnya")
+    assert "sudah disimpan" in (ask.text or "") and "Sedang" in (ask.text or "")
+    assert ("Logistik", "rp:cat:logistik") in budi.buttons(ask)
+    busy = await budi.send("/lapor lagi satu hal")
+    assert "belum selesai" in (busy.text or "")
+    filed = await budi.press_and_reply(ask, "rp:cat:logistik")
+    assert "KBJ-01/0002" in (filed.text or "") and "tingkat Sedang" in (filed.text or "")
+    rows = await query(db_path, "SELECT category, severity, text FROM issues WHERE id = 2")
+    assert rows == [("logistik", "sedang", "kotak suara TPS 7 rusak engselnya")]
+    assert await query(db_path, "SELECT count(*) FROM drafts") == [(0,)]
+    too_long = await budi.send("/lapor " + "x" * 5000)
+    assert "terlalu panjang" in (too_long.text or "")
+    assert await query(db_path, "SELECT count(*) FROM drafts") == [(0,)]
+
+
+async def test_one_shot_without_category_asks_the_post_first(
+    phone: Phones, emu: FakeBotApi, db_path: Path
+) -> None:
+    sari = phone(SARI)  # two posts, not on duty
+    ask = await sari.send("/lapor spanduk calon dipasang di pagar posko")
+    posts = [data for _, data in sari.buttons(ask) if data.startswith("rp:post:")]
+    assert len(posts) == 2
+    category = await sari.press_and_reply(ask, posts[1])
+    assert "pilih kategori" in (category.text or "")
+    filed = await sari.press_and_reply(category, "rp:cat:apk")
+    assert "KBJ-02/0001" in (filed.text or "") and "Sedang" in (filed.text or "")
+    rows = await query(db_path, "SELECT category, text FROM issues")
+    assert rows == [("apk", "spanduk calon dipasang di pagar posko")]

@@ -67,6 +67,7 @@ OFFICER_COMMANDS: dict[str, tuple[str, ...]] = {
     "pulang": ("checkout",),
     "aman": ("allclear", "clear"),
     "lapor": ("report",),
+    "darurat": ("emergency",),
     "laporanku": ("myreports",),
     "status": (),
 }
@@ -124,6 +125,7 @@ def _add_handlers(app: PoskoApp) -> None:
         "pulang": presence.pulang,
         "aman": presence.aman,
         "lapor": reports.lapor,
+        "darurat": reports.darurat,
         "laporanku": myreports.laporanku,
         "status": presence.status,
     }

@@ -52,6 +52,8 @@ class ReportDraft:
     album_reply: int | None = None
     """The message that answered the current album; edited as its photos arrive."""
     album_refused: bool = False
+    one_shot: bool = False
+    """A one-shot whose text is kept: filed as soon as the category is chosen."""
 
     @classmethod
     def from_draft(cls, draft: Draft) -> ReportDraft:
@@ -73,6 +75,7 @@ class ReportDraft:
             media_group=data.get("media_group"),
             album_reply=data.get("album_reply"),
             album_refused=bool(data.get("album_refused", False)),
+            one_shot=bool(data.get("one_shot", False)),
         )
 
     def data(self) -> dict[str, Any]:
@@ -89,6 +92,7 @@ class ReportDraft:
             "media_group": self.media_group,
             "album_reply": self.album_reply,
             "album_refused": self.album_refused,
+            "one_shot": self.one_shot,
         }
 
 
@@ -197,15 +201,24 @@ async def choose_post(db: Database, member: Member, post_id: int, now: datetime)
 
 
 async def choose_category(
-    db: Database, member: Member, category: str, categories: list[str], now: datetime
+    db: Database,
+    member: Member,
+    category: str,
+    categories: list[str],
+    now: datetime,
+    watch: PostWatch | None = None,
 ) -> Outcome:
     async def change(_tx: Tx, draft: ReportDraft) -> Problem | None:
         if category not in categories:
             return Problem.BAD_CHOICE
-        draft.category, draft.step = category, Step.SEVERITY
+        draft.category = category
+        draft.step = Step.CONFIRM if draft.one_shot else Step.SEVERITY
         return None
 
-    return await _advance(db, member, Step.CATEGORY, change, now)
+    outcome = await _advance(db, member, Step.CATEGORY, change, now)
+    if outcome.draft is not None and outcome.draft.one_shot and outcome.problem is None:
+        return await submit(db, member, now, watch)
+    return outcome
 
 
 async def choose_severity(db: Database, member: Member, severity: str, now: datetime) -> Outcome:
@@ -388,6 +401,7 @@ async def one_shot(
     max_text: int,
     now: datetime,
     watch: PostWatch | None = None,
+    severity: str = ONE_SHOT_SEVERITY,
 ) -> Outcome:
     if not text.strip():
         return Outcome(problem=Problem.EMPTY)
@@ -402,10 +416,34 @@ async def one_shot(
             post_id=post.id,
             post_code=post.code,
             category=category,
-            severity=ONE_SHOT_SEVERITY,
+            severity=severity,
             text=text.strip(),
         )
         return Outcome(issue=await _file(tx, member, draft, now, watch))
+
+
+async def one_shot_without_category(
+    db: Database, member: Member, text: str, max_text: int, now: datetime
+) -> Outcome:
+    """'/lapor <text>' whose first word is no category: the text is kept in a draft that
+    asks only for the category (and the post, where that is not clear), then is filed
+    with the one-shot severity as soon as the category is chosen."""
+    cleaned = text.strip()
+    if not cleaned:
+        return Outcome(problem=Problem.EMPTY)
+    if len(cleaned) > max_text:
+        return Outcome(problem=Problem.TOO_LONG)
+    async with db.transaction() as tx:
+        post, choices = await _default_post(tx, member)
+        if post is None and not choices:
+            return Outcome(problem=Problem.NO_POSTS)
+        if post is None:
+            draft = ReportDraft(Step.POST)
+        else:
+            draft = ReportDraft(Step.CATEGORY, post_id=post.id, post_code=post.code)
+        draft.text, draft.severity, draft.one_shot = cleaned, ONE_SHOT_SEVERITY, True
+        await _save(tx, member, draft, now)
+        return Outcome(draft=draft, choices=tuple(choices))
 
 
 async def mine(db: Database, member: Member, limit: int = 10) -> list[Issue]:
