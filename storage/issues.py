@@ -185,37 +185,53 @@ async def card_by_ref(tx: Tx, ref: str) -> IssueCard | None:
     return None if row is None else _card(row)
 
 
-def _where(area_ids: Collection[int] | None, statuses: Sequence[str]) -> tuple[str, list[Any]]:
-    """Issues of posts in ``area_ids`` (None: everywhere) with one of ``statuses``."""
+@dataclass(frozen=True, slots=True)
+class Where:
+    """Issues of posts in ``area_ids`` (None: everywhere) with one of ``statuses``, and
+    optionally of one severity or one post."""
+
+    area_ids: Collection[int] | None
+    statuses: Sequence[str]
+    severity: str | None = None
+    post_id: int | None = None
+
+
+def _where(where: Where) -> tuple[str, list[Any]]:
     clauses = ["i.status IN (SELECT value FROM json_each(?))"]
-    params: list[Any] = [json.dumps(list(statuses))]
-    if area_ids is not None:
+    params: list[Any] = [json.dumps(list(where.statuses))]
+    if where.area_ids is not None:
         clauses.append("p.area_id IN (SELECT value FROM json_each(?))")
-        params.append(json.dumps(sorted(area_ids)))
+        params.append(json.dumps(sorted(where.area_ids)))
+    if where.severity is not None:
+        clauses.append("i.severity = ?")
+        params.append(where.severity)
+    if where.post_id is not None:
+        clauses.append("i.post_id = ?")
+        params.append(where.post_id)
     return " AND ".join(clauses), params
 
 
-async def count_in_areas(tx: Tx, area_ids: Collection[int] | None, statuses: Sequence[str]) -> int:
-    where, params = _where(area_ids, statuses)
+SEVERITY_FIRST = (
+    "CASE i.severity WHEN 'darurat' THEN 0 WHEN 'tinggi' THEN 1 WHEN 'sedang' THEN 2 ELSE 3 END"
+)
+
+
+async def count_in_areas(tx: Tx, where: Where) -> int:
+    clause, params = _where(where)
     return int(
         await tx.scalar(
-            f"SELECT count(*) FROM issues i JOIN posts p ON p.id = i.post_id WHERE {where}",
+            f"SELECT count(*) FROM issues i JOIN posts p ON p.id = i.post_id WHERE {clause}",
             params,
         )
     )
 
 
-async def cards_in_areas(
-    tx: Tx,
-    area_ids: Collection[int] | None,
-    statuses: Sequence[str],
-    limit: int,
-    offset: int = 0,
-) -> list[IssueCard]:
-    """Newest first."""
-    where, params = _where(area_ids, statuses)
+async def cards_in_areas(tx: Tx, where: Where, limit: int, offset: int = 0) -> list[IssueCard]:
+    """The most severe first, then the newest."""
+    clause, params = _where(where)
     rows = await tx.all(
-        f"{_CARD_SELECT} WHERE {where} ORDER BY i.created_at DESC, i.id DESC LIMIT ? OFFSET ?",
+        f"{_CARD_SELECT} WHERE {clause}"
+        f" ORDER BY {SEVERITY_FIRST}, i.created_at DESC, i.id DESC LIMIT ? OFFSET ?",
         [*params, limit, offset],
     )
     return [_card(row) for row in rows]

@@ -398,3 +398,61 @@ async def test_one_shot_without_category_asks_the_post_first(
     assert "KBJ-02/0001" in (filed.text or "") and "Sedang" in (filed.text or "")
     rows = await query(db_path, "SELECT category, text FROM issues")
     assert rows == [("apk", "spanduk calon dipasang di pagar posko")]
+
+
+async def _listing(emu: FakeBotApi, user: FakeUser, text: str, refs: set[str]) -> list[str]:
+    """The first lines of the cards a /laporan answer lists, in order, once all ``refs``
+    have arrived."""
+    mark = emu.mark()
+    emu.send_text(user, text)
+    await emu.wait_reply(user.id, after=mark, contains="Laporan di wilayah")
+    for ref in refs:
+        await emu.wait_reply(user.id, after=mark, contains=f"🆕 {ref} · ")
+    return [
+        (s.text or "").splitlines()[0]
+        for s in emu.sent_to(user.id, "sendMessage")
+        if s.index >= mark and (s.text or "").startswith("🆕")
+    ]
+
+
+async def test_laporan_filters_most_severe_first(
+    phone: Phones, emu: FakeBotApi, db_path: Path
+) -> None:
+    budi, sari = phone(BUDI), phone(SARI)
+    await budi.send("/lapor logistik kotak suara kurang")
+    await budi.send("/darurat kebakaran gudang logistik")
+    choose = await sari.location(-6.2, 106.77)
+    kbj02 = next(data for label, data in sari.buttons(choose) if "KBJ-02" in label)
+    await sari.press_and_reply(choose, kbj02)  # on duty at KBJ-02
+    await sari.send("/lapor dpt nama ganda di DPT")
+    cards = await _listing(emu, CAMAT, "/laporan", {"KBJ-01/0001", "KBJ-01/0002", "KBJ-02/0001"})
+    assert cards == ["🆕 KBJ-01/0002 · baru", "🆕 KBJ-02/0001 · baru", "🆕 KBJ-01/0001 · baru"]
+    urgent = await _listing(emu, CAMAT, "/laporan darurat", {"KBJ-01/0002"})
+    assert urgent == ["🆕 KBJ-01/0002 · baru"]
+    one_post = await _listing(emu, CAMAT, "/laporan kbj-02", {"KBJ-02/0001"})
+    assert one_post == ["🆕 KBJ-02/0001 · baru"]
+    unknown = await phone(CAMAT).send("/laporan KBJ-99")
+    assert "tidak dikenal" in (unknown.text or "")
+    outside = await phone(LURAH).send("/laporan KBJ-02")  # not in the lurah's kelurahan
+    assert "Tidak ada laporan (posko KBJ-02)" in (outside.text or "")
+    usage = await phone(LURAH).send("/laporan darurat kemarin")
+    assert "tingkat" in (usage.text or "").lower() and "KBJ-01" in (usage.text or "")
+
+
+# --- 6. wording --------------------------------------------------------------------------------
+
+
+async def test_officer_wording(phone: Phones, emu: FakeBotApi) -> None:
+    budi = phone(BUDI)
+    pointer = await budi.send("/laporan")
+    assert "/lapor," in (pointer.text or "") and "/laporanku" in (pointer.text or "")
+    ask = await budi.send("/lapor")
+    severity = await budi.press_and_reply(ask, "rp:cat:logistik")
+    text = await budi.press_and_reply(severity, "rp:sev:rendah")
+    assert text.text
+    attach = await budi.send("Spanduk sobek")
+    assert "📎 lalu Lokasi" in (attach.text or "") and "video" in (attach.text or "")
+    filed_text = await budi.press_and_reply(
+        await budi.press_and_reply(attach, "rp:next"), "rp:send"
+    )
+    assert "tingkat Rendah" in (filed_text.text or "")
