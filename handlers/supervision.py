@@ -209,9 +209,8 @@ async def _send_page(
 async def laporan(update: Update, context: PoskoContext) -> None:
     member = context.me()
     if not require(context, Role.SUPERVISOR):
-        # An officer typing /laporan means their own reports or a new one.
-        key = "reports.laporan_for_officers" if require(context, Role.OFFICER) else None
-        await reply(update, context, key or "desk.only_supervisors")
+        # The refusal points officers to /lapor and /laporanku.
+        await reply(update, context, "desk.only_supervisors")
         return
     word = command_args(update.effective_message)
     if "/" in word:  # a reference: /laporan KBJ-01/0042

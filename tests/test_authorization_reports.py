@@ -99,7 +99,6 @@ REFUSALS_HERE = {
             "reports.unknown_ref",
             "reports.not_yours",
             "reports.not_new",
-            "reports.laporan_for_officers",
             "report.problem_which_post",
         )
     },

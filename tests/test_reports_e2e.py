@@ -445,7 +445,7 @@ async def test_laporan_filters_most_severe_first(
 async def test_officer_wording(phone: Phones, emu: FakeBotApi) -> None:
     budi = phone(BUDI)
     pointer = await budi.send("/laporan")
-    assert "/lapor," in (pointer.text or "") and "/laporanku" in (pointer.text or "")
+    assert "/lapor membuat" in (pointer.text or "") and "/laporanku" in (pointer.text or "")
     ask = await budi.send("/lapor")
     severity = await budi.press_and_reply(ask, "rp:cat:logistik")
     text = await budi.press_and_reply(severity, "rp:sev:rendah")

@@ -259,7 +259,7 @@ async def test_pantau_is_refused_to_officers_and_strangers(
     forged = await phone(BUDI).press(refused, "sv:p:2", forge=True)
     assert "tidak berlaku" in (forged.params.get("text") or "")
     laporan = await phone(SARI).send("/laporan")  # an officer is pointed to their commands
-    assert "/lapor," in (laporan.text or "") and "/laporanku" in (laporan.text or "")
+    assert "/lapor membuat" in (laporan.text or "") and "/laporanku" in (laporan.text or "")
 
 
 async def test_pantau_pages(sv_bot: PoskoApp, emu: FakeBotApi, phone: Phones) -> None:
