@@ -182,6 +182,16 @@ async def _one_shot(
         runtime.watcher,
         severity,
     )
+    if outcome.issue is None and outcome.draft is not None:
+        # Several posts and on duty at none: the text is kept until the post is chosen.
+        await reply(
+            update,
+            context,
+            "reports.ask_post_for_text",
+            _post_markup(context, outcome.choices),
+            severity=context.t(f"severity.{severity}"),
+        )
+        return
     if outcome.issue is None:
         if severity == "darurat" and outcome.problem is Problem.EMPTY:
             await reply(update, context, "reports.darurat_usage")
@@ -303,7 +313,7 @@ async def button(update: Update, context: PoskoContext) -> None:
         await reply(update, context, "report.cancelled")
         return
     if action == "post" and callback_id(value) is not None:
-        outcome = await filing.choose_post(db, member, int(value), now)
+        outcome = await filing.choose_post(db, member, int(value), now, runtime.watcher)
     elif action == "cat":
         outcome = await filing.choose_category(
             db, member, value, runtime.settings.reports.categories, now, runtime.watcher

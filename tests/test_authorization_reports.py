@@ -85,11 +85,10 @@ TABLE: dict[str, tuple[str, str, str, str, str, str]] = {
     "rf: change the category of the KBJ-01 issue":  (R, A, R, R, R, R),
     "rf: add a note to the KBJ-01 issue":           (R, A, R, R, R, R),
     "rf: withdraw the KBJ-01 issue":                (R, A, R, R, R, R),
-    "/darurat <text>":                              (R, A, R, R, R, R),
-    "/lapor darurat <text>":                        (R, A, R, R, R, R),
+    "/darurat <text>":                              (R, A, A, R, R, R),
+    "/lapor darurat <text>":                        (R, A, A, R, R, R),
 }  # fmt: skip
-# Sari has two posts and no shift: an emergency one-shot asks her to check in first (a
-# refusal that changes nothing), which is what she may do about KBJ-01 here.
+# Sari has two posts and no shift: her emergency one-shot is kept and asks which post.
 
 REFUSALS_HERE = {
     **REFUSALS,
@@ -99,7 +98,6 @@ REFUSALS_HERE = {
             "reports.unknown_ref",
             "reports.not_yours",
             "reports.not_new",
-            "report.problem_which_post",
         )
     },
 }
@@ -174,8 +172,9 @@ def _status(which: str, status: str) -> Effect:
     return effect
 
 
-def _grew(table: str) -> Effect:
-    return lambda before, after, _actor: len(after[table]) > len(before[table])
+def _filed_or_kept(before: Snap, after: Snap, _actor: ReportActor) -> bool:
+    """Filed, or (several posts, none on duty) kept in a draft that asks for the post."""
+    return len(after["issues"]) > len(before["issues"]) or after["drafts"] != before["drafts"]
 
 
 ACTIONS: dict[str, Action] = {
@@ -191,10 +190,8 @@ ACTIONS: dict[str, Action] = {
     "rf: change the category of the KBJ-01 issue": Action(_press("cat:apk"), _event("corrected")),
     "rf: add a note to the KBJ-01 issue": Action(_note, _event("note")),
     "rf: withdraw the KBJ-01 issue": Action(_press("wdy"), _event("withdrawn")),
-    "/darurat <text>": Action(_send("/darurat Banjir di TPS 4"), _grew("issues")),
-    "/lapor darurat <text>": Action(
-        _send("/lapor darurat Pohon tumbang di TPS 9"), _grew("issues")
-    ),
+    "/darurat <text>": Action(_send("/darurat Banjir di TPS 4"), _filed_or_kept),
+    "/lapor darurat <text>": Action(_send("/lapor darurat Pohon tumbang di TPS 9"), _filed_or_kept),
 }
 assert set(ACTIONS) == set(TABLE)
 

@@ -456,3 +456,40 @@ async def test_officer_wording(phone: Phones, emu: FakeBotApi) -> None:
         await budi.press_and_reply(attach, "rp:next"), "rp:send"
     )
     assert "tingkat Rendah" in (filed_text.text or "")
+
+
+async def test_darurat_of_an_officer_of_several_posts_asks_the_post(
+    phone: Phones, emu: FakeBotApi, db_path: Path
+) -> None:
+    sari = phone(SARI)  # two posts, on duty at none: the text is kept, the post asked
+    ask = await sari.send("/darurat pohon tumbang menutup jalan ke TPS 2")
+    assert "sudah disimpan" in (ask.text or "") and "Darurat" in (ask.text or "")
+    kbj02 = next(data for label, data in sari.buttons(ask) if "KBJ-02" in label)
+    filed = await sari.press_and_reply(ask, kbj02)
+    assert "DARURAT KBJ-02/0001" in (filed.text or "")
+    rows = await query(db_path, "SELECT ref, category, severity, text FROM issues")
+    assert rows == [("KBJ-02/0001", "lainnya", "darurat", "pohon tumbang menutup jalan ke TPS 2")]
+    assert await query(db_path, "SELECT count(*) FROM drafts") == [(0,)]
+    one_shot = await sari.send("/lapor logistik tinta kurang")
+    first = next(data for label, data in sari.buttons(one_shot) if "KBJ-01" in label)
+    filed = await sari.press_and_reply(one_shot, first)
+    assert "KBJ-01/0001" in (filed.text or "") and "tingkat Sedang" in (filed.text or "")
+
+
+async def test_officer_note_waits_for_a_report_being_written_and_can_be_cancelled(
+    phone: Phones, emu: FakeBotApi, db_path: Path
+) -> None:
+    budi = phone(BUDI)
+    await budi.send("/lapor logistik kotak suara kurang")
+    shown = await budi.send("/laporanku KBJ-01/0001")
+    note = next(data for _, data in budi.buttons(shown) if data.endswith(":note"))
+    await budi.send("/lapor")  # a new report being written holds the conversation
+    busy = await budi.press(shown, note)
+    assert "sedang menulis laporan" in (busy.params.get("text") or "")
+    await budi.send("/batal")
+    ask = await budi.press_and_reply(shown, note)
+    assert "catatan tambahan" in (ask.text or "")
+    dropped = await budi.send("/batal")
+    assert "Catatan dibatalkan" in (dropped.text or "")
+    assert await query(db_path, "SELECT count(*) FROM issue_events WHERE kind = 'note'") == [(0,)]
+    assert await query(db_path, "SELECT count(*) FROM drafts") == [(0,)]

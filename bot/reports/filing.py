@@ -133,6 +133,14 @@ async def _save(tx: Tx, member: Member, draft: ReportDraft, now: datetime) -> No
     await drafts.put(tx, member.id, REPORT_DRAFT, draft.step.value, draft.data(), now)
 
 
+async def _busy(tx: Tx, member: Member) -> bool:
+    """A report being written (past choosing its post) holds the conversation slot."""
+    held = await drafts.get(tx, member.id)
+    if held is None:
+        return False
+    return held.kind != REPORT_DRAFT or held.step != Step.POST.value
+
+
 async def _default_post(tx: Tx, member: Member) -> tuple[Post | None, list[Post]]:
     """The post a report is about: where the officer is on duty, else their only post."""
     on_duty = await current_post(tx, member)
@@ -188,16 +196,25 @@ async def _advance(
         return Outcome(draft=draft)
 
 
-async def choose_post(db: Database, member: Member, post_id: int, now: datetime) -> Outcome:
+async def choose_post(
+    db: Database, member: Member, post_id: int, now: datetime, watch: PostWatch | None = None
+) -> Outcome:
+    """The post of the report; a one-shot that already has its category is filed now."""
+
     async def change(tx: Tx, draft: ReportDraft) -> Problem | None:
         assigned = await posts.assigned_to(tx, member.id)
         post = next((p for p in assigned if p.id == post_id), None)
         if post is None:
             return Problem.BAD_CHOICE
         draft.post_id, draft.post_code, draft.step = post.id, post.code, Step.CATEGORY
+        if draft.one_shot and draft.category is not None:
+            draft.step = Step.CONFIRM
         return None
 
-    return await _advance(db, member, Step.POST, change, now)
+    outcome = await _advance(db, member, Step.POST, change, now)
+    if outcome.draft is not None and outcome.draft.step is Step.CONFIRM and outcome.draft.one_shot:
+        return await submit(db, member, now, watch)
+    return outcome
 
 
 async def choose_category(
@@ -409,8 +426,22 @@ async def one_shot(
         return Outcome(problem=Problem.TOO_LONG)
     async with db.transaction() as tx:
         post, choices = await _default_post(tx, member)
+        if post is None and not choices:
+            return Outcome(problem=Problem.NO_POSTS)
         if post is None:
-            return Outcome(problem=Problem.WHICH_POST if choices else Problem.NO_POSTS)
+            # Several posts and on duty at none: keep the report, ask which post; it is
+            # filed as soon as the post is chosen (an emergency must not wait for /hadir).
+            if await _busy(tx, member):
+                return Outcome(problem=Problem.WHICH_POST)
+            waiting = ReportDraft(
+                Step.POST,
+                category=category,
+                severity=severity,
+                text=text.strip(),
+                one_shot=True,
+            )
+            await _save(tx, member, waiting, now)
+            return Outcome(draft=waiting, choices=tuple(choices))
         draft = ReportDraft(
             Step.CONFIRM,
             post_id=post.id,
