@@ -117,6 +117,24 @@ async def test_corrections_only_by_the_reporter_while_new(db: Database) -> None:
     assert history[1].at == T0 + timedelta(minutes=3)
 
 
+async def test_made_darurat_goes_one_level_up_at_once(db: Database) -> None:
+    budi = await who(db, "budi")
+    filed = await filing.one_shot(db, budi, "keamanan", "massa berkumpul", 500, T0)
+    assert filed.issue is not None
+    done = await corrections.correct(
+        db, budi, filed.issue.id, "severity", "darurat", CATEGORIES, T0
+    )
+    assert done.verdict is Fix.DONE
+    async with db.read() as tx:
+        rows = await tx.all(
+            "SELECT chat_id, kind, priority FROM outbox WHERE ref_type = 'issue' ORDER BY id"
+        )
+    sent = [tuple(row) for row in rows]
+    assert (2001, "issue_new", 5) in sent  # the lurah, when it was filed
+    assert (2002, "issue_new", 0) in sent  # the camat, at once, as an alert
+    assert (2001, "issue_fix", 5) in sent  # the lurah hears of the correction
+
+
 async def test_withdrawn_is_closed_and_allows_no_move(db: Database) -> None:
     clock = FakeClock(T0)
     budi, lurah = await who(db, "budi"), await who(db, "lurah")

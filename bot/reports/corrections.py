@@ -15,12 +15,13 @@ from enum import Enum
 from bot.core.i18n import DEFAULT_LANGUAGE, label, t
 from bot.presence.checkin import PostWatch
 from bot.reports import desk
+from bot.watch.escalation import Level, levels_for
 from storage import audit, drafts, issues
 from storage import watch as watch_store
 from storage.db import Database, Tx
 from storage.issues import IssueCard, IssueEvent
 from storage.outbox import Priority, enqueue
-from storage.records import SEVERITIES, Member
+from storage.records import SEVERITIES, Area, Member
 
 NOTE_DRAFT = "report_note"
 MAX_NOTE = desk.MAX_NOTE
@@ -153,8 +154,11 @@ async def correct(
             ref=card.issue.ref, field=field, old=old, new=value,
         )  # fmt: skip
         if field == "severity":
-            # The climb follows the new severity: tinggi/darurat climb, the others do not.
+            # The climb follows the new severity: tinggi/darurat climb, the others do not;
+            # a report made darurat goes one level up at once, as a new darurat one does.
             await watch_store.set_issue_due(tx, issue_id, 0, None)
+            if value == "darurat":
+                await desk.escalate_issue(tx, issue_id, 1, now, await _ladder_for(tx))
             if watch is not None:
                 await watch.track_issue(tx, issue_id, card.issue.post_id, value, now)
         current = await issues.card(tx, issue_id)
@@ -170,6 +174,12 @@ async def correct(
             },
         )
         return FixResult(Fix.DONE, current, old)
+
+
+async def _ladder_for(tx: Tx) -> Callable[[list[Area]], list[Level]]:
+    supervisors = await watch_store.supervisors_by_area(tx)
+    admins = await watch_store.admins(tx)
+    return lambda path: levels_for(path, supervisors, admins)
 
 
 def _word(language: str, field: str, value: str) -> str:
