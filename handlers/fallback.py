@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from telegram import Update
 
-from handlers import reports, supervision
+from handlers import myreports, reports, supervision
 from handlers.common import PoskoContext, reply
 
 
@@ -22,6 +22,8 @@ async def unsupported(update: Update, context: PoskoContext) -> None:
 async def text(update: Update, context: PoskoContext) -> None:
     """Plain text: part of a report being written, or a nudge towards the commands."""
     if await reports.text(update, context):
+        return
+    if await myreports.take_text(update, context):
         return
     if await supervision.take_text(update, context):
         return

@@ -17,7 +17,7 @@ from storage.records import Member
 
 log = logging.getLogger(__name__)
 
-OFFICER_COMMANDS = ("hadir", "pulang", "aman", "lapor", "laporanku", "status")
+OFFICER_COMMANDS = ("hadir", "pulang", "aman", "lapor", "darurat", "laporanku", "status")
 SUPERVISOR_COMMANDS: tuple[str, ...] = ("pantau", "laporan", "rekap", "peta")
 ADMIN_COMMANDS: tuple[str, ...] = (
     "siaran",

@@ -1,14 +1,15 @@
-"""Field reports: the guided /lapor flow, the one-shot form, /batal and /laporanku."""
+"""Field reports: the guided /lapor flow, the one-shot form and /batal (/laporanku and the
+corrections are in handlers/myreports.py)."""
 
 from __future__ import annotations
 
 import logging
 
-from telegram import InlineKeyboardMarkup, ReplyKeyboardRemove, Update
+from telegram import InlineKeyboardMarkup, Message, ReplyKeyboardRemove, Update
+from telegram.error import TelegramError
 
-from bot.core.clock import day_hhmm
 from bot.core.logs import bind
-from bot.reports import desk, filing
+from bot.reports import corrections, desk, filing
 from bot.reports.filing import Outcome, Problem, ReportDraft, Step
 from handlers.common import (
     PoskoContext,
@@ -153,39 +154,123 @@ def _filed(outcome: Outcome) -> None:
     )
 
 
+EMERGENCY_WORDS = frozenset({"darurat", "emergency"})
+EMERGENCY_CATEGORY = "lainnya"
+
+
+def _emergency_category(words: str, categories: list[str]) -> tuple[str, str]:
+    """The category of an emergency one-shot: its first word when that names one exactly,
+    else 'lainnya' (the officer can correct it from /laporanku)."""
+    first, _, rest = words.partition(" ")
+    if first.lower() in categories and rest.strip():
+        return first.lower(), rest
+    fallback = EMERGENCY_CATEGORY if EMERGENCY_CATEGORY in categories else categories[-1]
+    return fallback, words
+
+
+async def _one_shot(
+    update: Update, context: PoskoContext, category: str, text: str, severity: str
+) -> None:
+    runtime = context.runtime
+    outcome = await filing.one_shot(
+        runtime.database,
+        context.me(),
+        category,
+        text,
+        runtime.settings.reports.max_text,
+        runtime.clock.now(),
+        runtime.watcher,
+        severity,
+    )
+    if outcome.issue is None and outcome.draft is not None:
+        # Several posts and on duty at none: the text is kept until the post is chosen.
+        await reply(
+            update,
+            context,
+            "reports.ask_post_for_text",
+            _post_markup(context, outcome.choices),
+            severity=context.t(f"severity.{severity}"),
+        )
+        return
+    if outcome.issue is None:
+        if severity == "darurat" and outcome.problem is Problem.EMPTY:
+            await reply(update, context, "reports.darurat_usage")
+        else:
+            await _problem(update, context, outcome)
+        return
+    _filed(outcome)
+    await _tell_filed(update, context, outcome)
+
+
+async def _tell_filed(update: Update, context: PoskoContext, outcome: Outcome) -> None:
+    """Every filed report says its severity and where to follow (or correct) it."""
+    issue = outcome.issue
+    assert issue is not None
+    key = "reports.filed_darurat" if issue.severity == "darurat" else "reports.filed"
+    await reply(
+        update,
+        context,
+        key,
+        None,
+        ref=issue.ref,
+        severity=context.t(f"severity.{issue.severity}"),
+        category=context.label("category", issue.category),
+    )
+
+
+async def darurat(update: Update, context: PoskoContext) -> None:
+    """/darurat <teks>: an emergency report in one message, announced at once."""
+    context.me()
+    words = command_args(update.effective_message)
+    if not words:
+        await reply(update, context, "reports.darurat_usage")
+        return
+    category, text = _emergency_category(words, context.runtime.settings.reports.categories)
+    await _one_shot(update, context, category, text, "darurat")
+
+
 async def lapor(update: Update, context: PoskoContext) -> None:
     member = context.me()
     runtime = context.runtime
     now = runtime.clock.now()
     args = command_args(update.effective_message)
+    unfinished = await filing.current(runtime.database, member)
     if args:
         word, _, text = args.partition(" ")
         categories = runtime.settings.reports.categories
-        category = filing.match_category(word, categories)
-        if category is None:
+        if word.lower() in EMERGENCY_WORDS:
+            if not text.strip():
+                await reply(update, context, "reports.darurat_usage")
+                return
+            emergency, rest = _emergency_category(text, categories)
+            await _one_shot(update, context, emergency, rest, "darurat")
+            return
+        named = filing.match_category(word, categories)
+        if named is not None:
+            await _one_shot(update, context, named, text, filing.ONE_SHOT_SEVERITY)
+            return
+        if unfinished is not None and unfinished.step is not Step.POST:
+            await reply(update, context, "reports.finish_first")
+            return
+        # No category named: keep the text, ask for the category with buttons.
+        outcome = await filing.one_shot_without_category(
+            runtime.database, member, args, runtime.settings.reports.max_text, now
+        )
+        if outcome.problem is not None or outcome.draft is None:
+            await _problem(update, context, outcome)
+            return
+        if outcome.draft.step is Step.CATEGORY:
             await reply(
                 update,
                 context,
-                "report.problem_unknown_category",
-                categories=_category_list(context),
+                "reports.ask_category_for_text",
+                _category_markup(context),
+                post=outcome.draft.post_code,
+                severity=context.t(f"severity.{filing.ONE_SHOT_SEVERITY}"),
             )
-            return
-        outcome = await filing.one_shot(
-            runtime.database,
-            member,
-            category,
-            text,
-            runtime.settings.reports.max_text,
-            now,
-            runtime.watcher,
-        )
-        if outcome.issue is None:
-            await _problem(update, context, outcome)
-            return
-        _filed(outcome)
-        await reply(update, context, "report.filed", ref=outcome.issue.ref)
+        else:
+            await _prompt(update, context, outcome)
         return
-    unfinished = await filing.current(runtime.database, member)
     if unfinished is not None and unfinished.step is not Step.POST:
         # Never throw away a half-written report: carry on where it stopped.
         await reply(update, context, "report.resume")
@@ -204,6 +289,9 @@ async def batal(update: Update, context: PoskoContext) -> None:
     # A supervisor's pending note is cancelled as a note, not as "the report".
     if await desk.cancel_note(db, member):
         await reply(update, context, "desk.note_dropped", ReplyKeyboardRemove())
+        return
+    if await corrections.cancel_note(db, member):
+        await reply(update, context, "reports.note_dropped", ReplyKeyboardRemove())
         return
     cancelled = await filing.cancel(db, member)
     key = "report.cancelled" if cancelled else "report.nothing_to_cancel"
@@ -225,10 +313,10 @@ async def button(update: Update, context: PoskoContext) -> None:
         await reply(update, context, "report.cancelled")
         return
     if action == "post" and callback_id(value) is not None:
-        outcome = await filing.choose_post(db, member, int(value), now)
+        outcome = await filing.choose_post(db, member, int(value), now, runtime.watcher)
     elif action == "cat":
         outcome = await filing.choose_category(
-            db, member, value, runtime.settings.reports.categories, now
+            db, member, value, runtime.settings.reports.categories, now, runtime.watcher
         )
     elif action == "sev":
         outcome = await filing.choose_severity(db, member, value, now)
@@ -245,7 +333,7 @@ async def button(update: Update, context: PoskoContext) -> None:
     await drop_buttons(query)
     if outcome.issue is not None:
         _filed(outcome)
-        await reply(update, context, "report.filed", ref=outcome.issue.ref)
+        await _tell_filed(update, context, outcome)
         return
     await _prompt(update, context, outcome)
 
@@ -276,34 +364,76 @@ async def text(update: Update, context: PoskoContext) -> bool:
     return True
 
 
+def _media(message: Message) -> filing.Media | None:
+    """The attachable part of a message: a photo, a picture or video sent as a file, a video."""
+    kind: str | None = None
+    file_id = ""
+    if message.photo:
+        largest = max(message.photo, key=lambda size: size.width * size.height)
+        kind, file_id = filing.PHOTO, largest.file_id
+    elif message.video is not None:
+        kind, file_id = filing.VIDEO, message.video.file_id
+    elif message.document is not None:
+        mime = (message.document.mime_type or "").lower()
+        if mime.startswith("image/"):
+            kind, file_id = filing.IMAGE, message.document.file_id
+        elif mime.startswith("video/"):
+            kind, file_id = filing.VIDEO, message.document.file_id
+    if kind is None:
+        return None
+    return filing.Media(file_id, kind, message.caption, message.media_group_id)
+
+
 async def photo(update: Update, context: PoskoContext) -> None:
+    """A photo, video or document: attached to the report being written, else explained."""
     member = context.me()
     runtime = context.runtime
     message = update.effective_message
-    assert message is not None and message.photo
-    largest = max(message.photo, key=lambda size: size.width * size.height)
-    outcome = await filing.add_photo(
-        runtime.database,
-        member,
-        largest.file_id,
-        message.media_group_id,
-        runtime.settings.reports.max_photos,
-        runtime.clock.now(),
+    assert message is not None
+    media = _media(message)
+    if media is None:
+        draft = await filing.current(runtime.database, member)
+        if draft is None:
+            await reply(update, context, "common.unsupported")
+        else:
+            await reply(update, context, "reports.media_not_accepted", _attach_markup(context))
+        return
+    settings = runtime.settings.reports
+    now = runtime.clock.now()
+    outcome = await filing.add_media(
+        runtime.database, member, media, settings.max_photos, settings.max_text, now
     )
     if outcome.problem is Problem.NO_DRAFT:
         await reply(update, context, "report.photo_without_report")
         return
+    if outcome.quiet:
+        return
     if outcome.problem is not None:
         await _problem(update, context, outcome)
         return
-    if outcome.new_photo and outcome.draft is not None:
-        await reply(
-            update,
-            context,
-            "report.photo_added",
-            _attach_markup(context),
-            count=len(outcome.draft.photos),
-        )
+    draft = outcome.draft
+    if draft is None:
+        return
+    text = context.t("report.photo_added", count=len(draft.photos))
+    if outcome.caption_added:
+        text = f"{text}\n{context.t('reports.caption_added')}"
+    if outcome.new_photo:
+        sent = await reply(update, context, "common.raw", _attach_markup(context), text=text)
+        if sent is not None and media.media_group is not None:
+            await filing.remember_album_reply(
+                runtime.database, member, media.media_group, sent.message_id, now
+            )
+    elif outcome.album_reply is not None and message.chat is not None:
+        # The album's one reply counts every photo of it.
+        try:
+            await context.bot.edit_message_text(
+                text,
+                chat_id=message.chat.id,
+                message_id=outcome.album_reply,
+                reply_markup=_attach_markup(context),
+            )
+        except TelegramError as exc:
+            log.debug("could not update the album reply: %s", exc)
 
 
 async def location(update: Update, context: PoskoContext) -> None:
@@ -322,24 +452,3 @@ async def location(update: Update, context: PoskoContext) -> None:
         await _problem(update, context, outcome)
         return
     await reply(update, context, "report.location_added", _attach_markup(context))
-
-
-async def laporanku(update: Update, context: PoskoContext) -> None:
-    member = context.me()
-    found = await filing.mine(context.runtime.database, member)
-    if not found:
-        await reply(update, context, "report.none_yet")
-        return
-    lines = [context.t("report.mine_title")]
-    for issue in found:
-        lines.append(
-            context.t(
-                "report.mine_line",
-                ref=issue.ref,
-                category=context.label("category", issue.category),
-                severity=context.t(f"severity.{issue.severity}"),
-                status=context.t(f"issue_status.{issue.status}"),
-                time=day_hhmm(issue.created_at),
-            )
-        )
-    await reply(update, context, "common.raw", text="\n".join(lines))

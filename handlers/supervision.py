@@ -57,21 +57,30 @@ def _card_markup(context: PoskoContext, card: IssueCard) -> InlineKeyboardMarkup
     return buttons(rows) if rows else None
 
 
-def _filter_label(context: PoskoContext, token: str) -> str:
-    if token in ("open", "all"):
-        return context.t(f"desk.filter_{token}")
-    return context.t(f"issue_status.{token}")
+def _filter_label(context: PoskoContext, wanted: desk.Filter) -> str:
+    if wanted.severity is not None:
+        severity = context.t(f"severity.{wanted.severity}")
+        return context.t("reports.filter_severity", severity=severity)
+    if wanted.post_code is not None:
+        return context.t("reports.filter_post", post=wanted.post_code)
+    if wanted.token in ("open", "all"):
+        return context.t(f"desk.filter_{wanted.token}")
+    return context.t(f"issue_status.{wanted.token}")
 
 
 async def _send_page(
-    update: Update, context: PoskoContext, token: str, statuses: tuple[str, ...], page: int
+    update: Update, context: PoskoContext, wanted: desk.Filter, page: int
 ) -> None:
     member = context.me()
-    found = await desk.listing(context.runtime.database, member, statuses, page, ISSUES_PER_PAGE)
+    token = wanted.token
+    found = await desk.listing(context.runtime.database, member, wanted, page, ISSUES_PER_PAGE)
     if found.no_scope:
         await reply(update, context, "pantau.no_scope")
         return
-    label = _filter_label(context, token)
+    if found.unknown_post:
+        await reply(update, context, "reports.unknown_post", post=wanted.post_code)
+        return
+    label = _filter_label(context, wanted)
     if found.total == 0:
         await reply(update, context, "desk.list_empty", filter=label)
         return
@@ -103,6 +112,7 @@ async def _send_page(
 async def laporan(update: Update, context: PoskoContext) -> None:
     member = context.me()
     if not require(context, Role.SUPERVISOR):
+        # The refusal points officers to /lapor and /laporanku.
         await reply(update, context, "desk.only_supervisors")
         return
     word = command_args(update.effective_message)
@@ -120,19 +130,11 @@ async def laporan(update: Update, context: PoskoContext) -> None:
             text=desk.card_text(context.lang, card),
         )
         return
-    statuses = desk.status_filter(word)
-    if statuses is None:
+    wanted = desk.parse_filter(word)
+    if wanted is None:
         await reply(update, context, "desk.usage")
         return
-    token = _token(word, statuses)
-    await _send_page(update, context, token, statuses, 1)
-
-
-def _token(word: str, statuses: tuple[str, ...]) -> str:
-    """The short name of a filter, as carried in the 'more' button."""
-    if len(statuses) == 1:
-        return statuses[0]
-    return "open" if statuses == desk.OPEN_STATUSES else "all"
+    await _send_page(update, context, wanted, 1)
 
 
 # --- buttons --------------------------------------------------------------------------------
@@ -155,17 +157,17 @@ async def _list_button(update: Update, context: PoskoContext, raw: str) -> None:
     query = update.callback_query
     assert query is not None
     token, _, page = raw.partition(":")
-    statuses = desk.status_filter(token) if token else None
+    wanted = desk.parse_filter(token) if token else None
     if not require(context, Role.SUPERVISOR):
         await query.answer(context.t("desk.not_allowed"), show_alert=True)
         return
     number = callback_id(page)
-    if statuses is None or number is None:
+    if wanted is None or number is None:
         await query.answer(context.t("common.stale_button"), show_alert=True)
         return
     await query.answer()
     await drop_buttons(query)
-    await _send_page(update, context, token, statuses, number)
+    await _send_page(update, context, wanted, number)
 
 
 async def _issue_button(update: Update, context: PoskoContext, raw: str) -> None:

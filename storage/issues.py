@@ -24,6 +24,8 @@ class NewIssue:
     photos: Sequence[str]
     latitude: float | None
     longitude: float | None
+    kinds: Sequence[str] = ()
+    """What each photo is (photo, image, video); missing entries are photos."""
 
 
 async def create(tx: Tx, issue: NewIssue, now: datetime) -> Issue:
@@ -53,8 +55,16 @@ async def create(tx: Tx, issue: NewIssue, now: datetime) -> Issue:
         ),
     )
     await tx.executemany(
-        "INSERT INTO issue_photos (issue_id, position, file_id) VALUES (?, ?, ?)",
-        [(issue_id, position, file_id) for position, file_id in enumerate(issue.photos)],
+        "INSERT INTO issue_photos (issue_id, position, file_id, kind) VALUES (?, ?, ?, ?)",
+        [
+            (
+                issue_id,
+                position,
+                file_id,
+                issue.kinds[position] if position < len(issue.kinds) else "photo",
+            )
+            for position, file_id in enumerate(issue.photos)
+        ],
     )
     await tx.execute(
         "INSERT INTO issue_events (issue_id, at, actor_id, kind, to_status)"
@@ -142,7 +152,8 @@ _CARD_SELECT = (
     " r.language AS reporter_language, r.client_language AS reporter_client_language,"
     " a.name AS assignee_name,"
     " (SELECT m.name FROM issue_events e JOIN members m ON m.id = e.actor_id"
-    "  WHERE e.issue_id = i.id AND e.kind = 'status' ORDER BY e.id DESC LIMIT 1)"
+    "  WHERE e.issue_id = i.id AND e.kind IN ('status', 'withdrawn')"
+    "  ORDER BY e.id DESC LIMIT 1)"
     " AS last_actor_name"
     " FROM issues i JOIN posts p ON p.id = i.post_id JOIN members r ON r.id = i.reporter_id"
     " LEFT JOIN members a ON a.id = i.assignee_id"
@@ -174,37 +185,53 @@ async def card_by_ref(tx: Tx, ref: str) -> IssueCard | None:
     return None if row is None else _card(row)
 
 
-def _where(area_ids: Collection[int] | None, statuses: Sequence[str]) -> tuple[str, list[Any]]:
-    """Issues of posts in ``area_ids`` (None: everywhere) with one of ``statuses``."""
+@dataclass(frozen=True, slots=True)
+class Where:
+    """Issues of posts in ``area_ids`` (None: everywhere) with one of ``statuses``, and
+    optionally of one severity or one post."""
+
+    area_ids: Collection[int] | None
+    statuses: Sequence[str]
+    severity: str | None = None
+    post_id: int | None = None
+
+
+def _where(where: Where) -> tuple[str, list[Any]]:
     clauses = ["i.status IN (SELECT value FROM json_each(?))"]
-    params: list[Any] = [json.dumps(list(statuses))]
-    if area_ids is not None:
+    params: list[Any] = [json.dumps(list(where.statuses))]
+    if where.area_ids is not None:
         clauses.append("p.area_id IN (SELECT value FROM json_each(?))")
-        params.append(json.dumps(sorted(area_ids)))
+        params.append(json.dumps(sorted(where.area_ids)))
+    if where.severity is not None:
+        clauses.append("i.severity = ?")
+        params.append(where.severity)
+    if where.post_id is not None:
+        clauses.append("i.post_id = ?")
+        params.append(where.post_id)
     return " AND ".join(clauses), params
 
 
-async def count_in_areas(tx: Tx, area_ids: Collection[int] | None, statuses: Sequence[str]) -> int:
-    where, params = _where(area_ids, statuses)
+SEVERITY_FIRST = (
+    "CASE i.severity WHEN 'darurat' THEN 0 WHEN 'tinggi' THEN 1 WHEN 'sedang' THEN 2 ELSE 3 END"
+)
+
+
+async def count_in_areas(tx: Tx, where: Where) -> int:
+    clause, params = _where(where)
     return int(
         await tx.scalar(
-            f"SELECT count(*) FROM issues i JOIN posts p ON p.id = i.post_id WHERE {where}",
+            f"SELECT count(*) FROM issues i JOIN posts p ON p.id = i.post_id WHERE {clause}",
             params,
         )
     )
 
 
-async def cards_in_areas(
-    tx: Tx,
-    area_ids: Collection[int] | None,
-    statuses: Sequence[str],
-    limit: int,
-    offset: int = 0,
-) -> list[IssueCard]:
-    """Newest first."""
-    where, params = _where(area_ids, statuses)
+async def cards_in_areas(tx: Tx, where: Where, limit: int, offset: int = 0) -> list[IssueCard]:
+    """The most severe first, then the newest."""
+    clause, params = _where(where)
     rows = await tx.all(
-        f"{_CARD_SELECT} WHERE {where} ORDER BY i.created_at DESC, i.id DESC LIMIT ? OFFSET ?",
+        f"{_CARD_SELECT} WHERE {clause}"
+        f" ORDER BY {SEVERITY_FIRST}, i.created_at DESC, i.id DESC LIMIT ? OFFSET ?",
         [*params, limit, offset],
     )
     return [_card(row) for row in rows]
@@ -305,3 +332,92 @@ async def advance_follow_up(
 async def updated_at(tx: Tx, issue_id: int) -> datetime | None:
     return from_db(await tx.scalar("SELECT updated_at FROM issues WHERE id = ?", (issue_id,)))
 
+
+
+# --------------------------------------------------------------------------------------------
+# The reporter's corrections while the issue is still new, and the event history.
+# --------------------------------------------------------------------------------------------
+
+CORRECTABLE = ("category", "severity")
+
+
+@dataclass(frozen=True, slots=True)
+class IssueEvent:
+    at: datetime
+    actor_name: str | None
+    kind: str
+    """created, status, withdrawn, corrected (note 'field:old:new'), note."""
+    from_status: str | None
+    to_status: str | None
+    note: str | None
+
+
+async def withdraw(tx: Tx, issue_id: int, reporter_id: int, now: datetime) -> bool:
+    """The reporter takes back a still-new issue: closed, no longer climbing. False if it
+    is not theirs or no longer new."""
+    stamp = to_db(now)
+    changed = await tx.execute(
+        "UPDATE issues SET status = 'ditolak', withdrawn_at = ?, updated_at = ?,"
+        " next_due_at = NULL WHERE id = ? AND reporter_id = ? AND status = 'baru'",
+        (stamp, stamp, issue_id, reporter_id),
+    )
+    if changed != 1:
+        return False
+    await tx.execute(
+        "INSERT INTO issue_events (issue_id, at, actor_id, kind, from_status, to_status)"
+        " VALUES (?, ?, ?, 'withdrawn', 'baru', 'ditolak')",
+        (issue_id, stamp, reporter_id),
+    )
+    return True
+
+
+async def correct(
+    tx: Tx, issue_id: int, reporter_id: int, field: str, value: str, now: datetime
+) -> str | None:
+    """Set the category or severity of the reporter's still-new issue; the old value, or
+    None when nothing changed (not theirs, no longer new, or the same value)."""
+    if field not in CORRECTABLE:
+        raise ValueError(field)
+    old = await tx.scalar(
+        f"SELECT {field} FROM issues WHERE id = ? AND reporter_id = ? AND status = 'baru'"
+        " AND withdrawn_at IS NULL",
+        (issue_id, reporter_id),
+    )
+    if old is None or old == value:
+        return None
+    stamp = to_db(now)
+    changed = await tx.execute(
+        f"UPDATE issues SET {field} = ?, updated_at = ? WHERE id = ? AND status = 'baru'"
+        f" AND {field} = ?",
+        (value, stamp, issue_id, old),
+    )
+    if changed != 1:
+        return None
+    await tx.execute(
+        "INSERT INTO issue_events (issue_id, at, actor_id, kind, note)"
+        " VALUES (?, ?, ?, 'corrected', ?)",
+        (issue_id, stamp, reporter_id, f"{field}:{old}:{value}"),
+    )
+    return str(old)
+
+
+async def add_note(tx: Tx, issue_id: int, actor_id: int, note: str, now: datetime) -> None:
+    await tx.execute(
+        "INSERT INTO issue_events (issue_id, at, actor_id, kind, note) VALUES (?, ?, ?, 'note', ?)",
+        (issue_id, to_db(now), actor_id, note),
+    )
+
+
+async def events(tx: Tx, issue_id: int) -> list[IssueEvent]:
+    """Every event of the issue, oldest first."""
+    rows = await tx.all(
+        "SELECT e.at, m.name, e.kind, e.from_status, e.to_status, e.note FROM issue_events e"
+        " LEFT JOIN members m ON m.id = e.actor_id WHERE e.issue_id = ? ORDER BY e.at, e.id",
+        (issue_id,),
+    )
+    result = []
+    for row in rows:
+        at = from_db(row[0])
+        assert at is not None
+        result.append(IssueEvent(at, row[1], row[2], row[3], row[4], row[5]))
+    return result

@@ -12,6 +12,8 @@ from storage.db import Row, from_db
 ROLES = ("officer", "supervisor", "admin")
 SEVERITIES = ("rendah", "sedang", "tinggi", "darurat")
 ISSUE_STATUSES = ("baru", "diterima", "ditangani", "selesai", "ditolak")
+WITHDRAWN = "ditarik"
+"""How an issue its reporter withdrew is shown: stored as 'ditolak' with ``withdrawn_at``."""
 AREA_LEVELS = ("provinsi", "kota", "kecamatan", "kelurahan")
 
 
@@ -181,7 +183,9 @@ class Issue:
             category=row["category"],
             severity=row["severity"],
             text=row["text"],
-            status=row["status"],
+            status=WITHDRAWN
+            if "withdrawn_at" in keys and row["withdrawn_at"] is not None
+            else row["status"],
             created_at=created,
             photo_count=row["photo_count"] if "photo_count" in keys else 0,
             latitude=row["latitude"],

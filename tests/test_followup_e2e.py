@@ -108,7 +108,7 @@ async def test_accepted_report_left_reminds_assignee_then_level_above(
         )
         assert "TPS 7" in (reminder.text or "")
         labels = [label for label, _ in emu.inline_buttons(reminder)]
-        assert labels == ["🛠️ Tangani", "❌ Tolak"]
+        assert labels == ["🛠️ Tangani", "✔️ Selesai", "❌ Tolak"]
         # acting from the reminder itself works, and restarts the clock
         mark = emu.mark()
         await lurah.press(reminder, emu.inline_buttons(reminder)[0][1])

@@ -259,8 +259,8 @@ async def test_pantau_is_refused_to_officers_and_strangers(
     assert "belum terdaftar" in (stranger.text or "")
     forged = await phone(BUDI).press(refused, "sv:p:2", forge=True)
     assert "tidak berlaku" in (forged.params.get("text") or "")
-    laporan = await phone(SARI).send("/laporan")
-    assert "khusus untuk pengawas dan admin" in (laporan.text or "")
+    laporan = await phone(SARI).send("/laporan")  # an officer is pointed to their commands
+    assert "/lapor membuat" in (laporan.text or "") and "/laporanku" in (laporan.text or "")
 
 
 async def test_pantau_pages(sv_bot: PoskoApp, emu: FakeBotApi, phone: Phones) -> None:
@@ -472,6 +472,7 @@ async def test_accept_start_resolve_with_note(
     assert "Penanggung jawab: Lurah Kebon Jeruk" in (accepted.text or "")
     assert [data for _, data in lurah.buttons(accepted)] == [
         f"sv:i:{issue.id}:start",
+        f"sv:i:{issue.id}:resolve",
         f"sv:i:{issue.id}:reject",
     ]
     started = await lurah.press_and_reply(card, f"sv:i:{issue.id}:start")
@@ -486,7 +487,7 @@ async def test_accept_start_resolve_with_note(
         after=done.index,
     )
     assert (final.text or "").startswith("✅ KBJ-01/0001 · selesai")
-    assert lurah.buttons(final) == []
+    assert [data for _, data in lurah.buttons(final)] == [f"sv:i:{issue.id}:reopen"]
 
     lurah_id = (await query(sv_bot, "SELECT id FROM members WHERE ref = 'lurah'"))[0][0]
     assert await query(sv_bot, "SELECT status, assignee_id FROM issues") == [("selesai", lurah_id)]
@@ -601,6 +602,7 @@ async def test_stale_buttons_after_another_supervisor_moved_it(
     )
     assert [data for _, data in camat.buttons(refreshed)] == [
         f"sv:i:{issue.id}:start",
+        f"sv:i:{issue.id}:resolve",
         f"sv:i:{issue.id}:reject",
     ]
     # both start a note: the first note to arrive wins, the other is told it came too late

@@ -47,6 +47,7 @@ from handlers import (
     fallback,
     hours,
     monitor,
+    myreports,
     onboarding,
     people,
     presence,
@@ -70,6 +71,7 @@ OFFICER_COMMANDS: dict[str, tuple[str, ...]] = {
     "pulang": ("checkout",),
     "aman": ("allclear", "clear"),
     "lapor": ("report",),
+    "darurat": ("emergency",),
     "laporanku": ("myreports",),
     "status": (),
 }
@@ -129,7 +131,8 @@ def _add_handlers(app: PoskoApp) -> None:
         "pulang": presence.pulang,
         "aman": presence.aman,
         "lapor": reports.lapor,
-        "laporanku": reports.laporanku,
+        "darurat": reports.darurat,
+        "laporanku": myreports.laporanku,
         "status": presence.status,
     }
     for name, callback in handlers.items():
@@ -142,6 +145,7 @@ def _add_handlers(app: PoskoApp) -> None:
     app.add_handler(CallbackQueryHandler(alerts.call, pattern=f"^{CALL_PREFIX}"))
     app.add_handler(CallbackQueryHandler(reports.button, pattern=f"^{reports.PREFIX}"))
     monitor.register(app)
+    app.add_handler(CallbackQueryHandler(myreports.button, pattern=f"^{myreports.PREFIX}"))
     supervision.register(app)
     app.add_handler(CallbackQueryHandler(_stale_button))
     app.add_handler(
@@ -150,7 +154,12 @@ def _add_handlers(app: PoskoApp) -> None:
     app.add_handler(
         MessageHandler(filters.UpdateType.MESSAGE & filters.LOCATION, presence.location)
     )
-    app.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.PHOTO, reports.photo))
+    app.add_handler(
+        MessageHandler(
+            filters.UpdateType.MESSAGE & (filters.PHOTO | filters.VIDEO | filters.Document.ALL),
+            reports.photo,
+        )
+    )
     app.add_handler(
         MessageHandler(filters.UpdateType.MESSAGE & filters.COMMAND, fallback.unknown_command)
     )

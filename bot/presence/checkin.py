@@ -131,6 +131,7 @@ async def check_in(
                 "live": fix.live_message_id,
             },
             now,
+            slot=drafts.CHECKIN,
         )
         key = geo.nearest(
             ((post.id, post.latitude, post.longitude) for post in assigned),
@@ -151,12 +152,12 @@ async def choose_post(
         post = assigned.get(post_id)
         if post is None:
             return CheckIn(CheckInStatus.NOT_ASSIGNED)
-        draft = await drafts.get(tx, member.id)
+        draft = await drafts.get(tx, member.id, drafts.CHECKIN)
         if draft is None or draft.kind != CHECKIN_DRAFT:
             return CheckIn(CheckInStatus.NOT_ASSIGNED)
         data = draft.data
         fix = Fix(float(data["lat"]), float(data["lon"]), data.get("acc"), data.get("live"))
-        await drafts.delete(tx, member.id)
+        await drafts.delete(tx, member.id, drafts.CHECKIN)
         return await _check_in_at(tx, member, post, fix, now, watch)
 
 

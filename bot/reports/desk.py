@@ -1,15 +1,18 @@
 """The supervisor's issue desk: who may move an issue, which moves exist, what each tells whom.
 
-Statuses move ``baru → diterima → ditangani → selesai``, or to ``ditolak`` from any open
-status (SPEC §2). Every move is a compare-and-swap on the status, writes an event and an
-audit row, and queues the reporter's notice in the same transaction. Resolving needs a
-note and rejecting a reason: the pending step lives in ``drafts`` so a restart between the
-button and the text loses nothing.
+Statuses move ``baru → diterima → ditangani → selesai`` (or straight from ``diterima`` to
+``selesai``), or to ``ditolak`` from any open status (SPEC §2); a ``selesai`` issue can be
+reopened to ``ditangani`` and a ``ditolak`` one to ``diterima``, with a reason. An issue
+its reporter withdrew (shown ``ditarik``) allows no move. Every move is a compare-and-swap
+on the status, writes an event and an audit row, and queues the reporter's notice in the
+same transaction. Resolving needs a note, rejecting and reopening a reason: the pending
+step lives in ``drafts`` so a restart between the button and the text loses nothing.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
@@ -19,12 +22,12 @@ from bot.core.clock import day_hhmm
 from bot.core.i18n import DEFAULT_LANGUAGE, label, t
 from bot.core.scope import covers, scope_area_ids
 from bot.watch.escalation import levels_for
-from storage import areas, audit, drafts, issues
+from storage import areas, audit, drafts, issues, posts
 from storage import watch as watch_store
 from storage.db import Database, Tx
 from storage.issues import IssueCard
 from storage.outbox import Priority, enqueue
-from storage.records import ISSUE_STATUSES, Issue, Member
+from storage.records import ISSUE_STATUSES, SEVERITIES, Issue, Member
 from storage.watch import Recipient, recipient_language
 
 log = logging.getLogger(__name__)
@@ -33,6 +36,7 @@ ACCEPT = "accept"
 START = "start"
 RESOLVE = "resolve"
 REJECT = "reject"
+REOPEN = "reopen"
 
 OPEN_STATUSES = ("baru", "diterima", "ditangani")
 NOTE_DRAFT = "issue_note"
@@ -59,9 +63,19 @@ class Move:
 MOVES: dict[str, Move] = {
     ACCEPT: Move(ACCEPT, frozenset({"baru"}), "diterima", False),
     START: Move(START, frozenset({"diterima"}), "ditangani", False),
-    RESOLVE: Move(RESOLVE, frozenset({"ditangani"}), "selesai", True),
+    RESOLVE: Move(RESOLVE, frozenset({"diterima", "ditangani"}), "selesai", True),
     REJECT: Move(REJECT, frozenset(OPEN_STATUSES), "ditolak", True),
+    REOPEN: Move(REOPEN, frozenset({"selesai", "ditolak"}), "ditangani", True),
 }
+REOPENED_TO = {"selesai": "ditangani", "ditolak": "diterima"}
+"""A resolved issue is handled again; a rejected one goes back to accepted."""
+
+
+def target_of(move: Move, status: str) -> str:
+    """Where ``move`` takes an issue that is in ``status``."""
+    if move.action == REOPEN:
+        return REOPENED_TO.get(status, move.target)
+    return move.target
 
 
 def next_actions(status: str) -> list[str]:
@@ -97,6 +111,39 @@ class Listing:
     pages: int
     cards: list[IssueCard]
     no_scope: bool = False
+    unknown_post: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Filter:
+    """What '/laporan <word>' lists: statuses, and optionally one severity or one post.
+    ``token`` names it in the 'more' button."""
+
+    token: str
+    statuses: tuple[str, ...]
+    severity: str | None = None
+    post_code: str | None = None
+
+
+_POST_CODE = re.compile(r"(?=.*[-0-9])[A-Za-z0-9][A-Za-z0-9._-]{0,31}")
+"""A post code has a digit or a hyphen (KBJ-01, KEC-KBJ); a plain word is no post."""
+
+
+def parse_filter(word: str) -> Filter | None:
+    """'/laporan [status|severity|post code]'; None when the word means nothing."""
+    wanted = word.strip()
+    statuses = status_filter(wanted)
+    if statuses is not None:
+        if len(statuses) == 1:
+            token = statuses[0]
+        else:
+            token = "open" if statuses == OPEN_STATUSES else "all"
+        return Filter(token, statuses)
+    if wanted.lower() in SEVERITIES:
+        return Filter(wanted.lower(), OPEN_STATUSES, severity=wanted.lower())
+    if _POST_CODE.fullmatch(wanted):
+        return Filter(wanted.upper(), OPEN_STATUSES, post_code=wanted.upper())
+    return None
 
 
 # --- rendering (shared by replies and queued messages) -----------------------------------
@@ -161,17 +208,25 @@ def moved_by(language: str, card: IssueCard) -> str:
 
 
 async def listing(
-    db: Database, member: Member, statuses: tuple[str, ...], page: int, per_page: int
+    db: Database, member: Member, wanted: Filter, page: int, per_page: int
 ) -> Listing:
-    """One page (1-based, clamped) of the issues in the member's subtree, newest first."""
+    """One page (1-based, clamped) of the issues in the member's subtree that ``wanted``
+    lists, the most severe first, then the newest."""
     async with db.read() as tx:
         scope = await scope_area_ids(tx, member)
         if scope is not None and not scope:
             return Listing(0, 1, 1, [], no_scope=True)
-        total = await issues.count_in_areas(tx, scope, statuses)
+        post_id: int | None = None
+        if wanted.post_code is not None:
+            post = await posts.by_code(tx, wanted.post_code)
+            if post is None:
+                return Listing(0, 1, 1, [], unknown_post=True)
+            post_id = post.id
+        where = issues.Where(scope, wanted.statuses, wanted.severity, post_id)
+        total = await issues.count_in_areas(tx, where)
         pages = max(1, -(-total // per_page))
         page = min(max(1, page), pages)
-        cards = await issues.cards_in_areas(tx, scope, statuses, per_page, (page - 1) * per_page)
+        cards = await issues.cards_in_areas(tx, where, per_page, (page - 1) * per_page)
         return Listing(total, page, pages, cards)
 
 
@@ -285,11 +340,12 @@ async def _apply(
     follow_up_after: timedelta = DEFAULT_FOLLOW_UP,
 ) -> DeskResult:
     before = card.issue.status
+    target = target_of(move, before)
     changed = await issues.change_status(
         tx,
         card.issue.id,
         before,
-        move.target,
+        target,
         member.id,
         note,
         now,
@@ -307,10 +363,10 @@ async def _apply(
         card.issue.id,
         ref=card.issue.ref,
         from_status=before,
-        to_status=move.target,
+        to_status=target,
         note=note,
     )
-    followed = move.target in FOLLOWED_STATUSES
+    followed = target in FOLLOWED_STATUSES
     await issues.set_follow_up(tx, card.issue.id, now + follow_up_after if followed else None)
     await _tell_reporter(tx, current, member, move, note, now)
     if before == "baru":

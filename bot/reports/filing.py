@@ -20,6 +20,10 @@ from storage.records import SEVERITIES, Draft, Issue, Member, Post
 
 REPORT_DRAFT = "report"
 ONE_SHOT_SEVERITY = "sedang"
+PHOTO = "photo"
+IMAGE = "image"
+VIDEO = "video"
+MEDIA_KINDS = (PHOTO, IMAGE, VIDEO)
 
 
 class Step(StrEnum):
@@ -40,13 +44,23 @@ class ReportDraft:
     severity: str | None = None
     text: str | None = None
     photos: list[str] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)
+    """What each of ``photos`` is: photo, image (a picture sent as a file) or video."""
     latitude: float | None = None
     longitude: float | None = None
     media_group: str | None = None
+    album_reply: int | None = None
+    """The message that answered the current album; edited as its photos arrive."""
+    album_refused: bool = False
+    one_shot: bool = False
+    """A one-shot whose text is kept: filed as soon as the category is chosen."""
 
     @classmethod
     def from_draft(cls, draft: Draft) -> ReportDraft:
         data = draft.data
+        photos = list(data.get("photos", []))
+        kinds = list(data.get("kinds", []))
+        kinds += [PHOTO] * (len(photos) - len(kinds))
         return cls(
             step=Step(draft.step),
             post_id=data.get("post_id"),
@@ -54,10 +68,14 @@ class ReportDraft:
             category=data.get("category"),
             severity=data.get("severity"),
             text=data.get("text"),
-            photos=list(data.get("photos", [])),
+            photos=photos,
+            kinds=kinds[: len(photos)],
             latitude=data.get("lat"),
             longitude=data.get("lon"),
             media_group=data.get("media_group"),
+            album_reply=data.get("album_reply"),
+            album_refused=bool(data.get("album_refused", False)),
+            one_shot=bool(data.get("one_shot", False)),
         )
 
     def data(self) -> dict[str, Any]:
@@ -68,9 +86,13 @@ class ReportDraft:
             "severity": self.severity,
             "text": self.text,
             "photos": self.photos,
+            "kinds": self.kinds,
             "lat": self.latitude,
             "lon": self.longitude,
             "media_group": self.media_group,
+            "album_reply": self.album_reply,
+            "album_refused": self.album_refused,
+            "one_shot": self.one_shot,
         }
 
 
@@ -93,6 +115,11 @@ class Outcome:
     issue: Issue | None = None
     choices: tuple[Post, ...] = ()
     new_photo: bool = False
+    album_reply: int | None = None
+    """For the 2nd+ photo of an album: the message to update instead of a new reply."""
+    caption_added: bool = False
+    quiet: bool = False
+    """A refusal already told for this album: say nothing again."""
 
 
 async def _load(tx: Tx, member: Member) -> ReportDraft | None:
@@ -104,6 +131,14 @@ async def _load(tx: Tx, member: Member) -> ReportDraft | None:
 
 async def _save(tx: Tx, member: Member, draft: ReportDraft, now: datetime) -> None:
     await drafts.put(tx, member.id, REPORT_DRAFT, draft.step.value, draft.data(), now)
+
+
+async def _busy(tx: Tx, member: Member) -> bool:
+    """A report being written (past choosing its post) holds the conversation slot."""
+    held = await drafts.get(tx, member.id)
+    if held is None:
+        return False
+    return held.kind != REPORT_DRAFT or held.step != Step.POST.value
 
 
 async def _default_post(tx: Tx, member: Member) -> tuple[Post | None, list[Post]]:
@@ -161,28 +196,46 @@ async def _advance(
         return Outcome(draft=draft)
 
 
-async def choose_post(db: Database, member: Member, post_id: int, now: datetime) -> Outcome:
+async def choose_post(
+    db: Database, member: Member, post_id: int, now: datetime, watch: PostWatch | None = None
+) -> Outcome:
+    """The post of the report; a one-shot that already has its category is filed now."""
+
     async def change(tx: Tx, draft: ReportDraft) -> Problem | None:
         assigned = await posts.assigned_to(tx, member.id)
         post = next((p for p in assigned if p.id == post_id), None)
         if post is None:
             return Problem.BAD_CHOICE
         draft.post_id, draft.post_code, draft.step = post.id, post.code, Step.CATEGORY
+        if draft.one_shot and draft.category is not None:
+            draft.step = Step.CONFIRM
         return None
 
-    return await _advance(db, member, Step.POST, change, now)
+    outcome = await _advance(db, member, Step.POST, change, now)
+    if outcome.draft is not None and outcome.draft.step is Step.CONFIRM and outcome.draft.one_shot:
+        return await submit(db, member, now, watch)
+    return outcome
 
 
 async def choose_category(
-    db: Database, member: Member, category: str, categories: list[str], now: datetime
+    db: Database,
+    member: Member,
+    category: str,
+    categories: list[str],
+    now: datetime,
+    watch: PostWatch | None = None,
 ) -> Outcome:
     async def change(_tx: Tx, draft: ReportDraft) -> Problem | None:
         if category not in categories:
             return Problem.BAD_CHOICE
-        draft.category, draft.step = category, Step.SEVERITY
+        draft.category = category
+        draft.step = Step.CONFIRM if draft.one_shot else Step.SEVERITY
         return None
 
-    return await _advance(db, member, Step.CATEGORY, change, now)
+    outcome = await _advance(db, member, Step.CATEGORY, change, now)
+    if outcome.draft is not None and outcome.draft.one_shot and outcome.problem is None:
+        return await submit(db, member, now, watch)
+    return outcome
 
 
 async def choose_severity(db: Database, member: Member, severity: str, now: datetime) -> Outcome:
@@ -211,28 +264,80 @@ async def give_text(
     return await _advance(db, member, Step.TEXT, change, now)
 
 
-async def add_photo(
-    db: Database,
-    member: Member,
-    file_id: str,
-    media_group: str | None,
-    max_photos: int,
-    now: datetime,
+@dataclass(frozen=True, slots=True)
+class Media:
+    file_id: str
+    kind: str
+    caption: str | None = None
+    media_group: str | None = None
+
+
+def _with_caption(text: str | None, caption: str, max_text: int) -> str:
+    """The report text with a caption added on its own line, cut to ``max_text``."""
+    joined = f"{text}\n{caption}" if text else caption
+    return joined if len(joined) <= max_text else joined[: max_text - 1].rstrip() + "…"
+
+
+async def add_media(
+    db: Database, member: Member, media: Media, max_photos: int, max_text: int, now: datetime
 ) -> Outcome:
-    """Attach a photo; ``new_photo`` is False for the 2nd+ photo of one album (one reply)."""
+    """Attach a photo, an image file or a video, its caption added to the report text.
+
+    An album arrives as one message per item sharing a ``media_group``: only its first item
+    gets a reply (``new_photo``); the others carry ``album_reply``, the message to update
+    with the new count. Past ``max_photos`` the item is refused, once per album."""
     same_album = False
+    refused = False
+    quiet = False
+    caption = (media.caption or "").strip()
+    added_caption = False
 
     async def change(_tx: Tx, draft: ReportDraft) -> Problem | None:
-        nonlocal same_album
+        nonlocal same_album, refused, quiet, added_caption
+        same_album = media.media_group is not None and media.media_group == draft.media_group
+        if not same_album:
+            draft.media_group, draft.album_reply, draft.album_refused = (
+                media.media_group,
+                None,
+                False,
+            )
         if len(draft.photos) >= max_photos:
-            return Problem.TOO_MANY_PHOTOS
-        same_album = media_group is not None and media_group == draft.media_group
-        draft.photos.append(file_id)
-        draft.media_group = media_group
+            refused, quiet = True, same_album and draft.album_refused
+            draft.album_refused = True
+            return None
+        draft.photos.append(media.file_id)
+        draft.kinds.append(media.kind if media.kind in MEDIA_KINDS else PHOTO)
+        if caption and max_text > 0:
+            draft.text = _with_caption(draft.text, caption, max_text)
+            added_caption = True
         return None
 
     outcome = await _advance(db, member, Step.ATTACH, change, now)
-    return replace(outcome, new_photo=outcome.problem is None and not same_album)
+    if outcome.problem is not None:
+        return outcome
+    if refused:
+        return replace(outcome, problem=Problem.TOO_MANY_PHOTOS, quiet=quiet)
+    album_reply = outcome.draft.album_reply if same_album and outcome.draft else None
+    return replace(
+        outcome,
+        new_photo=not same_album,
+        album_reply=album_reply,
+        caption_added=added_caption,
+    )
+
+
+async def remember_album_reply(
+    db: Database, member: Member, media_group: str, message_id: int, now: datetime
+) -> None:
+    """The reply to an album's first photo, so that its other photos update it."""
+
+    async def change(_tx: Tx, draft: ReportDraft) -> Problem | None:
+        if draft.media_group != media_group:
+            return Problem.WRONG_STEP
+        draft.album_reply = message_id
+        return None
+
+    await _advance(db, member, Step.ATTACH, change, now)
 
 
 async def add_location(
@@ -268,6 +373,7 @@ async def _file(
             severity=draft.severity,
             text=draft.text,
             photos=draft.photos,
+            kinds=draft.kinds,
             latitude=draft.latitude,
             longitude=draft.longitude,
         ),
@@ -312,6 +418,7 @@ async def one_shot(
     max_text: int,
     now: datetime,
     watch: PostWatch | None = None,
+    severity: str = ONE_SHOT_SEVERITY,
 ) -> Outcome:
     if not text.strip():
         return Outcome(problem=Problem.EMPTY)
@@ -319,17 +426,55 @@ async def one_shot(
         return Outcome(problem=Problem.TOO_LONG)
     async with db.transaction() as tx:
         post, choices = await _default_post(tx, member)
+        if post is None and not choices:
+            return Outcome(problem=Problem.NO_POSTS)
         if post is None:
-            return Outcome(problem=Problem.WHICH_POST if choices else Problem.NO_POSTS)
+            # Several posts and on duty at none: keep the report, ask which post; it is
+            # filed as soon as the post is chosen (an emergency must not wait for /hadir).
+            if await _busy(tx, member):
+                return Outcome(problem=Problem.WHICH_POST)
+            waiting = ReportDraft(
+                Step.POST,
+                category=category,
+                severity=severity,
+                text=text.strip(),
+                one_shot=True,
+            )
+            await _save(tx, member, waiting, now)
+            return Outcome(draft=waiting, choices=tuple(choices))
         draft = ReportDraft(
             Step.CONFIRM,
             post_id=post.id,
             post_code=post.code,
             category=category,
-            severity=ONE_SHOT_SEVERITY,
+            severity=severity,
             text=text.strip(),
         )
         return Outcome(issue=await _file(tx, member, draft, now, watch))
+
+
+async def one_shot_without_category(
+    db: Database, member: Member, text: str, max_text: int, now: datetime
+) -> Outcome:
+    """'/lapor <text>' whose first word is no category: the text is kept in a draft that
+    asks only for the category (and the post, where that is not clear), then is filed
+    with the one-shot severity as soon as the category is chosen."""
+    cleaned = text.strip()
+    if not cleaned:
+        return Outcome(problem=Problem.EMPTY)
+    if len(cleaned) > max_text:
+        return Outcome(problem=Problem.TOO_LONG)
+    async with db.transaction() as tx:
+        post, choices = await _default_post(tx, member)
+        if post is None and not choices:
+            return Outcome(problem=Problem.NO_POSTS)
+        if post is None:
+            draft = ReportDraft(Step.POST)
+        else:
+            draft = ReportDraft(Step.CATEGORY, post_id=post.id, post_code=post.code)
+        draft.text, draft.severity, draft.one_shot = cleaned, ONE_SHOT_SEVERITY, True
+        await _save(tx, member, draft, now)
+        return Outcome(draft=draft, choices=tuple(choices))
 
 
 async def mine(db: Database, member: Member, limit: int = 10) -> list[Issue]:
