@@ -664,6 +664,31 @@ async def test_a_report_in_progress_is_not_overwritten(
     assert await query(sv_bot, "SELECT kind FROM drafts") == [("report",)]
 
 
+async def test_a_note_being_asked_for_is_not_overwritten_by_lapor(
+    sv_bot: PoskoApp, emu: FakeBotApi, phone: Phones
+) -> None:
+    async with runtime_of(sv_bot).database.transaction() as tx:
+        await tx.execute(
+            "INSERT INTO member_roles (member_id, role) SELECT id, 'officer'"
+            " FROM members WHERE ref = 'lurah'"
+        )
+        await tx.execute(
+            "INSERT INTO assignments (member_id, post_id) SELECT m.id, p.id"
+            " FROM members m, posts p WHERE m.ref = 'lurah' AND p.code = 'KBJ-01'"
+        )
+    issue = await new_issue(sv_bot, "KBJ-01", "budi")
+    lurah = phone(LURAH)
+    card = await laporan_card(emu, LURAH, issue.ref)
+    await lurah.press_and_reply(card, f"sv:i:{issue.id}:reject")  # asks for the reason
+    for command in ("/lapor", "/lapor kotak suara hilang"):
+        refused = await lurah.send(command)
+        assert "diminta menulis catatan" in (refused.text or ""), command
+    assert await query(sv_bot, "SELECT kind FROM drafts") == [("issue_note",)]
+    await lurah.send("Laporan ganda, sudah ditangani di KBJ-02")
+    rows = await query(sv_bot, "SELECT status FROM issues WHERE id = ?", (issue.id,))
+    assert rows == [("ditolak",)]
+
+
 # --- announcing new issues ------------------------------------------------------------------
 
 

@@ -106,6 +106,7 @@ class Problem(Enum):
     UNKNOWN_CATEGORY = "unknown_category"
     EMPTY = "empty"
     WHICH_POST = "which_post"
+    NOTE_PENDING = "note_pending"  # a note or reason the member was asked for is not in yet
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +134,13 @@ async def _save(tx: Tx, member: Member, draft: ReportDraft, now: datetime) -> No
     await drafts.put(tx, member.id, REPORT_DRAFT, draft.step.value, draft.data(), now)
 
 
+async def _note_pending(tx: Tx, member: Member) -> bool:
+    """The conversation slot holds a note or reason being asked for (not a report): a new
+    report must not overwrite it, or the typed note would land in the report."""
+    held = await drafts.get(tx, member.id)
+    return held is not None and held.kind != REPORT_DRAFT
+
+
 async def _busy(tx: Tx, member: Member) -> bool:
     """A report being written (past choosing its post) holds the conversation slot."""
     held = await drafts.get(tx, member.id)
@@ -154,6 +162,8 @@ async def _default_post(tx: Tx, member: Member) -> tuple[Post | None, list[Post]
 
 async def start(db: Database, member: Member, now: datetime) -> Outcome:
     async with db.transaction() as tx:
+        if await _note_pending(tx, member):
+            return Outcome(problem=Problem.NOTE_PENDING)
         post, choices = await _default_post(tx, member)
         if post is None and not choices:
             return Outcome(problem=Problem.NO_POSTS)
@@ -465,6 +475,8 @@ async def one_shot_without_category(
     if len(cleaned) > max_text:
         return Outcome(problem=Problem.TOO_LONG)
     async with db.transaction() as tx:
+        if await _note_pending(tx, member):
+            return Outcome(problem=Problem.NOTE_PENDING)
         post, choices = await _default_post(tx, member)
         if post is None and not choices:
             return Outcome(problem=Problem.NO_POSTS)
