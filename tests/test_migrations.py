@@ -103,3 +103,43 @@ async def test_failed_migration_rolls_back(tmp_path: Path, monkeypatch: pytest.M
     async with db.read() as tx:
         assert await tx.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'half'") == 0
     await db.close()
+
+
+async def test_follow_up_clocks_start_for_what_is_in_flight(tmp_path: Path) -> None:
+    """Migration 0010: a taken alert and an accepted report that exist before it get a
+    deadline (due at once), so nothing taken before the upgrade goes quiet for good."""
+    path = tmp_path / "inflight.db"
+    before = [m for m in migrations() if m[0] < 10]
+    t = "2026-11-27T12:00:00+00:00"
+    with sqlite3.connect(path) as conn:
+        for version, _, sql in before:
+            conn.executescript(sql)
+            conn.execute(f"PRAGMA user_version = {version}")
+        conn.executescript(
+            f"""
+            INSERT INTO areas (id, code, name, level, created_at, updated_at)
+              VALUES (1, '31', 'DKI', 'provinsi', '{t}', '{t}');
+            INSERT INTO posts (id, code, name, area_id, created_at, updated_at, next_due_at)
+              VALUES (1, 'A-1', 'Posko A', 1, '{t}', '{t}', '2026-11-28T00:00:00+00:00'),
+                     (2, 'B-1', 'Posko B', 1, '{t}', '{t}', NULL);
+            INSERT INTO members (id, ref, name, created_at, updated_at)
+              VALUES (1, 'camat', 'Camat', '{t}', '{t}');
+            INSERT INTO alerts (id, post_id, kind, opened_at, acked_by, acked_at)
+              VALUES (1, 1, 'silent', '{t}', 1, '2026-11-27T12:05:00+00:00');
+            INSERT INTO alerts (id, post_id, kind, opened_at) VALUES (2, 2, 'unstaffed', '{t}');
+            INSERT INTO issues (id, ref, post_id, reporter_id, category, severity, text,
+                                status, created_at, updated_at)
+              VALUES (1, 'A-1/0001', 1, 1, 'logistik', 'sedang', 'x', 'diterima', '{t}', '{t}'),
+                     (2, 'A-1/0002', 1, 1, 'logistik', 'sedang', 'y', 'baru', '{t}', '{t}');
+            """
+        )
+    db = await Database.open(path)
+    await db.migrate()
+    await db.close()
+    with sqlite3.connect(path) as conn:
+        alerts = conn.execute("SELECT id, next_due_at FROM alerts ORDER BY id").fetchall()
+        posts = conn.execute("SELECT id, next_due_at FROM posts ORDER BY id").fetchall()
+        issues = conn.execute("SELECT id, follow_up_due_at FROM issues ORDER BY id").fetchall()
+    assert alerts == [(1, "2026-11-27T12:05:00+00:00"), (2, None)]
+    assert posts == [(1, "2026-11-27T12:05:00+00:00"), (2, None)]
+    assert issues == [(1, t), (2, None)]
