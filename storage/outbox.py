@@ -214,6 +214,26 @@ async def repoint_chat(tx: Tx, old_chat_id: int, new_chat_id: int) -> int:
     return moved
 
 
+async def readdress_person(tx: Tx, old_chat_id: int, new_chat_id: int) -> int:
+    """A member moved to a new Telegram account: what still waits to be sent to the lost
+    phone goes to the new one. Edits of messages in the old chat cannot follow (the message
+    is not there): they are dropped. Returns the number of rows moved."""
+    moved = await tx.execute(
+        "UPDATE outbox SET chat_id = ? WHERE chat_id = ? AND status = 'pending'"
+        " AND method LIKE 'send%'",
+        (new_chat_id, old_chat_id),
+    )
+    await tx.execute(
+        "UPDATE outbox SET status = 'failed', error = 'readdressed: the account was replaced'"
+        " WHERE chat_id = ? AND status = 'pending'",
+        (old_chat_id,),
+    )
+    await tx.execute(
+        "UPDATE alert_notifications SET chat_id = ? WHERE chat_id = ?", (new_chat_id, old_chat_id)
+    )
+    return moved
+
+
 async def next_not_before(tx: Tx, after: datetime) -> datetime | None:
     """The earliest moment after ``after`` at which a pending row becomes due."""
     text = await tx.scalar(

@@ -57,6 +57,18 @@ async def test_lost_phone_moves_the_member_to_the_new_account(
     old = phone(BUDI)
     assert "KBJ-01" in ((await old.send("/status")).text or "")  # the old phone works
     code = await rebind_code(phone)
+    # a notice still waiting for the old phone (a circular queued for later, say)
+    db = await Database.open(db_path)
+    try:
+        async with db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO outbox (chat_id, kind, method, payload, not_before, created_at)"
+                " VALUES (?, 'test', 'sendMessage', '{\"text\": \"Apel pagi\"}',"
+                " '2100-01-01T00:00:00+00:00', '2026-11-27T12:00:00+00:00')",
+                (BUDI.id,),
+            )
+    finally:
+        await db.close()
     # the confirm message lost its buttons once used
     assert await query(db_path, "SELECT rebind FROM invites WHERE code = ?", (code,)) == [(1,)]
     joined = await phone(BUDI_NEW_PHONE).send(f"/start {code}")
@@ -75,7 +87,10 @@ async def test_lost_phone_moves_the_member_to_the_new_account(
     )
     assert len(audit) == 1
     detail = json.loads(str(audit[0][2]))
-    assert detail == {"old": BUDI.id, "new": BUDI_NEW_PHONE.id}
+    assert detail == {"old": BUDI.id, "new": BUDI_NEW_PHONE.id, "readdressed": 1}
+    # what waited for the lost phone now waits for the new one
+    waiting = await query(db_path, "SELECT chat_id FROM outbox WHERE kind = 'test'")
+    assert waiting == [(BUDI_NEW_PHONE.id,)]
     actions = [
         row[0]
         for row in await query(

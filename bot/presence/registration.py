@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import Enum
 
-from storage import audit, invites, members
+from storage import audit, invites, members, outbox
 from storage.db import Database, Tx
 from storage.invites import InviteOutcome
 from storage.records import Member
@@ -135,8 +135,17 @@ async def _join(
                 # Rolling back keeps the code usable by the right person.
                 raise _Taken(member)
             await members.bind_telegram(tx, member.id, telegram_id, client_language, now)
+            moved = await outbox.readdress_person(tx, old, telegram_id)
             await audit.record(
-                tx, now, member.id, "rebind", "member", member.id, old=old, new=telegram_id
+                tx,
+                now,
+                member.id,
+                "rebind",
+                "member",
+                member.id,
+                old=old,
+                new=telegram_id,
+                readdressed=moved,
             )
             bound = await members.by_id(tx, member.id)
             return Join(JoinStatus.JOINED, bound, replaced_telegram_id=old)
