@@ -81,9 +81,15 @@ async def test_accepted_report_reminds_assignee_then_tells_level_above(
     assert [(row[0], row[1]) for row in above] == [(2002, "issue_follow_up_above")]
     assert "is not done: still" in above[0][2] and "Lurah" in above[0][2]  # camat reads English
     assert above[0][3] == [f"sv:i:{issue_id}:{move}" for move in ("start", "resolve", "reject")]
-    clock.set(OPEN + 10 * M + 10 * H)
+    # it never goes quiet while open: the top is told again every follow_up_after
+    clock.set(OPEN + 10 * M + 6 * H)
     await watcher.sweep()
-    assert len(await sent(db, FOLLOW)) == 2  # told once; nothing repeats
+    again = (await sent(db, FOLLOW))[2:]
+    assert [row[1] for row in again] == ["issue_follow_up_above"]
+    assert again[0][0] == 2003  # one level further up: the walikota
+    clock.set(OPEN + 10 * M + 7 * H)
+    await watcher.sweep()
+    assert len(await sent(db, FOLLOW)) == 3  # not before another follow_up_after
 
 
 async def test_progress_restarts_and_resolving_ends_the_follow_up(

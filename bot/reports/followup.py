@@ -94,7 +94,11 @@ async def follow_up(
                 )
             log.info("report follow-up: assignee reminded issue=%s", item.id)
             continue
-        held &= await issues.advance_follow_up(tx, item.id, item.stage, item.stage + 1, None)
+        # Like an alert, it never goes quiet while open: one level up per ``after``, then
+        # repeated at the top every ``after``.
+        held &= await issues.advance_follow_up(
+            tx, item.id, item.stage, item.stage + 1, now + after
+        )
         ladder = ladder_for(await areas.path(tx, card.area_id))
         mine = next(
             (
@@ -107,7 +111,8 @@ async def follow_up(
         if mine + 1 >= len(ladder):
             log.info("report follow-up: nobody above the assignee issue=%s", item.id)
             continue
-        for recipient in ladder[mine + 1].recipients:
+        level = ladder[min(mine + item.stage, len(ladder) - 1)]
+        for recipient in level.recipients:
             await _send(
                 tx,
                 recipient,
@@ -118,7 +123,5 @@ async def follow_up(
                 who=card.assignee_name or "-",
                 time=day_hhmm(since),
             )
-        log.info(
-            "report follow-up: passed up issue=%s area=%s", item.id, ladder[mine + 1].area.code
-        )
+        log.info("report follow-up: passed up issue=%s area=%s", item.id, level.area.code)
     return held
