@@ -333,6 +333,22 @@ async def test_pantau_lists_open_alerts_first_and_takes_from_there(
     assert "Peringatan terbuka" not in (lurah_view.text or "")
 
 
+async def test_taking_from_pantau_hears_the_recovery(
+    sv_bot: PoskoApp, emu: FakeBotApi, phone: Phones, clock: FakeClock
+) -> None:
+    await settle(sv_bot)
+    clock.advance(timedelta(minutes=16))
+    await settle(sv_bot)  # every post is empty: the lurah and the camat are alerted
+    admin = phone(ADMIN)  # the city team was not alerted, but takes KBJ-01 from the list
+    listed = await ask(emu, ADMIN, "/pantau", "Peringatan terbuka")
+    (take,) = [data for label, data in admin.buttons(listed) if label == "✋ KBJ-01"]
+    await admin.press_and_reply(listed, take)
+    await phone(BUDI).location(*MONAS)
+    await settle(sv_bot)
+    told = [row[0] for row in await outbox_rows(sv_bot, "recovered")]
+    assert ADMIN.id in told and LURAH.id in told
+
+
 async def test_pantau_one_post_shows_who_is_where_and_how_to_reach_them(
     sv_bot: PoskoApp, emu: FakeBotApi, phone: Phones, clock: FakeClock
 ) -> None:

@@ -130,6 +130,13 @@ async def take(
                 ref_type="alert",
                 ref_id=alert_id,
             )
+        if member.telegram_id is not None and all(
+            r.chat_id != member.telegram_id for r in told.get(alert_id, [])
+        ):
+            # Taken from /pantau or a group: the taker hears the end in private like
+            # everyone who was alerted (the reminders promise it).
+            me = Recipient(member.telegram_id, member.id, language_of(member))
+            await store.record_notifications(tx, [(alert_id, alert.step, me)], now)
         people = tuple((await alerts_store.people(tx, [post.id])).get(post.id, []))
         if member.telegram_id is not None and pressed_in not in (None, member.telegram_id):
             language = language_of(member)
