@@ -147,16 +147,20 @@ async def _alerts(context: PoskoContext) -> tuple[str, InlineKeyboardMarkup | No
     if not lines:
         return None
     parts = [context.t("pantau.alerts_title", count=total)]
-    actions: list[tuple[str, str]] = []
+    rows: list[list[tuple[str, str]]] = []
     for line in lines:
         parts.append(_alert_line(context, line, now))
+        look = context.t("pantau.detail_button", code=line.post_code)
+        row = [(look, f"{DETAIL_PREFIX}{line.post_id}")]
         if line.taken_by is None:
             label = context.t("pantau.take_button", code=line.post_code)
-            actions.append((label, f"{TAKE_PREFIX}{line.id}"))
+            row.insert(0, (label, f"{TAKE_PREFIX}{line.id}"))
+        rows.append(row)
     if total > len(lines):
         parts.append(context.t("pantau.alerts_more", count=total - len(lines)))
-    parts += ["", context.t("pantau.alerts_hint")]
-    return "\n".join(parts), buttons(grid(actions, 3)) if actions else None
+    untaken = any(line.taken_by is None for line in lines)
+    parts += ["", context.t("pantau.alerts_hint" if untaken else "pantau.alerts_hint_look")]
+    return "\n".join(parts), buttons(rows)
 
 
 def _alert_line(context: PoskoContext, line: AlertLine, now: datetime) -> str:

@@ -86,6 +86,7 @@ class AlertLine:
     """An open alert as /pantau lists it: what, since when, who took it."""
 
     id: int
+    post_id: int
     post_code: str
     post_name: str
     kind: str
@@ -116,7 +117,7 @@ async def open_alerts(
 
 
 _ALERT_LINE = (
-    "SELECT a.id, p.code, p.name, a.kind, a.opened_at, m.name AS taker, a.acked_at"
+    "SELECT a.id, a.post_id, p.code, p.name, a.kind, a.opened_at, m.name AS taker, a.acked_at"
     " FROM alerts a JOIN posts p ON p.id = a.post_id"
     " LEFT JOIN members m ON m.id = a.acked_by"
 )
@@ -127,6 +128,7 @@ def _alert_line(row: Any) -> AlertLine:
     assert opened is not None
     return AlertLine(
         row["id"],
+        row["post_id"],
         row["code"],
         row["name"],
         row["kind"],

@@ -319,13 +319,14 @@ async def test_pantau_lists_open_alerts_first_and_takes_from_there(
     assert "KBJ-02 · Posko Kel. Sukabumi Utara · posko kosong sejak 19:1" in text
     assert text.count("belum diambil alih") == 2
     takes = camat.buttons(listed)
-    assert [label for label, _ in takes] == ["✋ KBJ-02", "✋ KEC-KBJ"]
+    assert [label for label, _ in takes] == ["✋ KBJ-02", "🔎 KBJ-02", "✋ KEC-KBJ", "🔎 KEC-KBJ"]
     taken = await camat.press_and_reply(listed, takes[0][1])
     assert "mengambil alih" in (taken.text or "") and "KBJ-02" in (taken.text or "")
     # only the pressed button goes; the other alert can still be taken from the same list
     now_shown = emu.message(CAMAT.id, listed.message_id)
     assert now_shown is not None
-    assert [label for label, _ in emu.inline_buttons(now_shown)] == ["✋ KEC-KBJ"]
+    left = [label for label, _ in emu.inline_buttons(now_shown)]
+    assert left == ["🔎 KBJ-02", "✋ KEC-KBJ", "🔎 KEC-KBJ"]
     again = await ask(emu, CAMAT, "/pantau", "Peringatan terbuka")
     assert "diambil alih oleh Camat Kebon Jeruk pukul 19:16" in (again.text or "")
     # the lurah sees only his kelurahan's post: no alert there
