@@ -20,7 +20,7 @@ from handlers.common import (
     buttons,
     callback_id,
     command_args,
-    drop_buttons,
+    drop_pressed_button,
     reply,
     require,
 )
@@ -186,7 +186,7 @@ async def button(update: Update, context: PoskoContext) -> None:
         await query.answer(context.t("common.stale_button"), show_alert=True)
         return
     await query.answer(context.t("hours.removed_toast", id=override_id))
-    await drop_buttons(query)
+    await drop_pressed_button(query)
     if query.message is not None:
         await context.bot.send_message(
             query.message.chat.id,

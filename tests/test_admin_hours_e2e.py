@@ -73,7 +73,7 @@ async def test_jam_closes_a_post_now_and_no_alert_follows(
     assert rows == [("mon-fri 08:00-16:00; sat 08:00-12:00",)]
     audit = await query(db_path, "SELECT detail FROM audit_log WHERE action = 'hours'")
     assert [json.loads(str(row[0])) for row in audit] == [
-        {"before": "24h", "after": "mon-fri 08:00-16:00; sat 08:00-12:00"}
+        {"before": {"24h": ["KBJ-01"]}, "after": "mon-fri 08:00-16:00; sat 08:00-12:00"}
     ]
     # past the grace time nobody is alerted: KBJ-01 is closed now
     clock.advance(timedelta(minutes=20))

@@ -126,10 +126,14 @@ async def set_weekly(
             return Result(Status.NO_POSTS, target)
         ids = [post.id for post in target.posts]
         await posts.set_hours(tx, ids, canonical, now)
+        # One audit row for the change, however many posts it covers (a whole kota is
+        # thousands): the hours each had before, with the posts that had them.
+        earlier: dict[str, list[str]] = {}
         for post in target.posts:
-            await audit.record(
-                tx, now, actor_id, "hours", "post", post.id, before=post.hours, after=canonical
-            )
+            earlier.setdefault(post.hours, []).append(post.code)
+        await audit.record(
+            tx, now, actor_id, "hours", "target", code, after=canonical, before=earlier
+        )
         _follow(tx, watcher, now)
     before = tuple(sorted({post.hours for post in target.posts}))
     return Result(Status.DONE, target, canonical, before=before)
