@@ -48,7 +48,6 @@ from handlers.common import (
     reply,
     require,
 )
-from storage import audit
 from storage.circulars import ReadOutcome
 
 log = logging.getLogger(__name__)
@@ -375,14 +374,12 @@ async def undang(update: Update, context: PoskoContext) -> None:
         await people.ask_rebind(update, context, target)
         return
     now = runtime.clock.now()
-    invitation = await invite(runtime.database, ref, now, runtime.settings.invites.expiry)
+    invitation = await invite(
+        runtime.database, ref, now, runtime.settings.invites.expiry, actor_id=member.id, via="bot"
+    )
     if invitation is None:
         await reply(update, context, "invite.unknown", ref=ref)
         return
-    async with runtime.database.transaction() as tx:
-        await audit.record(
-            tx, now, member.id, "invite_sent", "member", invitation.member.id, via="bot"
-        )
     await reply(update, context, "common.raw", text=people.invite_text(context, invitation))
 
 

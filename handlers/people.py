@@ -30,7 +30,7 @@ from handlers.common import (
     reply,
     require,
 )
-from storage import audit, members
+from storage import members
 from storage.records import Member
 
 App = Application[Any, Any, Any, Any, Any, Any]
@@ -119,10 +119,6 @@ async def _rebind(update: Update, context: PoskoContext, member: Member, target_
     if invitation is None:
         await query.answer(context.t("common.stale_button"), show_alert=True)
         return
-    async with runtime.database.transaction() as tx:
-        await audit.record(
-            tx, now, member.id, "invite_sent", "member", target_id, via="bot", rebind=True
-        )
     await query.answer()
     await drop_buttons(query)
     await _send(update, context, invite_text(context, invitation, rebind=True))
@@ -150,8 +146,6 @@ async def _invite_new(
     if invitation is None:
         await query.answer(context.t("common.stale_button"), show_alert=True)
         return
-    async with runtime.database.transaction() as tx:
-        await audit.record(tx, now, member.id, "invite_sent", "member", target_id, via="bot")
     await query.answer()
     await drop_buttons(query)
     await _send(update, context, invite_text(context, invitation))

@@ -41,6 +41,7 @@ async def invite(
     *,
     rebind: bool = False,
     actor_id: int | None = None,
+    via: str = "cli",
 ) -> Invitation | None:
     """A fresh single-use code for member ``ref`` (None when there is no such member).
 
@@ -50,7 +51,7 @@ async def invite(
         member = await members.by_ref(tx, ref)
         if member is None:
             return None
-        return await _invite(tx, member, now, valid_for, rebind, actor_id)
+        return await _invite(tx, member, now, valid_for, rebind, actor_id, via)
 
 
 async def invite_member(
@@ -61,23 +62,38 @@ async def invite_member(
     *,
     rebind: bool = False,
     actor_id: int | None = None,
+    via: str = "bot",
 ) -> Invitation | None:
     """As :func:`invite`, by the member's id (a button carries the id)."""
     async with db.transaction() as tx:
         member = await members.by_id(tx, member_id)
         if member is None:
             return None
-        return await _invite(tx, member, now, valid_for, rebind, actor_id)
+        return await _invite(tx, member, now, valid_for, rebind, actor_id, via)
 
 
 async def _invite(
-    tx: Tx, member: Member, now: datetime, valid_for: timedelta, rebind: bool, actor: int | None
+    tx: Tx,
+    member: Member,
+    now: datetime,
+    valid_for: timedelta,
+    rebind: bool,
+    actor: int | None,
+    via: str,
 ) -> Invitation:
     code = new_code()
     expires = now + valid_for
     await invites.create(tx, code, member.id, now, expires, rebind=rebind)
     await audit.record(
-        tx, now, actor, "invite", "member", member.id, expires=expires, rebind=rebind or None
+        tx,
+        now,
+        actor,
+        "invite",
+        "member",
+        member.id,
+        expires=expires,
+        rebind=rebind or None,
+        via=via,
     )
     return Invitation(member, code, expires)
 
