@@ -7,8 +7,7 @@ from telegram import Update
 
 from bot.watch import alerts
 from bot.watch.alerts import CallStatus, TakeStatus
-from bot.watch.texts import CALL_PREFIX
-from bot.watch.watcher import TAKE_PREFIX
+from bot.watch.texts import CALL_PREFIX, TAKE_PREFIX
 from handlers.common import PoskoContext, buttons, callback_id, drop_buttons, drop_pressed_button
 
 

@@ -21,7 +21,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 from bot.core.access import Role
 from bot.core.clock import day_hhmm, hhmm, wib
 from bot.core.scope import covers, own_area_ids, scope_area_ids
-from bot.watch.watcher import TAKE_PREFIX
+from bot.watch.texts import TAKE_PREFIX
 from handlers.common import (
     PoskoContext,
     buttons,
@@ -221,21 +221,12 @@ async def supervisor_status(update: Update, context: PoskoContext) -> bool:
 # --- one post -------------------------------------------------------------------------------
 
 
-async def _find_post(context: PoskoContext, code: str) -> tuple[Post, PostDetail] | None:
-    """The post by code when it is in the member's scope (None otherwise: a post outside
-    the scope is answered exactly like one that does not exist)."""
+async def _find_post(context: PoskoContext, key: str | int) -> tuple[Post, PostDetail] | None:
+    """The post by code (typed) or id (a button) when it is in the member's scope; None
+    otherwise: a post outside the scope is answered exactly like one that does not exist."""
     member = context.me()
     async with context.runtime.database.read() as tx:
-        post = await posts.by_code(tx, code)
-        if post is None or not covers(await scope_area_ids(tx, member), post.area_id):
-            return None
-        return post, await overview.post_detail(tx, post.id, ISSUES_SHOWN)
-
-
-async def _find_post_by_id(context: PoskoContext, post_id: int) -> tuple[Post, PostDetail] | None:
-    member = context.me()
-    async with context.runtime.database.read() as tx:
-        post = await posts.by_id(tx, post_id)
+        post = await (posts.by_code(tx, key) if isinstance(key, str) else posts.by_id(tx, key))
         if post is None or not covers(await scope_area_ids(tx, member), post.area_id):
             return None
         return post, await overview.post_detail(tx, post.id, ISSUES_SHOWN)
@@ -339,7 +330,7 @@ def _post_text(
 async def _post(update: Update, context: PoskoContext, code: str) -> None:
     found = await _find_post(context, code)
     if found is None:
-        await reply(update, context, "pantau.post_unknown", code=code)
+        await reply(update, context, "pantau.post_unknown")
         return
     chat = update.effective_chat
     private = chat is not None and chat.type == ChatType.PRIVATE
@@ -366,7 +357,7 @@ async def button(update: Update, context: PoskoContext) -> None:
     if not require(context, Role.SUPERVISOR):
         await query.answer(context.t("desk.not_allowed"), show_alert=True)
         return
-    found = await _find_post_by_id(context, post_id)
+    found = await _find_post(context, post_id)
     if found is None:
         await query.answer(context.t("desk.not_allowed"), show_alert=True)
         return

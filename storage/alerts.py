@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from storage.db import Tx, from_db, to_db
+from storage.watch import recipient_language
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +136,5 @@ async def takers(tx: Tx, alert_ids: Sequence[int]) -> dict[int, Taker]:
     )
     result: dict[int, Taker] = {}
     for row in rows:
-        language = row[4] or ("en" if (row[5] or "").lower().startswith("en") else None)
-        result[row[0]] = Taker(row[1], row[2], row[3], language)
+        result[row[0]] = Taker(row[1], row[2], row[3], recipient_language(row[4], row[5]))
     return result

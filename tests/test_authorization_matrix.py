@@ -39,7 +39,7 @@ from bot.core.clock import FakeClock
 from bot.core.i18n import catalog
 from bot.core.runtime import Runtime
 from bot.rehearsal.emulator import REPLY_METHODS, FakeBotApi, FakeUser, Sent
-from bot.watch.watcher import TAKE_PREFIX
+from bot.watch.texts import TAKE_PREFIX
 from storage import members
 from storage.db import Database
 from storage.members import MemberRow

@@ -38,8 +38,8 @@ from bot.core.transport import AiohttpRequest
 from bot.delivery.direct import DirectSendCounter
 from bot.delivery.sender import Sender
 from bot.watch.runner import WatchRunner
-from bot.watch.texts import CALL_PREFIX
-from bot.watch.watcher import TAKE_PREFIX, Watcher
+from bot.watch.texts import CALL_PREFIX, TAKE_PREFIX
+from bot.watch.watcher import Watcher
 from handlers import (
     admin,
     alerts,

@@ -195,7 +195,8 @@ def markup_json(rows: list[list[tuple[str, str]]]) -> dict[str, Any]:
     }
 
 
-def _language(language: str | None, client_language: str | None = None) -> str:
+def language_for(language: str | None, client_language: str | None = None) -> str:
+    """The language a recipient reads: their own, else the English of their app, else Indonesian."""
     return recipient_language(language, client_language) or DEFAULT_LANGUAGE
 
 
@@ -380,7 +381,7 @@ async def _tell_reporter(
     chat_id = card.reporter_telegram_id
     if chat_id is None or card.issue.reporter_id == actor.id:
         return
-    language = _language(card.reporter_language, card.reporter_client_language)
+    language = language_for(card.reporter_language, card.reporter_client_language)
     text = t(
         language,
         f"desk.notice_{move.action}",
@@ -405,7 +406,7 @@ async def _tell_others(tx: Tx, card: IssueCard, actor: Member, now: datetime) ->
     for recipient in await issues.announced_to(tx, card.issue.id, ANNOUNCE_KIND):
         if recipient.chat_id == actor.telegram_id:
             continue
-        language = _language(recipient.language)
+        language = language_for(recipient.language)
         await enqueue(
             tx,
             recipient.chat_id,
@@ -465,7 +466,7 @@ async def announce_new_issue(tx: Tx, issue: Issue, now: datetime) -> int:
                 recipients.append(recipient)
     priority = Priority.ALERT if urgent else Priority.NOTICE
     for recipient in recipients:
-        language = _language(recipient.language)
+        language = language_for(recipient.language)
         await enqueue(
             tx,
             recipient.chat_id,
@@ -522,7 +523,7 @@ async def escalate_issue(
     if step >= len(ladder):
         return False
     for recipient in ladder[step].recipients:
-        language = _language(recipient.language)
+        language = language_for(recipient.language)
         lead = t(language, "announce.escalated", since=day_hhmm(card.issue.created_at))
         await enqueue(
             tx,

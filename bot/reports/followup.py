@@ -16,14 +16,20 @@ from datetime import datetime, timedelta
 
 from bot.core.clock import day_hhmm
 from bot.core.i18n import duration_text, t
-from bot.reports.desk import FOLLOWED_STATUSES, _language, action_rows, card_text, markup_json
+from bot.reports.desk import (
+    FOLLOWED_STATUSES,
+    action_rows,
+    card_text,
+    language_for,
+    markup_json,
+)
 from bot.watch.escalation import Level
 from storage import areas, issues, members
 from storage.db import Tx
 from storage.issues import DueFollowUp, IssueCard
 from storage.outbox import Priority, enqueue
 from storage.records import Area
-from storage.watch import Recipient
+from storage.watch import Recipient, recipient_language
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +40,7 @@ ABOVE_KIND = "issue_follow_up_above"
 async def _send(
     tx: Tx, to: Recipient, key: str, card: IssueCard, kind: str, now: datetime, **values: object
 ) -> None:
-    language = _language(to.language)
+    language = language_for(to.language)
     issue = card.issue
     text = t(
         language,
@@ -79,9 +85,7 @@ async def follow_up(
         if item.stage == 0:
             held &= await issues.advance_follow_up(tx, item.id, 0, 1, now + after)
             if assignee is not None and assignee.telegram_id is not None:
-                language = assignee.language or (
-                    "en" if (assignee.client_language or "").startswith("en") else None
-                )
+                language = recipient_language(assignee.language, assignee.client_language)
                 await _send(
                     tx,
                     Recipient(assignee.telegram_id, assignee.id, language),

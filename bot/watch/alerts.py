@@ -19,7 +19,7 @@ from storage.alerts import Person
 from storage.db import Database, Tx
 from storage.outbox import Priority, enqueue
 from storage.records import Member
-from storage.watch import AlertRow, Recipient
+from storage.watch import AlertRow, Recipient, recipient_language
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +45,7 @@ class Take:
 
 
 def language_of(member: Member) -> str:
-    if member.language:
-        return member.language
-    return "en" if (member.client_language or "").lower().startswith("en") else DEFAULT_LANGUAGE
+    return recipient_language(member.language, member.client_language) or DEFAULT_LANGUAGE
 
 
 def taken_text(language: str, post_code: str, people: tuple[Person, ...]) -> str:

@@ -126,7 +126,6 @@ async def follow(
                     language,
                     post,
                     alert.kind,
-                    level.area.name,
                     since,
                     now,
                     post_people,

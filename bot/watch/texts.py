@@ -49,7 +49,6 @@ def alert_text(
     language: str,
     post: Post,
     kind: str,
-    area_name: str,
     since: datetime | None,
     now: datetime,
     people: Sequence[Person],
@@ -83,5 +82,4 @@ def alert_text(
         name=post.name,
         detail=detail,
         lead=lead,
-        area=area_name,
     )

@@ -26,7 +26,6 @@ from bot.watch import taken
 from bot.watch.escalation import Level, area_path, levels_for
 from bot.watch.rules import Act, AlertFacts, Decision, Facts, Policy, State, decide
 from bot.watch.schedule import PostSchedules, Schedule
-from bot.watch.texts import TAKE_PREFIX as TAKE_PREFIX
 from bot.watch.texts import alert_text, take_markup
 from storage import alerts as alerts_store
 from storage import issues as issues_store
@@ -432,7 +431,6 @@ class Watcher:
                         language,
                         post,
                         kind,
-                        levels[0].area.name,
                         since,
                         now,
                         people.get(post.id, []),
@@ -501,7 +499,6 @@ class Watcher:
                         language,
                         post,
                         alert.kind,
-                        level.area.name,
                         since,
                         now,
                         people.get(post.id, []),
