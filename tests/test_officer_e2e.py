@@ -495,3 +495,20 @@ async def test_hadir_for_a_supervisor_offers_no_location_button(phone: Phones) -
     reply = await phone(LURAH).send("/hadir")
     assert "untuk petugas posko" in (reply.text or "")
     assert "keyboard" not in (reply.params.get("reply_markup") or {})
+
+
+async def test_an_emergency_behind_an_unfinished_report_says_how_to_send_it(
+    phone: Phones, db_path: Path
+) -> None:
+    sari = phone(SARI)  # two posts, on duty at none
+    ask = await sari.send("/lapor")
+    kbj01 = (await query(db_path, "SELECT id FROM posts WHERE code = 'KBJ-01'"))[0][0]
+    await sari.press_and_reply(ask, f"rp:post:{kbj01}")  # the report now holds the slot
+    refused = await sari.send("/darurat Banjir makin tinggi di TPS 3")
+    text = refused.text or ""
+    assert "belum terkirim" in text and "/batal" in text and "/hadir" in text
+    assert await query(db_path, "SELECT count(*) FROM issues") == [(0,)]
+    assert await query(db_path, "SELECT kind FROM drafts") == [("report",)]  # nothing lost
+    await sari.send("/batal")
+    again = await sari.send("/darurat Banjir makin tinggi di TPS 3")
+    assert "posko" in (again.text or "")  # now it asks which post, keeping the text

@@ -105,7 +105,7 @@ class Problem(Enum):
     TOO_MANY_PHOTOS = "too_many_photos"
     UNKNOWN_CATEGORY = "unknown_category"
     EMPTY = "empty"
-    WHICH_POST = "which_post"
+    SLOT_TAKEN = "slot_taken"  # several posts, none on duty, and a draft holds the slot
     NOTE_PENDING = "note_pending"  # a note or reason the member was asked for is not in yet
 
 
@@ -442,7 +442,9 @@ async def one_shot(
             # Several posts and on duty at none: keep the report, ask which post; it is
             # filed as soon as the post is chosen (an emergency must not wait for /hadir).
             if await _busy(tx, member):
-                return Outcome(problem=Problem.WHICH_POST)
+                # The one conversation slot holds an unfinished report or a note: say so,
+                # with the way out, rather than lose this one silently.
+                return Outcome(problem=Problem.SLOT_TAKEN)
             waiting = ReportDraft(
                 Step.POST,
                 category=category,
