@@ -247,7 +247,9 @@ async def _save(update: Update, context: PoskoContext, member: Member, change_id
     query = update.callback_query
     assert query is not None
     runtime = context.runtime
-    decision = await staffing.confirm(runtime.database, member.id, change_id, runtime.clock.now())
+    decision = await staffing.confirm(
+        runtime.database, member.id, change_id, runtime.clock.now(), runtime.watcher
+    )
     if decision.outcome is Outcome.STALE:
         await query.answer(context.t("common.stale_button"), show_alert=True)
         return
@@ -269,7 +271,10 @@ async def _save(update: Update, context: PoskoContext, member: Member, change_id
         text = context.t("people.added", name=row.name, ref=row.ref, posts=posts)
         await _send(update, context, text, markup)
         return
-    await _send(update, context, context.t("people.saved", name=row.name, ref=row.ref, posts=posts))
+    text = context.t("people.saved", name=row.name, ref=row.ref, posts=posts)
+    if decision.ended_shift_at is not None:
+        text += "\n" + context.t("people.saved_shift_ended", post=decision.ended_shift_at)
+    await _send(update, context, text)
 
 
 async def _drop(update: Update, context: PoskoContext, member: Member, change_id: int) -> None:

@@ -276,6 +276,29 @@ async def test_assign_move_and_remove_with_confirmation(phone: Phones, db_path: 
 
 
 @pytest.mark.usefixtures("bot")
+async def test_moving_an_officer_on_duty_closes_that_duty_and_tells_them(
+    phone: Phones, db_path: Path
+) -> None:
+    budi, admin = phone(BUDI), phone(ADMIN)
+    await budi.location(*MONAS)  # on duty at KBJ-01
+    preview = await admin.send("/petugas tugaskan budi KBJ-02")
+    await save(admin, preview)
+    preview = await admin.send("/petugas pindah budi KBJ-01 KEC-KBJ")
+    saved = await save(admin, preview)
+    assert "sedang bertugas di KBJ-01" in (saved.text or "")
+    rows = await query(db_path, "SELECT end_reason FROM shifts")
+    assert rows == [("auto_closed",)]
+    told = await query(
+        db_path, "SELECT payload FROM outbox WHERE chat_id = ? AND kind = 'staff_change'",
+        (BUDI.id,),
+    )
+    last = json.loads(str(told[-1][0]))["text"]
+    assert "kini: KEC-KBJ, KBJ-02" in last and "Tugas Bapak/Ibu di KBJ-01" in last
+    not_on_duty = await budi.send("/aman")
+    assert "belum tercatat hadir" in (not_on_duty.text or "")
+
+
+@pytest.mark.usefixtures("bot")
 async def test_cancel_double_tap_and_stale_confirm(phone: Phones, db_path: Path) -> None:
     admin = phone(ADMIN)
     preview = await admin.send("/petugas tugaskan budi KBJ-02")

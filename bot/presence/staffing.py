@@ -12,10 +12,14 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
 
+from bot.core.i18n import DEFAULT_LANGUAGE, t
 from bot.exchange.member_rows import Known, Problem, cells_of, check_row
-from storage import audit, members, staff_changes
+from bot.presence.checkin import PostWatch, touched
+from storage import audit, members, posts, shifts, staff_changes
 from storage.db import Database, Tx
 from storage.members import MemberRow
+from storage.outbox import Priority, enqueue
+from storage.watch import recipient_language
 
 PENDING_FOR = timedelta(hours=12)
 """A drafted change not confirmed within this time is no longer applied."""
@@ -162,9 +166,13 @@ class Decision:
     outcome: Outcome
     plan: Plan | None = None
     member_id: int | None = None
+    ended_shift_at: str | None = None
+    """The post whose open shift the change ended (the officer was on duty there)."""
 
 
-async def confirm(db: Database, actor_id: int, change_id: int, now: datetime) -> Decision:
+async def confirm(
+    db: Database, actor_id: int, change_id: int, now: datetime, watch: PostWatch | None = None
+) -> Decision:
     async with db.transaction() as tx:
         change = await staff_changes.by_id(tx, change_id)
         if change is None or change.actor_id != actor_id or change.decided_at is not None:
@@ -184,8 +192,44 @@ async def confirm(db: Database, actor_id: int, change_id: int, now: datetime) ->
         member_id = after[0]
         detail: dict[str, Any] = {"ref": found.row.ref, "before": list(found.before)}
         detail["after"] = list(found.row.posts)
+        ended = await _end_shift_off_post(tx, member_id, found.row.posts, now, watch)
+        if ended is not None:
+            detail["ended_shift_at"] = ended
         await audit.record(tx, now, actor_id, f"staff_{change.kind}", "member", member_id, **detail)
-    return Decision(Outcome.APPLIED, found, member_id)
+        await _tell_officer(tx, member_id, found.row.posts, ended, now)
+    return Decision(Outcome.APPLIED, found, member_id, ended)
+
+
+async def _end_shift_off_post(
+    tx: Tx, member_id: int, assigned: tuple[str, ...], now: datetime, watch: PostWatch | None
+) -> str | None:
+    """An officer moved off the post they are on duty at: that shift ends now (the post
+    may be short from here, and the watcher is told), so nobody stays counted at a post
+    they no longer belong to."""
+    current = await shifts.open_for_member(tx, member_id)
+    if current is None:
+        return None
+    post = await posts.by_id(tx, current.post_id)
+    if post is None or any(code.casefold() == post.code.casefold() for code in assigned):
+        return None
+    await shifts.end(tx, current.id, now, "auto_closed")
+    await posts.mark_short(tx, post.id, now)
+    await touched(tx, watch, [post.id], now)
+    return post.code
+
+
+async def _tell_officer(
+    tx: Tx, member_id: int, assigned: tuple[str, ...], ended: str | None, now: datetime
+) -> None:
+    """The officer hears of their new posts (and of a duty the change ended) at once."""
+    officer = await members.by_id(tx, member_id)
+    if officer is None or officer.telegram_id is None:
+        return
+    language = recipient_language(officer.language, officer.client_language) or DEFAULT_LANGUAGE
+    text = t(language, "people.told_officer", posts=", ".join(assigned) or "-")
+    if ended is not None:
+        text += "\n" + t(language, "people.told_shift_ended", post=ended)
+    await enqueue(tx, officer.telegram_id, text, now, kind="staff_change", priority=Priority.NOTICE)
 
 
 async def cancel(db: Database, actor_id: int, change_id: int, now: datetime) -> Outcome:
