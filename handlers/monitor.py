@@ -152,15 +152,26 @@ async def _alerts(context: PoskoContext) -> tuple[str, InlineKeyboardMarkup | No
         parts.append(_alert_line(context, line, now))
         look = context.t("pantau.detail_button", code=line.post_code)
         row = [(look, f"{DETAIL_PREFIX}{line.post_id}")]
-        if line.taken_by is None:
+        takeable = _takeable(line, member.id, scope)
+        if takeable:
             label = context.t("pantau.take_button", code=line.post_code)
             row.insert(0, (label, f"{TAKE_PREFIX}{line.id}"))
         rows.append(row)
     if total > len(lines):
         parts.append(context.t("pantau.alerts_more", count=total - len(lines)))
-    untaken = any(line.taken_by is None for line in lines)
-    parts += ["", context.t("pantau.alerts_hint" if untaken else "pantau.alerts_hint_look")]
+    any_take = any(_takeable(line, member.id, scope) for line in lines)
+    parts += ["", context.t("pantau.alerts_hint" if any_take else "pantau.alerts_hint_look")]
     return "\n".join(parts), buttons(rows)
+
+
+def _takeable(line: AlertLine, member_id: int, scope: set[int] | None) -> bool:
+    """Untaken; or taken by someone else, not recovered, and climbed to a level this
+    member covers (the take-over the alert message itself offers)."""
+    if line.taken_by is None:
+        return True
+    if not line.climbed_past_taker or line.taker_id == member_id:
+        return False
+    return line.step_area_id is not None and covers(scope, line.step_area_id)
 
 
 def _alert_line(context: PoskoContext, line: AlertLine, now: datetime) -> str:
@@ -221,20 +232,25 @@ async def supervisor_status(update: Update, context: PoskoContext) -> bool:
 # --- one post -------------------------------------------------------------------------------
 
 
-async def _find_post(context: PoskoContext, key: str | int) -> tuple[Post, PostDetail] | None:
+Found = tuple[Post, PostDetail, set[int] | None]
+
+
+async def _find_post(context: PoskoContext, key: str | int) -> Found | None:
     """The post by code (typed) or id (a button) when it is in the member's scope; None
     otherwise: a post outside the scope is answered exactly like one that does not exist."""
     member = context.me()
     async with context.runtime.database.read() as tx:
         post = await (posts.by_code(tx, key) if isinstance(key, str) else posts.by_id(tx, key))
-        if post is None or not covers(await scope_area_ids(tx, member), post.area_id):
+        scope = await scope_area_ids(tx, member)
+        if post is None or not covers(scope, post.area_id):
             return None
-        return post, await overview.post_detail(tx, post.id, ISSUES_SHOWN)
+        return post, await overview.post_detail(tx, post.id, ISSUES_SHOWN), scope
 
 
 def _post_text(
-    context: PoskoContext, post: Post, detail: PostDetail, now: datetime, private: bool
+    context: PoskoContext, found: Found, now: datetime, private: bool
 ) -> tuple[str, InlineKeyboardMarkup | None]:
+    post, detail, scope = found
     t = context.t
     parts = [
         t(
@@ -307,7 +323,7 @@ def _post_text(
                 who=who,
             )
         )
-        if alert.taken_by is None:
+        if _takeable(alert, context.me().id, scope):
             actions.append((t("alert.take_button"), f"{TAKE_PREFIX}{alert.id}"))
     if detail.issues:
         parts.append(t("pantau.post_issues", count=detail.open_issues))
@@ -334,7 +350,7 @@ async def _post(update: Update, context: PoskoContext, code: str) -> None:
         return
     chat = update.effective_chat
     private = chat is not None and chat.type == ChatType.PRIVATE
-    text, markup = _post_text(context, *found, context.runtime.clock.now(), private)
+    text, markup = _post_text(context, found, context.runtime.clock.now(), private)
     await reply(update, context, "common.raw", markup, text=text)
 
 
@@ -362,7 +378,7 @@ async def button(update: Update, context: PoskoContext) -> None:
         await query.answer(context.t("desk.not_allowed"), show_alert=True)
         return
     await query.answer()
-    text, markup = _post_text(context, *found, context.runtime.clock.now(), True)
+    text, markup = _post_text(context, found, context.runtime.clock.now(), True)
     await context.bot.send_message(chat.id, text, reply_markup=markup)
 
 

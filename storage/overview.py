@@ -93,6 +93,10 @@ class AlertLine:
     opened_at: datetime
     taken_by: str | None
     taken_at: datetime | None
+    taker_id: int | None = None
+    climbed_past_taker: bool = False
+    """Taken, not recovered after the taker's reminder, and gone up a level (take-over)."""
+    step_area_id: int | None = None
 
 
 async def open_alerts(
@@ -117,7 +121,8 @@ async def open_alerts(
 
 
 _ALERT_LINE = (
-    "SELECT a.id, a.post_id, p.code, p.name, a.kind, a.opened_at, m.name AS taker, a.acked_at"
+    "SELECT a.id, a.post_id, p.code, p.name, a.kind, a.opened_at, m.name AS taker, a.acked_at,"
+    " a.acked_by, a.taken_stage, a.step_area_id"
     " FROM alerts a JOIN posts p ON p.id = a.post_id"
     " LEFT JOIN members m ON m.id = a.acked_by"
 )
@@ -135,6 +140,9 @@ def _alert_line(row: Any) -> AlertLine:
         opened,
         row["taker"],
         from_db(row["acked_at"]),
+        row["acked_by"],
+        row["acked_by"] is not None and row["taken_stage"] >= 2,
+        row["step_area_id"],
     )
 
 

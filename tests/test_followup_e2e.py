@@ -80,6 +80,16 @@ async def test_taken_alert_calls_officers_reminds_and_climbs(
         )
         assert "belum pulih" in (to_camat.text or "") and "KBJ-01" in (to_camat.text or "")
         assert emu.inline_buttons(to_camat)[0][0] == "✋ Ambil alih"
+        # the camat can take it over from /pantau too (the message may have scrolled away);
+        # the lurah, who already holds it, is not offered a take of his own alert
+        mark = emu.mark()
+        emu.send_text(CAMAT, "/pantau")
+        listed = await emu.wait_reply(CAMAT.id, contains="Peringatan terbuka", after=mark)
+        assert "✋ KBJ-01" in [label for label, _ in emu.inline_buttons(listed)]
+        mark = emu.mark()
+        emu.send_text(LURAH, "/pantau KBJ-01")
+        own = await emu.wait_reply(LURAH.id, contains="🏠 KBJ-01", after=mark)
+        assert "✋ Ambil alih" not in [label for label, _ in emu.inline_buttons(own)]
         # Budi arrives: everyone alerted hears the post recovered; 📣 now says so
         checked_in = await budi.location(*MONAS)
         assert "Hadir tercatat" in (checked_in.text or "")
