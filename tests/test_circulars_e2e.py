@@ -192,7 +192,7 @@ async def test_blocked_recipients_count_and_status_lists_unread(
         status = await admin.send("/siaran_status")
         text = status.text or ""
         assert "Rekap edaran #1" in text and "Belum membaca (3):" in text
-        assert "Kel. Kebon Jeruk (2): Budi Santoso, 🚫Sari Dewi" in text
+        assert "Kel. Kebon Jeruk (2): Budi Santoso, 🚫 Sari Dewi" in text
         assert "Kec. Kebon Jeruk (1): John Doe" in text
 
         # known unreachable: counted as blocked at once, nothing is sent to her

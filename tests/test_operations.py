@@ -147,3 +147,21 @@ def test_log_lines_carry_context_and_no_token() -> None:
     RedactingFilter(token).filter(record)
     assert token not in KeyValueFormatter().format(record)
     assert "<token>" in record.getMessage()
+
+
+def test_debug_logging_never_shows_request_parameters() -> None:
+    """PTB logs each request's parameters at DEBUG; alert texts carry phone numbers."""
+    import logging
+
+    from bot.core.logs import setup
+
+    root = logging.getLogger()
+    saved = (root.level, list(root.handlers))
+    try:
+        setup("DEBUG")
+        assert root.isEnabledFor(logging.DEBUG)
+        for name in ("telegram.ext.ExtBot", "telegram.Bot"):
+            assert not logging.getLogger(name).isEnabledFor(logging.DEBUG), name
+    finally:
+        root.setLevel(saved[0])
+        root.handlers[:] = saved[1]

@@ -106,7 +106,8 @@ async def test_progress_restarts_and_resolving_ends_the_follow_up(
     clock.set(OPEN + 3 * H)
     await watcher.sweep()
     (chat, _, text, data), = await sent(db, FOLLOW)
-    assert chat == 2001 and "masih ditangani" in text  # the assignee stays the lurah
+    # the camat started the work, so it now waits for him (not the lurah who accepted)
+    assert chat == 2002 and "in progress" in text
     assert data == [f"sv:i:{issue_id}:resolve", f"sv:i:{issue_id}:reject"]
     lurah = await member(db, "lurah")
     await desk.press(db, lurah, issue_id, desk.RESOLVE, clock.now())

@@ -374,7 +374,7 @@ async def test_pantau_one_post_shows_who_is_where_and_how_to_reach_them(
     empty = await ask(emu, CAMAT, "/pantau kbj-02", "KBJ-02 ·")
     text = empty.text or ""
     assert "Bertugas: belum ada." in text and "posko kosong sejak 19:1" in text
-    assert "Anggota Baru (tanpa no. HP) (belum terdaftar di bot)" in text
+    assert "Anggota Baru · tanpa no. HP · belum terdaftar di bot" in text
     assert [label for label, _ in phone(CAMAT).buttons(empty)] == ["✋ Ambil alih"]
 
     # outside the scope: answered exactly like a post that does not exist

@@ -192,7 +192,7 @@ def unread_text(language: str, view: StatusView) -> str:
         level, name = view.areas.get(person.area_id, ("", None)) if person.area_id else ("", None)
         label = area_label(language, level, name)
         shown = person.name if len(person.name) <= MAX_NAME else person.name[: MAX_NAME - 1] + "…"
-        groups.setdefault(label, []).append(("🚫" if person.unreachable else "") + shown)
+        groups.setdefault(label, []).append(("🚫 " if person.unreachable else "") + shown)
     ordered = sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))
     lines = [t(language, "circular.unread_title", count=len(view.unread))]
     shown_count = 0

@@ -90,3 +90,7 @@ def setup(level: str = "INFO", fmt: str = "text") -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # At DEBUG, PTB logs every request's parameters: message texts carry phone numbers
+    # (alerts to supervisors) that must never reach a log.
+    for name in ("telegram.ext.ExtBot", "telegram.Bot"):
+        logging.getLogger(name).setLevel(max(logging.INFO, root.level))

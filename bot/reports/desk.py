@@ -350,7 +350,8 @@ async def _apply(
         member.id,
         note,
         now,
-        assign=move.action == ACCEPT,
+        # whoever takes it on (accepts, or starts work on it) is who it waits for
+        assign=move.action in (ACCEPT, START),
     )
     current = await issues.card(tx, card.issue.id)
     if not changed or current is None:
