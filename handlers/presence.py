@@ -70,15 +70,23 @@ async def hadir(update: Update, context: PoskoContext) -> None:
             name=post.name,
             since=hhmm(current.started_at),
         )
-        others = await checkin.other_posts(runtime.database, member)
-        if others:
-            rows = [
-                [(context.t("presence.move_button", post=other.code), f"{MOVE_PREFIX}{other.id}")]
-                for other in others[:MAX_MOVE_CHOICES]
-            ]
-            await reply(update, context, "presence.move_offer", buttons(rows), post=post.code)
+        await _offer_move(update, context, member, post)
         return
     await reply(update, context, "presence.ask_location", location_keyboard(context))
+
+
+async def _offer_move(
+    update: Update, context: PoskoContext, member: Member, post: Post
+) -> None:
+    """'Salah posko?': the officer's other posts, one tap to carry the duty over."""
+    others = await checkin.other_posts(context.runtime.database, member)
+    if not others:
+        return
+    rows = [
+        [(context.t("presence.move_button", post=other.code), f"{MOVE_PREFIX}{other.id}")]
+        for other in others[:MAX_MOVE_CHOICES]
+    ]
+    await reply(update, context, "presence.move_offer", buttons(rows), post=post.code)
 
 
 def _fix(location: Location, message: Message) -> Fix:
@@ -117,6 +125,8 @@ async def _tell_check_in(update: Update, context: PoskoContext, result: CheckIn)
         key = "presence.moved"
     else:
         key = "presence.checked_in"
+    if result.previous_left_empty and result.previous_post is not None:
+        geo_line += "\n" + context.t("presence.left_empty", post=result.previous_post.code)
     await reply(
         update,
         context,
@@ -128,6 +138,15 @@ async def _tell_check_in(update: Update, context: PoskoContext, result: CheckIn)
         since=hhmm(result.since) if result.since else "",
         previous=result.previous_post.code if result.previous_post else "",
     )
+    verdict = result.verdict
+    if (
+        result.status is not CheckInStatus.ALREADY
+        and verdict is not None
+        and verdict.inside is False
+        and context.member is not None
+    ):
+        # Far from the post it was recorded at: perhaps the wrong one of several.
+        await _offer_move(update, context, context.member, post)
 
 
 async def location(update: Update, context: PoskoContext) -> None:

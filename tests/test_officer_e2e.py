@@ -278,9 +278,17 @@ async def test_wrong_post_moves_with_pindah_posko(
     )
     # judged again against KBJ-02's own geofence, from where she last was
     assert rows == [("KBJ-01", "replaced", 1), ("KBJ-02", None, 0)]
+    assert "⚠️ KBJ-01 kini tanpa petugas" in (moved.text or "")  # she was its only officer
+    # far from KBJ-02 too: she is offered the way back at once
+    back = await emu.wait_for(
+        lambda r: r.chat_id == SARI.id and r.index > moved.index and "Salah posko" in (r.text or "")
+    )
+    assert sari.buttons(back) == [("🔁 Pindah ke KBJ-01", f"mv:{ids['KBJ-01']}")]
     # a forged move to a post that is not hers changes nothing
-    forged = await sari.press_and_reply(offer, f"mv:{ids['KEC-KBJ']}", forge=True)
-    assert "tidak berlaku" in (forged.text or "")
+    mark = emu.mark()
+    emu.press_button(SARI, offer, f"mv:{ids['KEC-KBJ']}", check=False)
+    forged = await emu.wait_reply(SARI.id, after=mark, contains="tidak berlaku")
+    assert "/hadir" in (forged.text or "")
     assert len(await query(db_path, "SELECT id FROM shifts")) == 2
     # Budi has one post: no offer to move
     budi = phone(BUDI)

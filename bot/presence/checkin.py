@@ -63,6 +63,8 @@ class CheckIn:
     nearest: Post | None = None
     previous_post: Post | None = None
     since: datetime | None = None
+    previous_left_empty: bool = False
+    """Moving away left the previous post open and short of officers."""
 
 
 def judge(post: Post, fix: Fix) -> geo.GeoVerdict:
@@ -100,8 +102,17 @@ async def _check_in_at(
     await shifts.start(tx, member.id, post.id, now, _position(fix, verdict), fix.live_message_id)
     await posts.record_signal(tx, post.id, member.id, "checkin", now)
     await touched(tx, watch, [post.id] + ([previous.id] if previous else []), now)
-    status = CheckInStatus.MOVED if previous is not None else CheckInStatus.CHECKED_IN
-    return CheckIn(status, post=post, verdict=verdict, previous_post=previous, since=now)
+    if previous is None:
+        return CheckIn(CheckInStatus.CHECKED_IN, post=post, verdict=verdict, since=now)
+    previous = await posts.by_id(tx, previous.id) or previous  # its state after the move
+    return CheckIn(
+        CheckInStatus.MOVED,
+        post=post,
+        verdict=verdict,
+        previous_post=previous,
+        since=now,
+        previous_left_empty=await _left_short(tx, previous),
+    )
 
 
 async def check_in(
@@ -229,9 +240,13 @@ async def check_out(
         await touched(tx, watch, [current.post_id], now)
         post = await posts.by_id(tx, current.post_id)
         assert post is not None
-        remaining = len(await shifts.on_duty(tx, post.id))
-        left_empty = post.state not in CLOSED_STATES and remaining < post.min_staff
-        return CheckOut(post, current, left_empty)
+        return CheckOut(post, current, await _left_short(tx, post))
+
+
+async def _left_short(tx: Tx, post: Post) -> bool:
+    """The post is open and now short of officers (someone just left it)."""
+    remaining = len(await shifts.on_duty(tx, post.id))
+    return post.state not in CLOSED_STATES and remaining < post.min_staff
 
 
 async def all_clear(
