@@ -55,7 +55,9 @@ async def gate(update: Update, context: PoskoContext) -> None:
         # Posko bersama groups receive alerts; commands are answered only in private chats.
         if update.callback_query is None and _is_command(message) and message is not None:
             context.lang = language_of(None, client_language, runtime.settings.bot.default_language)
-            await message.reply_text(context.t("common.private_only"))
+            username = runtime.settings.telegram.bot_username
+            link = f": https://t.me/{username}" if username else ""
+            await message.reply_text(context.t("common.private_only", link=link))
         if update.callback_query is None:
             raise ApplicationHandlerStop
     member = await recognise(runtime.database, user.id, runtime.members)

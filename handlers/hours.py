@@ -81,15 +81,16 @@ async def jam(update: Update, context: PoskoContext) -> None:
         await _problem(update, context, result, "hours.usage")
         return
     assert result.target is not None
-    await reply(
-        update,
-        context,
+    text = context.t(
         "hours.changed",
         target=_target(context, result.target),
         count=len(result.target.posts),
         hours=result.hours,
         before="; ".join(f"«{item}»" for item in result.before),
     )
+    if result.on_duty:
+        text += "\n" + context.t("hours.on_duty_note", count=result.on_duty)
+    await reply(update, context, "common.raw", text=text)
 
 
 async def jam_khusus(update: Update, context: PoskoContext) -> None:

@@ -16,7 +16,7 @@ from bot.core.app import PoskoApp
 from bot.core.clock import FakeClock
 from bot.rehearsal.emulator import FakeBotApi, FakeUser
 from storage.db import Database
-from tests.conftest import ADMIN, LURAH, Phone
+from tests.conftest import ADMIN, BUDI, LURAH, MONAS, Phone
 from tests.test_authorization_matrix import runtime_of
 
 pytestmark = pytest.mark.usefixtures("bot")
@@ -65,8 +65,10 @@ async def test_jam_closes_a_post_now_and_no_alert_follows(
     admin = await start(phone, bot, db_path)
     for code in ("KBJ-02", "KEC-KBJ"):
         await admin.send(f"/jeda {code} 2h")
+    await phone(BUDI).location(*MONAS)  # Budi is on duty at KBJ-01 when its hours change
     changed = await admin.send("/jam KBJ-01 mon-fri 08:00-16:00; sat 08.00-12.00")
     text = changed.text or ""
+    assert "1 petugas sedang bertugas di sana" in text
     assert "mon-fri 08:00-16:00; sat 08:00-12:00" in text and "«24h»" in text
     await becomes(db_path, "KBJ-01", "closed")
     rows = await query(db_path, "SELECT hours FROM posts WHERE code = 'KBJ-01'")

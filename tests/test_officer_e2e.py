@@ -452,7 +452,7 @@ async def test_bad_input_gets_a_clear_reply(phone: Phones, emu: FakeBotApi) -> N
     mark = emu.mark()
     emu.send_text(BUDI, "/hadir", chat_id=-100123, chat_type="supergroup")
     group = await emu.wait_reply(-100123, after=mark)
-    assert "chat pribadi" in (group.text or "")
+    assert "chat pribadi" in (group.text or "") and "https://t.me/" in (group.text or "")
     mark = emu.mark()
     emu.send_document(BUDI, "data.csv", b"a,b\n", "text/csv")
     doc = await emu.wait_reply(BUDI.id, after=mark)

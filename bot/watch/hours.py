@@ -16,6 +16,7 @@ from typing import Protocol
 from bot.core.clock import wib
 from bot.watch.schedule import POST_KEY, DateOverride, HoursError, parse_hours
 from storage import areas, audit, hours, posts
+from storage import watch as watch_store
 from storage.db import Database, Tx
 from storage.hours import HoursOverride
 from storage.records import Post
@@ -83,6 +84,9 @@ class Result:
     day: date | None = None
     before: tuple[str, ...] = field(default_factory=tuple)
     override_id: int | None = None
+    on_duty: int = 0
+    """Officers on duty at the target's posts when the hours changed: if the new hours
+    have the posts closed now, the watcher ends those duties (and tells them)."""
 
 
 async def resolve(tx: Tx, code: str) -> Target | None:
@@ -125,6 +129,7 @@ async def set_weekly(
         if not target.posts:
             return Result(Status.NO_POSTS, target)
         ids = [post.id for post in target.posts]
+        on_duty = sum((await watch_store.on_duty_counts(tx, ids)).values())
         await posts.set_hours(tx, ids, canonical, now)
         # One audit row for the change, however many posts it covers (a whole kota is
         # thousands): the hours each had before, with the posts that had them.
@@ -136,7 +141,7 @@ async def set_weekly(
         )
         _follow(tx, watcher, now)
     before = tuple(sorted({post.hours for post in target.posts}))
-    return Result(Status.DONE, target, canonical, before=before)
+    return Result(Status.DONE, target, canonical, before=before, on_duty=on_duty)
 
 
 def parse_day(text: str) -> tuple[date | None, Status | None]:
