@@ -44,6 +44,7 @@ from handlers.common import (
     callback_id,
     command_args,
     power_reach,
+    put_first,
     refused,
     reply,
     require,
@@ -387,11 +388,6 @@ async def undang(update: Update, context: PoskoContext) -> None:
 
 
 def register(app: App) -> None:
-    """Add the commands and buttons at the head of group 0, ahead of the catch-all handlers
-    (unknown command, stale button); calling it twice changes nothing."""
-    group: list[BaseHandler[Any, Any, Any]] = app.handlers.setdefault(0, [])
-    if any(isinstance(h, CommandHandler) and h.callback is siaran for h in group):
-        return
     callbacks = {
         "siaran": siaran,
         "siaran_status": siaran_status,
@@ -404,12 +400,7 @@ def register(app: App) -> None:
         CommandHandler([name, *aliases], callbacks[name]) for name, aliases in COMMANDS.items()
     ]
     mine.append(CallbackQueryHandler(button, pattern=f"^{PREFIX}"))
-    for handler in mine:
-        app.add_handler(handler, group=0)
-    group = app.handlers[0]
-    for handler in mine:
-        group.remove(handler)
-    group[0:0] = mine
+    put_first(app, mine)
 
 
 async def tick(context: PoskoContext) -> None:

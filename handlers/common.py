@@ -16,7 +16,7 @@ from telegram import (
     Update,
 )
 from telegram.error import BadRequest
-from telegram.ext import Application, ApplicationHandlerStop, CallbackContext, ExtBot
+from telegram.ext import Application, ApplicationHandlerStop, BaseHandler, CallbackContext, ExtBot
 
 from bot.core.access import Role, has_role
 from bot.core.i18n import label, t
@@ -160,3 +160,20 @@ async def drop_pressed_button(query: CallbackQuery) -> None:
     except BadRequest as exc:
         if "not modified" not in str(exc).lower():
             log.warning("could not remove a button: %s", exc)
+
+
+def put_first(
+    app: Application[Any, Any, Any, Any, Any, Any], handlers: list[BaseHandler[Any, Any, Any]]
+) -> None:
+    """Put a conversation area's handlers at the head of group 0, ahead of the catch-alls
+    (unknown command, stale button), whenever it is wired; a callback already there is not
+    added twice, so wiring twice changes nothing."""
+    group: list[BaseHandler[Any, Any, Any]] = app.handlers.setdefault(0, [])
+    known = {getattr(handler, "callback", None) for handler in group}
+    fresh = [handler for handler in handlers if getattr(handler, "callback", None) not in known]
+    for handler in fresh:
+        app.add_handler(handler, group=0)
+    group = app.handlers[0]
+    for handler in fresh:
+        group.remove(handler)
+    group[0:0] = fresh

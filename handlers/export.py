@@ -18,7 +18,7 @@ from typing import Any
 from telegram import Update
 from telegram.constants import ChatAction
 from telegram.error import TelegramError
-from telegram.ext import Application, BaseHandler, CommandHandler
+from telegram.ext import Application, CommandHandler
 
 from bot.exchange.export import (
     ExportError,
@@ -32,7 +32,7 @@ from bot.exchange.export import (
     parse_format,
     parse_kind,
 )
-from handlers.common import PoskoContext, command_args, power_reach, refused, reply
+from handlers.common import PoskoContext, command_args, power_reach, put_first, refused, reply
 from storage import audit
 
 log = logging.getLogger(__name__)
@@ -163,13 +163,4 @@ def _day(day: date | None) -> str:
 
 
 def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    """Add /ekspor and /export. Safe to call after the catch-all handlers were added (and
-    more than once): the command goes to the head of group 0, where only it matches it."""
-    group: list[BaseHandler[Any, Any, Any]] = app.handlers.setdefault(0, [])
-    if any(isinstance(h, CommandHandler) and h.callback is ekspor for h in group):
-        return
-    handler: CommandHandler[Any, Any] = CommandHandler(list(COMMANDS), ekspor)
-    app.add_handler(handler, group=0)
-    group = app.handlers[0]
-    group.remove(handler)
-    group.insert(0, handler)
+    put_first(app, [CommandHandler(list(COMMANDS), ekspor)])

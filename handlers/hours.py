@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from telegram import Update
-from telegram.ext import Application, BaseHandler, CallbackQueryHandler, CommandHandler
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.core.access import Role
 from bot.watch import hours as rules
@@ -21,6 +21,7 @@ from handlers.common import (
     callback_id,
     command_args,
     drop_pressed_button,
+    put_first,
     reply,
     require,
 )
@@ -201,18 +202,11 @@ async def button(update: Update, context: PoskoContext) -> None:
 
 
 def register(app: App) -> None:
-    """Add the commands and buttons at the head of group 0, ahead of the catch-alls."""
-    group: list[BaseHandler[Any, Any, Any]] = app.handlers.setdefault(0, [])
-    if any(isinstance(h, CommandHandler) and h.callback is jam for h in group):
-        return
-    mine: list[BaseHandler[Any, Any, Any]] = [
-        CommandHandler(["jam", "hours"], jam),
-        CommandHandler(["jam_khusus", "special_hours"], jam_khusus),
-        CallbackQueryHandler(button, pattern=f"^{PREFIX}"),
-    ]
-    for handler in mine:
-        app.add_handler(handler, group=0)
-    group = app.handlers[0]
-    for handler in mine:
-        group.remove(handler)
-    group[0:0] = mine
+    put_first(
+        app,
+        [
+            CommandHandler(["jam", "hours"], jam),
+            CommandHandler(["jam_khusus", "special_hours"], jam_khusus),
+            CallbackQueryHandler(button, pattern=f"^{PREFIX}"),
+        ],
+    )

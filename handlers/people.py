@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from telegram import Update
-from telegram.ext import Application, BaseHandler, CallbackQueryHandler, CommandHandler
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.core.access import Role
 from bot.core.clock import day_hhmm
@@ -27,6 +27,7 @@ from handlers.common import (
     callback_id,
     command_args,
     drop_buttons,
+    put_first,
     reply,
     require,
 )
@@ -290,17 +291,10 @@ async def _drop(update: Update, context: PoskoContext, member: Member, change_id
 
 
 def register(app: App) -> None:
-    """Add the buttons at the head of group 0, ahead of the stale-button catch-all."""
-    group: list[BaseHandler[Any, Any, Any]] = app.handlers.setdefault(0, [])
-    if any(isinstance(h, CallbackQueryHandler) and h.callback is button for h in group):
-        return
-    mine: list[BaseHandler[Any, Any, Any]] = [
-        CommandHandler(["petugas", "officers"], petugas),
-        CallbackQueryHandler(button, pattern=f"^{PREFIX}"),
-    ]
-    for handler in mine:
-        app.add_handler(handler, group=0)
-    group = app.handlers[0]
-    for handler in mine:
-        group.remove(handler)
-    group[0:0] = mine
+    put_first(
+        app,
+        [
+            CommandHandler(["petugas", "officers"], petugas),
+            CallbackQueryHandler(button, pattern=f"^{PREFIX}"),
+        ],
+    )

@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from telegram import InputFile, Update
-from telegram.ext import Application, BaseHandler, CommandHandler
+from telegram.ext import Application, CommandHandler
 
 from bot.core.access import Role
 from bot.core.clock import hhmm, wib
@@ -29,7 +29,7 @@ from bot.insight.recap import (
     render_chart,
     render_text,
 )
-from handlers.common import PoskoContext, command_args, reply, require
+from handlers.common import PoskoContext, command_args, put_first, reply, require
 from storage import overview
 from storage import recap as store
 from storage.records import Area
@@ -151,21 +151,12 @@ async def daily_tick(context: PoskoContext) -> None:
 
 
 def register(app: App) -> None:
-    """Add /rekap (/recap) and /peta (/map).
-
-    They go to the front of group 0, ahead of the catch-all "unknown command" handler,
-    whenever this is called; calling it twice changes nothing.
-    """
-    existing: list[BaseHandler[Any, Any, Any]] = list(app.handlers.get(0, []))
-    if any(isinstance(h, CommandHandler) and "rekap" in h.commands for h in existing):
-        return
+    """Add /rekap (/recap) and /peta (/map)."""
     callbacks = {"rekap": rekap, "peta": peta}
-    for handler in existing:
-        app.remove_handler(handler, 0)
-    for name, aliases in COMMANDS.items():
-        app.add_handler(CommandHandler([name, *aliases], callbacks[name]), 0)
-    for handler in existing:
-        app.add_handler(handler, 0)
+    put_first(
+        app,
+        [CommandHandler([name, *aliases], callbacks[name]) for name, aliases in COMMANDS.items()],
+    )
 
 
 async def start_jobs(app: App) -> None:
