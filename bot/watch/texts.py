@@ -57,12 +57,8 @@ def alert_text(
 ) -> str:
     on_duty = [person.name for person in people if person.on_duty]
     if kind == "silent":
-        detail = t(
-            language,
-            "alert.detail_silent",
-            since=hhmm(since) if since else "-",
-            people=", ".join(on_duty) or "-",
-        )
+        # who is on duty stands in the people line below, with how to reach them
+        detail = t(language, "alert.detail_silent", since=hhmm(since) if since else "-")
     elif post.min_staff <= 1:
         detail = t(language, "alert.detail_unstaffed", since=hhmm(since) if since else hhmm(now))
     else:
