@@ -103,7 +103,23 @@ _TYPED: dict[str, tuple[str, tuple[str, ...]]] = {
     "sendPhoto": ("send_photo", ("chat_id", "photo")),
     "sendDocument": ("send_document", ("chat_id", "document")),
     "sendLocation": ("send_location", ("chat_id", "latitude", "longitude")),
+    "sendVideo": ("send_video", ("chat_id", "video")),
+    "sendMediaGroup": ("send_media_group", ("chat_id", "media")),
 }
+
+_INPUT_MEDIA: dict[str, type[telegram.InputMedia]] = {
+    "photo": telegram.InputMediaPhoto,
+    "video": telegram.InputMediaVideo,
+    "document": telegram.InputMediaDocument,
+}
+
+
+def _input_media(item: dict[str, Any]) -> telegram.InputMedia:
+    """An album item as stored in the outbox (Bot API JSON) → the PTB object."""
+    kind = _INPUT_MEDIA.get(str(item.get("type")))
+    if kind is None:
+        raise ValueError(f"unsupported album item type {item.get('type')!r}")
+    return kind(media=str(item["media"]), caption=item.get("caption"))  # type: ignore[call-arg]
 
 
 SETTLE_RETRY_FIRST = 0.05
@@ -491,11 +507,15 @@ class Sender:
                 else:
                     name, positional = typed
                     args = {key: params.pop(key) for key in positional}
+                    if item.method == "sendMediaGroup":
+                        args["media"] = [_input_media(m) for m in args["media"]]
                     result = await getattr(self._bot, name)(**args, api_kwargs=params, **marker)
         except TimeoutError:
             raise TimedOut(f"no answer within request_timeout ({self._timeout:g}s)") from None
         if isinstance(result, telegram.Message):
             return result.message_id
+        if isinstance(result, tuple | list) and result and isinstance(result[0], telegram.Message):
+            return result[0].message_id  # an album: its first message
         if isinstance(result, dict) and isinstance(result.get("message_id"), int):
             return int(result["message_id"])
         return None

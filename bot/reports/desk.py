@@ -21,6 +21,7 @@ from typing import Any
 from bot.core.clock import day_hhmm
 from bot.core.i18n import DEFAULT_LANGUAGE, label, t
 from bot.core.scope import covers, scope_area_ids
+from bot.reports import evidence
 from bot.watch.escalation import levels_for
 from storage import areas, audit, drafts, issues, posts
 from storage import watch as watch_store
@@ -464,6 +465,7 @@ async def announce_new_issue(tx: Tx, issue: Issue, now: datetime) -> int:
                 seen.add(key)
                 recipients.append(recipient)
     priority = Priority.ALERT if urgent else Priority.NOTICE
+    items = await evidence.load(tx, card)
     for recipient in recipients:
         language = _language(recipient.language)
         await enqueue(
@@ -477,6 +479,16 @@ async def announce_new_issue(tx: Tx, issue: Issue, now: datetime) -> int:
             topic_id=recipient.topic_id,
             ref_type="issue",
             ref_id=issue.id,
+        )
+        await evidence.queue(
+            tx,
+            recipient.chat_id,
+            language,
+            card,
+            now,
+            priority=priority,
+            topic_id=recipient.topic_id,
+            items=items,
         )
     return len(recipients)
 
@@ -521,6 +533,7 @@ async def escalate_issue(
     ladder = ladder_for(await areas.path(tx, card.area_id))
     if step >= len(ladder):
         return False
+    items = await evidence.load(tx, card)
     for recipient in ladder[step].recipients:
         language = _language(recipient.language)
         lead = t(language, "announce.escalated", since=day_hhmm(card.issue.created_at))
@@ -535,5 +548,15 @@ async def escalate_issue(
             topic_id=recipient.topic_id,
             ref_type="issue",
             ref_id=issue_id,
+        )
+        await evidence.queue(
+            tx,
+            recipient.chat_id,
+            language,
+            card,
+            now,
+            priority=Priority.ALERT,
+            topic_id=recipient.topic_id,
+            items=items,
         )
     return True
