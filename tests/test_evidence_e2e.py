@@ -154,3 +154,72 @@ async def test_darurat_climb_brings_evidence_to_the_next_level(
             _, album, pin = await evidence_for(emu, clock, chat, ref)
             assert album_file_ids(album) == list(PHOTOS)
             assert pin.result["location"]["latitude"] == pytest.approx(MONAS[0], abs=1e-5)
+
+
+# --- /laporan REF: one report whole -----------------------------------------------------------
+
+
+async def test_laporan_ref_shows_card_timeline_and_evidence(
+    emu: FakeBotApi, start_bot: AppFactory, phone: Phones, clock: FakeClock
+) -> None:
+    async with start_bot():
+        ref = await file_report(emu, phone(BUDI))
+        card, _, _ = await evidence_for(emu, clock, LURAH.id, ref)
+        lurah = phone(LURAH)
+        accept = next(data for _, data in lurah.buttons(card) if data.endswith(":accept"))
+        await lurah.press(card, accept)
+        mark = emu.mark()
+        emu.send_text(LURAH, f"/laporan {ref}")
+        whole = await emu.wait_reply(LURAH.id, after=mark, contains="Riwayat")
+        text = whole.text or ""
+        assert ref in text and "diterima" in text
+        assert "Riwayat" in text
+        assert "19:00 · Budi Santoso · laporan dibuat" in text
+        assert "Lurah Kebon Jeruk · status menjadi Diterima" in text or (
+            "Lurah Kebon Jeruk · status menjadi diterima" in text
+        ), text
+        album = await emu.wait_for(
+            lambda s: s.method == "sendMediaGroup" and s.chat_id == LURAH.id, after=mark
+        )
+        assert album_file_ids(album) == list(PHOTOS)
+        pin = await emu.wait_for(
+            lambda s: s.method == "sendLocation" and s.chat_id == LURAH.id, after=album.index
+        )
+        assert pin.result["location"]["latitude"] == pytest.approx(MONAS[0], abs=1e-5)
+        # the listing offers the same evidence one tap away
+        mark = emu.mark()
+        emu.send_text(LURAH, "/laporan")
+        listed = await emu.wait_for(
+            lambda s: (
+                s.chat_id == LURAH.id
+                and s.method == "sendMessage"
+                and ref in (s.text or "")
+                and bool(s.params.get("reply_markup"))
+            ),
+            after=mark,
+        )
+        tap = next(data for _, data in lurah.buttons(listed) if data.startswith("sv:e:"))
+        mark = emu.mark()
+        await lurah.press(listed, tap)
+        again = await emu.wait_for(
+            lambda s: s.method == "sendMediaGroup" and s.chat_id == LURAH.id, after=mark
+        )
+        assert album_file_ids(again) == list(PHOTOS)
+
+
+async def test_laporan_ref_outside_scope_or_unknown_gives_nothing(
+    emu: FakeBotApi, start_bot: AppFactory, phone: Phones, clock: FakeClock
+) -> None:
+    async with start_bot():
+        ref = await file_report(emu, phone(BUDI))
+        await evidence_for(emu, clock, LURAH.id, ref)
+        # the officer gets the supervisors-only answer, no card and no photos
+        mark = emu.mark()
+        answer = await phone(BUDI).send(f"/laporan {ref}")
+        assert ref not in (answer.text or "")
+        unknown = await phone(LURAH).send("/laporan KBJ-01/9999")
+        assert "KBJ-01/9999" in (unknown.text or "") and "Riwayat" not in (unknown.text or "")
+        await asyncio.sleep(0.3)
+        assert not [
+            s for s in emu.sent[mark:] if s.method in ("sendMediaGroup", "sendLocation")
+        ]

@@ -58,7 +58,7 @@ from telegram.ext import ExtBot
 
 from bot.core.clock import Clock
 from bot.core.config import DeliverySettings
-from bot.delivery.direct import OUTBOX_SEND
+from bot.delivery.direct import OUTBOX_SEND, input_media
 from bot.delivery.limits import Bucket, Slot, Window
 from bot.delivery.outcomes import (
     Delivered,
@@ -107,19 +107,6 @@ _TYPED: dict[str, tuple[str, tuple[str, ...]]] = {
     "sendMediaGroup": ("send_media_group", ("chat_id", "media")),
 }
 
-_INPUT_MEDIA: dict[str, type[telegram.InputMedia]] = {
-    "photo": telegram.InputMediaPhoto,
-    "video": telegram.InputMediaVideo,
-    "document": telegram.InputMediaDocument,
-}
-
-
-def _input_media(item: dict[str, Any]) -> telegram.InputMedia:
-    """An album item as stored in the outbox (Bot API JSON) → the PTB object."""
-    kind = _INPUT_MEDIA.get(str(item.get("type")))
-    if kind is None:
-        raise ValueError(f"unsupported album item type {item.get('type')!r}")
-    return kind(media=str(item["media"]), caption=item.get("caption"))  # type: ignore[call-arg]
 
 
 SETTLE_RETRY_FIRST = 0.05
@@ -508,7 +495,7 @@ class Sender:
                     name, positional = typed
                     args = {key: params.pop(key) for key in positional}
                     if item.method == "sendMediaGroup":
-                        args["media"] = [_input_media(m) for m in args["media"]]
+                        args["media"] = [input_media(m) for m in args["media"]]
                     result = await getattr(self._bot, name)(**args, api_kwargs=params, **marker)
         except TimeoutError:
             raise TimedOut(f"no answer within request_timeout ({self._timeout:g}s)") from None

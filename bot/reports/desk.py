@@ -240,6 +240,38 @@ async def find(db: Database, member: Member, ref: str) -> IssueCard | None:
         return card
 
 
+@dataclass(frozen=True, slots=True)
+class Whole:
+    """One report whole (/laporan REF): the card, every event, the attachments."""
+
+    card: IssueCard
+    events: list[issues.IssueEvent]
+    items: list[tuple[str, str]]
+
+
+async def whole(db: Database, member: Member, ref: str) -> Whole | None:
+    """The report ``ref`` with its timeline and evidence, only within the member's subtree."""
+    async with db.read() as tx:
+        card = await issues.card_by_ref(tx, ref)
+        if card is None or not covers(await scope_area_ids(tx, member), card.area_id):
+            return None
+        return Whole(card, await issues.events(tx, card.issue.id), await evidence.load(tx, card))
+
+
+async def evidence_of(db: Database, member: Member, issue_id: int) -> Whole | None:
+    """The 📎 button on a listed card: the report (if in the member's subtree) and its
+    attachments; no timeline."""
+    async with db.read() as tx:
+        card = await issues.card(tx, issue_id)
+        if card is None or not covers(await scope_area_ids(tx, member), card.area_id):
+            return None
+        return Whole(card, [], await evidence.load(tx, card))
+
+
+def has_evidence(card: IssueCard) -> bool:
+    return card.issue.photo_count > 0 or card.issue.latitude is not None
+
+
 # --- moving -------------------------------------------------------------------------------
 
 
