@@ -31,6 +31,7 @@ from handlers.common import (
     grid,
     reply,
     require,
+    viewing_scope,
 )
 from storage import overview, posts
 from storage.overview import AlertLine, PostDetail, PostLine
@@ -83,11 +84,13 @@ async def _overview(
     runtime = context.runtime
     now = runtime.clock.now()
     async with runtime.database.read() as tx:
-        scope = await scope_area_ids(tx, member)
+        scope = await viewing_scope(tx, context)
         if scope is not None and not scope:
             return None
         if scope is None:
             scope_name = context.t("pantau.all_areas")
+        elif context.room is not None:
+            scope_name = context.room.name
         else:
             names = await overview.area_names(tx, await own_area_ids(tx, member))
             scope_name = ", ".join(names) or "-"
@@ -116,11 +119,11 @@ async def _overview(
         )
         for line in lines
     ]
-    # Problem posts on this page open with one tap.
+    # Problem posts on this page open with one tap (in private: the detail has phones).
     looks = [
         (context.t("pantau.detail_button", code=line.code), f"{DETAIL_PREFIX}{line.id}")
         for line in lines
-        if line.state in PROBLEM_STATES
+        if line.state in PROBLEM_STATES and context.room is None
     ]
     rows = grid(looks[:MAX_LOOK_BUTTONS], 3)
     if pages > 1:
@@ -137,10 +140,9 @@ async def _overview(
 async def _alerts(context: PoskoContext) -> tuple[str, InlineKeyboardMarkup | None] | None:
     """Open alerts in the member's scope, untaken first, with their take and look buttons;
     None when there are none."""
-    member = context.me()
     now = context.runtime.clock.now()
     async with context.runtime.database.read() as tx:
-        scope = await scope_area_ids(tx, member)
+        scope = await viewing_scope(tx, context)
         if scope is not None and not scope:
             return None
         lines, total = await overview.open_alerts(tx, scope, ALERTS_SHOWN)
@@ -220,10 +222,9 @@ async def supervisor_status(update: Update, context: PoskoContext) -> bool:
 async def _find_post(context: PoskoContext, code: str) -> tuple[Post, PostDetail] | None:
     """The post by code when it is in the member's scope (None otherwise: a post outside
     the scope is answered exactly like one that does not exist)."""
-    member = context.me()
     async with context.runtime.database.read() as tx:
         post = await posts.by_code(tx, code)
-        if post is None or not covers(await scope_area_ids(tx, member), post.area_id):
+        if post is None or not covers(await viewing_scope(tx, context), post.area_id):
             return None
         return post, await overview.post_detail(tx, post.id, ISSUES_SHOWN)
 
@@ -379,8 +380,10 @@ async def _page_button(update: Update, context: PoskoContext, raw: str) -> None:
         return
     page = callback_id(raw)
     chat = update.effective_chat
-    # The overview is for the supervisor's eyes: never rewrite a group message with it.
-    if page is None or chat is None or chat.type != "private":
+    # The overview is for the supervisor's eyes: never rewrite a group message with it,
+    # unless the group is a bound room whose own overview it is.
+    in_room = context.room is not None
+    if page is None or chat is None or (chat.type != "private" and not in_room):
         await query.answer(context.t("common.stale_button"), show_alert=True)
         return
     shown = await _overview(context, page)

@@ -51,6 +51,8 @@ async def _scope(update: Update, context: PoskoContext) -> tuple[set[int] | None
     if not require(context, Role.SUPERVISOR):
         await reply(update, context, "recap.only")
         return None
+    if context.room is not None:
+        return set(context.room.area_ids), context.room.name
     async with context.runtime.database.read() as tx:
         scope = await scope_area_ids(tx, member)
         names = await overview.area_names(tx, await own_area_ids(tx, member)) if scope else []

@@ -22,7 +22,7 @@ from bot.core.clock import day_hhmm
 from bot.core.i18n import DEFAULT_LANGUAGE, label, t
 from bot.core.scope import covers, scope_area_ids
 from bot.reports import evidence
-from bot.watch.escalation import levels_for
+from bot.watch.escalation import climbing, levels_for, opening
 from storage import areas, audit, drafts, issues, posts
 from storage import watch as watch_store
 from storage.db import Database, Tx
@@ -48,6 +48,7 @@ ISSUE_CALLBACK = "sv:i:"
 ANNOUNCE_KIND = "issue_new"
 STATUS_KIND = "issue_status"
 TAKEN_KIND = "issue_taken"
+OUTCOME_KIND = "issue_outcome"
 CANCEL_WORDS = frozenset({"batal", "cancel", "/batal", "/cancel"})
 DEFAULT_FOLLOW_UP = timedelta(hours=2)
 FOLLOWED_STATUSES = ("diterima", "ditangani")
@@ -294,7 +295,10 @@ async def press(
         if checked.verdict is not Verdict.DONE or checked.card is None:
             return checked
         if not move.needs_note:
-            return await _apply(tx, member, checked.card, move, None, now, follow_up_after)
+            pressed_in = origin[0] if origin is not None else None
+            return await _apply(
+                tx, member, checked.card, move, None, now, follow_up_after, pressed_in
+            )
         existing = await drafts.get(tx, member.id)
         if existing is not None and existing.kind != NOTE_DRAFT:
             return DeskResult(Verdict.BUSY, checked.card, action)
@@ -347,7 +351,10 @@ async def give_note(
         checked = await _check(tx, member, issue_id, move)
         if checked.verdict is not Verdict.DONE or checked.card is None:
             return DeskResult(checked.verdict, checked.card or card, action, origin)
-        result = await _apply(tx, member, checked.card, move, note, now, follow_up_after)
+        pressed_in = origin[0] if origin is not None else None
+        result = await _apply(
+            tx, member, checked.card, move, note, now, follow_up_after, pressed_in
+        )
         return DeskResult(result.verdict, result.card, action, origin)
 
 
@@ -371,6 +378,7 @@ async def _apply(
     note: str | None,
     now: datetime,
     follow_up_after: timedelta = DEFAULT_FOLLOW_UP,
+    pressed_in: int | None = None,
 ) -> DeskResult:
     before = card.issue.status
     target = target_of(move, before)
@@ -404,7 +412,45 @@ async def _apply(
     await _tell_reporter(tx, current, member, move, note, now)
     if before == "baru":
         await _tell_others(tx, current, member, now)
+    else:
+        await _tell_groups(tx, current, member, note, now, pressed_in)
     return DeskResult(Verdict.DONE, current, move.action)
+
+
+async def _tell_groups(
+    tx: Tx,
+    card: IssueCard,
+    actor: Member,
+    note: str | None,
+    now: datetime,
+    pressed_in: int | None,
+) -> None:
+    """The group chats the report was announced to hear every later step (ditangani,
+    selesai, ditolak, reopened), with the note; the group where the button was pressed
+    already sees its card change."""
+    for recipient in await issues.announced_to(tx, card.issue.id, ANNOUNCE_KIND):
+        if recipient.member_id is not None or recipient.chat_id == pressed_in:
+            continue
+        language = _language(recipient.language)
+        await enqueue(
+            tx,
+            recipient.chat_id,
+            t(
+                language,
+                "group.issue_outcome",
+                icon=t(language, f"desk.icon_{card.issue.status}"),
+                ref=card.issue.ref,
+                status=t(language, f"issue_status.{card.issue.status}"),
+                who=actor.name,
+                note=_trim(note, SUMMARY_LIMIT) if note else "-",
+            ),
+            now,
+            kind=OUTCOME_KIND,
+            priority=Priority.NOTICE,
+            topic_id=recipient.topic_id,
+            ref_type="issue",
+            ref_id=card.issue.id,
+        )
 
 
 async def _tell_reporter(
@@ -490,8 +536,8 @@ async def announce_new_issue(tx: Tx, issue: Issue, now: datetime) -> int:
     steps = ladder[:2] if urgent else ladder[:1]
     seen: set[tuple[int, int | None]] = set()
     recipients: list[Recipient] = []
-    for level in steps:
-        for recipient in level.recipients:
+    for index, level in enumerate(steps):
+        for recipient in opening(level, path) if index == 0 else level.recipients:
             key = (recipient.chat_id, recipient.topic_id)
             if key not in seen:
                 seen.add(key)
@@ -562,11 +608,12 @@ async def escalate_issue(
     card = await issues.card(tx, issue_id)
     if card is None or card.issue.status != "baru":
         return False
-    ladder = ladder_for(await areas.path(tx, card.area_id))
+    path = await areas.path(tx, card.area_id)
+    ladder = ladder_for(path)
     if step >= len(ladder):
         return False
     items = await evidence.load(tx, card)
-    for recipient in ladder[step].recipients:
+    for recipient in climbing(ladder[step], path):
         language = _language(recipient.language)
         lead = t(language, "announce.escalated", since=day_hhmm(card.issue.created_at))
         await enqueue(
