@@ -19,6 +19,7 @@ from bot.core.access import Role
 from bot.core.clock import hhmm, wib
 from bot.core.runtime import Runtime
 from bot.core.scope import own_area_ids, scope_area_ids
+from bot.insight.group_recap import queue_daily_groups
 from bot.insight.map_picture import MapPoint, render_map, state_counts
 from bot.insight.recap import (
     chart_words,
@@ -149,7 +150,9 @@ async def daily_tick(context: PoskoContext) -> None:
     runtime = context.application.bot_data.get("runtime")
     if not isinstance(runtime, Runtime) or runtime.db is None:
         return
-    await queue_daily(runtime.db, runtime.settings, runtime.clock.now())
+    now = runtime.clock.now()
+    await queue_daily(runtime.db, runtime.settings, now)
+    await queue_daily_groups(runtime.db, runtime.settings, now)
 
 
 def register(app: App) -> None:
