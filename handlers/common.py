@@ -75,11 +75,14 @@ class PoskoContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any],
 
 
 async def viewing_scope(tx: Tx, context: PoskoContext) -> Scope:
-    """What an overview may show: in a bound group the group's subtree, elsewhere the
-    member's own scope (None: everywhere)."""
-    if context.room is not None:
-        return set(context.room.area_ids)
-    return await scope_area_ids(tx, context.me())
+    """What an overview may show: in a bound group the group's subtree, as far as the
+    member may see it (never more than in private); elsewhere the member's own scope
+    (None: everywhere)."""
+    own = await scope_area_ids(tx, context.me())
+    if context.room is None:
+        return own
+    room = set(context.room.area_ids)
+    return room if own is None else room & own
 
 
 def require(context: PoskoContext, role: Role) -> bool:

@@ -30,7 +30,7 @@ from bot.insight.recap import (
     render_chart,
     render_text,
 )
-from handlers.common import PoskoContext, command_args, reply, require
+from handlers.common import PoskoContext, command_args, reply, require, viewing_scope
 from storage import overview
 from storage import recap as store
 from storage.records import Area
@@ -53,7 +53,12 @@ async def _scope(update: Update, context: PoskoContext) -> tuple[set[int] | None
         await reply(update, context, "recap.only")
         return None
     if context.room is not None:
-        return set(context.room.area_ids), context.room.name
+        async with context.runtime.database.read() as tx:
+            shown = await viewing_scope(tx, context)
+        if shown is not None and not shown:
+            await reply(update, context, "recap.no_scope")
+            return None
+        return shown, context.room.name
     async with context.runtime.database.read() as tx:
         scope = await scope_area_ids(tx, member)
         names = await overview.area_names(tx, await own_area_ids(tx, member)) if scope else []
