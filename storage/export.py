@@ -148,6 +148,24 @@ def issues(
     )
 
 
+def issue_media(
+    conn: sqlite3.Connection,
+    since: datetime | None,
+    until: datetime | None,
+    area_ids: Collection[int] | None = None,
+) -> Iterator[sqlite3.Row]:
+    """Every attachment of the issues :func:`issues` lists: ref, position, file_id, kind."""
+    where, params = _within(*_between("i.created_at", since, until), area_ids)
+    return _stream(
+        conn,
+        "SELECT i.ref, ph.position, ph.file_id, ph.kind"
+        " FROM issue_photos ph JOIN issues i ON i.id = ph.issue_id"
+        " JOIN posts p ON p.id = i.post_id"
+        f"{where} ORDER BY i.created_at, i.id, ph.position",
+        params,
+    )
+
+
 def alerts(
     conn: sqlite3.Connection,
     since: datetime | None,
