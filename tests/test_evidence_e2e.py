@@ -223,3 +223,39 @@ async def test_laporan_ref_outside_scope_or_unknown_gives_nothing(
         assert not [
             s for s in emu.sent[mark:] if s.method in ("sendMediaGroup", "sendLocation")
         ]
+
+
+async def test_a_video_travels_in_the_album_as_a_video(
+    emu: FakeBotApi, start_bot: AppFactory, phone: Phones, clock: FakeClock
+) -> None:
+    async with start_bot():
+        budi = phone(BUDI)
+        ask = await budi.send("/lapor")
+        sev = await budi.press_and_reply(ask, "rp:cat:logistik")
+        await budi.press_and_reply(sev, "rp:sev:tinggi")
+        await budi.send("Antrean pemilih meluber ke jalan")
+        await budi.photo(file_id="ev-photo-v")
+        mark = emu.mark()
+        emu.send_video(BUDI, caption="Video antrean")
+        attached = await emu.wait_reply(BUDI.id, after=mark)
+        summary = await budi.press_and_reply(attached, "rp:next")
+        filed = await budi.press_and_reply(summary, "rp:send")
+        ref = next(w for w in (filed.text or "").split() if "/" in w and w[0].isalpha())
+        _, album, _ = await evidence_for_no_pin(emu, clock, LURAH.id, ref)
+        assert [item["type"] for item in album.params["media"]] == ["photo", "video"]
+        assert album.result[0]["photo"][-1]["file_id"] == "ev-photo-v"
+        assert "video" in album.result[1]
+
+
+async def evidence_for_no_pin(
+    emu: FakeBotApi, clock: FakeClock, chat_id: int, ref: str
+) -> tuple[Sent, Sent, None]:
+    card = await ticking(
+        emu,
+        clock,
+        lambda s: s.method == "sendMessage" and s.chat_id == chat_id and ref in (s.text or ""),
+    )
+    album = await ticking(
+        emu, clock, lambda s: s.method == "sendMediaGroup" and s.chat_id == chat_id, card.index
+    )
+    return card, album, None
