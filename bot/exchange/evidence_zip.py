@@ -16,9 +16,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import sqlite3
 import zipfile
-from collections.abc import Awaitable, Callable, Collection, Iterable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,23 +73,9 @@ def _read(
         places = Places(store.area_tree(conn))
         rows = list(issue_rows(conn, period, places, language, area_ids))
         media = [
-            Media(row["ref"], index + 1, row["file_id"], row["kind"])
-            for index, row in _numbered(store.issue_media(conn, period.start, period.end, area_ids))
+            Media(*row) for row in store.issue_media(conn, period.start, period.end, area_ids)
         ]
     return rows, media
-
-
-def _numbered(rows: Iterable[sqlite3.Row]) -> list[tuple[int, sqlite3.Row]]:
-    """(0-based position within its report, row) for rows ordered by report."""
-    result: list[tuple[int, sqlite3.Row]] = []
-    last_ref: str | None = None
-    index = 0
-    for row in rows:
-        ref = row["ref"]
-        index = index + 1 if ref == last_ref else 0
-        last_ref = ref
-        result.append((index, row))
-    return result
 
 
 async def _fetch_into(
