@@ -60,7 +60,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any], group: int = 0) -> 
 def _card_markup(context: PoskoContext, card: IssueCard) -> InlineKeyboardMarkup | None:
     """The moves allowed now and, when the report has photos or a location, 📎 to see them."""
     rows = desk.action_rows(context.lang, card.issue.id, card.issue.status)
-    if desk.has_evidence(card):
+    if evidence.has_evidence(card):
         rows.append([(context.t("evidence.button"), f"{EVIDENCE_PREFIX}{card.issue.id}")])
     return buttons(rows) if rows else None
 
@@ -144,7 +144,7 @@ async def laporan(update: Update, context: PoskoContext) -> None:
     word = command_args(update.effective_message)
     if "/" in word:  # a reference: /laporan KBJ-01/0042
         ref = word.split()[0][:40]
-        found = await desk.whole(context.runtime.database, member, ref)
+        found = await evidence.whole(context.runtime.database, member, ref)
         if found is None:
             await reply(update, context, "desk.unknown_ref", ref=ref)
             return
@@ -206,11 +206,11 @@ async def _evidence_button(update: Update, context: PoskoContext, raw: str) -> N
         return
     found = None
     if require(context, Role.SUPERVISOR):
-        found = await desk.evidence_of(context.runtime.database, context.me(), issue_id)
+        found = await evidence.evidence_of(context.runtime.database, context.me(), issue_id)
     if found is None:
         await query.answer(context.t("desk.not_allowed"), show_alert=True)
         return
-    if not desk.has_evidence(found.card):
+    if not evidence.has_evidence(found.card):
         await query.answer(context.t("evidence.none", ref=found.card.issue.ref), show_alert=True)
         return
     await query.answer()

@@ -12,7 +12,6 @@ step lives in ``drafts`` so a restart between the button and the text loses noth
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
@@ -22,13 +21,17 @@ from bot.core.clock import day_hhmm
 from bot.core.i18n import DEFAULT_LANGUAGE, label, t
 from bot.core.scope import covers, scope_area_ids
 from bot.reports import evidence
+from bot.reports.filters import OPEN_STATUSES as OPEN_STATUSES
+from bot.reports.filters import Filter as Filter
+from bot.reports.filters import parse_filter as parse_filter
+from bot.reports.filters import status_filter as status_filter
 from bot.watch.escalation import climbing, levels_for, opening
 from storage import areas, audit, drafts, issues, posts
 from storage import watch as watch_store
 from storage.db import Database, Tx
 from storage.issues import IssueCard
 from storage.outbox import Priority, enqueue
-from storage.records import ISSUE_STATUSES, SEVERITIES, Issue, Member
+from storage.records import Issue, Member
 from storage.watch import Recipient, recipient_language
 
 log = logging.getLogger(__name__)
@@ -39,7 +42,6 @@ RESOLVE = "resolve"
 REJECT = "reject"
 REOPEN = "reopen"
 
-OPEN_STATUSES = ("baru", "diterima", "ditangani")
 NOTE_DRAFT = "issue_note"
 MAX_NOTE = 500
 SUMMARY_LIMIT = 300
@@ -114,38 +116,6 @@ class Listing:
     cards: list[IssueCard]
     no_scope: bool = False
     unknown_post: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Filter:
-    """What '/laporan <word>' lists: statuses, and optionally one severity or one post.
-    ``token`` names it in the 'more' button."""
-
-    token: str
-    statuses: tuple[str, ...]
-    severity: str | None = None
-    post_code: str | None = None
-
-
-_POST_CODE = re.compile(r"(?=.*[-0-9])[A-Za-z0-9][A-Za-z0-9._-]{0,31}")
-"""A post code has a digit or a hyphen (KBJ-01, KEC-KBJ); a plain word is no post."""
-
-
-def parse_filter(word: str) -> Filter | None:
-    """'/laporan [status|severity|post code]'; None when the word means nothing."""
-    wanted = word.strip()
-    statuses = status_filter(wanted)
-    if statuses is not None:
-        if len(statuses) == 1:
-            token = statuses[0]
-        else:
-            token = "open" if statuses == OPEN_STATUSES else "all"
-        return Filter(token, statuses)
-    if wanted.lower() in SEVERITIES:
-        return Filter(wanted.lower(), OPEN_STATUSES, severity=wanted.lower())
-    if _POST_CODE.fullmatch(wanted):
-        return Filter(wanted.upper(), OPEN_STATUSES, post_code=wanted.upper())
-    return None
 
 
 # --- rendering (shared by replies and queued messages) -----------------------------------
@@ -239,38 +209,6 @@ async def find(db: Database, member: Member, ref: str) -> IssueCard | None:
         if card is None or not covers(await scope_area_ids(tx, member), card.area_id):
             return None
         return card
-
-
-@dataclass(frozen=True, slots=True)
-class Whole:
-    """One report whole (/laporan REF): the card, every event, the attachments."""
-
-    card: IssueCard
-    events: list[issues.IssueEvent]
-    items: list[tuple[str, str]]
-
-
-async def whole(db: Database, member: Member, ref: str) -> Whole | None:
-    """The report ``ref`` with its timeline and evidence, only within the member's subtree."""
-    async with db.read() as tx:
-        card = await issues.card_by_ref(tx, ref)
-        if card is None or not covers(await scope_area_ids(tx, member), card.area_id):
-            return None
-        return Whole(card, await issues.events(tx, card.issue.id), await evidence.load(tx, card))
-
-
-async def evidence_of(db: Database, member: Member, issue_id: int) -> Whole | None:
-    """The 📎 button on a listed card: the report (if in the member's subtree) and its
-    attachments; no timeline."""
-    async with db.read() as tx:
-        card = await issues.card(tx, issue_id)
-        if card is None or not covers(await scope_area_ids(tx, member), card.area_id):
-            return None
-        return Whole(card, [], await evidence.load(tx, card))
-
-
-def has_evidence(card: IssueCard) -> bool:
-    return card.issue.photo_count > 0 or card.issue.latitude is not None
 
 
 # --- moving -------------------------------------------------------------------------------
@@ -569,26 +507,6 @@ async def announce_new_issue(tx: Tx, issue: Issue, now: datetime) -> int:
             items=items,
         )
     return len(recipients)
-
-
-def status_filter(word: str) -> tuple[str, ...] | None:
-    """'/laporan <word>': the statuses it means, or None when it means nothing."""
-    wanted = word.strip().lower()
-    if wanted in ("", "terbuka", "open"):
-        return OPEN_STATUSES
-    if wanted in ("semua", "all"):
-        return ISSUE_STATUSES
-    aliases = {
-        "new": "baru",
-        "accepted": "diterima",
-        "progress": "ditangani",
-        "in_progress": "ditangani",
-        "resolved": "selesai",
-        "done": "selesai",
-        "rejected": "ditolak",
-    }
-    status = aliases.get(wanted, wanted)
-    return (status,) if status in ISSUE_STATUSES else None
 
 
 ESCALATING_SEVERITIES = ("tinggi", "darurat")

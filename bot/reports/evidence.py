@@ -20,10 +20,12 @@ from datetime import datetime
 from typing import Any
 
 from bot.core.i18n import t
+from bot.core.scope import covers, scope_area_ids
 from storage import issues
-from storage.db import Tx
-from storage.issues import IssueCard
+from storage.db import Database, Tx
+from storage.issues import IssueCard, IssueEvent
 from storage.outbox import Priority, enqueue_call
+from storage.records import Member
 
 MAX_ALBUM = 10
 """Telegram's largest album; a report holds at most ``[reports] max_photos`` (≤ 10)."""
@@ -125,3 +127,38 @@ async def queue(
             ref_id=card.issue.id,
         )
     return len(planned)
+
+
+# --- one report whole (/laporan REF, 📎) ------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Whole:
+    """One report whole (/laporan REF): the card, every event, the attachments."""
+
+    card: IssueCard
+    events: list[IssueEvent]
+    items: list[tuple[str, str]]
+
+
+async def whole(db: Database, member: Member, ref: str) -> Whole | None:
+    """The report ``ref`` with its timeline and evidence, only within the member's subtree."""
+    async with db.read() as tx:
+        card = await issues.card_by_ref(tx, ref)
+        if card is None or not covers(await scope_area_ids(tx, member), card.area_id):
+            return None
+        return Whole(card, await issues.events(tx, card.issue.id), await load(tx, card))
+
+
+async def evidence_of(db: Database, member: Member, issue_id: int) -> Whole | None:
+    """The 📎 button on a listed card: the report (if in the member's subtree) and its
+    attachments; no timeline."""
+    async with db.read() as tx:
+        card = await issues.card(tx, issue_id)
+        if card is None or not covers(await scope_area_ids(tx, member), card.area_id):
+            return None
+        return Whole(card, [], await load(tx, card))
+
+
+def has_evidence(card: IssueCard) -> bool:
+    return card.issue.photo_count > 0 or card.issue.latitude is not None
