@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from telegram import (
@@ -21,12 +22,22 @@ from telegram.ext import Application, ApplicationHandlerStop, BaseHandler, Callb
 from bot.core.access import Role, has_role
 from bot.core.i18n import label, t
 from bot.core.runtime import Runtime
-from bot.core.scope import Scope, power_scope
+from bot.core.scope import Scope, power_scope, scope_area_ids
+from storage.db import Tx
 from storage.records import Member
 
 log = logging.getLogger(__name__)
 
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
+
+
+@dataclass(frozen=True, slots=True)
+class Room:
+    """A posko bersama group bound to areas (/grup): what /pantau, /peta and /rekap show
+    when asked there (the whole subtree of those areas), and its name."""
+
+    area_ids: frozenset[int]
+    name: str
 
 
 class PoskoContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
@@ -41,6 +52,8 @@ class PoskoContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any],
         super().__init__(application=application, chat_id=chat_id, user_id=user_id)
         self.member: Member | None = None
         self.lang: str = "id"
+        self.room: Room | None = None
+        """Set by the gate for a command or button in a group bound to an area."""
 
     @property
     def runtime(self) -> Runtime:
@@ -59,6 +72,17 @@ class PoskoContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any],
         if self.member is None:
             raise ApplicationHandlerStop
         return self.member
+
+
+async def viewing_scope(tx: Tx, context: PoskoContext) -> Scope:
+    """What an overview may show: in a bound group the group's subtree, as far as the
+    member may see it (never more than in private); elsewhere the member's own scope
+    (None: everywhere)."""
+    own = await scope_area_ids(tx, context.me())
+    if context.room is None:
+        return own
+    room = set(context.room.area_ids)
+    return room if own is None else room & own
 
 
 def require(context: PoskoContext, role: Role) -> bool:

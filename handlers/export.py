@@ -1,8 +1,9 @@
 """Admin: /ekspor (alias /export) — shifts, issues or alerts as a CSV or XLSX document.
 
 ``/ekspor <shift|laporan|peringatan> [DARI] [SAMPAI] [csv|xlsx]``; without dates, the last
-seven days (WIB); without a format, XLSX. The file is built in a worker thread on its own
-SQLite connection, so the bot keeps answering everyone else meanwhile.
+seven days (WIB); without a format, XLSX. ``/ekspor laporan foto``: a zip of the issues
+sheet and every photo (bot/exchange/evidence_zip.py). The file is built in a worker thread
+on its own SQLite connection, so the bot keeps answering everyone else meanwhile.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from telegram.constants import ChatAction
 from telegram.error import TelegramError
 from telegram.ext import Application, CommandHandler
 
+from bot.core.clock import wib
+from bot.exchange.evidence_zip import bot_fetch, export_zip
 from bot.exchange.export import (
     ExportError,
     Format,
@@ -45,6 +48,9 @@ _SLOTS_KEY = "export_slots"
 _PARALLEL = 2  # exports built at once; more wait their turn with a polite "busy"
 
 
+PHOTO_WORDS = frozenset({"foto", "photos", "photo", "zip"})
+
+
 def _request(words: list[str], now: datetime) -> tuple[Kind, Period, Format]:
     """kind, then up to two days and a format in any order; ExportError when unclear."""
     if not words:
@@ -55,6 +61,8 @@ def _request(words: list[str], now: datetime) -> tuple[Kind, Period, Format]:
     for word in words[1:]:
         if word.lower() in ("csv", "xlsx"):
             fmt = parse_format(word)
+        elif word.lower() in PHOTO_WORDS and kind == "issues":
+            continue  # the zip with photos: see _with_photos
         elif looks_like_day(word) or any(ch.isdigit() for ch in word):
             days.append(parse_day(word))
         else:
@@ -101,9 +109,15 @@ async def ekspor(update: Update, context: PoskoContext) -> None:
     if slots.locked():
         await reply(update, context, "export.busy")
         return
+    with_photos = kind == "issues" and any(
+        word.lower() in PHOTO_WORDS for word in command_args(message).split()[1:]
+    )
     async with slots:
         with contextlib.suppress(TelegramError):  # only a courtesy
             await context.bot.send_chat_action(chat.id, ChatAction.UPLOAD_DOCUMENT)
+        if with_photos:
+            await _send_zip(update, context, period, reach)
+            return
         name = file_name(kind, fmt, now)
         with tempfile.TemporaryDirectory(prefix="posko-export-") as folder:
             target = Path(folder) / name
@@ -156,6 +170,66 @@ async def ekspor(update: Update, context: PoskoContext) -> None:
             subtree=reach is not None,
         )
     log.info("exported %s %s rows of %s for member %s", rows, fmt, kind, member.id)
+
+
+async def _send_zip(
+    update: Update, context: PoskoContext, period: Period, reach: set[int] | None
+) -> None:
+    """``/ekspor laporan foto``: the issues sheet and every photo (getFile) in one zip."""
+    message = update.effective_message
+    assert message is not None
+    member = context.me()
+    runtime = context.runtime
+    now = runtime.clock.now()
+    name = f"posko-issues-{wib(now).date().isoformat()}.zip"
+    with tempfile.TemporaryDirectory(prefix="posko-export-") as folder:
+        target = Path(folder) / name
+        try:
+            result = await export_zip(
+                runtime.settings.storage.path,
+                period,
+                target,
+                context.lang,
+                bot_fetch(context.bot),
+                reach,
+            )
+        except Exception:
+            log.exception("zip export for member %s failed", member.id)
+            await reply(update, context, "export.failed")
+            return
+        size = target.stat().st_size
+        if size > MAX_UPLOAD:
+            await reply(update, context, "export.too_big", size=f"{size / 1_048_576:.0f}")
+            return
+        caption = context.t(
+            "export.caption_zip",
+            since=_day(period.since),
+            until=_day(period.until),
+            rows=result.rows,
+            photos=result.photos,
+            missing=result.missing,
+        )
+        with target.open("rb") as handle:
+            await message.reply_document(
+                document=handle, filename=name, caption=caption, read_timeout=120, write_timeout=120
+            )
+    async with runtime.database.transaction() as tx:
+        await audit.record(
+            tx,
+            now,
+            member.id,
+            "export",
+            "issues",
+            None,
+            since=_day(period.since),
+            until=_day(period.until),
+            format="zip",
+            rows=result.rows,
+            photos=result.photos,
+            missing=result.missing,
+            subtree=reach is not None,
+        )
+    log.info("exported %s issues, %s photos for %s", result.rows, result.photos, member.id)
 
 
 def _day(day: date | None) -> str:

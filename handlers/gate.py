@@ -10,15 +10,31 @@ from telegram.ext import ApplicationHandlerStop
 
 from bot.core.access import language_of
 from bot.core.logs import bind
+from bot.core.runtime import Runtime
 from bot.presence.registration import heard_from, recognise
-from handlers.common import PoskoContext
+from handlers.common import PoskoContext, Room
 from handlers.menu import set_menu
+from storage import areas
 
 log = logging.getLogger(__name__)
 
 
 # Commands that make sense inside a posko bersama group (binding it to an area).
 GROUP_COMMANDS = frozenset({"grup", "group"})
+
+
+# Commands answered inside a bound group, for the group's areas (issue 10).
+ROOM_COMMANDS = frozenset({"pantau", "monitor", "peta", "map", "rekap", "recap"})
+
+
+async def _room(runtime: Runtime, chat_id: int) -> Room | None:
+    """The areas a group is bound to (/grup), or None for a group bound to none."""
+    async with runtime.database.read() as tx:
+        bound = await areas.bound_to_chat(tx, chat_id)
+        if not bound:
+            return None
+        ids = await areas.subtree_ids(tx, [area.id for area in bound])
+    return Room(frozenset(ids), ", ".join(area.name for area in bound))
 
 
 def _command_word(message: Message | None) -> str:
@@ -50,16 +66,24 @@ async def gate(update: Update, context: PoskoContext) -> None:
         log.debug("ignored update %s without a person", update.update_id)
         raise ApplicationHandlerStop
     client_language = user.language_code
-    group_command = _command_word(message) in GROUP_COMMANDS
+    word = _command_word(message)
+    group_command = word in GROUP_COMMANDS
     if chat is not None and chat.type != ChatType.PRIVATE and not group_command:
-        # Posko bersama groups receive alerts; commands are answered only in private chats.
-        if update.callback_query is None and _is_command(message) and message is not None:
-            context.lang = language_of(None, client_language, runtime.settings.bot.default_language)
-            username = runtime.settings.telegram.bot_username
-            link = f": https://t.me/{username}" if username else ""
-            await message.reply_text(context.t("common.private_only", link=link))
-        if update.callback_query is None:
+        # Posko bersama groups receive alerts and reports; there, only /pantau, /peta and
+        # /rekap are answered (for the group's own areas); everything else in private.
+        room = None
+        if update.callback_query is not None or word in ROOM_COMMANDS:
+            room = await _room(runtime, chat.id)
+        if update.callback_query is None and room is None:
+            if _is_command(message) and message is not None:
+                context.lang = language_of(
+                    None, client_language, runtime.settings.bot.default_language
+                )
+                username = runtime.settings.telegram.bot_username
+                link = f": https://t.me/{username}" if username else ""
+                await message.reply_text(context.t("common.private_only", link=link))
             raise ApplicationHandlerStop
+        context.room = room
     member = await recognise(runtime.database, user.id, runtime.members)
     private = chat is not None and chat.type == ChatType.PRIVATE
     if member is not None and member.unreachable and private:

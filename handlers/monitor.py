@@ -20,7 +20,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.core.access import Role
 from bot.core.clock import day_hhmm, hhmm, wib
-from bot.core.scope import covers, own_area_ids, scope_area_ids
+from bot.core.scope import covers, own_area_ids
 from bot.watch.texts import TAKE_PREFIX
 from handlers.common import (
     PoskoContext,
@@ -31,6 +31,7 @@ from handlers.common import (
     grid,
     reply,
     require,
+    viewing_scope,
 )
 from storage import overview, posts
 from storage.overview import AlertLine, PostDetail, PostLine
@@ -83,11 +84,13 @@ async def _overview(
     runtime = context.runtime
     now = runtime.clock.now()
     async with runtime.database.read() as tx:
-        scope = await scope_area_ids(tx, member)
+        scope = await viewing_scope(tx, context)
         if scope is not None and not scope:
             return None
         if scope is None:
             scope_name = context.t("pantau.all_areas")
+        elif context.room is not None:
+            scope_name = context.room.name
         else:
             names = await overview.area_names(tx, await own_area_ids(tx, member))
             scope_name = ", ".join(names) or "-"
@@ -116,11 +119,11 @@ async def _overview(
         )
         for line in lines
     ]
-    # Problem posts on this page open with one tap.
+    # Problem posts on this page open with one tap (in private: the detail has phones).
     looks = [
         (context.t("pantau.detail_button", code=line.code), f"{DETAIL_PREFIX}{line.id}")
         for line in lines
-        if line.state in PROBLEM_STATES
+        if line.state in PROBLEM_STATES and context.room is None
     ]
     rows = grid(looks[:MAX_LOOK_BUTTONS], 3)
     if pages > 1:
@@ -138,9 +141,10 @@ async def _alerts(context: PoskoContext) -> tuple[str, InlineKeyboardMarkup | No
     """Open alerts in the member's scope, untaken first, with their take and look buttons;
     None when there are none."""
     member = context.me()
+    in_room = context.room is not None  # a group reads it: no look at phones from there
     now = context.runtime.clock.now()
     async with context.runtime.database.read() as tx:
-        scope = await scope_area_ids(tx, member)
+        scope = await viewing_scope(tx, context)
         if scope is not None and not scope:
             return None
         lines, total = await overview.open_alerts(tx, scope, ALERTS_SHOWN)
@@ -151,17 +155,21 @@ async def _alerts(context: PoskoContext) -> tuple[str, InlineKeyboardMarkup | No
     for line in lines:
         parts.append(_alert_line(context, line, now))
         look = context.t("pantau.detail_button", code=line.post_code)
-        row = [(look, f"{DETAIL_PREFIX}{line.post_id}")]
+        row = [] if in_room else [(look, f"{DETAIL_PREFIX}{line.post_id}")]
         takeable = _takeable(line, member.id, scope)
         if takeable:
             label = context.t("pantau.take_button", code=line.post_code)
             row.insert(0, (label, f"{TAKE_PREFIX}{line.id}"))
-        rows.append(row)
+        if row:
+            rows.append(row)
     if total > len(lines):
         parts.append(context.t("pantau.alerts_more", count=total - len(lines)))
     any_take = any(_takeable(line, member.id, scope) for line in lines)
-    parts += ["", context.t("pantau.alerts_hint" if any_take else "pantau.alerts_hint_look")]
-    return "\n".join(parts), buttons(rows)
+    if any_take:
+        parts += ["", context.t("pantau.alerts_hint_take" if in_room else "pantau.alerts_hint")]
+    elif not in_room:
+        parts += ["", context.t("pantau.alerts_hint_look")]
+    return "\n".join(parts), buttons(rows) if rows else None
 
 
 def _takeable(line: AlertLine, member_id: int, scope: set[int] | None) -> bool:
@@ -238,10 +246,9 @@ Found = tuple[Post, PostDetail, set[int] | None]
 async def _find_post(context: PoskoContext, key: str | int) -> Found | None:
     """The post by code (typed) or id (a button) when it is in the member's scope; None
     otherwise: a post outside the scope is answered exactly like one that does not exist."""
-    member = context.me()
     async with context.runtime.database.read() as tx:
         post = await (posts.by_code(tx, key) if isinstance(key, str) else posts.by_id(tx, key))
-        scope = await scope_area_ids(tx, member)
+        scope = await viewing_scope(tx, context)
         if post is None or not covers(scope, post.area_id):
             return None
         return post, await overview.post_detail(tx, post.id, ISSUES_SHOWN), scope
@@ -390,8 +397,10 @@ async def _page_button(update: Update, context: PoskoContext, raw: str) -> None:
         return
     page = callback_id(raw)
     chat = update.effective_chat
-    # The overview is for the supervisor's eyes: never rewrite a group message with it.
-    if page is None or chat is None or chat.type != "private":
+    # The overview is for the supervisor's eyes: never rewrite a group message with it,
+    # unless the group is a bound room whose own overview it is.
+    in_room = context.room is not None
+    if page is None or chat is None or (chat.type != "private" and not in_room):
         await query.answer(context.t("common.stale_button"), show_alert=True)
         return
     shown = await _overview(context, page)

@@ -90,8 +90,10 @@ def _event_what(context: PoskoContext, event: IssueEvent) -> str:
     return event.kind
 
 
-def _history(context: PoskoContext, card: IssueCard, events: list[IssueEvent]) -> str:
-    lines = [desk.card_text(context.lang, card), "", context.t("reports.history_title")]
+def timeline(context: PoskoContext, events: list[IssueEvent]) -> list[str]:
+    """A report's history, one line per event (the latest ``MAX_EVENTS``), times in WIB;
+    shared by /laporanku REF and the supervisor's /laporan REF."""
+    lines = [context.t("reports.history_title")]
     shown = events[-MAX_EVENTS:]
     if len(events) > len(shown):
         lines.append(context.t("reports.history_more", count=len(events) - len(shown)))
@@ -104,7 +106,11 @@ def _history(context: PoskoContext, card: IssueCard, events: list[IssueEvent]) -
                 what=_event_what(context, event),
             )
         )
-    lines.append("")
+    return lines
+
+
+def _history(context: PoskoContext, card: IssueCard, events: list[IssueEvent]) -> str:
+    lines = [desk.card_text(context.lang, card), "", *timeline(context, events), ""]
     if corrections.may_correct(card):
         lines.append(context.t("reports.can_correct"))
     else:

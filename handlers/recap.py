@@ -19,6 +19,7 @@ from bot.core.access import Role
 from bot.core.clock import hhmm, wib
 from bot.core.runtime import Runtime
 from bot.core.scope import own_area_ids, scope_area_ids
+from bot.insight.group_recap import queue_daily_groups
 from bot.insight.map_picture import MapPoint, render_map, state_counts
 from bot.insight.recap import (
     chart_words,
@@ -29,7 +30,7 @@ from bot.insight.recap import (
     render_chart,
     render_text,
 )
-from handlers.common import PoskoContext, command_args, put_first, reply, require
+from handlers.common import PoskoContext, command_args, put_first, reply, require, viewing_scope
 from storage import overview
 from storage import recap as store
 from storage.records import Area
@@ -51,6 +52,13 @@ async def _scope(update: Update, context: PoskoContext) -> tuple[set[int] | None
     if not require(context, Role.SUPERVISOR):
         await reply(update, context, "recap.only")
         return None
+    if context.room is not None:
+        async with context.runtime.database.read() as tx:
+            shown = await viewing_scope(tx, context)
+        if shown is not None and not shown:
+            await reply(update, context, "recap.no_scope")
+            return None
+        return shown, context.room.name
     async with context.runtime.database.read() as tx:
         scope = await scope_area_ids(tx, member)
         names = await overview.area_names(tx, await own_area_ids(tx, member)) if scope else []
@@ -147,7 +155,9 @@ async def daily_tick(context: PoskoContext) -> None:
     runtime = context.application.bot_data.get("runtime")
     if not isinstance(runtime, Runtime) or runtime.db is None:
         return
-    await queue_daily(runtime.db, runtime.settings, runtime.clock.now())
+    now = runtime.clock.now()
+    await queue_daily(runtime.db, runtime.settings, now)
+    await queue_daily_groups(runtime.db, runtime.settings, now)
 
 
 def register(app: App) -> None:

@@ -2,7 +2,8 @@
 themselves and the note a resolve or reject asks for. (/pantau lives in ``monitor``.)
 
 Callback data all start with ``sv:``: ``sv:l:<filter>:<page>`` (more issues),
-``sv:i:<issue_id>:<action>`` (issue moves); ``sv:p:`` and ``sv:d:`` belong to ``monitor``.
+``sv:i:<issue_id>:<action>`` (issue moves), ``sv:e:<issue_id>`` (its photos and pin);
+``sv:p:`` and ``sv:d:`` belong to ``monitor``.
 Role and scope are checked on the server for every command and every button.
 """
 
@@ -17,7 +18,8 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.core.access import Role
-from bot.reports import desk
+from bot.delivery.direct import send_call
+from bot.reports import desk, evidence
 from bot.reports.desk import ISSUE_CALLBACK, DeskResult, Verdict
 from handlers.common import (
     PoskoContext,
@@ -29,12 +31,15 @@ from handlers.common import (
     reply,
     require,
 )
+from handlers.myreports import timeline
 from storage.issues import IssueCard
 
 log = logging.getLogger(__name__)
 
 PREFIX = "sv:"
 LIST_PREFIX = "sv:l:"
+EVIDENCE_PREFIX = "sv:e:"
+"""``sv:e:<issue_id>``: send the report's album and map pin to this chat."""
 ISSUES_PER_PAGE = 5
 
 
@@ -53,8 +58,29 @@ def register(app: Application[Any, Any, Any, Any, Any, Any], group: int = 0) -> 
 
 
 def _card_markup(context: PoskoContext, card: IssueCard) -> InlineKeyboardMarkup | None:
+    """The moves allowed now and, when the report has photos or a location, 📎 to see them."""
     rows = desk.action_rows(context.lang, card.issue.id, card.issue.status)
+    if evidence.has_evidence(card):
+        rows.append([(context.t("evidence.button"), f"{EVIDENCE_PREFIX}{card.issue.id}")])
     return buttons(rows) if rows else None
+
+
+async def _send_evidence(
+    update: Update, context: PoskoContext, card: IssueCard, items: list[tuple[str, str]]
+) -> None:
+    """The album and the pin, straight back to the chat that asked (a direct reply)."""
+    chat = update.effective_chat
+    assert chat is not None
+    failed = False
+    for call in evidence.calls(context.lang, card, items):
+        try:
+            await send_call(context.bot, chat.id, call.method, call.payload)
+        except TelegramError as exc:
+            # An expired or unknown file: say so instead of leaving a silent gap.
+            log.info("evidence of %s not sent (%s): %s", card.issue.ref, call.method, exc)
+            failed = True
+    if failed:
+        await reply(update, context, "evidence.unavailable", ref=card.issue.ref)
 
 
 def _filter_label(context: PoskoContext, wanted: desk.Filter) -> str:
@@ -118,17 +144,15 @@ async def laporan(update: Update, context: PoskoContext) -> None:
     word = command_args(update.effective_message)
     if "/" in word:  # a reference: /laporan KBJ-01/0042
         ref = word.split()[0][:40]
-        card = await desk.find(context.runtime.database, member, ref)
-        if card is None:
+        found = await evidence.whole(context.runtime.database, member, ref)
+        if found is None:
             await reply(update, context, "desk.unknown_ref", ref=ref)
             return
-        await reply(
-            update,
-            context,
-            "common.raw",
-            _card_markup(context, card),
-            text=desk.card_text(context.lang, card),
-        )
+        card = found.card
+        lines = [desk.card_text(context.lang, card), "", *timeline(context, found.events)]
+        text = "\n".join(lines)
+        await reply(update, context, "common.raw", _card_markup(context, card), text=text)
+        await _send_evidence(update, context, card, found.items)
         return
     wanted = desk.parse_filter(word)
     if wanted is None:
@@ -149,6 +173,8 @@ async def button(update: Update, context: PoskoContext) -> None:
         await _issue_button(update, context, data.removeprefix(ISSUE_CALLBACK))
     elif data.startswith(LIST_PREFIX):
         await _list_button(update, context, data.removeprefix(LIST_PREFIX))
+    elif data.startswith(EVIDENCE_PREFIX):
+        await _evidence_button(update, context, data.removeprefix(EVIDENCE_PREFIX))
     else:
         await query.answer(context.t("common.stale_button"), show_alert=True)
 
@@ -168,6 +194,27 @@ async def _list_button(update: Update, context: PoskoContext, raw: str) -> None:
     await query.answer()
     await drop_buttons(query)
     await _send_page(update, context, wanted, number)
+
+
+async def _evidence_button(update: Update, context: PoskoContext, raw: str) -> None:
+    """📎 on a card: its album and pin, for a supervisor or admin whose subtree holds it."""
+    query = update.callback_query
+    assert query is not None
+    issue_id = callback_id(raw)
+    if issue_id is None:
+        await query.answer(context.t("common.stale_button"), show_alert=True)
+        return
+    found = None
+    if require(context, Role.SUPERVISOR):
+        found = await evidence.evidence_of(context.runtime.database, context.me(), issue_id)
+    if found is None:
+        await query.answer(context.t("desk.not_allowed"), show_alert=True)
+        return
+    if not evidence.has_evidence(found.card):
+        await query.answer(context.t("evidence.none", ref=found.card.issue.ref), show_alert=True)
+        return
+    await query.answer()
+    await _send_evidence(update, context, found.card, found.items)
 
 
 async def _issue_button(update: Update, context: PoskoContext, raw: str) -> None:

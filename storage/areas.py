@@ -87,6 +87,14 @@ async def set_group_chat(
     )
 
 
+async def bound_to_chat(tx: Tx, chat_id: int) -> list[Area]:
+    """The areas whose posko bersama group is ``chat_id`` (/grup), highest first."""
+    rows = await tx.all(
+        "SELECT * FROM areas WHERE group_chat_id = ? ORDER BY length(code), code", (chat_id,)
+    )
+    return [Area.from_row(row) for row in rows]
+
+
 async def parent_links(tx: Tx) -> list[tuple[str, str, str]]:
     """Every stored area below another: (code, level, parent's code)."""
     rows = await tx.all(

@@ -148,6 +148,27 @@ def issues(
     )
 
 
+def issue_media(
+    conn: sqlite3.Connection,
+    since: datetime | None,
+    until: datetime | None,
+    area_ids: Collection[int] | None = None,
+) -> Iterator[tuple[str, int, str, str]]:
+    """Every attachment of the issues :func:`issues` lists: (ref, number within the
+    report from 1, file_id, kind), in the reports' order."""
+    where, params = _within(*_between("i.created_at", since, until), area_ids)
+    rows = _stream(
+        conn,
+        "SELECT i.ref, ROW_NUMBER() OVER (PARTITION BY i.id ORDER BY ph.position) AS number,"
+        " ph.file_id, ph.kind"
+        " FROM issue_photos ph JOIN issues i ON i.id = ph.issue_id"
+        " JOIN posts p ON p.id = i.post_id"
+        f"{where} ORDER BY i.created_at, i.id, ph.position",
+        params,
+    )
+    return ((str(r[0]), int(r[1]), str(r[2]), str(r[3])) for r in rows)
+
+
 def alerts(
     conn: sqlite3.Connection,
     since: datetime | None,

@@ -112,6 +112,15 @@ async def photos(tx: Tx, issue_id: int) -> list[str]:
     return [row[0] for row in rows]
 
 
+async def media(tx: Tx, issue_id: int) -> list[tuple[str, str]]:
+    """(file_id, kind) of every attachment in order; kind is photo, image or video."""
+    rows = await tx.all(
+        "SELECT file_id, kind FROM issue_photos WHERE issue_id = ? ORDER BY position",
+        (issue_id,),
+    )
+    return [(str(row[0]), str(row[1])) for row in rows]
+
+
 async def open_count_for_post(tx: Tx, post_id: int) -> int:
     return int(
         await tx.scalar(

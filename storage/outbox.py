@@ -95,6 +95,40 @@ async def enqueue(
     )
 
 
+async def enqueue_call(
+    tx: Tx,
+    chat_id: int,
+    method: str,
+    payload: dict[str, Any],
+    now: datetime,
+    *,
+    kind: str,
+    priority: Priority = Priority.NOTICE,
+    topic_id: int | None = None,
+    ref_type: str | None = None,
+    ref_id: int | None = None,
+) -> int:
+    """Queue one Bot API call other than a text message (an album, a photo, a map pin):
+    ``payload`` is its parameters without ``chat_id``; returns the outbox id."""
+    tx.touched_outbox = True
+    return await tx.insert(
+        "INSERT INTO outbox (chat_id, topic_id, priority, kind, method, payload, ref_type, ref_id,"
+        " not_before, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            chat_id,
+            topic_id,
+            int(priority),
+            kind,
+            method,
+            json.dumps(payload, ensure_ascii=False),
+            ref_type,
+            ref_id,
+            to_db(now),
+            to_db(now),
+        ),
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # The sender's side (bot/delivery/sender.py). Rows move pending → sending → sent | failed; every
 # move is a compare-and-swap on ``status`` so that a row is never claimed twice.

@@ -202,3 +202,46 @@ async def note_outbox(tx: Tx, member_id: int, day: str, outbox_id: int) -> None:
         "UPDATE recap_deliveries SET outbox_id = ? WHERE member_id = ? AND day = ?",
         (outbox_id, member_id, day),
     )
+
+
+# --- the group room (issue 10) ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RecapGroup:
+    """A bound group due its daily recap: its chat, topic and the areas bound to it."""
+
+    chat_id: int
+    topic_id: int | None
+    area_ids: tuple[int, ...]
+
+
+async def groups_due(tx: Tx, day: str) -> list[RecapGroup]:
+    """Group chats bound to areas (/grup) that have not had ``day``'s recap."""
+    rows = await tx.all(
+        "SELECT group_chat_id, MIN(group_topic_id), json_group_array(id) FROM areas"
+        " WHERE group_chat_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM recap_group_deliveries d"
+        "   WHERE d.chat_id = areas.group_chat_id AND d.day = ?)"
+        " GROUP BY group_chat_id ORDER BY group_chat_id",
+        (day,),
+    )
+    return [
+        RecapGroup(int(row[0]), row[1], tuple(sorted(json.loads(row[2])))) for row in rows
+    ]
+
+
+async def claim_group_delivery(tx: Tx, chat_id: int, day: str, now: datetime) -> bool:
+    """Compare-and-swap: True only for the first caller for (group, day)."""
+    changed = await tx.execute(
+        "INSERT OR IGNORE INTO recap_group_deliveries (chat_id, day, created_at)"
+        " VALUES (?, ?, ?)",
+        (chat_id, day, to_db(now)),
+    )
+    return changed == 1
+
+
+async def note_group_outbox(tx: Tx, chat_id: int, day: str, outbox_id: int) -> None:
+    await tx.execute(
+        "UPDATE recap_group_deliveries SET outbox_id = ? WHERE chat_id = ? AND day = ?",
+        (outbox_id, chat_id, day),
+    )

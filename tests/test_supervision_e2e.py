@@ -720,7 +720,7 @@ async def _announced(
         async with db.read() as tx:
             rows = await tx.all(
                 "SELECT chat_id, topic_id, priority, kind, payload, ref_type, ref_id FROM outbox"
-                " WHERE ref_id = ? ORDER BY id",
+                " WHERE ref_id = ? AND kind != 'issue_evidence' ORDER BY id",
                 (issue.id,),
             )
     finally:

@@ -52,6 +52,11 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("--until", help="last day, YYYY-MM-DD (WIB, until 23:59:59)")
     exp.add_argument("--format", dest="fmt", help="csv or xlsx (default: from the -o suffix)")
     exp.add_argument("-o", "--output", type=Path, required=True, help="the file to write")
+    exp.add_argument(
+        "--with-photos",
+        action="store_true",
+        help="issues only: a zip of the sheet (xlsx) and every photo, fetched with getFile",
+    )
     return parser
 
 
@@ -170,6 +175,8 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
     try:
         kind = parse_kind(args.kind)
         period = Period(day("--since", args.since), day("--until", args.until))
+        if args.with_photos:
+            return _export_zip(args, settings, kind, period)
         fmt = format_for(args.output, args.fmt)
         rows = export(
             settings.storage.path, kind, period, fmt, args.output, settings.bot.default_language
@@ -181,6 +188,41 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
         print(f"posko: cannot read {settings.storage.path}: {exc}", file=sys.stderr)
         return EXIT_DATA
     print(f"{args.output}: {rows} {kind} ({fmt})")
+    return 0
+
+
+def _export_zip(args: argparse.Namespace, settings: Settings, kind: str, period: object) -> int:
+    """``--with-photos``: the issues sheet and every photo in one zip (needs the token:
+    the photos are fetched from the Bot API with getFile)."""
+    from telegram import Bot
+
+    from bot.exchange.evidence_zip import bot_fetch, export_zip
+    from bot.exchange.export import ExportError, Period
+
+    assert isinstance(period, Period)
+    if kind != "issues":
+        raise ExportError("kind", "--with-photos goes with issues only")
+    token = settings.telegram.token
+    if not token:
+        raise ConfigError(
+            "telegram.token: --with-photos fetches the photos from the Bot API;"
+            " set POSKO_TELEGRAM__TOKEN"
+        )
+    file_url = settings.telegram.base_file_url or "https://api.telegram.org/file/bot"
+
+    async def run() -> tuple[int, int, int]:
+        async with Bot(token, base_url=settings.telegram.base_url, base_file_url=file_url) as bot:
+            result = await export_zip(
+                settings.storage.path,
+                period,
+                args.output,
+                settings.bot.default_language,
+                bot_fetch(bot),
+            )
+        return result.rows, result.photos, result.missing
+
+    rows, photos, missing = asyncio.run(run())
+    print(f"{args.output}: {rows} issues, {photos} photos, {missing} missing (zip)")
     return 0
 
 

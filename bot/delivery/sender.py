@@ -58,7 +58,7 @@ from telegram.ext import ExtBot
 
 from bot.core.clock import Clock
 from bot.core.config import DeliverySettings
-from bot.delivery.direct import OUTBOX_SEND
+from bot.delivery.direct import OUTBOX_SEND, input_media
 from bot.delivery.limits import Bucket, Slot, Window
 from bot.delivery.outcomes import (
     Delivered,
@@ -103,7 +103,10 @@ _TYPED: dict[str, tuple[str, tuple[str, ...]]] = {
     "sendPhoto": ("send_photo", ("chat_id", "photo")),
     "sendDocument": ("send_document", ("chat_id", "document")),
     "sendLocation": ("send_location", ("chat_id", "latitude", "longitude")),
+    "sendVideo": ("send_video", ("chat_id", "video")),
+    "sendMediaGroup": ("send_media_group", ("chat_id", "media")),
 }
+
 
 
 SETTLE_RETRY_FIRST = 0.05
@@ -491,11 +494,15 @@ class Sender:
                 else:
                     name, positional = typed
                     args = {key: params.pop(key) for key in positional}
+                    if item.method == "sendMediaGroup":
+                        args["media"] = [input_media(m) for m in args["media"]]
                     result = await getattr(self._bot, name)(**args, api_kwargs=params, **marker)
         except TimeoutError:
             raise TimedOut(f"no answer within request_timeout ({self._timeout:g}s)") from None
         if isinstance(result, telegram.Message):
             return result.message_id
+        if isinstance(result, tuple | list) and result and isinstance(result[0], telegram.Message):
+            return result[0].message_id  # an album: its first message
         if isinstance(result, dict) and isinstance(result.get("message_id"), int):
             return int(result["message_id"])
         return None

@@ -221,11 +221,11 @@ COLUMNS: dict[Kind, tuple[Column, ...]] = {
 }
 
 
-def headers(kind: Kind, language: str) -> list[str]:
-    return [t(language, f"export.col.{column.key}") for column in COLUMNS[kind]]
+def headers(kind: Kind, language: str, columns: tuple[Column, ...] | None = None) -> list[str]:
+    return [t(language, f"export.col.{column.key}") for column in columns or COLUMNS[kind]]
 
 
-class _Areas:
+class Places:
     """kota / kecamatan / kelurahan (code, name) of an area, walked up the in-memory tree."""
 
     LEVELS = ("kota", "kecamatan", "kelurahan")
@@ -263,13 +263,13 @@ def _flag(value: int | None) -> bool | None:
     return None if value is None else bool(value)
 
 
-Rows = Callable[[Snapshot, Period, _Areas, str, Collection[int] | None], Iterator[list[Value]]]
+Rows = Callable[[Snapshot, Period, Places, str, Collection[int] | None], Iterator[list[Value]]]
 
 
 def _shift_rows(
     conn: Snapshot,
     period: Period,
-    places: _Areas,
+    places: Places,
     language: str,
     area_ids: Collection[int] | None = None,
 ) -> Iterator[list[Value]]:
@@ -293,10 +293,10 @@ def _shift_rows(
         ]
 
 
-def _issue_rows(
+def issue_rows(
     conn: Snapshot,
     period: Period,
-    places: _Areas,
+    places: Places,
     language: str,
     area_ids: Collection[int] | None = None,
 ) -> Iterator[list[Value]]:
@@ -325,7 +325,7 @@ def _issue_rows(
 def _alert_rows(
     conn: Snapshot,
     period: Period,
-    places: _Areas,
+    places: Places,
     language: str,
     area_ids: Collection[int] | None = None,
 ) -> Iterator[list[Value]]:
@@ -350,7 +350,7 @@ def _alert_rows(
         ]
 
 
-_ROWS: dict[Kind, Rows] = {"shifts": _shift_rows, "issues": _issue_rows, "alerts": _alert_rows}
+_ROWS: dict[Kind, Rows] = {"shifts": _shift_rows, "issues": issue_rows, "alerts": _alert_rows}
 
 
 # ------------------------------------------------------------------------------- writers
@@ -401,16 +401,23 @@ def _display_length(column: Column, value: Value) -> int:
     return max((len(line) for line in str(value).splitlines()), default=0)
 
 
-def write_xlsx(target: Path, kind: Kind, rows: Iterable[list[Value]], language: str) -> int:
+def write_xlsx(
+    target: Path,
+    kind: Kind,
+    rows: Iterable[list[Value]],
+    language: str,
+    columns: tuple[Column, ...] | None = None,
+) -> int:
     """A write-only (streamed) workbook: bold frozen header, autofilter, sized columns,
-    real datetime cells."""
+    real datetime cells. ``columns``: the kind's own unless given (the zip export adds
+    its photo columns)."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
-    columns = COLUMNS[kind]
-    names = headers(kind, language)
+    columns = columns or COLUMNS[kind]
+    names = headers(kind, language, columns)
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(t(language, f"export.sheet.{kind}")[:31])
     iterator = iter(rows)
@@ -470,7 +477,7 @@ _WRITERS: dict[Format, Callable[[Path, Kind, Iterable[list[Value]], str], int]] 
 # ---------------------------------------------------------------------------- the whole job
 
 
-def _scratch(out: Path) -> Path:
+def scratch_for(out: Path) -> Path:
     """An empty file next to ``out`` (so the final rename is atomic); fails early and in
     one line if ``out`` cannot be written."""
     if out.is_dir():
@@ -505,11 +512,11 @@ def export(
 
     Blocking: run it in a thread from async code. Reads on its own SQLite connection.
     """
-    scratch = _scratch(out)
+    scratch = scratch_for(out)
     try:
         try:
             with store.snapshot(db_path) as conn:
-                places = _Areas(store.area_tree(conn))
+                places = Places(store.area_tree(conn))
                 count = _WRITERS[fmt](
                     scratch, kind, _ROWS[kind](conn, period, places, language, area_ids), language
                 )

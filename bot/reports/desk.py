@@ -12,7 +12,6 @@ step lives in ``drafts`` so a restart between the button and the text loses noth
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
@@ -21,13 +20,18 @@ from typing import Any
 from bot.core.clock import day_hhmm
 from bot.core.i18n import DEFAULT_LANGUAGE, label, t
 from bot.core.scope import covers, scope_area_ids
-from bot.watch.escalation import levels_for
+from bot.reports import evidence
+from bot.reports.filters import OPEN_STATUSES as OPEN_STATUSES
+from bot.reports.filters import Filter as Filter
+from bot.reports.filters import parse_filter as parse_filter
+from bot.reports.filters import status_filter as status_filter
+from bot.watch.escalation import climbing, levels_for, opening
 from storage import areas, audit, drafts, issues, posts
 from storage import watch as watch_store
 from storage.db import Database, Tx
 from storage.issues import IssueCard
 from storage.outbox import Priority, enqueue
-from storage.records import ISSUE_STATUSES, SEVERITIES, Issue, Member
+from storage.records import Issue, Member
 from storage.watch import Recipient, recipient_language
 
 log = logging.getLogger(__name__)
@@ -38,7 +42,6 @@ RESOLVE = "resolve"
 REJECT = "reject"
 REOPEN = "reopen"
 
-OPEN_STATUSES = ("baru", "diterima", "ditangani")
 NOTE_DRAFT = "issue_note"
 MAX_NOTE = 500
 SUMMARY_LIMIT = 300
@@ -47,6 +50,7 @@ ISSUE_CALLBACK = "sv:i:"
 ANNOUNCE_KIND = "issue_new"
 STATUS_KIND = "issue_status"
 TAKEN_KIND = "issue_taken"
+OUTCOME_KIND = "issue_outcome"
 CANCEL_WORDS = frozenset({"batal", "cancel", "/batal", "/cancel"})
 DEFAULT_FOLLOW_UP = timedelta(hours=2)
 FOLLOWED_STATUSES = ("diterima", "ditangani")
@@ -112,38 +116,6 @@ class Listing:
     cards: list[IssueCard]
     no_scope: bool = False
     unknown_post: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Filter:
-    """What '/laporan <word>' lists: statuses, and optionally one severity or one post.
-    ``token`` names it in the 'more' button."""
-
-    token: str
-    statuses: tuple[str, ...]
-    severity: str | None = None
-    post_code: str | None = None
-
-
-_POST_CODE = re.compile(r"(?=.*[-0-9])[A-Za-z0-9][A-Za-z0-9._-]{0,31}")
-"""A post code has a digit or a hyphen (KBJ-01, KEC-KBJ); a plain word is no post."""
-
-
-def parse_filter(word: str) -> Filter | None:
-    """'/laporan [status|severity|post code]'; None when the word means nothing."""
-    wanted = word.strip()
-    statuses = status_filter(wanted)
-    if statuses is not None:
-        if len(statuses) == 1:
-            token = statuses[0]
-        else:
-            token = "open" if statuses == OPEN_STATUSES else "all"
-        return Filter(token, statuses)
-    if wanted.lower() in SEVERITIES:
-        return Filter(wanted.lower(), OPEN_STATUSES, severity=wanted.lower())
-    if _POST_CODE.fullmatch(wanted):
-        return Filter(wanted.upper(), OPEN_STATUSES, post_code=wanted.upper())
-    return None
 
 
 # --- rendering (shared by replies and queued messages) -----------------------------------
@@ -262,7 +234,10 @@ async def press(
         if checked.verdict is not Verdict.DONE or checked.card is None:
             return checked
         if not move.needs_note:
-            return await _apply(tx, member, checked.card, move, None, now, follow_up_after)
+            pressed_in = origin[0] if origin is not None else None
+            return await _apply(
+                tx, member, checked.card, move, None, now, follow_up_after, pressed_in
+            )
         existing = await drafts.get(tx, member.id)
         if existing is not None and existing.kind != NOTE_DRAFT:
             return DeskResult(Verdict.BUSY, checked.card, action)
@@ -315,7 +290,10 @@ async def give_note(
         checked = await _check(tx, member, issue_id, move)
         if checked.verdict is not Verdict.DONE or checked.card is None:
             return DeskResult(checked.verdict, checked.card or card, action, origin)
-        result = await _apply(tx, member, checked.card, move, note, now, follow_up_after)
+        pressed_in = origin[0] if origin is not None else None
+        result = await _apply(
+            tx, member, checked.card, move, note, now, follow_up_after, pressed_in
+        )
         return DeskResult(result.verdict, result.card, action, origin)
 
 
@@ -339,6 +317,7 @@ async def _apply(
     note: str | None,
     now: datetime,
     follow_up_after: timedelta = DEFAULT_FOLLOW_UP,
+    pressed_in: int | None = None,
 ) -> DeskResult:
     before = card.issue.status
     target = target_of(move, before)
@@ -373,7 +352,45 @@ async def _apply(
     await _tell_reporter(tx, current, member, move, note, now)
     if before == "baru":
         await _tell_others(tx, current, member, now)
+    else:
+        await _tell_groups(tx, current, member, note, now, pressed_in)
     return DeskResult(Verdict.DONE, current, move.action)
+
+
+async def _tell_groups(
+    tx: Tx,
+    card: IssueCard,
+    actor: Member,
+    note: str | None,
+    now: datetime,
+    pressed_in: int | None,
+) -> None:
+    """The group chats the report was announced to hear every later step (ditangani,
+    selesai, ditolak, reopened), with the note; the group where the button was pressed
+    already sees its card change."""
+    for recipient in await issues.announced_to(tx, card.issue.id, ANNOUNCE_KIND):
+        if recipient.member_id is not None or recipient.chat_id == pressed_in:
+            continue
+        language = language_for(recipient.language)
+        await enqueue(
+            tx,
+            recipient.chat_id,
+            t(
+                language,
+                "group.issue_outcome",
+                icon=t(language, f"desk.icon_{card.issue.status}"),
+                ref=card.issue.ref,
+                status=t(language, f"issue_status.{card.issue.status}"),
+                who=actor.name,
+                note=_trim(note, SUMMARY_LIMIT) if note else "-",
+            ),
+            now,
+            kind=OUTCOME_KIND,
+            priority=Priority.NOTICE,
+            topic_id=recipient.topic_id,
+            ref_type="issue",
+            ref_id=card.issue.id,
+        )
 
 
 async def _tell_reporter(
@@ -459,13 +476,14 @@ async def announce_new_issue(tx: Tx, issue: Issue, now: datetime) -> int:
     steps = ladder[:2] if urgent else ladder[:1]
     seen: set[tuple[int, int | None]] = set()
     recipients: list[Recipient] = []
-    for level in steps:
-        for recipient in level.recipients:
+    for index, level in enumerate(steps):
+        for recipient in opening(level, path) if index == 0 else level.recipients:
             key = (recipient.chat_id, recipient.topic_id)
             if key not in seen:
                 seen.add(key)
                 recipients.append(recipient)
     priority = Priority.ALERT if urgent else Priority.NOTICE
+    items = await evidence.load(tx, card)
     for recipient in recipients:
         language = language_for(recipient.language)
         await enqueue(
@@ -480,27 +498,17 @@ async def announce_new_issue(tx: Tx, issue: Issue, now: datetime) -> int:
             ref_type="issue",
             ref_id=issue.id,
         )
+        await evidence.queue(
+            tx,
+            recipient.chat_id,
+            language,
+            card,
+            now,
+            priority=priority,
+            topic_id=recipient.topic_id,
+            items=items,
+        )
     return len(recipients)
-
-
-def status_filter(word: str) -> tuple[str, ...] | None:
-    """'/laporan <word>': the statuses it means, or None when it means nothing."""
-    wanted = word.strip().lower()
-    if wanted in ("", "terbuka", "open"):
-        return OPEN_STATUSES
-    if wanted in ("semua", "all"):
-        return ISSUE_STATUSES
-    aliases = {
-        "new": "baru",
-        "accepted": "diterima",
-        "progress": "ditangani",
-        "in_progress": "ditangani",
-        "resolved": "selesai",
-        "done": "selesai",
-        "rejected": "ditolak",
-    }
-    status = aliases.get(wanted, wanted)
-    return (status,) if status in ISSUE_STATUSES else None
 
 
 ESCALATING_SEVERITIES = ("tinggi", "darurat")
@@ -520,10 +528,12 @@ async def escalate_issue(
     card = await issues.card(tx, issue_id)
     if card is None or card.issue.status != "baru":
         return False
-    ladder = ladder_for(await areas.path(tx, card.area_id))
+    path = await areas.path(tx, card.area_id)
+    ladder = ladder_for(path)
     if step >= len(ladder):
         return False
-    for recipient in ladder[step].recipients:
+    items = await evidence.load(tx, card)
+    for recipient in climbing(ladder[step], path):
         language = language_for(recipient.language)
         lead = t(language, "announce.escalated", since=day_hhmm(card.issue.created_at))
         await enqueue(
@@ -537,5 +547,15 @@ async def escalate_issue(
             topic_id=recipient.topic_id,
             ref_type="issue",
             ref_id=issue_id,
+        )
+        await evidence.queue(
+            tx,
+            recipient.chat_id,
+            language,
+            card,
+            now,
+            priority=Priority.ALERT,
+            topic_id=recipient.topic_id,
+            items=items,
         )
     return True

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from bot.core.clock import day_hhmm
 from bot.core.i18n import duration_text, t
+from bot.reports import evidence
 from bot.reports.desk import (
     FOLLOWED_STATUSES,
     action_rows,
@@ -38,7 +39,15 @@ ABOVE_KIND = "issue_follow_up_above"
 
 
 async def _send(
-    tx: Tx, to: Recipient, key: str, card: IssueCard, kind: str, now: datetime, **values: object
+    tx: Tx,
+    to: Recipient,
+    key: str,
+    card: IssueCard,
+    kind: str,
+    now: datetime,
+    *,
+    with_evidence: bool = False,
+    **values: object,
 ) -> None:
     language = language_for(to.language)
     issue = card.issue
@@ -62,6 +71,8 @@ async def _send(
         ref_type="issue",
         ref_id=issue.id,
     )
+    if with_evidence:
+        await evidence.queue(tx, to.chat_id, language, card, now, topic_id=to.topic_id)
 
 
 async def follow_up(
@@ -124,6 +135,7 @@ async def follow_up(
                 card,
                 ABOVE_KIND,
                 now,
+                with_evidence=True,
                 who=card.assignee_name or "-",
                 time=day_hhmm(since),
             )

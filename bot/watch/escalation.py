@@ -50,6 +50,37 @@ def levels_for(
     return [level for level in ladder if level.recipients]
 
 
+def path_groups(path: Sequence[Area]) -> list[Recipient]:
+    """The group chats bound to any area on ``path``: a posko bersama group hears what
+    happens anywhere in its subtree (issue 10), nearest area first."""
+    groups: list[Recipient] = []
+    for area in reversed(path):
+        groups += _group(area)
+    return groups
+
+
+def _key(recipient: Recipient) -> tuple[int, int | None]:
+    return recipient.chat_id, recipient.topic_id
+
+
+def opening(level: Level, path: Sequence[Area]) -> tuple[Recipient, ...]:
+    """Who hears an alert or a report when it opens: the first step of the ladder and every
+    group chat of the post's area path, each chat once."""
+    seen = {_key(r) for r in level.recipients}
+    extra: list[Recipient] = []
+    for group in path_groups(path):
+        if _key(group) not in seen:
+            seen.add(_key(group))
+            extra.append(group)
+    return level.recipients + tuple(extra)
+
+
+def climbing(level: Level, path: Sequence[Area]) -> tuple[Recipient, ...]:
+    """Who hears it climb to ``level``: its people, not the groups (they heard it open)."""
+    groups = {_key(g) for g in path_groups(path)}
+    return tuple(r for r in level.recipients if r.member_id is not None or _key(r) not in groups)
+
+
 def area_path(tree: Mapping[int, Area], area_id: int) -> list[Area]:
     """Root first, from an in-memory tree (the twin of storage.areas.path for passes that
     already hold the whole tree)."""

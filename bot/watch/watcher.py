@@ -23,7 +23,7 @@ from bot.reports import followup as report_followup
 from bot.reports.desk import ESCALATING_SEVERITIES, escalate_issue
 from bot.watch import hours as hours_rules
 from bot.watch import taken
-from bot.watch.escalation import Level, area_path, levels_for
+from bot.watch.escalation import Level, area_path, climbing, levels_for, opening
 from bot.watch.rules import Act, AlertFacts, Decision, Facts, Policy, State, decide
 from bot.watch.schedule import PostSchedules, Schedule
 from bot.watch.texts import alert_text, take_markup
@@ -398,9 +398,11 @@ class Watcher:
         now: datetime,
     ) -> dict[int, datetime]:
         plans: list[tuple[Post, str, list[Level], datetime]] = []
+        paths: dict[int, list[Area]] = {}
         for post, _, path, kind, _ in items:
             assert kind is not None
             levels = self.levels(post, path, context)
+            paths[post.id] = path
             plans.append((post, kind, levels, self.policy_due(post, levels, 0, now)))
         ids = await store.insert_alerts(
             tx,
@@ -422,7 +424,7 @@ class Watcher:
                 continue
             since = post.last_signal_at if kind == "silent" else post.short_since
             texts: dict[tuple[str, bool], str] = {}  # one text per language and chat kind
-            for recipient in levels[0].recipients:
+            for recipient in opening(levels[0], paths[post.id]):
                 language = self.language_of(recipient)
                 private = recipient.member_id is not None
                 text = texts.get((language, private))
@@ -487,7 +489,7 @@ class Watcher:
             texts: dict[tuple[str, bool], str] = {}
             lead_key = "alert.lead_escalated" if climbed else "alert.lead_repeat"
             since = post.last_signal_at if alert.kind == "silent" else post.short_since
-            for recipient in level.recipients:
+            for recipient in climbing(level, path):
                 language = self.language_of(recipient)
                 private = recipient.member_id is not None
                 text = texts.get((language, private))

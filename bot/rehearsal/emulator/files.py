@@ -16,7 +16,7 @@ from bot.rehearsal.emulator.wire import _ApiError, _Upload
 class _StoredFile:
     file_id: str
     file_unique_id: str
-    kind: Literal["photo", "document"]
+    kind: Literal["photo", "document", "video"]
     data: bytes
     path: str
     # For photos: every size of the photo, so that re-sending by file_id reproduces them all.
@@ -75,6 +75,24 @@ class FileStore:
         self._files[fid] = stored
         self._files_by_path[stored.path] = stored
         return doc
+
+    def new_video(self, data: bytes, file_id: str | None = None) -> JSONDict:
+        fid, uid = self._new_file_ids("BAAC")
+        if file_id is not None:
+            fid = file_id
+        video: JSONDict = {
+            "file_id": fid,
+            "file_unique_id": uid,
+            "width": 640,
+            "height": 360,
+            "duration": 5,
+            "mime_type": "video/mp4",
+            "file_size": len(data),
+        }
+        stored = _StoredFile(fid, uid, "video", data, f"videos/file_{uid}.mp4", video)
+        self._files[fid] = stored
+        self._files_by_path[stored.path] = stored
+        return video
 
     def input_file(
         self, p: JSONDict, files: dict[str, _Upload], key: str

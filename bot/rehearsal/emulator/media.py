@@ -1,6 +1,10 @@
-"""Bot API methods on files: sendPhoto, sendDocument and getFile (downloads are in the server)."""
+"""Bot API methods on files: sendPhoto, sendDocument, sendMediaGroup and getFile (downloads
+are in the server)."""
 
 from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
 
 from bot.rehearsal.emulator.chats import ChatsMixin
 from bot.rehearsal.emulator.content import _caption, _check_markup, _echo_markup
@@ -9,9 +13,15 @@ from bot.rehearsal.emulator.journal import JournalMixin
 from bot.rehearsal.emulator.records import JSONDict
 from bot.rehearsal.emulator.wire import _ApiError, _str_param, _Upload
 
+MIN_ALBUM = 2
+MAX_ALBUM = 10
+_ALBUM_TYPES = frozenset({"photo", "video", "document"})
+
 
 class MediaMixin(ChatsMixin, JournalMixin):
     """Handlers of the file methods."""
+
+    _album_seq: Iterator[int] = itertools.count(10_000_001)
 
     def file_bytes(self, file_id: str) -> bytes | None:
         stored = self._files.get(file_id)
@@ -37,6 +47,61 @@ class MediaMixin(ChatsMixin, JournalMixin):
             "sendPhoto", p, chat["id"], caption.get("caption"), msg["message_id"], msg, files
         )
         return msg
+
+    def _send_media_group(self, p: JSONDict, files: dict[str, _Upload]) -> list[JSONDict]:
+        """An album: 2–10 photos/videos, or 2–10 documents (never mixed with the others),
+        each by a file_id the emulator knows of the right type, or an upload."""
+        chat = self._target_chat(p)
+        media = p.get("media")
+        if not isinstance(media, list):
+            raise _ApiError(400, "Bad Request: can't parse media JSON object")
+        if not MIN_ALBUM <= len(media) <= MAX_ALBUM:
+            raise _ApiError(400, "Bad Request: wrong number of media specified")
+        types = set()
+        built: list[tuple[JSONDict, JSONDict]] = []
+        for item in media:
+            if not isinstance(item, dict):
+                raise _ApiError(400, "Bad Request: can't parse InputMedia")
+            kind = item.get("type")
+            if kind not in _ALBUM_TYPES:
+                raise _ApiError(400, f"Bad Request: unsupported media type {kind!r} in album")
+            types.add(kind)
+            source = self._files.input_file({"media": item.get("media")}, files, "media")
+            built.append((item, self._album_content(str(kind), source)))
+        if "document" in types and len(types) > 1:
+            raise _ApiError(
+                400, "Bad Request: document can't be mixed with other media types"
+            )
+        self._rate.check(int(chat["id"]))
+        group_id = f"{next(self._album_seq)}"
+        messages: list[JSONDict] = []
+        for item, content in built:
+            caption = _caption(item)
+            extra: JSONDict = {**content, **caption, "media_group_id": group_id}
+            messages.append(self._new_bot_message(chat, p, extra))
+        first_caption = messages[0].get("caption")
+        self._record(
+            "sendMediaGroup", p, chat["id"], first_caption, messages[0]["message_id"], messages,
+            files,
+        )
+        return messages
+
+    def _album_content(self, kind: str, source: _Upload | _StoredFile | str) -> JSONDict:
+        if isinstance(source, _StoredFile):
+            if source.kind != kind:
+                raise _ApiError(
+                    400,
+                    f"Bad Request: can't use file of type {source.kind.capitalize()}"
+                    f" as {kind.capitalize()}",
+                )
+            return {kind: list(source.obj) if kind == "photo" else dict(source.obj)}
+        data = source.data if isinstance(source, _Upload) else source.encode()
+        if kind == "photo":
+            return {"photo": self._files.new_photo(data)}
+        if kind == "video":
+            return {"video": self._files.new_video(data)}
+        name = source.filename if isinstance(source, _Upload) else "file"
+        return {"document": self._files.new_document(data, name, None)}
 
     def _send_document(self, p: JSONDict, files: dict[str, _Upload]) -> JSONDict:
         chat = self._target_chat(p)

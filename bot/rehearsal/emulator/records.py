@@ -20,6 +20,7 @@ SENDING_METHODS: frozenset[str] = frozenset(
         "sendPhoto",
         "sendDocument",
         "sendLocation",
+        "sendMediaGroup",
         "answerCallbackQuery",
         "sendChatAction",
         "setMyCommands",

@@ -70,6 +70,7 @@ class FakeBotApi(
             "sendPhoto": self._send_photo,
             "sendDocument": self._send_document,
             "sendLocation": self._send_location,
+            "sendMediaGroup": self._send_media_group,
             "answerCallbackQuery": self._answer_callback_query,
             "sendChatAction": self._send_chat_action,
             "setMyCommands": self._set_my_commands,

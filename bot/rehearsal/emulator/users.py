@@ -131,6 +131,21 @@ class UsersMixin(ChatsMixin):
         msg = self._user_message(user, extra, chat_id, chat_type, None, None)
         return self._inject("message", msg)
 
+    def send_video(
+        self,
+        user: FakeUser,
+        content: bytes = b"\x00\x00\x00\x18ftypmp42fake-video",
+        *,
+        caption: str | None = None,
+        chat_id: int | None = None,
+        chat_type: str = "private",
+    ) -> JSONDict:
+        extra: JSONDict = {"video": self._files.new_video(content)}
+        if caption is not None:
+            extra["caption"] = caption
+        msg = self._user_message(user, extra, chat_id, chat_type, None, None)
+        return self._inject("message", msg)
+
     def send_document(
         self,
         user: FakeUser,
