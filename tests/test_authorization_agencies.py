@@ -1,0 +1,139 @@
+"""Who may do what, for partner agencies' liaisons (issue 10, SPEC §8), end to end through
+the fake Bot API.
+
+A liaison sees only the reports forwarded to their agency within their scope: no posts,
+presence, roster, recaps or other reports. Three liaisons try every command:
+
+* ``liaison_in``    Bawaslu's liaison of the kecamatan Kebon Jeruk (KBJ-01 is in scope);
+* ``liaison_out``   Bawaslu's liaison of the kecamatan Kembangan (KBJ-01 is not);
+* ``liaison_other`` Polri's liaison of the kecamatan Kebon Jeruk (another agency).
+
+"refused" means the liaison's one polite catalog sentence and no state change at all
+(the snapshot of tests/test_authorization_matrix.py), and nothing of any post or report
+in what they got back.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.core.clock import FakeClock
+from bot.core.i18n import catalog
+from bot.rehearsal.emulator import FakeBotApi, FakeUser
+from tests.agencies_seed import LIAISON_IN, LIAISON_OTHER, LIAISON_OUT, seed_agencies
+from tests.conftest import ADMIN, BUDI, AppFactory, Phone
+from tests.test_authorization_matrix import diff, snapshot
+
+LIAISONS: dict[str, FakeUser] = {
+    "liaison_in": LIAISON_IN,
+    "liaison_out": LIAISON_OUT,
+    "liaison_other": LIAISON_OTHER,
+}
+
+# Every command of officers, supervisors and admins (Indonesian names and some English
+# aliases), with the arguments they take.
+REFUSED_COMMANDS = (
+    "/hadir",
+    "/checkin",
+    "/pulang",
+    "/aman",
+    "/lapor keamanan ada keributan di TPS 12",
+    "/darurat kebakaran di TPS 12",
+    "/laporanku",
+    "/status",
+    "/pantau",
+    "/monitor",
+    "/pantau KBJ-01",
+    "/laporan",
+    "/laporan baru",
+    "/issues",
+    "/rekap",
+    "/peta",
+    "/siaran semua Rapat pukul 20.00",
+    "/siaran_status",
+    "/jadwal",
+    "/jadwal_tambah 2026-11-25 08:00 semua Apel pagi",
+    "/jadwal_hapus 1",
+    "/undang newbie",
+    "/petugas tambah andi KBJ-01 Andi",
+    "/jeda KBJ-01 30m",
+    "/jam KBJ-01 24h",
+    "/jam_khusus",
+    "/grup 31.73.01.1001",
+    "/ekspor laporan csv",
+)
+# Words of the city's own business a liaison must never read here.
+SECRETS = ("KBJ-01", "KBJ-02", "Budi", "Sari", "Kebon Jeruk", "TPS 12", "petugas:")
+
+
+@pytest.fixture
+async def agencies_db(db_path: Path) -> Path:
+    await seed_agencies(db_path)
+    return db_path
+
+
+@pytest.mark.parametrize("actor", list(LIAISONS))
+@pytest.mark.usefixtures("agencies_db")
+async def test_a_liaison_is_refused_every_city_command(
+    actor: str, emu: FakeBotApi, start_bot: AppFactory, clock: FakeClock
+) -> None:
+    refusal = catalog("id")["agencies.liaison_only"]
+    user = LIAISONS[actor]
+    async with start_bot() as app:
+        # something to see, should anyone be shown it: a report on KBJ-01
+        await Phone(emu, BUDI).send("/lapor keamanan ada keributan di TPS 12")
+        failures: list[str] = []
+        for command in REFUSED_COMMANDS:
+            before = await snapshot(app)
+            reply = await Phone(emu, user).send(command)
+            text = reply.text or ""
+            if text != refusal:
+                failures.append(f"{command}: got {text[:80]!r}")
+            if leaked := [word for word in SECRETS if word in text]:
+                failures.append(f"{command}: shows {leaked}")
+            if changed := diff(before, await snapshot(app)):
+                failures.append(f"{command}: changed {changed}")
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("actor", list(LIAISONS))
+@pytest.mark.usefixtures("agencies_db", "bot")
+async def test_a_liaison_has_only_their_own_commands_in_help_and_menu(
+    actor: str, emu: FakeBotApi
+) -> None:
+    user = LIAISONS[actor]
+    help_text = (await Phone(emu, user).send("/bantuan")).text or ""
+    commands = {word for word in help_text.split() if word.startswith("/")}
+    assert commands == {"/bantuan", "/batal"}
+    menu = await emu.wait_for(
+        lambda s: (
+            s.method == "setMyCommands" and s.params.get("scope", {}).get("chat_id") == user.id
+        )
+    )
+    assert [c["command"] for c in menu.params["commands"]] == ["bantuan", "batal"]
+    cancel = (await Phone(emu, user).send("/batal")).text or ""
+    assert cancel != catalog("id")["agencies.liaison_only"] and cancel
+
+
+@pytest.mark.usefixtures("agencies_db", "bot")
+async def test_an_admin_invites_a_liaison_who_joins_as_penghubung(emu: FakeBotApi) -> None:
+    admin = Phone(emu, ADMIN)
+    created = (await admin.send("/undang bws-new")).text or ""
+    code = next(
+        line.split(":", 1)[1].strip()
+        for line in created.splitlines()
+        if line.startswith(("Kode:", "Code:"))
+    )
+    newcomer = FakeUser(5009, "Nina")
+    joined = (await Phone(emu, newcomer).send(f"/start {code}")).text or ""
+    assert "Nina Bawaslu Baru" in joined and "Peran: penghubung." in joined
+    menu = await emu.wait_for(
+        lambda s: (
+            s.method == "setMyCommands" and s.params.get("scope", {}).get("chat_id") == newcomer.id
+        )
+    )
+    assert [c["command"] for c in menu.params["commands"]] == ["bantuan", "batal"]
+    refused = (await Phone(emu, newcomer).send("/pantau")).text or ""
+    assert refused == catalog("id")["agencies.liaison_only"]
