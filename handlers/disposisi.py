@@ -131,10 +131,14 @@ async def _pick(update: Update, context: PoskoContext, issue_id: int) -> None:
         for agency, routed in result.options[:20]
     ]
     text = context.t("disposisi.pick", ref=result.card.issue.ref)
+    if not _in_group(query):
+        await query.answer()
+        await _private(update, context, text, buttons(rows))
+        return
     if not await _private(update, context, text, buttons(rows)):
         await query.answer(context.t("desk.open_private"), show_alert=True)
         return
-    await query.answer(context.t("desk.continue_private") if _in_group(query) else None)
+    await query.answer(context.t("desk.continue_private"))
 
 
 async def _agency(
@@ -154,7 +158,6 @@ async def _agency(
         )  # fmt: skip
     card, agency = result.card, result.agency
     if result.outcome is Outcome.NEEDS_NOTE and card is not None and agency is not None:
-        await query.answer()
         no_note = [
             [(context.t("disposisi.no_note_button"), f"{disposisi.NO_NOTE}{issue_id}:{agency_id}")]
         ]
@@ -162,10 +165,11 @@ async def _agency(
             "disposisi.ask_note", ref=card.issue.ref, agency=agency.name, limit=disposisi.MAX_NOTE
         )
         await edit_message(query, text, buttons(no_note))
+        await query.answer()
         return
     if result.outcome is Outcome.DONE and card is not None and agency is not None:
-        await query.answer(context.t("disposisi.toast_sent", agency=agency.name))
         await edit_message(query, _sent_text(context, result), None)
+        await query.answer(context.t("disposisi.toast_sent", agency=agency.name))
         return
     await _refusal(query, context, result)
 
@@ -198,17 +202,21 @@ async def _step(update: Update, context: PoskoContext, forward_id: int, action: 
     )
     card, forward = result.card, result.forward
     if result.outcome is Outcome.DONE and card is not None and forward is not None:
-        await query.answer(context.t("disposisi.toast_ok", ref=card.issue.ref))
         text = disposisi.liaison_card(context.lang, forward, card)
         await edit_message(query, text, _liaison_markup(context, result))
+        await query.answer(context.t("disposisi.toast_ok", ref=card.issue.ref))
         return
     if result.outcome is Outcome.NEEDS_NOTE and card is not None:
         text = context.t(f"disposisi.ask_{action}", ref=card.issue.ref, limit=disposisi.MAX_NOTE)
+        if not _in_group(query):
+            await query.answer()
+            await _private(update, context, text)
+            return
         if not await _private(update, context, text):
             await disposisi.cancel_notes(runtime.database, member)
             await query.answer(context.t("desk.open_private"), show_alert=True)
             return
-        await query.answer(context.t("desk.continue_private") if _in_group(query) else None)
+        await query.answer(context.t("desk.continue_private"))
         return
     await _refusal(query, context, result)
 
