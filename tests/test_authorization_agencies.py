@@ -15,16 +15,27 @@ in what they got back.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bot.core.clock import FakeClock
 from bot.core.i18n import catalog
 from bot.rehearsal.emulator import FakeBotApi, FakeUser
-from tests.agencies_seed import LIAISON_IN, LIAISON_OTHER, LIAISON_OUT, seed_agencies
-from tests.conftest import ADMIN, BUDI, AppFactory, Phone
-from tests.test_authorization_matrix import diff, snapshot
+from bot.reports import disposisi
+from storage import members
+from tests.agencies_seed import (
+    CAMAT_OTHER,
+    LIAISON_IN,
+    LIAISON_KOTA,
+    LIAISON_OTHER,
+    LIAISON_OUT,
+    seed_agencies,
+)
+from tests.conftest import ADMIN, BUDI, LURAH, SARI, STRANGER, AppFactory, Phone
+from tests.test_authorization_matrix import diff, runtime_of, snapshot
 
 LIAISONS: dict[str, FakeUser] = {
     "liaison_in": LIAISON_IN,
@@ -137,3 +148,108 @@ async def test_an_admin_invites_a_liaison_who_joins_as_penghubung(emu: FakeBotAp
     assert [c["command"] for c in menu.params["commands"]] == ["bantuan", "batal"]
     refused = (await Phone(emu, newcomer).send("/pantau")).text or ""
     assert refused == catalog("id")["agencies.liaison_only"]
+
+
+# ---------------------------------------------------------------------------------------------
+# The disposisi buttons, pressed by everyone (forged from a tampered client where the actor
+# never received the button): ➡️ Teruskan and its agency / no-note steps belong to
+# supervisors in scope and admins; a liaison's steps to the agency's liaisons in scope.
+# ---------------------------------------------------------------------------------------------
+
+A, R = "allowed", "refused"
+#                    actor                    forward (fw:s, fw:n)   liaison step (fw:x ok)
+BUTTONS: dict[str, tuple[FakeUser, str, str]] = {
+    "stranger": (STRANGER, R, R),
+    "officer": (SARI, R, R),
+    "supervisor_in": (LURAH, A, R),
+    "supervisor_out": (CAMAT_OTHER, R, R),
+    "admin": (ADMIN, A, R),
+    "liaison_in": (LIAISON_IN, R, A),
+    "liaison_kota": (LIAISON_KOTA, R, A),
+    "liaison_out": (LIAISON_OUT, R, R),
+    "liaison_other": (LIAISON_OTHER, R, R),
+}
+REFUSAL_TEXTS = {
+    catalog("id")["common.unknown_user"],
+    catalog("id")["disposisi.not_allowed"],
+}
+
+
+async def _forwards(app: Any) -> list[tuple[Any, ...]]:
+    async with runtime_of(app).database.read() as tx:
+        return [tuple(r) for r in await tx.all("SELECT id, agency_id, state FROM forwards")]
+
+
+async def _ids(app: Any) -> tuple[int, int]:
+    async with runtime_of(app).database.read() as tx:
+        issue_id = await tx.scalar("SELECT id FROM issues")
+        bawaslu = await tx.scalar("SELECT id FROM agencies WHERE code = 'bawaslu'")
+    return int(issue_id), int(bawaslu)
+
+
+async def _pressed(emu: FakeBotApi, user: FakeUser, message: Any, data: str) -> str:
+    answer = await Phone(emu, user).press(message, data, forge=True)
+    return str(answer.params.get("text") or "")
+
+
+@pytest.mark.parametrize("actor", list(BUTTONS))
+@pytest.mark.usefixtures("agencies_db")
+async def test_disposisi_buttons_by_actor(
+    actor: str, emu: FakeBotApi, start_bot: AppFactory, clock: FakeClock
+) -> None:
+    user, forward_rule, step_rule = BUTTONS[actor]
+    async with start_bot() as app:
+        await Phone(emu, BUDI).send("/lapor politik_uang Ada bagi-bagi amplop di TPS 12")
+        issue_id, bawaslu = await _ids(app)
+        own = await Phone(emu, user).send("/bantuan")  # a message to press buttons on
+
+        # ➡️ Teruskan
+        before = await snapshot(app)
+        mark = emu.mark()
+        text = await _pressed(emu, user, own, f"fw:s:{issue_id}")
+        if forward_rule == A:
+            picker = await emu.wait_reply(user.id, after=mark, contains="Teruskan laporan")
+            assert ("⭐ Bawaslu Jakarta Barat", f"fw:a:{issue_id}:{bawaslu}") in emu.inline_buttons(
+                picker
+            )
+        else:
+            assert text in REFUSAL_TEXTS, text
+            assert diff(before, await snapshot(app)) == []
+            later = [s for s in emu.sent_to(user.id) if s.index >= mark]
+            assert not [s for s in later if "KBJ-01" in (s.text or "")]
+        # the agency, then "Tanpa catatan"
+        before = await snapshot(app)
+        text = await _pressed(emu, user, own, f"fw:a:{issue_id}:{bawaslu}")
+        if forward_rule == R:
+            assert text in REFUSAL_TEXTS, text
+            assert diff(before, await snapshot(app)) == []
+        text = await _pressed(emu, user, own, f"fw:n:{issue_id}:{bawaslu}")
+        if forward_rule == A:
+            assert [(a, s) for _, a, s in await _forwards(app)] == [(bawaslu, "dikirim")]
+        else:
+            assert text in REFUSAL_TEXTS, text
+            assert await _forwards(app) == []
+            # forwarded by the lurah, for the liaison's step below
+            runtime = runtime_of(app)
+            async with runtime.database.read() as tx:
+                lurah = await members.by_ref(tx, "lurah")
+            assert lurah is not None
+            await disposisi.send(
+                runtime.database, lurah, issue_id, bawaslu, None, clock.now(), timedelta(hours=1)
+            )
+
+        # ✅ Terima on the forward
+        ((forward_id, _, _),) = await _forwards(app)
+        before = await snapshot(app)
+        text = await _pressed(emu, user, own, f"fw:x:{forward_id}:ok")
+        if step_rule == A:
+            assert [s for _, _, s in await _forwards(app)] == ["diterima"]
+        else:
+            assert text in REFUSAL_TEXTS, text
+            assert [s for _, _, s in await _forwards(app)] == ["dikirim"]
+            assert diff(before, await snapshot(app)) == []
+        # ↩️ Kembalikan asks for a note only of the allowed
+        text = await _pressed(emu, user, own, f"fw:x:{forward_id}:rt")
+        if step_rule == R:
+            assert text in REFUSAL_TEXTS, text
+            assert diff(before, await snapshot(app)) == []
