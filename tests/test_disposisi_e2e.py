@@ -143,6 +143,11 @@ async def test_forward_accept_progress_done_with_reporter_and_supervisor_told(
         await delivered(emu, app, clock, BUDI, "selesai ditangani Bawaslu Jakarta Barat")
         await delivered(emu, app, clock, LURAH, "Pelaku sudah diklarifikasi")
         assert now_buttons(emu, liaison_card) == []  # nothing left to do on it
+        # the recap counts it for the agency
+        mark = emu.mark()
+        emu.send_text(LURAH, "/rekap")
+        recap = await emu.wait_reply(LURAH.id, after=mark, contains="Disposisi ke instansi")
+        assert "Bawaslu Jakarta Barat: 1 diteruskan · 1 selesai · 0 kembali" in (recap.text or "")
 
     rows = await query(db_path, "SELECT state, outcome_note FROM forwards")
     assert rows == [("selesai", "Pelaku sudah diklarifikasi")]
