@@ -13,7 +13,7 @@ from typing import Any
 from telegram import CallbackQuery, InlineKeyboardMarkup, Update
 from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden, TelegramError
-from telegram.ext import Application, CallbackQueryHandler
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.reports import disposisi
 from bot.reports.disposisi import Outcome, Result
@@ -24,8 +24,35 @@ log = logging.getLogger(__name__)
 PREFIX = "fw:"
 
 
+COMMANDS = ("disposisi", "forwards")
+LIST_LIMIT = 10
+
+
 def register(app: Application[Any, Any, Any, Any, Any, Any], group: int = 0) -> None:
+    app.add_handler(CommandHandler(list(COMMANDS), disposisi_command), group)
     app.add_handler(CallbackQueryHandler(button, pattern=f"^{PREFIX}"), group)
+
+
+async def disposisi_command(update: Update, context: PoskoContext) -> None:
+    """A liaison's list: the reports forwarded to their agency within their scope."""
+    member = context.me()
+    agency, found = await disposisi.liaison_list(context.runtime.database, member, LIST_LIMIT)
+    if agency is None:
+        await reply(update, context, "disposisi.only_liaisons")
+        return
+    if not found:
+        await reply(update, context, "disposisi.list_empty", agency=agency.name)
+        return
+    await reply(update, context, "disposisi.list_title", agency=agency.name, count=len(found))
+    for forward, card in found:
+        rows = disposisi.liaison_rows(context.lang, forward.id, forward.state)
+        await reply(
+            update,
+            context,
+            "common.raw",
+            buttons(rows) if rows else None,
+            text=disposisi.liaison_card(context.lang, forward, card),
+        )
 
 
 def _ids(raw: str, count: int) -> list[int] | None:

@@ -18,7 +18,9 @@ log = logging.getLogger(__name__)
 
 
 # What a liaison alone may send (their own commands and the common ones, with aliases).
-LIAISON_WORDS = frozenset({"start", "bantuan", "help", "batal", "cancel", *LIAISON_COMMANDS})
+LIAISON_WORDS = frozenset(
+    {"start", "bantuan", "help", "batal", "cancel", "forwards", *LIAISON_COMMANDS}
+)
 
 # Commands that make sense inside a posko bersama group (binding it to an area).
 GROUP_COMMANDS = frozenset({"grup", "group"})

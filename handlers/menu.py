@@ -34,7 +34,7 @@ ADMIN_COMMANDS: tuple[str, ...] = (
     "ekspor",
 )
 COMMON_COMMANDS = ("bantuan", "batal")
-LIAISON_COMMANDS: tuple[str, ...] = ()
+LIAISON_COMMANDS: tuple[str, ...] = ("disposisi",)
 """A liaison's own commands (SPEC §8: only the reports forwarded to their agency)."""
 
 

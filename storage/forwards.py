@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -179,3 +181,18 @@ async def climb(
     if changed and moved:
         await add_event(tx, item.id, None, "climbed", None, now)
     return changed == 1
+
+
+async def for_liaison(
+    tx: Tx, agency_id: int, area_ids: Collection[int], limit: int
+) -> list[Forward]:
+    """The agency's forwards of reports on posts in ``area_ids``: open ones first (sent,
+    then accepted), then the latest closed, newest first within each."""
+    rows = await tx.all(
+        f"{_SELECT} JOIN issues i ON i.id = f.issue_id JOIN posts p ON p.id = i.post_id"
+        " WHERE f.agency_id = ? AND p.area_id IN (SELECT value FROM json_each(?))"
+        " ORDER BY CASE f.state WHEN 'dikirim' THEN 0 WHEN 'diterima' THEN 1 ELSE 2 END,"
+        " f.id DESC LIMIT ?",
+        (agency_id, json.dumps(sorted(area_ids)), limit),
+    )
+    return [_forward(row) for row in rows]

@@ -15,6 +15,7 @@ in what they got back.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -117,13 +118,13 @@ async def test_a_liaison_has_only_their_own_commands_in_help_and_menu(
     user = LIAISONS[actor]
     help_text = (await Phone(emu, user).send("/bantuan")).text or ""
     commands = {word for word in help_text.split() if word.startswith("/")}
-    assert commands == {"/bantuan", "/batal"}
+    assert commands == {"/disposisi", "/bantuan", "/batal"}
     menu = await emu.wait_for(
         lambda s: (
             s.method == "setMyCommands" and s.params.get("scope", {}).get("chat_id") == user.id
         )
     )
-    assert [c["command"] for c in menu.params["commands"]] == ["bantuan", "batal"]
+    assert [c["command"] for c in menu.params["commands"]] == ["disposisi", "bantuan", "batal"]
     cancel = (await Phone(emu, user).send("/batal")).text or ""
     assert cancel != catalog("id")["agencies.liaison_only"] and cancel
 
@@ -145,7 +146,7 @@ async def test_an_admin_invites_a_liaison_who_joins_as_penghubung(emu: FakeBotAp
             s.method == "setMyCommands" and s.params.get("scope", {}).get("chat_id") == newcomer.id
         )
     )
-    assert [c["command"] for c in menu.params["commands"]] == ["bantuan", "batal"]
+    assert [c["command"] for c in menu.params["commands"]] == ["disposisi", "bantuan", "batal"]
     refused = (await Phone(emu, newcomer).send("/pantau")).text or ""
     assert refused == catalog("id")["agencies.liaison_only"]
 
@@ -253,3 +254,67 @@ async def test_disposisi_buttons_by_actor(
         if step_rule == R:
             assert text in REFUSAL_TEXTS, text
             assert diff(before, await snapshot(app)) == []
+
+
+# /disposisi: a liaison's list of what was forwarded to their agency within their scope.
+#            actor: (user, expected) where "shows" lists the forward, "empty" answers that
+#            nothing was forwarded there, R refuses.
+LIST_RULES: dict[str, tuple[FakeUser, str]] = {
+    "stranger": (STRANGER, R),
+    "officer": (SARI, R),
+    "supervisor_in": (LURAH, R),
+    "admin": (ADMIN, R),
+    "liaison_in": (LIAISON_IN, "shows"),
+    "liaison_kota": (LIAISON_KOTA, "shows"),
+    "liaison_out": (LIAISON_OUT, "empty"),
+    "liaison_other": (LIAISON_OTHER, "empty"),
+}
+
+
+@pytest.mark.parametrize("actor", list(LIST_RULES))
+@pytest.mark.usefixtures("agencies_db")
+async def test_disposisi_list_by_actor(
+    actor: str, emu: FakeBotApi, start_bot: AppFactory, clock: FakeClock
+) -> None:
+    user, rule = LIST_RULES[actor]
+    async with start_bot() as app:
+        await Phone(emu, BUDI).send("/lapor politik_uang Ada bagi-bagi amplop di TPS 12")
+        issue_id, bawaslu = await _ids(app)
+        runtime = runtime_of(app)
+        async with runtime.database.read() as tx:
+            lurah = await members.by_ref(tx, "lurah")
+            (ref,) = [r[0] for r in await tx.all("SELECT ref FROM issues")]
+        assert lurah is not None
+        await disposisi.send(
+            runtime.database, lurah, issue_id, bawaslu, "Mohon dicek", clock.now(), timedelta(1)
+        )
+        ((forward_id, _, _),) = await _forwards(app)
+        before = await snapshot(app)
+        mark = emu.mark()
+        emu.send_text(user, "/disposisi")
+        words = {R: "Maaf", "empty": "Belum ada laporan", "shows": "terakhir"}[rule]
+        first = await emu.wait_reply(user.id, after=mark, contains=words)
+        if rule == R:
+            assert first.text in {
+                catalog("id")["common.unknown_user"],
+                catalog("id")["disposisi.only_liaisons"],
+            }, first.text
+        elif rule == "empty":
+            assert first.text == catalog("id")["disposisi.list_empty"].format(
+                agency="Bawaslu Jakarta Barat"
+                if user is LIAISON_OUT
+                else "Polres Metro Jakarta Barat"
+            )
+        else:
+            assert "Disposisi untuk Bawaslu Jakarta Barat: 1" in (first.text or "")
+            card = await emu.wait_reply(user.id, after=first.index + 1, contains=ref)
+            assert "Mohon dicek" in (card.text or "")
+            assert emu.inline_buttons(card) == [
+                ("✅ Terima", f"fw:x:{forward_id}:ok"),
+                ("↩️ Kembalikan", f"fw:x:{forward_id}:rt"),
+            ]
+        if rule != "shows" and user is not LURAH:  # the lurah had the report announced
+            await asyncio.sleep(0.2)  # anything more the bot might send
+            later = [x for x in emu.sent_to(user.id) if x.index >= mark]
+            assert not [x for x in later if ref in (x.text or "") or "amplop" in (x.text or "")]
+        assert diff(before, await snapshot(app)) == []

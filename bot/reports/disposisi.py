@@ -453,6 +453,26 @@ async def cancel_notes(db: Database, member: Member) -> bool:
         return await drafts.delete(tx, member.id)
 
 
+async def liaison_list(
+    db: Database, member: Member, limit: int
+) -> tuple[Agency | None, list[tuple[Forward, IssueCard]]]:
+    """``/disposisi``: the forwards to the liaison's agency within their scope (None as
+    the agency: not a liaison)."""
+    async with db.read() as tx:
+        if not has_role(member, Role.LIAISON):
+            return None, []
+        agency = await agencies.of_member(tx, member.id)
+        if agency is None:
+            return None, []
+        scope = await areas.subtree_ids(tx, await members.scope_area_ids(tx, member.id))
+        found: list[tuple[Forward, IssueCard]] = []
+        for forward in await forwards.for_liaison(tx, agency.id, scope, limit):
+            card = await issues.card(tx, forward.issue_id)
+            if card is not None:
+                found.append((forward, card))
+        return agency, found
+
+
 # --- the ladder (the watcher's pass) ------------------------------------------------------
 
 
