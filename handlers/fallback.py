@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from telegram import Update
 
-from handlers import myreports, reports, supervision
+from handlers import disposisi, myreports, reports, supervision
 from handlers.common import PoskoContext, reply
 
 
@@ -26,5 +26,7 @@ async def text(update: Update, context: PoskoContext) -> None:
     if await myreports.take_text(update, context):
         return
     if await supervision.take_text(update, context):
+        return
+    if await disposisi.take_text(update, context):
         return
     await reply(update, context, "common.not_understood")

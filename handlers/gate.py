@@ -13,11 +13,16 @@ from bot.core.logs import bind
 from bot.core.runtime import Runtime
 from bot.presence.registration import heard_from, recognise
 from handlers.common import PoskoContext, Room
-from handlers.menu import set_menu
+from handlers.menu import LIAISON_COMMANDS, liaison_only, set_menu
 from storage import areas
 
 log = logging.getLogger(__name__)
 
+
+# What a liaison alone may send (their own commands and the common ones, with aliases).
+LIAISON_WORDS = frozenset(
+    {"start", "bantuan", "help", "batal", "cancel", "forwards", *LIAISON_COMMANDS}
+)
 
 # Commands that make sense inside a posko bersama group (binding it to an area).
 GROUP_COMMANDS = frozenset({"grup", "group"})
@@ -99,6 +104,16 @@ async def gate(update: Update, context: PoskoContext) -> None:
         if update.message is not None and _start_code(update.message):
             return
         await refuse_stranger(update, context)
+        raise ApplicationHandlerStop
+    if (
+        update.message is not None
+        and _is_command(update.message)
+        and liaison_only(member)
+        and _command_word(update.message) not in LIAISON_WORDS
+    ):
+        # A liaison sees only what is forwarded to their agency (SPEC §8): no posts,
+        # presence, recaps or other reports. One polite answer for every such command.
+        await update.message.reply_text(context.t("agencies.liaison_only"))
         raise ApplicationHandlerStop
     menu_key = (member.id, member.roles, context.lang)
     if chat is not None and chat.type == ChatType.PRIVATE and menu_key not in runtime.menus:

@@ -34,6 +34,15 @@ ADMIN_COMMANDS: tuple[str, ...] = (
     "ekspor",
 )
 COMMON_COMMANDS = ("bantuan", "batal")
+LIAISON_COMMANDS: tuple[str, ...] = ("disposisi",)
+"""A liaison's own commands (SPEC §8: only the reports forwarded to their agency)."""
+
+
+def liaison_only(member: Member) -> bool:
+    """A partner agency's liaison and nothing else: no posts, presence or other reports."""
+    return has_role(member, Role.LIAISON) and not any(
+        has_role(member, role) for role in (Role.OFFICER, Role.SUPERVISOR, Role.ADMIN)
+    )
 
 
 def commands_for(member: Member, powers: Collection[str] = ()) -> list[str]:
@@ -49,6 +58,8 @@ def commands_for(member: Member, powers: Collection[str] = ()) -> list[str]:
             names.append("siaran_status")  # the delivery report of one's own circulars
     if has_role(member, Role.ADMIN):
         names += [name for name in ADMIN_COMMANDS if name not in names]
+    if has_role(member, Role.LIAISON):
+        names += [name for name in LIAISON_COMMANDS if name not in names]
     return names + list(COMMON_COMMANDS)
 
 

@@ -9,7 +9,7 @@ from telegram import InlineKeyboardMarkup, Message, ReplyKeyboardRemove, Update
 from telegram.error import TelegramError
 
 from bot.core.logs import bind
-from bot.reports import corrections, desk, filing
+from bot.reports import corrections, desk, disposisi, filing
 from bot.reports.filing import Outcome, Problem, ReportDraft, Step
 from handlers.common import (
     PoskoContext,
@@ -289,6 +289,9 @@ async def batal(update: Update, context: PoskoContext) -> None:
     # A supervisor's pending note is cancelled as a note, not as "the report".
     if await desk.cancel_note(db, member):
         await reply(update, context, "desk.note_dropped", ReplyKeyboardRemove())
+        return
+    if await disposisi.cancel_notes(db, member):
+        await reply(update, context, "disposisi.cancelled", ReplyKeyboardRemove())
         return
     if await corrections.cancel_note(db, member):
         await reply(update, context, "reports.note_dropped", ReplyKeyboardRemove())

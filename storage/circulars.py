@@ -147,6 +147,16 @@ async def with_role(tx: Tx, role: str) -> list[Recipient]:
     return _recipients(rows)
 
 
+async def of_agency(tx: Tx, agency_id: int) -> list[Recipient]:
+    """The liaisons of a partner agency (SPEC §8: ``/siaran <agency code>``)."""
+    rows = await tx.all(
+        f"{_RECIPIENTS} AND m.agency_id = ? AND EXISTS (SELECT 1 FROM member_roles r"
+        " WHERE r.member_id = m.id AND r.role = 'liaison') ORDER BY m.id",
+        (agency_id,),
+    )
+    return _recipients(rows)
+
+
 async def in_areas(tx: Tx, area_ids: Collection[int]) -> list[Recipient]:
     """Officers of posts in ``area_ids`` and supervisors scoped to one of them."""
     ids = json.dumps(sorted(area_ids))

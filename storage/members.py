@@ -21,6 +21,8 @@ class MemberRow:
     areas: tuple[str, ...]
     telegram_id: int | None
     language: str | None
+    agency: str | None = None
+    """The code of a liaison's agency (None for everyone else)."""
 
 
 _SELECT = (
@@ -63,7 +65,9 @@ async def by_id(tx: Tx, member_id: int) -> Member | None:
 async def row_by_ref(tx: Tx, ref: str) -> tuple[int, MemberRow] | None:
     """A stored member as a members.csv row (id, row): roles, posts and areas by code."""
     row = await tx.one(
-        "SELECT id, ref, name, nip, phone, telegram_id, language FROM members WHERE ref = ?",
+        "SELECT m.id, m.ref, m.name, m.nip, m.phone, m.telegram_id, m.language,"
+        " a.code AS agency FROM members m LEFT JOIN agencies a ON a.id = m.agency_id"
+        " WHERE m.ref = ?",
         (ref,),
     )
     if row is None:
@@ -92,6 +96,7 @@ async def row_by_ref(tx: Tx, ref: str) -> tuple[int, MemberRow] | None:
         areas=tuple(r[0] for r in areas),
         telegram_id=row["telegram_id"],
         language=row["language"],
+        agency=row["agency"],
     )
 
 
@@ -136,14 +141,26 @@ async def upsert(tx: Tx, rows: Sequence[MemberRow], now: datetime) -> int:
     stamp = to_db(now)
     for row in rows:
         member_id = await tx.scalar(
-            "INSERT INTO members (ref, name, nip, phone, telegram_id, language,"
-            " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            "INSERT INTO members (ref, name, nip, phone, telegram_id, language, agency_id,"
+            " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?,"
+            " (SELECT id FROM agencies WHERE code = ?), ?, ?)"
             " ON CONFLICT(ref) DO UPDATE SET name = excluded.name, nip = excluded.nip,"
             " phone = excluded.phone,"
             " telegram_id = COALESCE(excluded.telegram_id, members.telegram_id),"
-            " language = excluded.language, updated_at = excluded.updated_at"
+            " language = excluded.language, agency_id = excluded.agency_id,"
+            " updated_at = excluded.updated_at"
             " RETURNING id",
-            (row.ref, row.name, row.nip, row.phone, row.telegram_id, row.language, stamp, stamp),
+            (
+                row.ref,
+                row.name,
+                row.nip,
+                row.phone,
+                row.telegram_id,
+                row.language,
+                row.agency,
+                stamp,
+                stamp,
+            ),
         )
         await tx.execute("DELETE FROM member_roles WHERE member_id = ?", (member_id,))
         await tx.executemany(
@@ -177,6 +194,27 @@ async def supervisors_of_area(tx: Tx, area_id: int) -> list[Member]:
         " WHERE s.area_id = ? AND EXISTS (SELECT 1 FROM member_roles r"
         " WHERE r.member_id = m.id AND r.role = 'supervisor') ORDER BY m.id",
         (area_id,),
+    )
+    return [_member(row) for row in rows]
+
+
+async def liaisons_of_area(tx: Tx, area_id: int, agency_id: int) -> list[Member]:
+    """Liaisons of one agency whose scope names this very area (not its ancestors)."""
+    rows = await tx.all(
+        f"{_SELECT} JOIN scopes s ON s.member_id = m.id"
+        " WHERE s.area_id = ? AND m.agency_id = ? AND EXISTS (SELECT 1 FROM member_roles r"
+        " WHERE r.member_id = m.id AND r.role = 'liaison') ORDER BY m.id",
+        (area_id, agency_id),
+    )
+    return [_member(row) for row in rows]
+
+
+async def liaisons_of_agency(tx: Tx, agency_id: int) -> list[Member]:
+    """Every liaison of an agency (a circular to the agency)."""
+    rows = await tx.all(
+        f"{_SELECT} WHERE m.agency_id = ? AND EXISTS (SELECT 1 FROM member_roles r"
+        " WHERE r.member_id = m.id AND r.role = 'liaison') ORDER BY m.id",
+        (agency_id,),
     )
     return [_member(row) for row in rows]
 

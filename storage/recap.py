@@ -42,6 +42,18 @@ class PauseMark:
 
 
 @dataclass(frozen=True, slots=True)
+class ForwardFact:
+    """A report forwarded to a partner agency during the day (SPEC §8)."""
+
+    post_id: int
+    agency: str
+    forwarded_at: datetime
+    accepted_at: datetime | None
+    closed_at: datetime | None
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
 class DayFacts:
     """The raw facts of one day (``start``..``end``, UTC) for a set of posts."""
 
@@ -54,6 +66,7 @@ class DayFacts:
     alerts: list[AlertFact] = field(default_factory=list)
     issues_opened: list[tuple[int, str]] = field(default_factory=list)  # (post_id, category)
     issues_resolved: list[tuple[int, str]] = field(default_factory=list)
+    forwards: list[ForwardFact] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +164,27 @@ async def day_facts(
         )
         if row[0] in wanted
     ]
-    return DayFacts(start, end, tree, posts, shifts, pauses, alerts, opened, resolved)
+    forwarded = [
+        ForwardFact(
+            post_id=int(row[0]),
+            agency=str(row[1]),
+            forwarded_at=from_db(row[2]),  # type: ignore[arg-type]
+            accepted_at=from_db(row[3]),
+            closed_at=from_db(row[4]),
+            state=str(row[5]),
+        )
+        for row in await tx.all(
+            "SELECT i.post_id, ag.name, f.forwarded_at, f.accepted_at, f.closed_at, f.state"
+            " FROM forwards f JOIN issues i ON i.id = f.issue_id"
+            " JOIN agencies ag ON ag.id = f.agency_id"
+            " WHERE f.forwarded_at >= ? AND f.forwarded_at < ? ORDER BY f.id",
+            (lo, hi),
+        )
+        if row[0] in wanted
+    ]
+    return DayFacts(
+        start, end, tree, posts, shifts, pauses, alerts, opened, resolved, forwarded
+    )
 
 
 # --- the daily recap: who gets it, and once per day per person ----------------------------

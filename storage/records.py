@@ -9,7 +9,7 @@ from typing import Any
 
 from storage.db import Row, from_db
 
-ROLES = ("officer", "supervisor", "admin")
+ROLES = ("officer", "supervisor", "admin", "liaison")
 SEVERITIES = ("rendah", "sedang", "tinggi", "darurat")
 ISSUE_STATUSES = ("baru", "diterima", "ditangani", "selesai", "ditolak")
 WITHDRAWN = "ditarik"

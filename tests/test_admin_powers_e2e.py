@@ -16,7 +16,13 @@ from telegram.ext import CommandHandler
 from bot.core.app import PoskoApp
 from bot.core.clock import FakeClock
 from bot.rehearsal.emulator import FakeBotApi, FakeUser, Sent
-from handlers.menu import ADMIN_COMMANDS, COMMON_COMMANDS, OFFICER_COMMANDS, SUPERVISOR_COMMANDS
+from handlers.menu import (
+    ADMIN_COMMANDS,
+    COMMON_COMMANDS,
+    LIAISON_COMMANDS,
+    OFFICER_COMMANDS,
+    SUPERVISOR_COMMANDS,
+)
 from storage import areas, members, posts
 from storage.areas import AreaRow
 from storage.db import Database
@@ -226,7 +232,7 @@ async def test_bantuan_and_menu_show_each_person_their_commands(
 def test_every_command_is_in_some_menu(app: PoskoApp) -> None:
     """/bantuan lists a person's menu: every command the bot answers must be in one."""
     menus = set(OFFICER_COMMANDS) | set(SUPERVISOR_COMMANDS) | set(ADMIN_COMMANDS)
-    menus |= set(COMMON_COMMANDS) | {"start"}
+    menus |= set(LIAISON_COMMANDS) | set(COMMON_COMMANDS) | {"start"}
     for handlers in app.handlers.values():
         for handler in handlers:
             if isinstance(handler, CommandHandler):

@@ -118,18 +118,20 @@ async def test_accepted_report_left_reminds_assignee_then_level_above(
         )
         assert "TPS 7" in (reminder.text or "")
         labels = [label for label, _ in emu.inline_buttons(reminder)]
-        assert labels == ["🛠️ Tangani", "✔️ Selesai", "❌ Tolak"]
+        assert labels == ["🛠️ Tangani", "✔️ Selesai", "❌ Tolak", "➡️ Teruskan"]
         # acting from the reminder itself works, and restarts the clock
         mark = emu.mark()
         await lurah.press(reminder, emu.inline_buttons(reminder)[0][1])
         again = await emu.wait_reply(
             LURAH.id, contains="masih ditangani sejak", timeout=8, after=mark
         )
-        assert [label for label, _ in emu.inline_buttons(again)] == ["✔️ Selesai", "❌ Tolak"]
+        labels = [label for label, _ in emu.inline_buttons(again)]
+        assert labels == ["✔️ Selesai", "❌ Tolak", "➡️ Teruskan"]
         above = await emu.wait_reply(CAMAT.id, contains="belum selesai", timeout=8, after=mark)
         text = above.text or ""
         assert "ditangani oleh Lurah Kebon Jeruk" in text and "TPS 7" in text
-        assert [label for label, _ in emu.inline_buttons(above)] == ["✔️ Selesai", "❌ Tolak"]
+        labels = [label for label, _ in emu.inline_buttons(above)]
+        assert labels == ["✔️ Selesai", "❌ Tolak", "➡️ Teruskan"]
 
 
 async def test_taken_in_a_group_the_phones_go_to_the_takers_private_chat(

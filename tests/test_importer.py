@@ -609,7 +609,7 @@ BAD_FILES: dict[str, tuple[Kind, str, int, str, str]] = {
         MEMBERS_GOOD + "X-1,X,,,admin,,31.73,,\n",
         4,
         "areas",
-        "areas are scopes of supervisors only",
+        "areas are scopes of supervisors and liaisons only",
     ),
     "members telegram_id not a number": (
         "members",

@@ -74,13 +74,14 @@ async def test_accepted_report_reminds_assignee_then_tells_level_above(
     (chat, kind, text, data), = await sent(db, FOLLOW)
     assert (chat, kind) == (2001, "issue_follow_up")  # the lurah, who accepted it
     assert "masih diterima sejak" in text and "08:10 WIB" in text and "Kotak suara" in text
-    assert data == [f"sv:i:{issue_id}:{move}" for move in ("start", "resolve", "reject")]
+    moves = [f"sv:i:{issue_id}:{move}" for move in ("start", "resolve", "reject")]
+    assert data == [*moves, f"fw:s:{issue_id}"]
     clock.set(OPEN + 10 * M + 4 * H)
     await watcher.sweep()
     above = (await sent(db, FOLLOW))[1:]
     assert [(row[0], row[1]) for row in above] == [(2002, "issue_follow_up_above")]
     assert "is not done: still" in above[0][2] and "Lurah" in above[0][2]  # camat reads English
-    assert above[0][3] == [f"sv:i:{issue_id}:{move}" for move in ("start", "resolve", "reject")]
+    assert above[0][3] == [*moves, f"fw:s:{issue_id}"]
     # it never goes quiet while open: the top is told again every follow_up_after
     clock.set(OPEN + 10 * M + 6 * H)
     await watcher.sweep()
@@ -108,7 +109,7 @@ async def test_progress_restarts_and_resolving_ends_the_follow_up(
     (chat, _, text, data), = await sent(db, FOLLOW)
     # the camat started the work, so it now waits for him (not the lurah who accepted)
     assert chat == 2002 and "in progress" in text
-    assert data == [f"sv:i:{issue_id}:resolve", f"sv:i:{issue_id}:reject"]
+    assert data == [f"sv:i:{issue_id}:resolve", f"sv:i:{issue_id}:reject", f"fw:s:{issue_id}"]
     lurah = await member(db, "lurah")
     await desk.press(db, lurah, issue_id, desk.RESOLVE, clock.now())
     done = await desk.give_note(db, lurah, "Kotak sudah tiba", clock.now())

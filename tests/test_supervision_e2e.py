@@ -442,6 +442,7 @@ async def test_laporan_is_scoped_and_newest_first(
     assert phone(LURAH).buttons(last) == [
         ("✅ Terima", f"sv:i:{older.id}:accept"),
         ("❌ Tolak", f"sv:i:{older.id}:reject"),
+        ("➡️ Teruskan", f"fw:s:{older.id}"),  # disposisi to a partner agency (issue 10)
     ]
     camat = await ask(emu, CAMAT, "/laporan", "Laporan di wilayah Bapak/Ibu")
     assert "(terbuka): 3" in (camat.text or "")
@@ -491,6 +492,7 @@ async def test_accept_start_resolve_with_note(
         f"sv:i:{issue.id}:start",
         f"sv:i:{issue.id}:resolve",
         f"sv:i:{issue.id}:reject",
+        f"fw:s:{issue.id}",
     ]
     started = await lurah.press_and_reply(card, f"sv:i:{issue.id}:start")
     assert (started.text or "").startswith("🛠️ KBJ-01/0001 · ditangani")
@@ -621,6 +623,7 @@ async def test_stale_buttons_after_another_supervisor_moved_it(
         f"sv:i:{issue.id}:start",
         f"sv:i:{issue.id}:resolve",
         f"sv:i:{issue.id}:reject",
+        f"fw:s:{issue.id}",
     ]
     # both start a note: the first note to arrive wins, the other is told it came too late
     await lurah.press_and_reply(lurah_card, f"sv:i:{issue.id}:start")

@@ -24,7 +24,7 @@ from bot.circulars.receipts import queue_report
 from bot.circulars.texts import area_label
 from bot.core.access import Role, has_role, language_of
 from bot.core.i18n import LANGUAGES, t
-from storage import areas, audit, posts
+from storage import agencies, areas, audit, posts
 from storage import circulars as store
 from storage.circulars import Circular, Figures, ReadOutcome
 from storage.db import Database, Tx
@@ -84,7 +84,7 @@ def preview(text: str) -> str:
 @dataclass(frozen=True, slots=True)
 class Scope:
     kind: str
-    """``all``, ``role``, ``area`` or ``post``."""
+    """``all``, ``role``, ``agency`` (its liaisons), ``area`` or ``post``."""
     key: str
     """What is stored and shown in reports: ``semua``, ``petugas``, an area or post code."""
     name: str = ""
@@ -100,6 +100,9 @@ async def resolve_scope(tx: Tx, word: str) -> Scope | None:
     role = ROLE_WORDS.get(lowered)
     if role is not None:
         return Scope("role", ROLE_SCOPE[role], role=role)
+    agency = await agencies.by_code(tx, lowered)
+    if agency is not None:
+        return Scope("agency", agency.code, agency.name, target_id=agency.id)
     area = await areas.by_code(tx, word.strip())
     if area is not None:
         return Scope("area", area.code, area.name, target_id=area.id, level=area.level)
@@ -119,6 +122,8 @@ async def recipients(tx: Tx, scope: Scope) -> list[store.Recipient]:
         return await store.in_areas(tx, await areas.subtree_ids(tx, [scope.target_id]))
     if scope.kind == "post" and scope.target_id is not None:
         return await store.of_post(tx, scope.target_id)
+    if scope.kind == "agency" and scope.target_id is not None:
+        return await store.of_agency(tx, scope.target_id)
     return []
 
 
@@ -148,6 +153,8 @@ def scope_words(language: str, scope: Scope) -> str:
             area=area_label(language, scope.level, scope.name),
             code=scope.key,
         )
+    if scope.kind == "agency":
+        return t(language, "circular.scope_agency", agency=scope.name, code=scope.key)
     return t(language, "circular.scope_post", post=scope.name, code=scope.key)
 
 

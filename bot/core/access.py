@@ -11,6 +11,7 @@ class Role(StrEnum):
     OFFICER = "officer"
     SUPERVISOR = "supervisor"
     ADMIN = "admin"
+    LIAISON = "liaison"
 
 
 def has_role(member: Member | None, role: Role) -> bool:

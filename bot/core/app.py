@@ -44,6 +44,7 @@ from handlers import (
     admin,
     alerts,
     circulars,
+    disposisi,
     fallback,
     hours,
     monitor,
@@ -147,6 +148,7 @@ def _add_handlers(app: PoskoApp) -> None:
     monitor.register(app)
     app.add_handler(CallbackQueryHandler(myreports.button, pattern=f"^{myreports.PREFIX}"))
     supervision.register(app)
+    disposisi.register(app)
     app.add_handler(CallbackQueryHandler(_stale_button))
     app.add_handler(
         MessageHandler(filters.UpdateType.EDITED_MESSAGE & filters.LOCATION, presence.live_location)

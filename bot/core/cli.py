@@ -36,8 +36,10 @@ def _parser() -> argparse.ArgumentParser:
         )
     )
     backup.add_argument("target", type=Path)
-    imp = with_config(commands.add_parser("import", help="upsert areas, posts or members from CSV"))
-    imp.add_argument("kind", choices=["areas", "posts", "members"])
+    imp = with_config(
+        commands.add_parser("import", help="upsert areas, posts, members or agencies from CSV")
+    )
+    imp.add_argument("kind", choices=["areas", "posts", "members", "agencies"])
     imp.add_argument("file", type=Path)
     inv = with_config(commands.add_parser("invite", help="create an invite code for a member"))
     inv.add_argument("ref", help="the member's ref")

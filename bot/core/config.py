@@ -150,6 +150,16 @@ DEFAULT_CATEGORIES = [
 ]
 
 
+DEFAULT_ROUTING: dict[str, list[str]] = {
+    "politik_uang": ["bawaslu"],
+    "netralitas_asn": ["bawaslu"],
+    "keamanan": ["polri", "tni"],
+    "logistik": ["kpu"],
+    "dpt": ["kpu"],
+    "bencana": ["bpbd"],
+}
+
+
 class ReportSettings(BaseModel):
     model_config = {"extra": "forbid"}
 
@@ -158,6 +168,9 @@ class ReportSettings(BaseModel):
     max_text: int = Field(default=2000, ge=50)
     # A report left diterima/ditangani this long: remind the assignee, then one level up.
     follow_up_after: Duration = timedelta(hours=2)
+    # Disposisi (SPEC §8): the agencies suggested first when a report of a category is
+    # forwarded (agency codes from agencies.csv).
+    routing: dict[str, list[str]] = Field(default_factory=lambda: dict(DEFAULT_ROUTING))
 
     @field_validator("follow_up_after")
     @classmethod

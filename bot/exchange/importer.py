@@ -17,7 +17,10 @@ from pathlib import Path
 from typing import Literal, get_args
 
 from bot.core.config import parse_duration
+from bot.exchange.agency_rows import COLUMNS as AGENCY_COLUMNS
+from bot.exchange.agency_rows import import_agencies
 from bot.exchange.csv_file import INT, Errors, ImportFailed, Line, number, read, shown
+from bot.exchange.member_rows import OPTIONAL_COLUMNS as MEMBER_OPTIONAL
 from bot.exchange.member_rows import import_members
 from bot.watch.schedule import HoursError, parse_hours
 from storage import areas, audit, posts
@@ -26,7 +29,7 @@ from storage.db import Database, Tx
 from storage.posts import PostRow
 from storage.records import AREA_LEVELS
 
-Kind = Literal["areas", "posts", "members"]
+Kind = Literal["areas", "posts", "members", "agencies"]
 
 #: Required columns of each kind of file, in the order the SPEC lists them.
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -52,6 +55,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "telegram_id",
         "language",
     ),
+    "agencies": AGENCY_COLUMNS,
 }
 
 #: Per-post overrides of the ``[watch]`` settings that ``posts.csv`` may carry.
@@ -67,7 +71,8 @@ WATCH_OVERRIDES = (
 OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {
     "areas": (),
     "posts": WATCH_OVERRIDES,
-    "members": (),
+    "members": MEMBER_OPTIONAL,
+    "agencies": (),
 }
 
 _AREA_CODE = re.compile(r"^[^\s;,/]{1,64}$")
@@ -89,9 +94,12 @@ async def import_csv(db: Database, kind: Kind, path: Path, now: datetime) -> Imp
     """Validate every row of ``path`` and upsert them all, or raise :class:`ImportFailed`
     and write nothing."""
     if kind not in get_args(Kind):
-        raise ValueError(f"unknown import kind {kind!r}; expected areas, posts or members")
+        raise ValueError(
+            f"unknown import kind {kind!r}; expected areas, posts, members or agencies"
+        )
     errors = Errors(path.name)
-    rows = read(path, COLUMNS[kind], OPTIONAL_COLUMNS[kind], kind[:-1], errors)
+    row_word = "agency" if kind == "agencies" else kind[:-1]
+    rows = read(path, COLUMNS[kind], OPTIONAL_COLUMNS[kind], row_word, errors)
     if errors:
         raise ImportFailed(errors.messages)
     async with db.transaction() as tx:
@@ -99,6 +107,8 @@ async def import_csv(db: Database, kind: Kind, path: Path, now: datetime) -> Imp
             created, updated = await _import_areas(tx, rows, errors, now)
         elif kind == "posts":
             created, updated = await _import_posts(tx, rows, errors, now)
+        elif kind == "agencies":
+            created, updated = await import_agencies(tx, rows, errors, now)
         else:
             created, updated = await import_members(tx, rows, errors, now)
         await audit.record(

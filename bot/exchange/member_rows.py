@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.exchange.csv_file import MAX_INT64, Errors, Line, items, shown, spreadsheet_hint
-from storage import areas, members, posts
+from storage import agencies, areas, members, posts
 from storage.db import Tx
 from storage.members import MemberRow
 from storage.records import ROLES
@@ -24,10 +24,14 @@ ROLE_NAMES: dict[str, str] = {
     **{role: role for role in ROLES},
     "petugas": "officer",
     "pengawas": "supervisor",
+    "penghubung": "liaison",
 }
+#: Roles whose members carry area scopes (the ``areas`` column).
+SCOPED_ROLES = ("supervisor", "liaison")
 
 LANGUAGES = ("id", "en")
 COLUMNS = ("ref", "name", "nip", "phone", "roles", "posts", "areas", "telegram_id", "language")
+OPTIONAL_COLUMNS = ("agency",)
 
 _NIP = re.compile(r"^\d{18}$")
 _PHONE = re.compile(r"^\+?\d{8,15}$")
@@ -54,6 +58,7 @@ class Known:
     area_levels: dict[str, str]
     post_codes: dict[str, str]  # casefolded code -> stored code
     bound: dict[int, str]  # telegram_id -> ref
+    agency_codes: frozenset[str] = frozenset()
 
     @classmethod
     async def load(cls, tx: Tx) -> Known:
@@ -62,6 +67,7 @@ class Known:
             area_levels=await areas.codes(tx),
             post_codes={code.casefold(): code for code in await posts.codes(tx)},
             bound={tid: ref for ref, tid in stored.items() if tid is not None},
+            agency_codes=frozenset(await agencies.codes(tx)),
         )
 
 
@@ -136,7 +142,7 @@ def check_row(
                 "roles",
                 "role_unknown",
                 f"unknown role {shown(item)}; expected {role_names} "
-                "(or petugas, pengawas), separated by ';'",
+                "(or petugas, pengawas, penghubung), separated by ';'",
                 value=item[:40],
             )
         elif role not in roles:
@@ -195,12 +201,42 @@ def check_row(
             "area_needed",
             "a supervisor needs an area to watch; expected at least one area code, got ''",
         )
-    if area_refs and "supervisor" not in roles:
+    if "liaison" in roles and not area_refs and not unknown_areas:
+        add(
+            "areas",
+            "area_needed_liaison",
+            "a liaison needs an area to serve; expected at least one area code, got ''",
+        )
+    if area_refs and not any(role in roles for role in SCOPED_ROLES):
         add(
             "areas",
             "areas_not_supervisor",
-            "areas are scopes of supervisors only; expected 'supervisor' in roles, "
-            "or areas to be empty",
+            "areas are scopes of supervisors and liaisons only; expected 'supervisor' or "
+            "'liaison' in roles, or areas to be empty",
+        )
+
+    agency: str | None = cell("agency").lower() or None
+    if agency is not None and "liaison" not in roles:
+        add(
+            "agency",
+            "agency_not_liaison",
+            "an agency is given to liaisons only; expected 'liaison' in roles, "
+            "or agency to be empty",
+        )
+    elif agency is not None and agency not in known.agency_codes:
+        add(
+            "agency",
+            "agency_unknown",
+            f"unknown agency {shown(cell('agency'))}; expected the code of an agency already "
+            "imported (import agencies.csv first)",
+            value=cell("agency")[:40],
+        )
+    elif agency is None and "liaison" in roles:
+        add(
+            "agency",
+            "agency_needed",
+            "a liaison needs an agency; expected the code of an imported agency, e.g. "
+            "'bawaslu', got ''",
         )
 
     telegram_id: int | None = None
@@ -260,6 +296,7 @@ def check_row(
         areas=tuple(area_refs),
         telegram_id=telegram_id,
         language=language,
+        agency=agency,
     )
     return row, problems
 
@@ -276,6 +313,7 @@ def cells_of(row: MemberRow) -> dict[str, str]:
         "areas": ";".join(row.areas),
         "telegram_id": "" if row.telegram_id is None else str(row.telegram_id),
         "language": row.language or "",
+        "agency": row.agency or "",
     }
 
 

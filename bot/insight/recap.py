@@ -16,13 +16,15 @@ import asyncio
 import logging
 import statistics
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from io import BytesIO
 
 from bot.core.clock import WIB, hhmm, wib
 from bot.core.config import Settings
 from bot.core.i18n import duration_text, label, t
+from bot.insight.agency_recap import AgencyStat, agency_stats
+from bot.insight.agency_recap import render_lines as render_agencies
 from bot.insight.map_picture import COLOURS, DPI, HEIGHT_PX, TEXT, WIDTH_PX
 from bot.watch.escalation import area_path
 from bot.watch.hours import stored_overrides
@@ -214,6 +216,7 @@ class Recap:
     median_recover: timedelta | None
     issues_opened: dict[str, int]
     issues_resolved: dict[str, int]
+    agencies: list[AgencyStat] = field(default_factory=list)
 
     @property
     def open_posts(self) -> list[PostStat]:
@@ -334,6 +337,7 @@ def summarise(
         median_recover=_median(recoveries),
         issues_opened=opened,
         issues_resolved=resolved,
+        agencies=agency_stats(facts.forwards, ids),
     )
 
 
@@ -405,6 +409,7 @@ def render_text(language: str, recap: Recap, *, daily: bool = False) -> str:
         )
     if len(categories) > CATEGORIES_IN_TEXT:
         lines.append(tr("issue_more", count=len(categories) - CATEGORIES_IN_TEXT))
+    lines += render_agencies(language, recap.agencies)
     worst = recap.worst(WORST_IN_TEXT)
     if worst:
         lines.append(tr("worst_title"))

@@ -47,6 +47,9 @@ MAX_NOTE = 500
 SUMMARY_LIMIT = 300
 ISSUE_CALLBACK = "sv:i:"
 """Callback data of the action buttons: ``sv:i:<issue_id>:<action>``."""
+FORWARD_CALLBACK = "fw:s:"
+"""The ➡️ Teruskan button (disposisi to a partner agency): ``fw:s:<issue_id>``."""
+FORWARDABLE = ("baru", "diterima", "ditangani")
 ANNOUNCE_KIND = "issue_new"
 STATUS_KIND = "issue_status"
 TAKEN_KIND = "issue_taken"
@@ -156,7 +159,10 @@ def action_rows(language: str, issue_id: int, status: str) -> list[list[tuple[st
         (t(language, f"desk.{action}_button"), f"{ISSUE_CALLBACK}{issue_id}:{action}")
         for action in next_actions(status)
     ]
-    return [row] if row else []
+    rows = [row] if row else []
+    if status in FORWARDABLE:
+        rows.append([(t(language, "desk.forward_button"), f"{FORWARD_CALLBACK}{issue_id}")])
+    return rows
 
 
 def markup_json(rows: list[list[tuple[str, str]]]) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from typing import Any
 from bot.core.clock import Clock, hhmm
 from bot.core.config import Settings
 from bot.core.i18n import duration_text, t
+from bot.reports import disposisi
 from bot.reports import followup as report_followup
 from bot.reports.desk import ESCALATING_SEVERITIES, escalate_issue
 from bot.watch import hours as hours_rules
@@ -145,7 +146,10 @@ class Watcher:
                     follow_ups = await issues_store.due_follow_ups(tx, moment, PASS_LIMIT)
                     if follow_ups:
                         await self._follow_up_reports(tx, follow_ups, moment)
-                    handled = len(due) + len(issues_due) + len(follow_ups)
+                    climbed = await disposisi.climb_due(
+                        tx, moment, PASS_LIMIT, self.settings.watch.escalate_after
+                    )
+                    handled = len(due) + len(issues_due) + len(follow_ups) + climbed
                 break
             except ConcurrentChange:
                 log.warning("watch pass retried after a concurrent change (attempt %s)", attempt)
