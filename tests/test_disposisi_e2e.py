@@ -22,8 +22,9 @@ from tests.agencies_seed import (
     LIAISON_OUT,
     seed_agencies,
 )
-from tests.conftest import BUDI, LURAH, AppFactory, Phone
+from tests.conftest import BUDI, LURAH, MONAS, AppFactory, Phone
 from tests.test_authorization_matrix import delivered, diff, runtime_of, snapshot
+from tests.test_evidence_e2e import PHOTOS, album_file_ids, evidence_for, file_report
 
 ID = catalog("id")
 
@@ -254,3 +255,18 @@ async def test_refusals_change_nothing(
         )
         assert "sudah dikirim" in (answer.params.get("text") or "")
     assert await query(db_path, "SELECT state FROM forwards") == [("dikirim",)]
+
+
+@pytest.mark.usefixtures("agencies_db")
+async def test_the_liaison_gets_the_photos_and_the_pin_with_the_card(
+    emu: FakeBotApi, start_bot: AppFactory, clock: FakeClock, db_path: Path
+) -> None:
+    """SPEC §8, evidence travels: the forwarded card brings its album and its map pin."""
+    async with start_bot() as app:
+        ref = await file_report(emu, Phone(emu, BUDI))
+        ((issue_id,),) = await query(db_path, "SELECT id FROM issues WHERE ref = ?", (ref,))
+        card = await delivered(emu, app, clock, LURAH, ref)
+        await forward(emu, card, int(issue_id), await agency_id(db_path, "bawaslu"), None)
+        _, album, pin = await evidence_for(emu, clock, LIAISON_IN.id, ref)
+        assert album_file_ids(album) == list(PHOTOS)
+        assert pin.result["location"]["latitude"] == pytest.approx(MONAS[0], abs=1e-5)
