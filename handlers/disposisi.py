@@ -181,7 +181,7 @@ async def _agency(
     else:
         result = await disposisi.send(
             runtime.database, member, issue_id, agency_id, None, now,
-            runtime.settings.watch.escalate_after,
+            runtime.settings.watch.escalate_after, runtime.settings.reports.follow_up_after,
         )  # fmt: skip
     card, agency = result.card, result.agency
     if result.outcome is Outcome.NEEDS_NOTE and card is not None and agency is not None:

@@ -103,6 +103,11 @@ async def test_forward_accept_progress_done_with_reporter_and_supervisor_told(
         sent = await lurah.send("Mohon dicek, ada foto amplop")
         assert f"Laporan {ref} diteruskan ke Bawaslu Jakarta Barat" in (sent.text or "")
         assert "Rina Bawaslu" in (sent.text or "")
+        # forwarding a new report accepts it: the lurah took it on (no withdrawal now)
+        status = await query(
+            db_path, "SELECT status, assignee_id FROM issues WHERE id = ?", (issue_id,)
+        )
+        assert status[0][0] == "diterima" and status[0][1] is not None
 
         # the liaison nearest up the tree (the kecamatan's Bawaslu) gets the card
         liaison_card = await delivered(emu, app, clock, LIAISON_IN, ref)

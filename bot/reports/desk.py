@@ -315,6 +315,15 @@ async def _check(tx: Tx, member: Member, issue_id: int, move: Move) -> DeskResul
     return DeskResult(Verdict.DONE, card, move.action)
 
 
+async def accept_on_forward(
+    tx: Tx, member: Member, card: IssueCard, now: datetime, follow_up_after: timedelta
+) -> None:
+    """Forwarding a new report accepts it: the forwarder took it on, so the reporter can no
+    longer withdraw it, the others are told, and it is followed up like any accepted one."""
+    if card.issue.status == "baru":
+        await _apply(tx, member, card, MOVES[ACCEPT], None, now, follow_up_after)
+
+
 async def _apply(
     tx: Tx,
     member: Member,

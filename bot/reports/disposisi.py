@@ -22,7 +22,14 @@ from bot.core.clock import day_hhmm
 from bot.core.i18n import DEFAULT_LANGUAGE, t
 from bot.core.scope import covers, scope_area_ids
 from bot.reports import evidence
-from bot.reports.desk import FORWARD_CALLBACK, FORWARDABLE, card_text, markup_json
+from bot.reports.desk import (
+    DEFAULT_FOLLOW_UP,
+    FORWARD_CALLBACK,
+    FORWARDABLE,
+    accept_on_forward,
+    card_text,
+    markup_json,
+)
 from storage import agencies, areas, audit, drafts, forwards, issues, members
 from storage.agencies import Agency
 from storage.db import Database, Tx
@@ -231,9 +238,12 @@ async def send(
     note: str | None,
     now: datetime,
     escalate_after: timedelta,
+    follow_up_after: timedelta = DEFAULT_FOLLOW_UP,
 ) -> Result:
     async with db.transaction() as tx:
-        return await _send(tx, member, issue_id, agency_id, note, now, escalate_after)
+        return await _send(
+            tx, member, issue_id, agency_id, note, now, escalate_after, follow_up_after
+        )
 
 
 async def _send(
@@ -244,6 +254,7 @@ async def _send(
     note: str | None,
     now: datetime,
     escalate_after: timedelta,
+    follow_up_after: timedelta = DEFAULT_FOLLOW_UP,
 ) -> Result:
     draft = await drafts.get(tx, member.id)
     if draft is not None and draft.kind == NOTE_DRAFT:
@@ -262,6 +273,7 @@ async def _send(
         tx, now, member.id, "issue_forward", "issue", issue_id,
         ref=checked.card.issue.ref, agency=forward.agency_code, forward=forward.id,
     )  # fmt: skip
+    await accept_on_forward(tx, member, checked.card, now, follow_up_after)
     await _deliver_card(tx, forward, checked.card, liaisons, now, climbed=False)
     await _tell(tx, forward, checked.card, member, "sent", note, now)
     if due is not None:
