@@ -709,7 +709,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, float]:
         "idle_pass_ms_10k": round(idle_small, 4),
         "idle_ratio": round(ratio, 3),
         "due_pass_ms_with_taken": round(due_taken_ms, 2),
-        "loop_s": round(loop_s, 3),
+        "loop_s": round(loop, 3),
     }
 
 
