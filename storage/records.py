@@ -17,11 +17,6 @@ WITHDRAWN = "ditarik"
 AREA_LEVELS = ("provinsi", "kota", "kecamatan", "kelurahan")
 
 
-def _optional_time(row: Row, column: str) -> datetime | None:
-    """A column added by a later migration (absent while an old schema is being read)."""
-    return from_db(row[column]) if column in row.keys() else None  # noqa: SIM118 - Row `in` tests values
-
-
 @dataclass(frozen=True, slots=True)
 class Area:
     id: int
@@ -72,30 +67,37 @@ class Post:
 
     @classmethod
     def from_row(cls, row: Row) -> Post:
-        policy: dict[str, str] = json.loads(row["watch_policy"]) if row["watch_policy"] else {}
+        # One dict per row (the first column of a name wins, as with ``row[name]``): a
+        # pass reads thousands of posts, and each ``row[name]`` scans the column names.
+        keys = row.keys()
+        values: dict[str, Any] = dict(zip(keys[::-1], tuple(row)[::-1], strict=True))
+        policy: dict[str, str] = (
+            json.loads(values["watch_policy"]) if values["watch_policy"] else {}
+        )
         return cls(
-            id=row["id"],
-            code=row["code"],
-            name=row["name"],
-            area_id=row["area_id"],
-            latitude=row["latitude"],
-            longitude=row["longitude"],
-            radius_m=row["radius_m"],
-            min_staff=row["min_staff"],
-            hours=row["hours"],
+            id=values["id"],
+            code=values["code"],
+            name=values["name"],
+            area_id=values["area_id"],
+            latitude=values["latitude"],
+            longitude=values["longitude"],
+            radius_m=values["radius_m"],
+            min_staff=values["min_staff"],
+            hours=values["hours"],
             watch_policy=policy,
-            paused_until=from_db(row["paused_until"]),
-            state=row["state"],
-            state_since=from_db(row["state_since"]),
-            window_opened_at=from_db(row["window_opened_at"]),
-            window_closes_at=from_db(row["window_closes_at"]),
-            last_signal_at=from_db(row["last_signal_at"]),
-            next_due_at=from_db(row["next_due_at"]),
-            due_kind=row["due_kind"],
-            version=row["version"],
-            short_since=_optional_time(row, "short_since"),
-            silence_reminded_at=_optional_time(row, "silence_reminded_at"),
-            open_reminded_for=_optional_time(row, "open_reminded_for"),
+            paused_until=from_db(values["paused_until"]),
+            state=values["state"],
+            state_since=from_db(values["state_since"]),
+            window_opened_at=from_db(values["window_opened_at"]),
+            window_closes_at=from_db(values["window_closes_at"]),
+            last_signal_at=from_db(values["last_signal_at"]),
+            next_due_at=from_db(values["next_due_at"]),
+            due_kind=values["due_kind"],
+            version=values["version"],
+            # Columns added by a later migration (absent while an old schema is read).
+            short_since=from_db(values.get("short_since")),
+            silence_reminded_at=from_db(values.get("silence_reminded_at")),
+            open_reminded_for=from_db(values.get("open_reminded_for")),
         )
 
 
