@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,6 +32,7 @@ from storage import alerts as alerts_store
 from storage import issues as issues_store
 from storage import posts as posts_store
 from storage import watch as store
+from storage.alerts import Person
 from storage.db import Database, Tx
 from storage.outbox import Priority
 from storage.records import Area, Post
@@ -365,14 +366,23 @@ class Watcher:
         if closing:
             await self._close_shifts(tx, [item[0] for item in closing], outgoing, now)
         opening = by_act.get(Act.OPEN_ALERT, [])
-        if opening:
-            alert_due.update(await self._open_alerts(tx, opening, context, outgoing, now))
         climbing = by_act.get(Act.ESCALATE, [])
-        if climbing:
-            alert_due.update(await self._escalate(tx, climbing, alerts, context, outgoing, now))
         following = by_act.get(Act.FOLLOW_TAKEN, [])
+        # The people to call, for every alert text of the pass in one query (after the
+        # shifts closed above, as each text must see them).
+        people = await alerts_store.people(
+            tx, [item[0].id for group in (opening, climbing, following) for item in group]
+        )
+        if opening:
+            alert_due.update(await self._open_alerts(tx, opening, context, people, outgoing, now))
+        if climbing:
+            alert_due.update(
+                await self._escalate(tx, climbing, alerts, context, people, outgoing, now)
+            )
         if following:
-            due, held = await taken.follow(self, tx, following, alerts, context, outgoing, now)
+            due, held = await taken.follow(
+                self, tx, following, alerts, context, people, outgoing, now
+            )
             if not held:
                 raise ConcurrentChange
             alert_due.update(due)
@@ -395,6 +405,7 @@ class Watcher:
         tx: Tx,
         items: list[tuple[Post, Decision, list[Area], str | None, datetime | None]],
         context: _Context,
+        people: Mapping[int, Sequence[Person]],
         outgoing: _Outgoing,
         now: datetime,
     ) -> dict[int, datetime]:
@@ -411,7 +422,6 @@ class Watcher:
             ],
             now,
         )
-        people = await alerts_store.people(tx, [post.id for post, _, _, _ in plans])
         notifications: list[tuple[int, int, Recipient]] = []
         for post, kind, levels, _ in plans:
             alert_id = ids[post.id]
@@ -435,7 +445,7 @@ class Watcher:
                         levels[0].area.name,
                         since,
                         now,
-                        people.get(post.id, []),
+                        people.get(post.id, ()),
                         private=private,
                         lead="",
                     )
@@ -457,13 +467,13 @@ class Watcher:
         items: list[tuple[Post, Decision, list[Area], str | None, datetime | None]],
         alerts: dict[int, AlertRow],
         context: _Context,
+        people: Mapping[int, Sequence[Person]],
         outgoing: _Outgoing,
         now: datetime,
     ) -> dict[int, datetime]:
         updates: list[tuple[int, int, int | None, datetime | None]] = []
         notifications: list[tuple[int, int, Recipient]] = []
         result: dict[int, datetime] = {}
-        people = await alerts_store.people(tx, [post.id for post, *_ in items])
         for post, _, path, _, _ in items:
             alert = alerts[post.id]
             levels = self.levels(post, path, context)
@@ -504,7 +514,7 @@ class Watcher:
                         level.area.name,
                         since,
                         now,
-                        people.get(post.id, []),
+                        people.get(post.id, ()),
                         private=private,
                         lead=lead,
                     )
