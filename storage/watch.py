@@ -147,21 +147,24 @@ async def on_duty_names(tx: Tx, post_ids: Sequence[int]) -> dict[int, list[str]]
 
 
 def _alert(row: Any) -> AlertRow:
-    opened = from_db(row["opened_at"])
+    # One dict per row (the first column of a name wins, as with ``row[name]``).
+    keys = row.keys()
+    values: dict[str, Any] = dict(zip(keys[::-1], tuple(row)[::-1], strict=True))
+    opened = from_db(values["opened_at"])
     assert opened is not None
     return AlertRow(
-        id=row["id"],
-        post_id=row["post_id"],
-        kind=row["kind"],
+        id=values["id"],
+        post_id=values["post_id"],
+        kind=values["kind"],
         opened_at=opened,
-        step=row["step"],
-        step_area_id=row["step_area_id"],
-        next_due_at=from_db(row["next_due_at"]),
-        acked_by=row["acked_by"],
-        resolved_at=from_db(row["resolved_at"]),
-        acked_at=from_db(row["acked_at"]),
-        taken_stage=row["taken_stage"],
-        called_at=from_db(row["called_at"]),
+        step=values["step"],
+        step_area_id=values["step_area_id"],
+        next_due_at=from_db(values["next_due_at"]),
+        acked_by=values["acked_by"],
+        resolved_at=from_db(values["resolved_at"]),
+        acked_at=from_db(values["acked_at"]),
+        taken_stage=values["taken_stage"],
+        called_at=from_db(values["called_at"]),
     )
 
 

@@ -8,10 +8,12 @@ is retried, so a second watcher, a restart or a crash never double-alerts or ski
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -44,6 +46,27 @@ PASS_LIMIT = 5000
 TREE_TTL = timedelta(seconds=30)
 
 
+_JSON = json.JSONEncoder(ensure_ascii=False)
+_json_string: Callable[[str], str] = json.encoder.encode_basestring  # type: ignore[attr-defined]
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a pass decides and writes its posts: a pass
+    builds tens of thousands of short-lived, acyclic objects (rows, facts, texts) that
+    reference counting frees; letting the collector scan them mid-pass cost a full
+    collection in one pass of two at city scale (bench/watch.py), with the database held.
+    Garbage left meanwhile is collected as usual afterwards."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 class ConcurrentChange(Exception):
     """A post changed between read and write; the pass is retried."""
 
@@ -63,16 +86,19 @@ class _Outgoing:
         ref: tuple[str, int] | None = None,
         markup: dict[str, Any] | None = None,
     ) -> None:
-        payload: dict[str, Any] = {"text": text}
+        # The text of json.dumps({"text": text, "reply_markup": markup}, ensure_ascii=False),
+        # written without building an encoder for every one of a pass's thousands of rows.
+        payload = '{"text": ' + _json_string(text)
         if markup is not None:
-            payload["reply_markup"] = markup
+            payload += ', "reply_markup": ' + _JSON.encode(markup)
+        payload += "}"
         self.rows.append(
             (
                 recipient.chat_id,
                 recipient.topic_id,
                 int(priority),
                 kind,
-                json.dumps(payload, ensure_ascii=False),
+                payload,
                 ref[0] if ref else None,
                 ref[1] if ref else None,
             )
@@ -86,6 +112,8 @@ class _Context:
     tree: dict[int, Area]
     supervisors: dict[int, list[Recipient]]
     admins: list[Recipient]
+    # The ladder of each area met in the pass (by the area's id: its path is the tree's).
+    ladders: dict[int, list[Level]] = field(default_factory=dict)
 
 
 class Watcher:
@@ -140,7 +168,8 @@ class Watcher:
                 async with self.db.transaction() as tx:
                     due = await store.due_posts(tx, moment, PASS_LIMIT)
                     if due:
-                        await self._process(tx, due, moment)
+                        with _collector_paused():
+                            await self._process(tx, due, moment)
                     issues_due = await store.due_issues(tx, moment, PASS_LIMIT)
                     if issues_due:
                         await self._climb_issues(tx, issues_due, moment)
@@ -398,7 +427,16 @@ class Watcher:
         return now + (policy.escalate_after if more_above else policy.repeat_every)
 
     def levels(self, post: Post, path: list[Area], context: _Context) -> list[Level]:
-        return levels_for(path, context.supervisors, context.admins)
+        """The ladder of the post's area ``path``, worked out once per area and pass (the
+        callers only read it)."""
+        if not path:
+            return levels_for(path, context.supervisors, context.admins)
+        ladder = context.ladders.get(path[-1].id)
+        if ladder is None:
+            ladder = context.ladders[path[-1].id] = levels_for(
+                path, context.supervisors, context.admins
+            )
+        return ladder
 
     async def _open_alerts(
         self,
