@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 from storage.db import Row, from_db
@@ -67,38 +69,92 @@ class Post:
 
     @classmethod
     def from_row(cls, row: Row) -> Post:
-        # One dict per row (the first column of a name wins, as with ``row[name]``): a
-        # pass reads thousands of posts, and each ``row[name]`` scans the column names.
-        keys = row.keys()
-        values: dict[str, Any] = dict(zip(keys[::-1], tuple(row)[::-1], strict=True))
-        policy: dict[str, str] = (
-            json.loads(values["watch_policy"]) if values["watch_policy"] else {}
+        return cls.from_rows([row])[0]
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[Row]) -> list[Post]:
+        """Posts from rows of one query: the columns are looked up by name once (the first
+        of a name wins, as with ``row[name]``), not for every row of a pass's thousands."""
+        if not rows:
+            return []
+        first: dict[str, int] = {}
+        for index, key in enumerate(rows[0].keys()):
+            first.setdefault(key, index)
+        # Columns added by a later migration are absent while an old schema is read.
+        columns = [first.get(name) for name in _POST_COLUMNS]
+        missing = [i for i, column in enumerate(columns) if column is None]
+        if any(i < _POST_OPTIONAL_FROM for i in missing):
+            raise IndexError(f"No item with that key: {_POST_COLUMNS[missing[0]]}")
+        pick: Any = (
+            itemgetter(*columns)
+            if not missing
+            else lambda row: [None if column is None else row[column] for column in columns]
         )
-        return cls(
-            id=values["id"],
-            code=values["code"],
-            name=values["name"],
-            area_id=values["area_id"],
-            latitude=values["latitude"],
-            longitude=values["longitude"],
-            radius_m=values["radius_m"],
-            min_staff=values["min_staff"],
-            hours=values["hours"],
-            watch_policy=policy,
-            paused_until=from_db(values["paused_until"]),
-            state=values["state"],
-            state_since=from_db(values["state_since"]),
-            window_opened_at=from_db(values["window_opened_at"]),
-            window_closes_at=from_db(values["window_closes_at"]),
-            last_signal_at=from_db(values["last_signal_at"]),
-            next_due_at=from_db(values["next_due_at"]),
-            due_kind=values["due_kind"],
-            version=values["version"],
-            # Columns added by a later migration (absent while an old schema is read).
-            short_since=from_db(values.get("short_since")),
-            silence_reminded_at=from_db(values.get("silence_reminded_at")),
-            open_reminded_for=from_db(values.get("open_reminded_for")),
-        )
+        posts: list[Post] = []
+        for row in rows:
+            values = pick(row)
+            (
+                id_, code, name, area_id, latitude, longitude, radius_m, min_staff, hours,
+                policy, paused_until, state, state_since, window_opened_at, window_closes_at,
+                last_signal_at, next_due_at, due_kind, version, short_since,
+                silence_reminded_at, open_reminded_for,
+            ) = values  # fmt: skip
+            posts.append(
+                cls(
+                    id_,
+                    code,
+                    name,
+                    area_id,
+                    latitude,
+                    longitude,
+                    radius_m,
+                    min_staff,
+                    hours,
+                    json.loads(policy) if policy else {},
+                    from_db(paused_until),
+                    state,
+                    from_db(state_since),
+                    from_db(window_opened_at),
+                    from_db(window_closes_at),
+                    from_db(last_signal_at),
+                    from_db(next_due_at),
+                    due_kind,
+                    version,
+                    from_db(short_since),
+                    from_db(silence_reminded_at),
+                    from_db(open_reminded_for),
+                )
+            )
+        return posts
+
+
+# The columns of a Post in the order of its fields; from _POST_OPTIONAL_FROM on, added by
+# later migrations (None while an old schema is read).
+_POST_COLUMNS = (
+    "id",
+    "code",
+    "name",
+    "area_id",
+    "latitude",
+    "longitude",
+    "radius_m",
+    "min_staff",
+    "hours",
+    "watch_policy",
+    "paused_until",
+    "state",
+    "state_since",
+    "window_opened_at",
+    "window_closes_at",
+    "last_signal_at",
+    "next_due_at",
+    "due_kind",
+    "version",
+    "short_since",
+    "silence_reminded_at",
+    "open_reminded_for",
+)
+_POST_OPTIONAL_FROM = _POST_COLUMNS.index("short_since")
 
 
 @dataclass(frozen=True, slots=True)

@@ -72,12 +72,12 @@ async def due_posts(tx: Tx, now: datetime, limit: int) -> list[Post]:
         " ORDER BY next_due_at LIMIT ?",
         (to_db(now), limit),
     )
-    return [Post.from_row(row) for row in rows]
+    return Post.from_rows(rows)
 
 
 async def posts_by_id(tx: Tx, post_ids: Sequence[int]) -> list[Post]:
     rows = await tx.all(f"SELECT * FROM posts WHERE id IN ({_marks(len(post_ids))})", post_ids)
-    return [Post.from_row(row) for row in rows]
+    return Post.from_rows(rows)
 
 
 async def next_deadline(tx: Tx) -> datetime | None:
