@@ -81,10 +81,10 @@ class Post:
         for index, key in enumerate(rows[0].keys()):
             first.setdefault(key, index)
         # Columns added by a later migration are absent while an old schema is read.
-        columns = [first.get(name) for name in _POST_COLUMNS]
+        columns = [first.get(name) for name in POST_COLUMNS]
         missing = [i for i, column in enumerate(columns) if column is None]
         if any(i < _POST_OPTIONAL_FROM for i in missing):
-            raise IndexError(f"No item with that key: {_POST_COLUMNS[missing[0]]}")
+            raise IndexError(f"No item with that key: {POST_COLUMNS[missing[0]]}")
         pick: Any = (
             itemgetter(*columns)
             if not missing
@@ -130,7 +130,7 @@ class Post:
 
 # The columns of a Post in the order of its fields; from _POST_OPTIONAL_FROM on, added by
 # later migrations (None while an old schema is read).
-_POST_COLUMNS = (
+POST_COLUMNS = (
     "id",
     "code",
     "name",
@@ -154,7 +154,7 @@ _POST_COLUMNS = (
     "silence_reminded_at",
     "open_reminded_for",
 )
-_POST_OPTIONAL_FROM = _POST_COLUMNS.index("short_since")
+_POST_OPTIONAL_FROM = POST_COLUMNS.index("short_since")
 
 
 @dataclass(frozen=True, slots=True)
