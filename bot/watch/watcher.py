@@ -301,8 +301,11 @@ class Watcher:
         updates: list[PostUpdate] = []
         # Posts share a handful of schedules; each answers "open now?" once per pass.
         windows: dict[int, tuple[tuple[datetime, datetime] | None, datetime | None]] = {}
+        paths: dict[int, list[Area]] = {}  # posts share areas; each path is walked once
         for post in posts:
-            path = self.path(tree, post.area_id)
+            path = paths.get(post.area_id)
+            if path is None:
+                path = paths[post.area_id] = self.path(tree, post.area_id)
             policy = self.policy(post)
             schedule = self.schedule(post, path)
             known = windows.get(id(schedule))
