@@ -19,6 +19,7 @@ import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,11 @@ _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 WRITE_LOCK_PATIENCE = 10.0
 
 
+@lru_cache(maxsize=4096)
 def to_db(moment: datetime | None) -> str | None:
+    """The stored text of a moment (UTC, microseconds). Cached: a pass writes the same few
+    moments (now, now + a delay) thousands of times, and equal aware datetimes are the same
+    instant, so they have the same text whatever their time zone."""
     if moment is None:
         return None
     if moment.tzinfo is None:
@@ -132,6 +137,10 @@ def _connect(path: str) -> sqlite3.Connection:
     conn.execute("PRAGMA foreign_keys=ON")
     # Never block the event loop waiting for another process: BEGIN retries asynchronously.
     conn.execute("PRAGMA busy_timeout=20")
+    # A due pass at city scale touches a few thousand pages (posts, their index, outbox
+    # rows); with SQLite's default 2 MB cache it spilled dirty pages mid-transaction and
+    # read the same post pages twice (bench/watch.py).
+    conn.execute("PRAGMA cache_size=-32000")
     return conn
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 from storage.db import Row, from_db
@@ -15,11 +17,6 @@ ISSUE_STATUSES = ("baru", "diterima", "ditangani", "selesai", "ditolak")
 WITHDRAWN = "ditarik"
 """How an issue its reporter withdrew is shown: stored as 'ditolak' with ``withdrawn_at``."""
 AREA_LEVELS = ("provinsi", "kota", "kecamatan", "kelurahan")
-
-
-def _optional_time(row: Row, column: str) -> datetime | None:
-    """A column added by a later migration (absent while an old schema is being read)."""
-    return from_db(row[column]) if column in row.keys() else None  # noqa: SIM118 - Row `in` tests values
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,31 +69,92 @@ class Post:
 
     @classmethod
     def from_row(cls, row: Row) -> Post:
-        policy: dict[str, str] = json.loads(row["watch_policy"]) if row["watch_policy"] else {}
-        return cls(
-            id=row["id"],
-            code=row["code"],
-            name=row["name"],
-            area_id=row["area_id"],
-            latitude=row["latitude"],
-            longitude=row["longitude"],
-            radius_m=row["radius_m"],
-            min_staff=row["min_staff"],
-            hours=row["hours"],
-            watch_policy=policy,
-            paused_until=from_db(row["paused_until"]),
-            state=row["state"],
-            state_since=from_db(row["state_since"]),
-            window_opened_at=from_db(row["window_opened_at"]),
-            window_closes_at=from_db(row["window_closes_at"]),
-            last_signal_at=from_db(row["last_signal_at"]),
-            next_due_at=from_db(row["next_due_at"]),
-            due_kind=row["due_kind"],
-            version=row["version"],
-            short_since=_optional_time(row, "short_since"),
-            silence_reminded_at=_optional_time(row, "silence_reminded_at"),
-            open_reminded_for=_optional_time(row, "open_reminded_for"),
+        return cls.from_rows([row])[0]
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[Row]) -> list[Post]:
+        """Posts from rows of one query: the columns are looked up by name once (the first
+        of a name wins, as with ``row[name]``), not for every row of a pass's thousands."""
+        if not rows:
+            return []
+        first: dict[str, int] = {}
+        for index, key in enumerate(rows[0].keys()):
+            first.setdefault(key, index)
+        # Columns added by a later migration are absent while an old schema is read.
+        columns = [first.get(name) for name in POST_COLUMNS]
+        missing = [i for i, column in enumerate(columns) if column is None]
+        if any(i < _POST_OPTIONAL_FROM for i in missing):
+            raise IndexError(f"No item with that key: {POST_COLUMNS[missing[0]]}")
+        pick: Any = (
+            itemgetter(*columns)
+            if not missing
+            else lambda row: [None if column is None else row[column] for column in columns]
         )
+        posts: list[Post] = []
+        for row in rows:
+            values = pick(row)
+            (
+                id_, code, name, area_id, latitude, longitude, radius_m, min_staff, hours,
+                policy, paused_until, state, state_since, window_opened_at, window_closes_at,
+                last_signal_at, next_due_at, due_kind, version, short_since,
+                silence_reminded_at, open_reminded_for,
+            ) = values  # fmt: skip
+            posts.append(
+                cls(
+                    id_,
+                    code,
+                    name,
+                    area_id,
+                    latitude,
+                    longitude,
+                    radius_m,
+                    min_staff,
+                    hours,
+                    json.loads(policy) if policy else {},
+                    from_db(paused_until),
+                    state,
+                    from_db(state_since),
+                    from_db(window_opened_at),
+                    from_db(window_closes_at),
+                    from_db(last_signal_at),
+                    from_db(next_due_at),
+                    due_kind,
+                    version,
+                    from_db(short_since),
+                    from_db(silence_reminded_at),
+                    from_db(open_reminded_for),
+                )
+            )
+        return posts
+
+
+# The columns of a Post in the order of its fields; from _POST_OPTIONAL_FROM on, added by
+# later migrations (None while an old schema is read).
+POST_COLUMNS = (
+    "id",
+    "code",
+    "name",
+    "area_id",
+    "latitude",
+    "longitude",
+    "radius_m",
+    "min_staff",
+    "hours",
+    "watch_policy",
+    "paused_until",
+    "state",
+    "state_since",
+    "window_opened_at",
+    "window_closes_at",
+    "last_signal_at",
+    "next_due_at",
+    "due_kind",
+    "version",
+    "short_since",
+    "silence_reminded_at",
+    "open_reminded_for",
+)
+_POST_OPTIONAL_FROM = POST_COLUMNS.index("short_since")
 
 
 @dataclass(frozen=True, slots=True)

@@ -464,8 +464,11 @@ class PostSchedules:
 
     def of(self, post: Any, path: Sequence[Any]) -> Schedule:
         """``post`` has ``.hours`` and ``.code``; ``path`` is its areas, root first."""
-        codes = [area.code for area in path] + [POST_KEY + post.code]
-        dated = overrides_for(self._overrides, codes)
+        if self._overrides:
+            codes = [area.code for area in path] + [POST_KEY + post.code]
+            dated = overrides_for(self._overrides, codes)
+        else:
+            dated = {}  # what overrides_for gives without overrides, at no cost per post
         key = (post.hours, tuple(sorted(dated.items())))
         schedule = self._cache.get(key)
         if schedule is None:

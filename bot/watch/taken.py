@@ -13,7 +13,7 @@ compare-and-swap on ``alerts.taken_stage``; the caller retries the pass if one f
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -22,6 +22,7 @@ from bot.core.i18n import duration_text, t
 from bot.watch.texts import alert_text, call_markup, people_text, take_markup
 from storage import alerts as alerts_store
 from storage import watch as store
+from storage.alerts import Person
 from storage.db import Tx
 from storage.outbox import Priority
 from storage.records import Area, Post
@@ -42,6 +43,7 @@ async def follow(
     items: Sequence[Item],
     alerts: dict[int, AlertRow],
     context: _Context,
+    people: Mapping[int, Sequence[Person]],
     outgoing: _Outgoing,
     now: datetime,
 ) -> tuple[dict[int, datetime], bool]:
@@ -50,14 +52,13 @@ async def follow(
     timeout = watcher.settings.watch.taken_timeout
     chosen = [alerts[post.id] for post, *_ in items]
     takers = await alerts_store.takers(tx, [alert.id for alert in chosen])
-    people = await alerts_store.people(tx, [post.id for post, *_ in items])
     moves: list[tuple[int, int, int, int, int | None, datetime | None]] = []
     notifications: list[tuple[int, int, Recipient]] = []
     result: dict[int, datetime] = {}
     for post, _, path, _, _ in items:
         alert = alerts[post.id]
         taker = takers.get(alert.id)
-        post_people = people.get(post.id, [])
+        post_people = people.get(post.id, ())
         taken_at = alert.acked_at or alert.opened_at
         to_taker = (
             Recipient(taker.telegram_id, taker.member_id, taker.language)

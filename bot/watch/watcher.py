@@ -8,10 +8,12 @@ is retried, so a second watcher, a restart or a crash never double-alerts or ski
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,6 +34,7 @@ from storage import alerts as alerts_store
 from storage import issues as issues_store
 from storage import posts as posts_store
 from storage import watch as store
+from storage.alerts import Person
 from storage.db import Database, Tx
 from storage.outbox import Priority
 from storage.records import Area, Post
@@ -41,6 +44,27 @@ log = logging.getLogger(__name__)
 
 PASS_LIMIT = 5000
 TREE_TTL = timedelta(seconds=30)
+
+
+_JSON = json.JSONEncoder(ensure_ascii=False)
+_json_string: Callable[[str], str] = json.encoder.encode_basestring  # type: ignore[attr-defined]
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a pass decides and writes its posts: a pass
+    builds tens of thousands of short-lived, acyclic objects (rows, facts, texts) that
+    reference counting frees; letting the collector scan them mid-pass cost a full
+    collection in one pass of two at city scale (bench/watch.py), with the database held.
+    Garbage left meanwhile is collected as usual afterwards."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 class ConcurrentChange(Exception):
@@ -62,16 +86,19 @@ class _Outgoing:
         ref: tuple[str, int] | None = None,
         markup: dict[str, Any] | None = None,
     ) -> None:
-        payload: dict[str, Any] = {"text": text}
+        # The text of json.dumps({"text": text, "reply_markup": markup}, ensure_ascii=False),
+        # written without building an encoder for every one of a pass's thousands of rows.
+        payload = '{"text": ' + _json_string(text)
         if markup is not None:
-            payload["reply_markup"] = markup
+            payload += ', "reply_markup": ' + _JSON.encode(markup)
+        payload += "}"
         self.rows.append(
             (
                 recipient.chat_id,
                 recipient.topic_id,
                 int(priority),
                 kind,
-                json.dumps(payload, ensure_ascii=False),
+                payload,
                 ref[0] if ref else None,
                 ref[1] if ref else None,
             )
@@ -85,6 +112,8 @@ class _Context:
     tree: dict[int, Area]
     supervisors: dict[int, list[Recipient]]
     admins: list[Recipient]
+    # The ladder of each area met in the pass (by the area's id: its path is the tree's).
+    ladders: dict[int, list[Level]] = field(default_factory=dict)
 
 
 class Watcher:
@@ -139,7 +168,8 @@ class Watcher:
                 async with self.db.transaction() as tx:
                     due = await store.due_posts(tx, moment, PASS_LIMIT)
                     if due:
-                        await self._process(tx, due, moment)
+                        with _collector_paused():
+                            await self._process(tx, due, moment)
                     issues_due = await store.due_issues(tx, moment, PASS_LIMIT)
                     if issues_due:
                         await self._climb_issues(tx, issues_due, moment)
@@ -274,8 +304,11 @@ class Watcher:
         updates: list[PostUpdate] = []
         # Posts share a handful of schedules; each answers "open now?" once per pass.
         windows: dict[int, tuple[tuple[datetime, datetime] | None, datetime | None]] = {}
+        paths: dict[int, list[Area]] = {}  # posts share areas; each path is walked once
         for post in posts:
-            path = self.path(tree, post.area_id)
+            path = paths.get(post.area_id)
+            if path is None:
+                path = paths[post.area_id] = self.path(tree, post.area_id)
             policy = self.policy(post)
             schedule = self.schedule(post, path)
             known = windows.get(id(schedule))
@@ -368,14 +401,23 @@ class Watcher:
         if closing:
             await self._close_shifts(tx, [item[0] for item in closing], outgoing, now)
         opening = by_act.get(Act.OPEN_ALERT, [])
-        if opening:
-            alert_due.update(await self._open_alerts(tx, opening, context, outgoing, now))
         climbing = by_act.get(Act.ESCALATE, [])
-        if climbing:
-            alert_due.update(await self._escalate(tx, climbing, alerts, context, outgoing, now))
         following = by_act.get(Act.FOLLOW_TAKEN, [])
+        # The people to call, for every alert text of the pass in one query (after the
+        # shifts closed above, as each text must see them).
+        people = await alerts_store.people(
+            tx, [item[0].id for group in (opening, climbing, following) for item in group]
+        )
+        if opening:
+            alert_due.update(await self._open_alerts(tx, opening, context, people, outgoing, now))
+        if climbing:
+            alert_due.update(
+                await self._escalate(tx, climbing, alerts, context, people, outgoing, now)
+            )
         if following:
-            due, held = await taken.follow(self, tx, following, alerts, context, outgoing, now)
+            due, held = await taken.follow(
+                self, tx, following, alerts, context, people, outgoing, now
+            )
             if not held:
                 raise ConcurrentChange
             alert_due.update(due)
@@ -391,13 +433,23 @@ class Watcher:
         return now + (policy.escalate_after if more_above else policy.repeat_every)
 
     def levels(self, post: Post, path: list[Area], context: _Context) -> list[Level]:
-        return levels_for(path, context.supervisors, context.admins)
+        """The ladder of the post's area ``path``, worked out once per area and pass (the
+        callers only read it)."""
+        if not path:
+            return levels_for(path, context.supervisors, context.admins)
+        ladder = context.ladders.get(path[-1].id)
+        if ladder is None:
+            ladder = context.ladders[path[-1].id] = levels_for(
+                path, context.supervisors, context.admins
+            )
+        return ladder
 
     async def _open_alerts(
         self,
         tx: Tx,
         items: list[tuple[Post, Decision, list[Area], str | None, datetime | None]],
         context: _Context,
+        people: Mapping[int, Sequence[Person]],
         outgoing: _Outgoing,
         now: datetime,
     ) -> dict[int, datetime]:
@@ -416,7 +468,6 @@ class Watcher:
             ],
             now,
         )
-        people = await alerts_store.people(tx, [post.id for post, _, _, _ in plans])
         notifications: list[tuple[int, int, Recipient]] = []
         for post, kind, levels, _ in plans:
             alert_id = ids[post.id]
@@ -439,7 +490,7 @@ class Watcher:
                         kind,
                         since,
                         now,
-                        people.get(post.id, []),
+                        people.get(post.id, ()),
                         private=private,
                         lead="",
                     )
@@ -461,13 +512,13 @@ class Watcher:
         items: list[tuple[Post, Decision, list[Area], str | None, datetime | None]],
         alerts: dict[int, AlertRow],
         context: _Context,
+        people: Mapping[int, Sequence[Person]],
         outgoing: _Outgoing,
         now: datetime,
     ) -> dict[int, datetime]:
         updates: list[tuple[int, int, int | None, datetime | None]] = []
         notifications: list[tuple[int, int, Recipient]] = []
         result: dict[int, datetime] = {}
-        people = await alerts_store.people(tx, [post.id for post, *_ in items])
         for post, _, path, _, _ in items:
             alert = alerts[post.id]
             levels = self.levels(post, path, context)
@@ -507,7 +558,7 @@ class Watcher:
                         alert.kind,
                         since,
                         now,
-                        people.get(post.id, []),
+                        people.get(post.id, ()),
                         private=private,
                         lead=lead,
                     )
