@@ -22,6 +22,7 @@ from bot.core.clock import day_hhmm
 from bot.core.i18n import DEFAULT_LANGUAGE, t
 from bot.core.scope import covers, scope_area_ids
 from bot.reports.desk import FORWARD_CALLBACK, FORWARDABLE, card_text, markup_json
+from bot.reports.forward_room import tell_groups
 from storage import agencies, areas, audit, drafts, forwards, issues, members
 from storage.agencies import Agency
 from storage.db import Database, Tx
@@ -263,6 +264,7 @@ async def _send(
     )  # fmt: skip
     await _deliver_card(tx, forward, checked.card, liaisons, now, climbed=False)
     await _tell(tx, forward, checked.card, member, "sent", note, now)
+    await tell_groups(tx, forward, checked.card, member, "sent", note, now, liaison_rows)
     if due is not None:
         tx.touched_deadlines = True
     return Result(Outcome.DONE, checked.card, checked.agency, forward, liaisons=liaisons)
@@ -392,6 +394,7 @@ async def _after(
         ref=card.issue.ref, agency=forward.agency_code, note=note,
     )  # fmt: skip
     await _tell(tx, forward, card, member, step, note, now)
+    await tell_groups(tx, forward, card, member, step, note, now, liaison_rows)
     return Result(Outcome.DONE, card, forward=forward)
 
 
