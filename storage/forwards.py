@@ -196,3 +196,25 @@ async def for_liaison(
         (agency_id, json.dumps(sorted(area_ids)), limit),
     )
     return [_forward(row) for row in rows]
+
+
+async def close_open(
+    tx: Tx, issue_id: int, member_id: int | None, why: str, now: datetime
+) -> list[int]:
+    """Every open forward of a report becomes 'ditutup' (its report was withdrawn,
+    rejected or resolved): the climb stops, its buttons no longer apply. The ids closed."""
+    rows = await tx.all(
+        "UPDATE forwards SET state = 'ditutup', closed_by = ?, closed_at = ?,"
+        " outcome_note = ?, next_due_at = NULL"
+        " WHERE issue_id = ? AND state IN ('dikirim', 'diterima') RETURNING id",
+        (member_id, to_db(now), why, issue_id),
+    )
+    closed = sorted(int(row[0]) for row in rows)
+    for forward_id in closed:
+        await add_event(tx, forward_id, member_id, "closed", why, now)
+    return closed
+
+
+async def accepted_by(tx: Tx, forward_id: int) -> int | None:
+    found = await tx.scalar("SELECT accepted_by FROM forwards WHERE id = ?", (forward_id,))
+    return None if found is None else int(found)

@@ -19,11 +19,13 @@ from typing import Any
 
 from bot.core.access import Role, has_role
 from bot.core.clock import day_hhmm
+from bot.core.config import parse_duration
 from bot.core.i18n import DEFAULT_LANGUAGE, t
 from bot.core.scope import covers, scope_area_ids
 from bot.reports.desk import FORWARD_CALLBACK, FORWARDABLE, card_text, markup_json
 from bot.reports.forward_room import tell_groups
-from storage import agencies, areas, audit, drafts, forwards, issues, members
+from bot.watch.rules import MIN_REPEAT
+from storage import agencies, areas, audit, drafts, forwards, issues, members, posts
 from storage.agencies import Agency
 from storage.db import Database, Tx
 from storage.forwards import Forward
@@ -125,6 +127,19 @@ async def may_act(tx: Tx, member: Member, forward: Forward, card: IssueCard) -> 
         return False
     scope = await areas.subtree_ids(tx, await members.scope_area_ids(tx, member.id))
     return card.area_id in scope
+
+
+async def ladder_step(tx: Tx, card: IssueCard, default: timedelta) -> timedelta:
+    """How long a forward waits before it climbs: the post's own ``escalate_after`` where
+    posts.csv set one (as its alerts do), else the ``[watch]`` setting."""
+    post = await posts.by_id(tx, card.issue.post_id)
+    text = post.watch_policy.get("escalate_after") if post is not None else None
+    if not text:
+        return default
+    try:
+        return max(parse_duration(text), MIN_REPEAT)
+    except ValueError:
+        return default
 
 
 # --- rendering ----------------------------------------------------------------------------
@@ -253,7 +268,8 @@ async def _send(
         return checked
     area_id, liaisons = target
     above = await nearest_liaisons(tx, checked.card.area_id, agency_id, above=area_id)
-    due = now + escalate_after if above is not None else None
+    step = await ladder_step(tx, checked.card, escalate_after)
+    due = now + step if above is not None else None
     forward_id = await forwards.create(tx, issue_id, agency_id, member.id, note, area_id, due, now)
     forward = None if forward_id is None else await forwards.by_id(tx, forward_id)
     if forward is None:
@@ -495,7 +511,7 @@ async def climb_due(tx: Tx, now: datetime, limit: int, escalate_after: timedelta
             continue
         area_id, liaisons = target
         higher = await nearest_liaisons(tx, card.area_id, forward.agency_id, above=area_id)
-        due = now + escalate_after if higher is not None else None
+        due = now + await ladder_step(tx, card, escalate_after) if higher is not None else None
         if not await forwards.climb(tx, item, area_id, due, now):
             continue
         moved = await forwards.by_id(tx, item.id)
