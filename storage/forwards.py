@@ -29,6 +29,7 @@ class Forward:
     area_id: int
     step: int
     accepted_name: str | None
+    accepted_at: datetime | None = None
 
 
 _SELECT = (
@@ -60,6 +61,7 @@ def _forward(row: Row) -> Forward:
         area_id=row["area_id"],
         step=row["step"],
         accepted_name=row["accepted_name"],
+        accepted_at=from_db(row["accepted_at"]),
     )
 
 
@@ -218,3 +220,29 @@ async def close_open(
 async def accepted_by(tx: Tx, forward_id: int) -> int | None:
     found = await tx.scalar("SELECT accepted_by FROM forwards WHERE id = ?", (forward_id,))
     return None if found is None else int(found)
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardEvent:
+    at: datetime
+    actor_name: str | None
+    kind: str
+    """sent, climbed, accepted, progress, done, returned, closed."""
+    agency_name: str
+    note: str | None
+
+
+async def events_of_issue(tx: Tx, issue_id: int) -> list[ForwardEvent]:
+    """Every event of every forward of the report, oldest first."""
+    rows = await tx.all(
+        "SELECT e.at, m.name, e.kind, ag.name, e.note FROM forward_events e"
+        " JOIN forwards f ON f.id = e.forward_id JOIN agencies ag ON ag.id = f.agency_id"
+        " LEFT JOIN members m ON m.id = e.actor_id WHERE f.issue_id = ? ORDER BY e.at, e.id",
+        (issue_id,),
+    )
+    out: list[ForwardEvent] = []
+    for row in rows:
+        at = from_db(row[0])
+        assert at is not None
+        out.append(ForwardEvent(at, row[1], row[2], row[3], row[4]))
+    return out
