@@ -229,8 +229,12 @@ async def _step(update: Update, context: PoskoContext, forward_id: int, action: 
     )
     card, forward = result.card, result.forward
     if result.outcome is Outcome.DONE and card is not None and forward is not None:
-        text = disposisi.liaison_card(context.lang, forward, card)
-        await edit_message(query, text, _liaison_markup(context, result))
+        if origin is not None and _in_group(query):
+            # the room's notice keeps its text (the room hears the step as a new notice)
+            await _group_buttons(context, *origin, _liaison_markup(context, result))
+        else:
+            text = disposisi.liaison_card(context.lang, forward, card)
+            await edit_message(query, text, _liaison_markup(context, result))
         await query.answer(context.t("disposisi.toast_ok", ref=card.issue.ref))
         return
     if result.outcome is Outcome.NEEDS_NOTE and card is not None:
@@ -314,6 +318,9 @@ async def _refresh(context: PoskoContext, result: Result) -> None:
     """Show the new state on the card whose button asked for the note (best effort)."""
     assert result.origin is not None and result.forward is not None and result.card is not None
     chat_id, message_id = result.origin
+    if chat_id < 0:  # a group's notice: only its buttons follow the new state
+        await _group_buttons(context, chat_id, message_id, _liaison_markup(context, result))
+        return
     try:
         await context.bot.edit_message_text(
             disposisi.liaison_card(context.lang, result.forward, result.card),
@@ -323,3 +330,15 @@ async def _refresh(context: PoskoContext, result: Result) -> None:
         )
     except TelegramError as exc:
         log.debug("could not refresh forward card %s/%s: %s", chat_id, message_id, exc)
+
+
+async def _group_buttons(
+    context: PoskoContext, chat_id: int, message_id: int, markup: InlineKeyboardMarkup | None
+) -> None:
+    """The buttons of a group's forward notice follow the forward's state (best effort)."""
+    try:
+        await context.bot.edit_message_reply_markup(
+            chat_id=chat_id, message_id=message_id, reply_markup=markup
+        )
+    except TelegramError as exc:
+        log.debug("could not refresh group buttons %s/%s: %s", chat_id, message_id, exc)

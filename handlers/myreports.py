@@ -7,10 +7,13 @@ The reporter and the status are checked on the server for every button.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
+
 from telegram import InlineKeyboardMarkup, Update
 
 from bot.core.clock import day_hhmm
-from bot.reports import corrections, desk, filing
+from bot.reports import corrections, desk, filing, forward_view
 from bot.reports.corrections import Fix, FixResult
 from handlers.common import (
     PoskoContext,
@@ -90,27 +93,37 @@ def _event_what(context: PoskoContext, event: IssueEvent) -> str:
     return event.kind
 
 
-def timeline(context: PoskoContext, events: list[IssueEvent]) -> list[str]:
+def timeline(
+    context: PoskoContext,
+    events: list[IssueEvent],
+    extra: Sequence[tuple[datetime, str, str]] = (),
+) -> list[str]:
     """A report's history, one line per event (the latest ``MAX_EVENTS``), times in WIB;
-    shared by /laporanku REF and the supervisor's /laporan REF."""
+    shared by /laporanku REF and the supervisor's /laporan REF. ``extra``: more items
+    (when, who, what), such as its forwards' events, merged in time order."""
     lines = [context.t("reports.history_title")]
-    shown = events[-MAX_EVENTS:]
-    if len(events) > len(shown):
-        lines.append(context.t("reports.history_more", count=len(events) - len(shown)))
-    for event in shown:
-        lines.append(
-            context.t(
-                "reports.event_line",
-                time=day_hhmm(event.at),
-                who=event.actor_name or "-",
-                what=_event_what(context, event),
-            )
-        )
+    items = [(e.at, e.actor_name or "-", _event_what(context, e)) for e in events]
+    items = sorted([*items, *extra], key=lambda item: item[0])
+    shown = items[-MAX_EVENTS:]
+    if len(items) > len(shown):
+        lines.append(context.t("reports.history_more", count=len(items) - len(shown)))
+    for at, who, what in shown:
+        lines.append(context.t("reports.event_line", time=day_hhmm(at), who=who, what=what))
     return lines
 
 
-def _history(context: PoskoContext, card: IssueCard, events: list[IssueEvent]) -> str:
-    lines = [desk.card_text(context.lang, card), "", *timeline(context, events), ""]
+async def with_forwards(
+    context: PoskoContext, card: IssueCard, events: list[IssueEvent]
+) -> list[str]:
+    """The forwards section and the timeline with the forwards' events (issue 10)."""
+    view = await forward_view.load(context.runtime.database, card.issue.id)
+    section = forward_view.section(context.lang, view)
+    items = forward_view.timeline_items(context.lang, view)
+    return [*section, *([""] if section else []), *timeline(context, events, items)]
+
+
+def _history(context: PoskoContext, card: IssueCard, lines_after: list[str]) -> str:
+    lines = [desk.card_text(context.lang, card), "", *lines_after, ""]
     if corrections.may_correct(card):
         lines.append(context.t("reports.can_correct"))
     else:
@@ -143,8 +156,9 @@ async def _show(update: Update, context: PoskoContext, ref: str) -> None:
         return
     card, events = found
     await reply(
-        update, context, "common.raw", _markup(context, card), text=_history(context, card, events)
-    )
+        update, context, "common.raw", _markup(context, card),
+        text=_history(context, card, await with_forwards(context, card, events)),
+    )  # fmt: skip
 
 
 # --- buttons -----------------------------------------------------------------------------------

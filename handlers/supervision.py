@@ -31,7 +31,7 @@ from handlers.common import (
     reply,
     require,
 )
-from handlers.myreports import timeline
+from handlers.myreports import with_forwards
 from storage.issues import IssueCard
 
 log = logging.getLogger(__name__)
@@ -149,7 +149,8 @@ async def laporan(update: Update, context: PoskoContext) -> None:
             await reply(update, context, "desk.unknown_ref", ref=ref)
             return
         card = found.card
-        lines = [desk.card_text(context.lang, card), "", *timeline(context, found.events)]
+        history = await with_forwards(context, card, found.events)
+        lines = [desk.card_text(context.lang, card), "", *history]
         text = "\n".join(lines)
         await reply(update, context, "common.raw", _card_markup(context, card), text=text)
         await _send_evidence(update, context, card, found.items)

@@ -140,7 +140,14 @@ def issues(
         " CASE WHEN i.status IN ('selesai', 'ditolak') THEN"
         "  (SELECT e.note FROM issue_events e WHERE e.issue_id = i.id"
         "   AND e.to_status = i.status ORDER BY e.at DESC, e.id DESC LIMIT 1)"
-        " END AS resolution_note"
+        " END AS resolution_note,"
+        # its forwards (issue 10), oldest first, as one JSON array of
+        # [agency, forwarded_at, accepted_at, closed_at, state, outcome_note]
+        " (SELECT json_group_array(json_array(x.name, x.forwarded_at, x.accepted_at,"
+        "  x.closed_at, x.state, x.outcome_note)) FROM (SELECT ag.name, f.forwarded_at,"
+        "  f.accepted_at, f.closed_at, f.state, f.outcome_note FROM forwards f"
+        "  JOIN agencies ag ON ag.id = f.agency_id WHERE f.issue_id = i.id ORDER BY f.id) x)"
+        " AS forwards_json"
         " FROM issues i JOIN posts p ON p.id = i.post_id JOIN members r ON r.id = i.reporter_id"
         " LEFT JOIN members a ON a.id = i.assignee_id"
         f"{where} ORDER BY i.created_at, i.id",

@@ -29,6 +29,7 @@ class Forward:
     area_id: int
     step: int
     accepted_name: str | None
+    accepted_at: datetime | None = None
 
 
 _SELECT = (
@@ -60,6 +61,7 @@ def _forward(row: Row) -> Forward:
         area_id=row["area_id"],
         step=row["step"],
         accepted_name=row["accepted_name"],
+        accepted_at=from_db(row["accepted_at"]),
     )
 
 
@@ -196,3 +198,51 @@ async def for_liaison(
         (agency_id, json.dumps(sorted(area_ids)), limit),
     )
     return [_forward(row) for row in rows]
+
+
+async def close_open(
+    tx: Tx, issue_id: int, member_id: int | None, why: str, now: datetime
+) -> list[int]:
+    """Every open forward of a report becomes 'ditutup' (its report was withdrawn,
+    rejected or resolved): the climb stops, its buttons no longer apply. The ids closed."""
+    rows = await tx.all(
+        "UPDATE forwards SET state = 'ditutup', closed_by = ?, closed_at = ?,"
+        " outcome_note = ?, next_due_at = NULL"
+        " WHERE issue_id = ? AND state IN ('dikirim', 'diterima') RETURNING id",
+        (member_id, to_db(now), why, issue_id),
+    )
+    closed = sorted(int(row[0]) for row in rows)
+    for forward_id in closed:
+        await add_event(tx, forward_id, member_id, "closed", why, now)
+    return closed
+
+
+async def accepted_by(tx: Tx, forward_id: int) -> int | None:
+    found = await tx.scalar("SELECT accepted_by FROM forwards WHERE id = ?", (forward_id,))
+    return None if found is None else int(found)
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardEvent:
+    at: datetime
+    actor_name: str | None
+    kind: str
+    """sent, climbed, accepted, progress, done, returned, closed."""
+    agency_name: str
+    note: str | None
+
+
+async def events_of_issue(tx: Tx, issue_id: int) -> list[ForwardEvent]:
+    """Every event of every forward of the report, oldest first."""
+    rows = await tx.all(
+        "SELECT e.at, m.name, e.kind, ag.name, e.note FROM forward_events e"
+        " JOIN forwards f ON f.id = e.forward_id JOIN agencies ag ON ag.id = f.agency_id"
+        " LEFT JOIN members m ON m.id = e.actor_id WHERE f.issue_id = ? ORDER BY e.at, e.id",
+        (issue_id,),
+    )
+    out: list[ForwardEvent] = []
+    for row in rows:
+        at = from_db(row[0])
+        assert at is not None
+        out.append(ForwardEvent(at, row[1], row[2], row[3], row[4]))
+    return out

@@ -64,6 +64,13 @@ def check_zip(data: bytes) -> None:
     missing = str(first["foto tidak tersedia"])
     assert missing.startswith("2: ") and "file" in missing.lower()
     assert rows["KBJ-02/0001"]["berkas foto"] is None
+    # the agency columns travel in the zip's sheet too (issue 10)
+    assert first["diteruskan ke instansi"] == "Bawaslu Jakarta Barat; Polres Metro Jakarta Barat"
+    assert first["diterima instansi (WIB)"] == "2026-11-23 10:45; -"
+    assert first["hasil disposisi"] == (
+        "selesai: Sudah diklarifikasi; dikembalikan: Bukan ranah Polri"
+    )
+    assert rows["KBJ-02/0001"]["diteruskan ke instansi"] is None
     assert rows["KBJ-02/0001"]["foto tidak tersedia"] is None
 
 

@@ -16,7 +16,7 @@ from bot.core.app import PoskoApp, build_application, running
 from bot.core.cli import main
 from bot.core.clock import FakeClock
 from bot.rehearsal.emulator import FakeBotApi
-from storage.db import Database, to_db
+from storage.db import Database, Tx, to_db
 from tests.conftest import ADMIN, BUDI, LURAH, Phone, make_settings, seed_city
 
 BOM = b"\xef\xbb\xbf"
@@ -121,6 +121,32 @@ ALERTS = [
 ]
 
 
+# KBJ-01/0001 went to two agencies (issue 10): Bawaslu accepted and finished it, Polri
+# sent it back without accepting. agency, forwarded, accepted, closed, state, note
+FORWARDS = [
+    ("bawaslu", utc(23, 3, 30), utc(23, 3, 45), utc(23, 5), "selesai", "Sudah diklarifikasi"),
+    ("polri", utc(23, 4), None, utc(23, 4, 20), "dikembalikan", "Bukan ranah Polri"),
+]
+
+
+async def seed_forwards(tx: Tx) -> None:
+    await tx.executemany(
+        "INSERT INTO agencies (code, name, created_at, updated_at) VALUES (?, ?, ?, ?)",
+        [
+            ("bawaslu", "Bawaslu Jakarta Barat", utc(22, 0), utc(22, 0)),
+            ("polri", "Polres Metro Jakarta Barat", utc(22, 0), utc(22, 0)),
+        ],
+    )
+    for code, sent, accepted, closed, state, note in FORWARDS:
+        await tx.execute(
+            "INSERT INTO forwards (issue_id, agency_id, forwarded_at, area_id, state,"
+            " accepted_at, closed_at, outcome_note) VALUES ((SELECT id FROM issues WHERE"
+            f" ref = 'KBJ-01/0001'), (SELECT id FROM agencies WHERE code = ?), ?, {AREA},"
+            " ?, ?, ?, ?)",
+            (code, sent, "31.73.01", state, accepted, closed, note),
+        )
+
+
 async def seed_records(path: Path) -> None:
     db = await Database.open(path)
     try:
@@ -159,6 +185,7 @@ async def seed_records(path: Path) -> None:
                         note,
                     ],
                 )
+            await seed_forwards(tx)
             for post, kind, opened, step, area, acker, acked, resolved, resolution in ALERTS:
                 await tx.execute(
                     "INSERT INTO alerts (post_id, kind, opened_at, step, step_area_id, acked_by,"
@@ -301,7 +328,15 @@ def test_issues_to_csv_with_history_and_awkward_text(config: Path, tmp_path: Pat
         "perubahan terakhir (WIB)": "2026-11-23 12:40",
         "penanggung jawab": "Lurah Kebon Jeruk",
         "catatan penyelesaian": "Sudah ditertibkan Satpol PP",
+        # its forwards, one cell each, the agencies joined with "; " (issue 10)
+        "diteruskan ke instansi": "Bawaslu Jakarta Barat; Polres Metro Jakarta Barat",
+        "diteruskan (WIB)": "2026-11-23 10:30; 2026-11-23 11:00",
+        "diterima instansi (WIB)": "2026-11-23 10:45; -",
+        "selesai instansi (WIB)": "2026-11-23 12:00; -",
+        "hasil disposisi": "selesai: Sudah diklarifikasi; dikembalikan: Bukan ranah Polri",
     }
+    never = ("diteruskan ke instansi", "diteruskan (WIB)", "hasil disposisi")
+    assert [second[key] for key in never] == ["", "", ""]  # never forwarded
     assert second["isi laporan"] == 'Kotak suara "cadangan" kurang, 2 unit\nmohon dikirim'
     assert (second["jumlah foto"], second["lintang"], second["penanggung jawab"]) == ("0", "", "")
     assert second["catatan penyelesaian"] == ""  # still open: nothing resolved it
@@ -347,8 +382,8 @@ def test_issues_to_xlsx_ready_for_the_city_office(config: Path, tmp_path: Path) 
     assert header[:3] == ["nomor laporan", "kode posko", "nama posko"]
     assert all(cell.font.bold for cell in sheet[1])
     assert sheet.freeze_panes == "A2"
-    assert sheet.auto_filter.ref == "A1:V4"
-    assert sheet.max_row == 4 and len(header) == 22
+    assert sheet.auto_filter.ref == "A1:AA4"
+    assert sheet.max_row == 4 and len(header) == 27
     rows = [
         dict(zip(header, (cell.value for cell in row), strict=True))
         for row in sheet.iter_rows(min_row=2)
@@ -362,6 +397,19 @@ def test_issues_to_xlsx_ready_for_the_city_office(config: Path, tmp_path: Path) 
     assert (first["jumlah foto"], first["lintang"], first["bujur"]) == (2, -6.1754, 106.8272)
     assert (first["kode kelurahan"], first["kelurahan"]) == ("31.73.01.1001", "Kebon Jeruk")
     assert first["catatan penyelesaian"] == "Sudah ditertibkan Satpol PP"
+    assert header[-5:] == [
+        "diteruskan ke instansi",
+        "diteruskan (WIB)",
+        "diterima instansi (WIB)",
+        "selesai instansi (WIB)",
+        "hasil disposisi",
+    ]
+    assert first["diteruskan ke instansi"] == "Bawaslu Jakarta Barat; Polres Metro Jakarta Barat"
+    assert first["selesai instansi (WIB)"] == "2026-11-23 12:00; -"
+    assert first["hasil disposisi"] == (
+        "selesai: Sudah diklarifikasi; dikembalikan: Bukan ranah Polri"
+    )
+    assert rows[1]["diteruskan ke instansi"] is None
     assert rows[1]["isi laporan"] == ISSUES[2][5]  # quotes, comma and a line break intact
     formula_like = sheet.cell(row=4, column=header.index("isi laporan") + 1)
     assert formula_like.value == ISSUES[0][5] and formula_like.data_type == "s"

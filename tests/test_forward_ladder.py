@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
+from contextlib import closing
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +18,7 @@ from bot.reports import disposisi, filing
 from bot.reports.disposisi import Outcome
 from bot.watch.watcher import Watcher
 from storage import agencies, members
-from storage.db import Database
+from storage.db import Database, from_db, migrations
 from storage.members import MemberRow
 from tests.test_watcher import OPEN, M, db, member, settings_for
 
@@ -147,3 +150,82 @@ async def test_the_nearest_liaison_up_the_tree_receives_and_none_anywhere_is_ref
     assert refused.outcome is Outcome.NO_LIAISON
     async with db.read() as tx:
         assert await tx.scalar("SELECT count(*) FROM forwards") == 1
+
+
+async def forward_due(db: Database) -> datetime | None:
+    async with db.read() as tx:
+        return from_db(await tx.scalar("SELECT next_due_at FROM forwards"))
+
+
+async def test_the_ladder_follows_the_posts_own_escalate_after(
+    db: Database, tmp_path: Path
+) -> None:
+    """posts.csv gave DAY-01 ``escalate_after = 5m`` (the [watch] setting is 20m): the
+    forward waits 5 minutes at each level, as the post's alerts do."""
+    async with db.transaction() as tx:
+        await tx.execute(
+            "UPDATE posts SET watch_policy = ? WHERE code = 'DAY-01'",
+            (json.dumps({"escalate_after": "5m"}),),
+        )
+        kelurahan = await tx.scalar(
+            "SELECT a.code FROM posts p JOIN areas a ON a.id = p.area_id WHERE p.code = 'DAY-01'"
+        )
+    await add_agencies(
+        db,
+        [
+            liaison("bws-kel", str(kelurahan), 5000),
+            liaison("bws-kec", "31.73.01", 5001),
+            liaison("bws-kota", "31.73", 5002),
+        ],
+    )
+    clock, watcher, _forward_id = await forwarded(db, tmp_path)
+    assert [chat for chat, _, _ in await cards(db)] == [5000]
+    assert await forward_due(db) == OPEN + 5 * M
+    clock.set(OPEN + 5 * M - timedelta(seconds=1))
+    await watcher.sweep()
+    assert [chat for chat, _, _ in await cards(db)] == [5000]
+    clock.set(OPEN + 5 * M)
+    await watcher.sweep()
+    assert [chat for chat, _, _ in await cards(db)] == [5000, 5001]
+    assert await forward_due(db) == OPEN + 10 * M
+    clock.set(OPEN + 10 * M)
+    await watcher.sweep()
+    assert [chat for chat, _, _ in await cards(db)] == [5000, 5001, 5002]
+
+
+async def test_without_a_post_setting_the_ladder_uses_the_watch_setting(
+    db: Database, tmp_path: Path
+) -> None:
+    await add_agencies(
+        db, [liaison("bws-kec", "31.73.01", 5001), liaison("bws-kota", "31.73", 5002)]
+    )
+    clock, watcher, _ = await forwarded(db, tmp_path)
+    clock.set(OPEN + 5 * M)
+    await watcher.sweep()
+    assert [chat for chat, _, _ in await cards(db)] == [5001]
+    assert await forward_due(db) == OPEN + ESCALATE
+
+
+async def test_the_room_migration_keeps_every_forward_and_its_events(
+    db: Database, tmp_path: Path
+) -> None:
+    """0014_room rebuilds forwards (a new state) with foreign keys on: forwards and their
+    events survive it whole (dropping forwards must not cascade to forward_events)."""
+    await add_agencies(
+        db, [liaison("bws-kec", "31.73.01", 5001), liaison("bws-kota", "31.73", 5002)]
+    )
+    clock, _watcher, forward_id = await forwarded(db, tmp_path)
+    await disposisi.press(db, await member(db, "bws-kec"), forward_id, "ok", clock.now())
+    tables = ("forwards", "forward_events")
+
+    def rows(conn: sqlite3.Connection) -> list[list[tuple[Any, ...]]]:
+        return [list(conn.execute(f"SELECT * FROM {name} ORDER BY id")) for name in tables]
+
+    ((_, _, sql),) = [m for m in migrations() if m[1].endswith("_room.sql")]
+    with closing(sqlite3.connect(tmp_path / "w.db")) as conn:
+        conn.execute("PRAGMA foreign_keys=ON")
+        before = rows(conn)
+        conn.executescript(f"BEGIN IMMEDIATE;\n{sql}\nCOMMIT;")
+        assert rows(conn) == before and len(before[1]) == 2
+        assert list(conn.execute("PRAGMA foreign_key_check")) == []
+        conn.execute("UPDATE forwards SET state = 'ditutup'")  # the new state is admitted

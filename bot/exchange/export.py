@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import json
 import os
 import re
 import secrets
@@ -172,6 +173,17 @@ AREA_COLUMNS = (
 )
 POST_COLUMNS = (Column("post_code", cap=14), Column("post_name", cap=36))
 
+# A report's forwards to partner agencies (issue 10): one cell each, the agencies joined
+# with "; " in the order they were forwarded (text, so several times fit in one cell).
+FORWARD_COLUMNS = (
+    Column("forwarded_to", cap=40),
+    Column("forwarded_at", cap=36),
+    Column("forward_accepted_at", cap=36),
+    Column("forward_done_at", cap=36),
+    Column("forward_outcome", cap=60),
+)
+FORWARD_JOIN = "; "
+
 COLUMNS: dict[Kind, tuple[Column, ...]] = {
     "shifts": (
         *POST_COLUMNS,
@@ -203,6 +215,7 @@ COLUMNS: dict[Kind, tuple[Column, ...]] = {
         Column("updated", "time"),
         Column("assignee", cap=30),
         Column("resolution_note", cap=50),
+        *FORWARD_COLUMNS,
     ),
     "alerts": (
         *POST_COLUMNS,
@@ -319,7 +332,31 @@ def issue_rows(
             from_db(row["updated_at"]),
             row["assignee_name"],
             row["resolution_note"],
+            *forward_cells(row["forwards_json"], language),
         ]
+
+
+def forward_cells(raw: str | None, language: str) -> list[Value]:
+    """The five forward cells of an issue row (None each when it was never forwarded)."""
+    found: list[list[str | None]] = json.loads(raw) if raw else []
+    if not found:
+        return [None] * len(FORWARD_COLUMNS)
+
+    def when(text: str | None) -> str:
+        moment = from_db(text)
+        return "-" if moment is None else wib(moment).strftime(TIME_FORMAT)
+
+    names, sent, accepted, done, outcomes = [], [], [], [], []
+    for name, forwarded_at, accepted_at, closed_at, state, note in found:
+        names.append(name or "-")
+        sent.append(when(forwarded_at))
+        accepted.append(when(accepted_at))
+        done.append(when(closed_at) if state == "selesai" else "-")
+        outcome = t(language, f"forward_state.{state}")
+        if note and state in ("selesai", "dikembalikan"):
+            outcome = f"{outcome}: {' '.join(note.split())}"
+        outcomes.append(outcome)
+    return [FORWARD_JOIN.join(cells) for cells in (names, sent, accepted, done, outcomes)]
 
 
 def _alert_rows(

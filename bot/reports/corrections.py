@@ -15,6 +15,7 @@ from enum import Enum
 from bot.core.i18n import DEFAULT_LANGUAGE, label, t
 from bot.presence.checkin import PostWatch
 from bot.reports import desk
+from bot.reports.forward_close import close_forwards
 from bot.watch.escalation import Level, levels_for
 from storage import audit, drafts, issues
 from storage import watch as watch_store
@@ -123,6 +124,7 @@ async def withdraw(db: Database, member: Member, issue_id: int, now: datetime) -
         current = await issues.card(tx, issue_id)
         assert current is not None
         await _tell_supervisors(tx, current, "reports.notice_withdrawn", now)
+        await close_forwards(tx, current, member, "ditarik", now)
         return FixResult(Fix.DONE, current)
 
 

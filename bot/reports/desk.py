@@ -25,6 +25,7 @@ from bot.reports.filters import OPEN_STATUSES as OPEN_STATUSES
 from bot.reports.filters import Filter as Filter
 from bot.reports.filters import parse_filter as parse_filter
 from bot.reports.filters import status_filter as status_filter
+from bot.reports.forward_close import close_forwards
 from bot.watch.escalation import climbing, levels_for, opening
 from storage import areas, audit, drafts, issues, posts
 from storage import watch as watch_store
@@ -362,6 +363,7 @@ async def _apply(
         to_status=target,
         note=note,
     )
+    await close_forwards(tx, current, member, target, now)
     followed = target in FOLLOWED_STATUSES
     await issues.set_follow_up(tx, card.issue.id, now + follow_up_after if followed else None)
     await _tell_reporter(tx, current, member, move, note, now)

@@ -19,6 +19,7 @@ from typing import Any
 
 from bot.core.access import Role, has_role
 from bot.core.clock import day_hhmm
+from bot.core.config import parse_duration
 from bot.core.i18n import DEFAULT_LANGUAGE, t
 from bot.core.scope import covers, scope_area_ids
 from bot.reports import evidence
@@ -30,7 +31,9 @@ from bot.reports.desk import (
     card_text,
     markup_json,
 )
-from storage import agencies, areas, audit, drafts, forwards, issues, members
+from bot.reports.forward_room import tell_groups
+from bot.watch.rules import MIN_REPEAT
+from storage import agencies, areas, audit, drafts, forwards, issues, members, posts
 from storage.agencies import Agency
 from storage.db import Database, Tx
 from storage.forwards import Forward
@@ -132,6 +135,19 @@ async def may_act(tx: Tx, member: Member, forward: Forward, card: IssueCard) -> 
         return False
     scope = await areas.subtree_ids(tx, await members.scope_area_ids(tx, member.id))
     return card.area_id in scope
+
+
+async def ladder_step(tx: Tx, card: IssueCard, default: timedelta) -> timedelta:
+    """How long a forward waits before it climbs: the post's own ``escalate_after`` where
+    posts.csv set one (as its alerts do), else the ``[watch]`` setting."""
+    post = await posts.by_id(tx, card.issue.post_id)
+    text = post.watch_policy.get("escalate_after") if post is not None else None
+    if not text:
+        return default
+    try:
+        return max(parse_duration(text), MIN_REPEAT)
+    except ValueError:
+        return default
 
 
 # --- rendering ----------------------------------------------------------------------------
@@ -264,7 +280,8 @@ async def _send(
         return checked
     area_id, liaisons = target
     above = await nearest_liaisons(tx, checked.card.area_id, agency_id, above=area_id)
-    due = now + escalate_after if above is not None else None
+    step = await ladder_step(tx, checked.card, escalate_after)
+    due = now + step if above is not None else None
     forward_id = await forwards.create(tx, issue_id, agency_id, member.id, note, area_id, due, now)
     forward = None if forward_id is None else await forwards.by_id(tx, forward_id)
     if forward is None:
@@ -276,6 +293,7 @@ async def _send(
     await accept_on_forward(tx, member, checked.card, now, follow_up_after)
     await _deliver_card(tx, forward, checked.card, liaisons, now, climbed=False)
     await _tell(tx, forward, checked.card, member, "sent", note, now)
+    await tell_groups(tx, forward, checked.card, member, "sent", note, now, liaison_rows)
     if due is not None:
         tx.touched_deadlines = True
     return Result(Outcome.DONE, checked.card, checked.agency, forward, liaisons=liaisons)
@@ -412,6 +430,7 @@ async def _after(
         ref=card.issue.ref, agency=forward.agency_code, note=note,
     )  # fmt: skip
     await _tell(tx, forward, card, member, step, note, now)
+    await tell_groups(tx, forward, card, member, step, note, now, liaison_rows)
     return Result(Outcome.DONE, card, forward=forward)
 
 
@@ -512,7 +531,7 @@ async def climb_due(tx: Tx, now: datetime, limit: int, escalate_after: timedelta
             continue
         area_id, liaisons = target
         higher = await nearest_liaisons(tx, card.area_id, forward.agency_id, above=area_id)
-        due = now + escalate_after if higher is not None else None
+        due = now + await ladder_step(tx, card, escalate_after) if higher is not None else None
         if not await forwards.climb(tx, item, area_id, due, now):
             continue
         moved = await forwards.by_id(tx, item.id)
