@@ -360,6 +360,9 @@ async def _tell(
             who=actor.name,
             note=note or "-",
         )
+        if step == "sent" and not note:
+            text = text.split(" " + t(language, "disposisi.note_word"))[0]
+        text += "\n" + t(language, "disposisi.notice_follow", ref=card.issue.ref)
         await enqueue(
             tx, chat_id, text, now, kind=NOTICE_KIND, priority=Priority.NOTICE,
             ref_type="forward", ref_id=forward.id,
