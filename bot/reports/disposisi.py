@@ -21,6 +21,7 @@ from bot.core.access import Role, has_role
 from bot.core.clock import day_hhmm
 from bot.core.i18n import DEFAULT_LANGUAGE, t
 from bot.core.scope import covers, scope_area_ids
+from bot.reports import evidence
 from bot.reports.desk import FORWARD_CALLBACK, FORWARDABLE, card_text, markup_json
 from storage import agencies, areas, audit, drafts, forwards, issues, members
 from storage.agencies import Agency
@@ -277,6 +278,9 @@ async def _deliver_card(
     *,
     climbed: bool,
 ) -> None:
+    """The card to each liaison, its evidence (album, pin) right behind it (SPEC §8)."""
+    items = await evidence.load(tx, card)
+    priority = Priority.ALERT if card.issue.severity == "darurat" else Priority.NOTICE
     for liaison in liaisons:
         if liaison.telegram_id is None:
             continue
@@ -287,10 +291,13 @@ async def _deliver_card(
             liaison_card(language, forward, card, climbed),
             now,
             kind=CARD_KIND,
-            priority=Priority.ALERT if card.issue.severity == "darurat" else Priority.NOTICE,
+            priority=priority,
             reply_markup=markup_json(liaison_rows(language, forward.id, forward.state)),
             ref_type="forward",
             ref_id=forward.id,
+        )
+        await evidence.queue(
+            tx, liaison.telegram_id, language, card, now, priority=priority, items=items
         )
 
 
