@@ -276,6 +276,9 @@ def forward_settings(emu: FakeBotApi, path: Path) -> Any:
             # Nobody checks in during the bench: keep the watcher from alerting, and the
             # forwards from climbing.
             "watch": {"staff_grace": "12h", "silence_after": "12h", "escalate_after": "12h"},
+            # The daily recap to 60 supervisors and liaisons would fill the outbox (and,
+            # at the global limit, push a camat's direct reply into a 429): not tonight.
+            "recap": {"time": "23:59"},
             "log": {"level": "WARNING"},
         },
     )
