@@ -25,6 +25,26 @@ async def test_demo_tells_the_whole_story() -> None:
         "📢 Edaran #1",  # the circular and its receipts
         "[tekan: ✅ Sudah dibaca]",
         "Ringkasan / summary",
+        # the disposisi scene (issue 10): a money-politics report with photos and a pin
+        "Sari Dewi → bot: [tekan: Politik uang]",
+        "Camat Kebon Jeruk → bot: [tekan: ➡️ Teruskan]",
+        "Camat Kebon Jeruk → bot: [tekan: ⭐ Bawaslu Jakarta Barat]",  # suggested first
+        "bot → Hendra Gunawan: ➡️ Disposisi untuk Bawaslu Jakarta Barat",
+        "bot → Hendra Gunawan: [📷 2 foto]",  # the album
+        "bot → Hendra Gunawan: [📍 -6.21",  # the map pin
+        "bot → Dewi Lestari: ⬆️ Disposisi untuk Bawaslu Jakarta Barat",
+        "bot → Dewi Lestari: [📷 2 foto]",
+        "bot → Dewi Lestari: [📍 -6.21",
+        "Dewi Lestari → bot: [tekan: ✅ Terima]",
+        "bot → Sari Dewi: ✅ Laporan KBJ-02/0002 diterima oleh Bawaslu Jakarta Barat",
+        "bot → Camat Kebon Jeruk: 📝 Tindak lanjut Bawaslu Jakarta Barat",
+        "bot → Sari Dewi: ✔️ Laporan KBJ-02/0002 selesai ditangani Bawaslu Jakarta Barat",
+        "bot → Camat Kebon Jeruk: ✔️ Laporan KBJ-02/0002 selesai ditangani",
     ):
         assert event in transcript, event
     assert "recovered: ya" in transcript and "circular: ya" in transcript
+    for event in ("forwarded", "forward_climbed", "forward_accepted", "forward_done"):
+        assert f"{event}: ya" in transcript, event
+    assert "liaison_evidence: ya" in transcript
+    # the kecamatan liaison never pressed anything: the forward climbed, it was not taken
+    assert "Hendra Gunawan → bot" not in transcript

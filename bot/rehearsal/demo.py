@@ -12,7 +12,7 @@ import contextlib
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,8 +21,9 @@ from typing import Any, TextIO
 from bot.core.app import PoskoApp, build_application, running
 from bot.core.clock import SystemClock, wib
 from bot.core.config import Settings, load_settings
+from bot.rehearsal import disposisi_scene
 from bot.rehearsal.emulator import FakeBotApi, FakeUser, Sent
-from storage import areas, health, members, posts
+from storage import agencies, areas, health, members, posts
 from storage.areas import AreaRow
 from storage.db import Database
 from storage.members import MemberRow
@@ -66,6 +67,7 @@ class Person:
     roles: tuple[str, ...]
     posts: tuple[str, ...] = ()
     areas: tuple[str, ...] = ()
+    agency: str | None = None
 
 
 PEOPLE = [
@@ -95,7 +97,12 @@ PEOPLE = [
     Person(
         "ops", "Ops Kota Jakbar", FakeUser(3001, "Ops"), ("admin", "supervisor"), (), ("31.73",)
     ),
-]
+    *(
+        Person(row.ref, row.name, FakeUser(row.telegram_id or 0, row.name.split()[0]), row.roles,
+               row.posts, row.areas, row.agency)
+        for row in disposisi_scene.LIAISONS
+    ),
+]  # fmt: skip
 BY_REF = {person.ref: person for person in PEOPLE}
 POST_SPOTS = {post.code: (post.latitude or 0.0, post.longitude or 0.0) for post in CITY_POSTS}
 
@@ -141,8 +148,10 @@ class Transcript:
                 print(f"{self._stamp()}  bot ⇢ (pop-up) {text}", file=self.out, flush=True)
             return
         arrow = "✎" if record.method.startswith("edit") else "→"
-        body = (record.text or f"[{record.method}]").replace("\n", "\n" + " " * 26)
-        buttons = self.emu.inline_buttons(record) if record.method != "sendPhoto" else []
+        body = (media_line(record) or record.text or f"[{record.method}]").replace(
+            "\n", "\n" + " " * 26
+        )
+        buttons = self.emu.inline_buttons(record) if record.method not in MEDIA_METHODS else []
         if buttons:
             body += "\n" + " " * 26 + "  ".join(f"[{label}]" for label, _ in buttons)
         print(f"{self._stamp()}  bot {arrow} {who}: {body}", file=self.out, flush=True)
@@ -151,6 +160,32 @@ class Transcript:
         while True:
             self.flush()
             await asyncio.sleep(0.05)
+
+
+MEDIA_METHODS = frozenset({"sendPhoto", "sendMediaGroup", "sendLocation", "sendDocument"})
+
+
+def media_line(record: Sent) -> str | None:
+    """Photos, albums and map pins as one readable line: ``[📷 2 foto] caption``,
+    ``[📍 -6.2108, 106.7800]``; None for other calls."""
+    if record.method == "sendLocation":
+        where: Mapping[str, Any] = record.params
+        if isinstance(record.result, Mapping):
+            where = record.result.get("location", where)
+        try:
+            return f"[📍 {float(where['latitude']):.4f}, {float(where['longitude']):.4f}]"
+        except (KeyError, TypeError, ValueError):
+            return "[📍 lokasi]"
+    if record.method == "sendMediaGroup":
+        count = len(record.result) if isinstance(record.result, list) else 0
+        label = f"[📷 {count} foto]"
+    elif record.method == "sendPhoto":
+        label = "[📷 1 foto]"
+    elif record.method == "sendDocument":
+        label = "[📄 berkas]"
+    else:
+        return None
+    return f"{label} {record.text}" if record.text else label
 
 
 def demo_settings(db_path: Path, emu: FakeBotApi) -> Settings:
@@ -177,12 +212,15 @@ async def seed(db_path: Path) -> None:
         await db.migrate()
         now = datetime.now(UTC)
         rows = [
-            MemberRow(p.ref, p.name, None, None, p.roles, p.posts, p.areas, p.user.id, None)
+            MemberRow(
+                p.ref, p.name, None, None, p.roles, p.posts, p.areas, p.user.id, None, p.agency
+            )
             for p in PEOPLE
         ]
         async with db.transaction() as tx:
             await areas.upsert(tx, CITY_AREAS, now)
             await posts.upsert(tx, CITY_POSTS, now)
+            await agencies.upsert(tx, disposisi_scene.AGENCIES, now)
             await members.upsert(tx, rows, now)
     finally:
         await db.close()
@@ -194,6 +232,14 @@ class Stage:
     def __init__(self, emu: FakeBotApi, transcript: Transcript) -> None:
         self.emu = emu
         self.transcript = transcript
+        self._busy: dict[str, asyncio.Lock] = {}
+
+    @contextlib.asynccontextmanager
+    async def busy(self, ref: str) -> AsyncIterator[None]:
+        """While ``ref`` is in the middle of something (writing a report), the background
+        /aman of :func:`_keep_alive` waits, so its reply cannot be mistaken for a step's."""
+        async with self._busy.setdefault(ref, asyncio.Lock()):
+            yield
 
     async def text(self, ref: str, text: str, *, wait: str | None = None) -> Sent:
         person = BY_REF[ref]
@@ -218,20 +264,26 @@ class Stage:
         return await self.emu.wait_reply(person.user.id, after=mark, timeout=10)
 
     async def press(self, ref: str, message: Sent, label_part: str) -> None:
+        """Press the button labelled with ``label_part`` as the message shows it now
+        (after any edit)."""
         person = BY_REF[ref]
-        for label, data in self.emu.inline_buttons(message):
+        current: Sent | Mapping[str, Any] = message
+        if message.chat_id is not None and message.message_id is not None:
+            current = self.emu.message(message.chat_id, message.message_id) or message
+        for label, data in self.emu.inline_buttons(current):
             if label_part in label:
                 self.transcript.say(person.name, f"[tekan: {label}]")
                 mark = self.emu.mark()
-                self.emu.press_button(person.user, message, data)
+                self.emu.press_button(person.user, current, data)
                 await self.emu.wait_for(lambda s: s.method == "answerCallbackQuery", after=mark)
                 return
         raise RuntimeError(f"no button {label_part!r} on the message to {person.name}")
 
-    async def wait_for_text(self, ref: str, contains: str) -> Sent:
-        """The newest message to ``ref`` containing ``contains`` (waits up to 30 s)."""
+    async def wait_for_text(self, ref: str, contains: str, *, after: int = 0) -> Sent:
+        """The first message to ``ref`` containing ``contains`` from record ``after`` on
+        (waits up to 30 s)."""
         return await self.emu.wait_reply(
-            BY_REF[ref].user.id, after=0, contains=contains, timeout=30
+            BY_REF[ref].user.id, after=after, contains=contains, timeout=30
         )
 
 
@@ -239,8 +291,9 @@ async def _keep_alive(stage: Stage, refs: list[str], every: float) -> None:
     """The diligent officers: an /aman now and then, so that only Budi's post goes quiet."""
     while True:
         await asyncio.sleep(every)
-        for ref in refs:
-            await stage.text(ref, "/aman")
+        for ref in list(refs):
+            async with stage.busy(ref):
+                await stage.text(ref, "/aman")
 
 
 async def scripted_evening(stage: Stage, transcript: Transcript) -> dict[str, Any]:
@@ -257,37 +310,41 @@ async def scripted_evening(stage: Stage, transcript: Transcript) -> dict[str, An
     for ref in ("budi", "sari", "agus", "rina"):
         await stage.text(ref, "/hadir")
         await stage.location(ref)
-    keeper = asyncio.create_task(_keep_alive(stage, ["sari", "agus", "rina"], 6.0))
+    refs = ["sari", "agus", "rina"]
+    keeper = asyncio.create_task(_keep_alive(stage, refs, 6.0))
     try:
         transcript.note("Sari melaporkan masalah logistik dengan foto.")
-        ask = await stage.text("sari", "/lapor")
-        await stage.press("sari", ask, "Logistik")
-        severity = await stage.wait_for_text("sari", "keparahan")
-        await stage.press("sari", severity, "Tinggi")
-        await stage.wait_for_text("sari", "uraian")
-        await stage.text("sari", "Kotak suara TPS 07 belum tiba, petugas KPPS menunggu.")
-        attach = await stage.photo("sari")
-        await stage.press("sari", attach, "Lanjut")
-        summary = await stage.wait_for_text("sari", "periksa laporan")
-        await stage.press("sari", summary, "Kirim")
-        await stage.wait_for_text("sari", "terkirim")
+        async with stage.busy("sari"):
+            ask = await stage.text("sari", "/lapor")
+            await stage.press("sari", ask, "Logistik")
+            severity = await stage.wait_for_text("sari", "keparahan")
+            await stage.press("sari", severity, "Tinggi")
+            await stage.wait_for_text("sari", "uraian")
+            await stage.text("sari", "Kotak suara TPS 07 belum tiba, petugas KPPS menunggu.")
+            attach = await stage.photo("sari")
+            await stage.press("sari", attach, "Lanjut")
+            summary = await stage.wait_for_text("sari", "periksa laporan")
+            await stage.press("sari", summary, "Kirim")
+            await stage.wait_for_text("sari", "terkirim")
         transcript.note("Camat menerima laporan itu; Sari diberi tahu.")
         announced = await stage.wait_for_text("camat_kbj", "KBJ-02/0001")
         await stage.press("camat_kbj", announced, "Terima")
-        await stage.wait_for_text("sari", "diterima")
+        await stage.wait_for_text("sari", "sudah diterima oleh")
         transcript.note("Budi lupa mengirim kabar: posko KBJ-01 menjadi senyap.")
         await stage.wait_for_text("budi", "/aman untuk KBJ-01")
         first = await stage.wait_for_text("lurah_kbj", "senyap")
         transcript.note("Lurah tidak menanggapi; peringatan naik ke camat.")
-        climbed = await stage.wait_for_text("camat_kbj", "diteruskan")
+        climbed = await stage.wait_for_text("camat_kbj", "diteruskan ke Kec.")
         await stage.press("camat_kbj", climbed, "Ambil alih")
         await stage.wait_for_text("lurah_kbj", "diambil alih")
         transcript.note("Camat menelepon Budi; Budi mengirim situasi aman.")
         await stage.text("budi", "/aman sinyal sempat hilang, situasi kondusif")
         await stage.wait_for_text("camat_kbj", "pulih")
         await stage.wait_for_text("lurah_kbj", "pulih")
+        refs.append("budi")  # back to his rounds: Budi now sends /aman like the others
         await stage.text("camat_kbj", "/pantau")
         assert first.text
+        forward = await disposisi_scene.forward_scene(stage, transcript)
     finally:
         keeper.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -298,6 +355,7 @@ async def scripted_evening(stage: Stage, transcript: Transcript) -> dict[str, An
         "alert_climbed": True,
         "taken": True,
         "recovered": True,
+        **forward,
     }
 
 

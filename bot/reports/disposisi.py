@@ -308,6 +308,7 @@ async def _deliver_card(
     *,
     climbed: bool,
 ) -> None:
+    """The card to each liaison, its evidence (album, pin) right behind it (SPEC §8)."""
     items = await evidence.load(tx, card)
     priority = Priority.ALERT if card.issue.severity == "darurat" else Priority.NOTICE
     for liaison in liaisons:
