@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -102,3 +103,14 @@ async def parent_links(tx: Tx) -> list[tuple[str, str, str]]:
         " JOIN areas parent ON parent.id = child.parent_id"
     )
     return [(row[0], row[1], row[2]) for row in rows]
+
+
+async def groups_in_subtree(tx: Tx, area_id: int) -> list[tuple[int, int | None]]:
+    """(chat_id, topic_id) of the posko bersama groups bound at or below an area."""
+    below = await subtree_ids(tx, [area_id])
+    rows = await tx.all(
+        "SELECT DISTINCT group_chat_id, group_topic_id FROM areas"
+        " WHERE group_chat_id IS NOT NULL AND id IN (SELECT value FROM json_each(?))",
+        (json.dumps(sorted(below)),),
+    )
+    return [(int(row[0]), row[1]) for row in rows]

@@ -37,6 +37,7 @@ from tests.conftest import (
     Phone,
     make_settings,
 )
+from tests.test_evidence_e2e import bind_group
 
 QUIET = {"staff_grace": "12h", "silence_after": "12h", "escalate_after": "12h"}
 
@@ -488,3 +489,21 @@ def test_schedule_times_far_off_are_unreadable() -> None:
     assert parse_when("9999-12-31", "23:59") is None
     found = parse_when("2026-11-27", "07:00")
     assert found is not None and found.hour == 7
+
+
+async def test_a_circular_to_an_area_reaches_its_posko_bersama_groups(
+    emu: FakeBotApi, start_circulars: Starter, db_path: Path
+) -> None:
+    """SPEC §8: the group room reads the circulars addressed to its area (one copy for the
+    room, without a read button); a group of another area reads nothing."""
+    await bind_group(db_path, "31.73.01.1001", -100_777)
+    await bind_group(db_path, "31.73.01.1002", -100_888)
+    admin = Phone(emu, ADMIN)
+    async with start_circulars():
+        preview = await admin.send("/siaran 31.73.01.1001 Rapat koordinasi pukul 19.00.")
+        await admin.press(preview, admin.buttons(preview)[0][1])
+        copy = await emu.wait_for(lambda r: r.chat_id == -100_777 and "Rapat" in (r.text or ""))
+        assert copy.text is not None and copy.text.startswith("📢 Edaran #")
+        assert not emu.inline_buttons(copy)
+    rows = await query(db_path, "SELECT chat_id FROM outbox WHERE kind = 'circular_group'")
+    assert rows == [(-100_777,)]

@@ -28,6 +28,7 @@ from storage import agencies, areas, audit, posts
 from storage import circulars as store
 from storage.circulars import Circular, Figures, ReadOutcome
 from storage.db import Database, Tx
+from storage.outbox import Priority, enqueue
 from storage.records import Member
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ PREFIX = "cr:"
 CONFIRM_PREFIX = "cr:ok:"
 CANCEL_PREFIX = "cr:no:"
 READ_PREFIX = "cr:r:"
+GROUP_COPY_KIND = "circular_group"
 
 TELEGRAM_LIMIT = 4096
 """At most one edit of a delivery report per this long."""
@@ -270,6 +272,21 @@ async def queue_copies(
         else:
             copies.append((person.chat_id, payloads[language_of(None, person.language, default)]))
     await store.add_recipients(tx, circular_id, copies, unreachable, now)
+    if scope is not None and scope.kind == "area" and scope.target_id is not None:
+        # The posko bersama groups of that area read it too (SPEC §8): a copy for the room,
+        # without a read button (receipts are personal).
+        for chat_id, topic_id in await areas.groups_in_subtree(tx, scope.target_id):
+            await enqueue(
+                tx,
+                chat_id,
+                t(default, "circular.copy", id=circular_id, text=text),
+                now,
+                kind=GROUP_COPY_KIND,
+                priority=Priority.BULK,
+                topic_id=topic_id,
+                ref_type="circular",
+                ref_id=circular_id,
+            )
 
 
 class ConfirmStatus(Enum):
