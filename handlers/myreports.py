@@ -126,15 +126,19 @@ def _history(context: PoskoContext, card: IssueCard, lines_after: list[str]) -> 
     lines = [desk.card_text(context.lang, card), "", *lines_after, ""]
     if corrections.may_correct(card):
         lines.append(context.t("reports.can_correct"))
+    elif corrections.may_add_note(card):
+        lines.append(context.t("reports.can_add_note"))
     else:
         lines.append(context.t("reports.cannot_correct"))
     return "\n".join(lines)
 
 
 def _markup(context: PoskoContext, card: IssueCard) -> InlineKeyboardMarkup | None:
-    if not corrections.may_correct(card):
-        return None
     at = f"{PREFIX}{card.issue.id}:"
+    if not corrections.may_correct(card):
+        if corrections.may_add_note(card):
+            return buttons([[(context.t("reports.note_button"), f"{at}note")]])
+        return None
     return buttons(
         [
             [

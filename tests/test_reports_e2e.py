@@ -271,6 +271,14 @@ async def test_corrections_need_a_new_report_of_ones_own(
     late = await budi.press(shown, f"rf:{issue_id}:wd")
     assert "sudah diterima" in (late.params.get("text") or "")
     assert await query(db_path, "SELECT status FROM issues") == [("diterima",)]
+    # accepted, it can still be added to (SPEC §8, the reporter's follow-up): a note only
+    again = await budi.send("/laporanku KBJ-01/0001")
+    assert "masih bisa menambah catatan" in (again.text or "")
+    assert [label for label, _ in budi.buttons(again)] == ["📝 Tambah catatan"]
+    await budi.press_and_reply(again, f"rf:{issue_id}:note")
+    noted = await budi.send("Kotak datang 1 dari 3")
+    assert "Catatan ditambahkan" in (noted.text or "")
+    assert await query(db_path, "SELECT status FROM issues") == [("diterima",)]
 
 
 # --- 4. supervisors: resolve straight from accepted, reopen with a reason -------------------

@@ -54,6 +54,12 @@ def may_correct(card: IssueCard) -> bool:
     return card.issue.status == CORRECTABLE_STATUS
 
 
+def may_add_note(card: IssueCard) -> bool:
+    """A note (more of what the officer saw) is welcome while the report is open, also
+    after a supervisor took it on (SPEC §8, the reporter's follow-up)."""
+    return card.issue.status in desk.OPEN_STATUSES
+
+
 async def _own(tx: Tx, member: Member, issue_id: int) -> IssueCard | None:
     card = await issues.card(tx, issue_id)
     if card is None or card.issue.reporter_id != member.id:
@@ -196,7 +202,7 @@ async def ask_note(db: Database, member: Member, issue_id: int, now: datetime) -
         card = await _own(tx, member, issue_id)
         if card is None:
             return FixResult(Fix.NOT_YOURS)
-        if not may_correct(card):
+        if not may_add_note(card):
             return FixResult(Fix.NOT_NEW, card)
         existing = await drafts.get(tx, member.id)
         if existing is not None and existing.kind != NOTE_DRAFT:
@@ -232,7 +238,7 @@ async def give_note(db: Database, member: Member, text: str, now: datetime) -> F
         await drafts.delete(tx, member.id)
         if card is None:
             return FixResult(Fix.NOT_YOURS)
-        if not may_correct(card):
+        if not may_add_note(card):
             return FixResult(Fix.NOT_NEW, card)
         await issues.add_note(tx, issue_id, member.id, note, now)
         await audit.record(tx, now, member.id, "issue_note", "issue", issue_id, ref=card.issue.ref)
