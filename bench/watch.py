@@ -536,6 +536,7 @@ async def _followups(path: Path, now: datetime) -> int:
 async def due_pass(city: City, copy: Path, profile: cProfile.Profile | None = None) -> DueResult:
     shutil.copyfile(city.path, copy)
     db = await Database.open(copy)
+    db.checkpoint_elsewhere()  # as the running bot: WAL checkpoints on a worker thread
     watcher = Watcher(db, settings_for(copy), FakeClock(T1))
     # Warm the connection (and the OS cache of the file) with a pass that finds nothing.
     assert await watcher.sweep(T0) == 0

@@ -14,6 +14,7 @@ use ``Database.snapshot()``, which runs on aiosqlite's worker thread.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
@@ -32,6 +33,8 @@ Params = Sequence[Any] | dict[str, Any]
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 # How long to keep asking for the write lock another process holds (an import, a backup).
 WRITE_LOCK_PATIENCE = 10.0
+
+log = logging.getLogger(__name__)
 
 
 @lru_cache(maxsize=4096)
@@ -159,6 +162,30 @@ class Database:
         if target != ":memory:":
             Path(target).parent.mkdir(parents=True, exist_ok=True)
         return cls(_connect(target), target)
+
+    def checkpoint_elsewhere(self) -> None:
+        """The long-running bot hands WAL checkpoints to :meth:`checkpoint` (a job on a
+        worker thread): SQLite's automatic one runs inside whichever commit crosses 1,000
+        pages, and a city-wide watcher pass would pay for it on the event loop."""
+        self._sync.execute("PRAGMA wal_autocheckpoint=0")
+
+    async def checkpoint(self) -> None:
+        """Copy the WAL back into the database on a worker thread, without blocking writers
+        (PASSIVE): what the automatic checkpoint would have done inside a commit."""
+        if self.path == ":memory:":
+            return
+
+        def run() -> None:
+            conn = sqlite3.connect(self.path, timeout=1.0)
+            try:
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            finally:
+                conn.close()
+
+        try:
+            await asyncio.to_thread(run)
+        except sqlite3.Error as exc:  # busy now: the next tick tries again
+            log.debug("wal checkpoint skipped: %s", exc)
 
     async def close(self) -> None:
         async with self.lock:

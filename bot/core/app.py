@@ -174,6 +174,15 @@ async def _stale_button(update: Update, context: PoskoContext) -> None:
         await update.callback_query.answer(context.t("common.stale_button"), show_alert=True)
 
 
+CHECKPOINT_EVERY = 5.0
+"""Seconds between WAL checkpoints on a worker thread (see Database.checkpoint)."""
+
+
+async def _checkpoint(context: Any) -> None:
+    runtime: Runtime = context.application.bot_data["runtime"]
+    await runtime.database.checkpoint()
+
+
 async def _on_start(app: PoskoApp) -> None:
     runtime: Runtime = app.bot_data["runtime"]
     db = await Database.open(runtime.settings.storage.path)
@@ -181,6 +190,7 @@ async def _on_start(app: PoskoApp) -> None:
     if before != after:
         log.info("database migrated from version %s to %s", before, after)
     runtime.db = db
+    db.checkpoint_elsewhere()
     runtime.bot_username = runtime.settings.telegram.bot_username or app.bot.username
     watcher = Watcher(db, runtime.settings, runtime.clock)
     runtime.watcher = watcher
@@ -199,6 +209,9 @@ async def _on_start(app: PoskoApp) -> None:
     async with db.transaction() as tx:
         await watch_store.make_all_due_without_deadline(tx, runtime.clock.now())
     runner.start()
+    app.job_queue.run_repeating(
+        _checkpoint, interval=CHECKPOINT_EVERY, first=CHECKPOINT_EVERY, name="wal_checkpoint"
+    )
     await recap.start_jobs(app)
     await circulars.start_jobs(app)
     http = runtime.settings.http
