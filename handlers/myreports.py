@@ -137,7 +137,14 @@ def _markup(context: PoskoContext, card: IssueCard) -> InlineKeyboardMarkup | No
     at = f"{PREFIX}{card.issue.id}:"
     if not corrections.may_correct(card):
         if corrections.may_add_note(card):
-            return buttons([[(context.t("reports.note_button"), f"{at}note")]])
+            return buttons(
+                [
+                    [
+                        (context.t("reports.note_button"), f"{at}note"),
+                        (context.t("reports.photos_button"), f"{at}ph"),
+                    ]
+                ]
+            )
         return None
     return buttons(
         [
@@ -147,8 +154,9 @@ def _markup(context: PoskoContext, card: IssueCard) -> InlineKeyboardMarkup | No
             ],
             [
                 (context.t("reports.note_button"), f"{at}note"),
-                (context.t("reports.withdraw_button"), f"{at}wd"),
+                (context.t("reports.photos_button"), f"{at}ph"),
             ],
+            [(context.t("reports.withdraw_button"), f"{at}wd")],
         ]
     )
 
@@ -256,15 +264,18 @@ async def button(update: Update, context: PoskoContext) -> None:
     elif action == "note" and value is None:
         result = await corrections.ask_note(db, member, issue_id, now)
         done_key = "reports.ask_note"
+    elif action == "ph" and value is None:
+        result = await corrections.ask_photos(db, member, issue_id, now)
+        done_key = "reports.ask_photos"
     else:
         await query.answer(context.t("common.stale_button"), show_alert=True)
         return
     card = result.card
-    if result.verdict not in (Fix.DONE, Fix.NEEDS_NOTE) or card is None:
+    if result.verdict not in (Fix.DONE, Fix.NEEDS_NOTE, Fix.NEEDS_PHOTOS) or card is None:
         await _refused(update, context, result)
         return
     await query.answer()
-    if action != "note":  # the card keeps its buttons; a used choice loses them
+    if action not in ("note", "ph"):  # the card keeps its buttons; a used choice loses them
         await drop_buttons(query)
     words: dict[str, object] = {
         "ref": card.issue.ref,

@@ -296,6 +296,9 @@ async def batal(update: Update, context: PoskoContext) -> None:
     if await corrections.cancel_note(db, member):
         await reply(update, context, "reports.note_dropped", ReplyKeyboardRemove())
         return
+    if await corrections.stop_photos(db, member):
+        await reply(update, context, "reports.photos_done", ReplyKeyboardRemove())
+        return
     cancelled = await filing.cancel(db, member)
     key = "report.cancelled" if cancelled else "report.nothing_to_cancel"
     await reply(update, context, key, ReplyKeyboardRemove())
@@ -387,6 +390,21 @@ def _media(message: Message) -> filing.Media | None:
     return filing.Media(file_id, kind, message.caption, message.media_group_id)
 
 
+async def _photo_added(
+    update: Update, context: PoskoContext, added: corrections.Added
+) -> None:
+    """A photo for an own open report (the 📷 step of /laporanku REF)."""
+    card = added.result.card
+    ref = card.issue.ref if card is not None else "-"
+    verdict = added.result.verdict
+    if verdict is corrections.Fix.DONE:
+        await reply(update, context, "reports.photo_appended", ref=ref, count=added.count)
+    elif verdict is corrections.Fix.FULL:
+        await reply(update, context, "reports.photos_full", ref=ref, count=added.count)
+    else:
+        await reply(update, context, "reports.photos_closed", ref=ref)
+
+
 async def photo(update: Update, context: PoskoContext) -> None:
     """A photo, video or document: attached to the report being written, else explained."""
     member = context.me()
@@ -394,6 +412,14 @@ async def photo(update: Update, context: PoskoContext) -> None:
     message = update.effective_message
     assert message is not None
     media = _media(message)
+    if media is not None:
+        added = await corrections.add_photo(
+            runtime.database, member, media.file_id, media.kind,
+            runtime.settings.reports.max_photos, runtime.clock.now(),
+        )  # fmt: skip
+        if added is not None:
+            await _photo_added(update, context, added)
+            return
     if media is None:
         draft = await filing.current(runtime.database, member)
         if draft is None:

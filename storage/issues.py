@@ -430,3 +430,18 @@ async def events(tx: Tx, issue_id: int) -> list[IssueEvent]:
         assert at is not None
         result.append(IssueEvent(at, row[1], row[2], row[3], row[4], row[5]))
     return result
+
+
+async def append_media(tx: Tx, issue_id: int, file_id: str, kind: str, limit: int) -> int | None:
+    """One more photo or video on an existing report, after the others; its new count, or
+    None when the report already holds ``limit``."""
+    count = int(
+        await tx.scalar("SELECT count(*) FROM issue_photos WHERE issue_id = ?", (issue_id,))
+    )
+    if count >= limit:
+        return None
+    await tx.execute(
+        "INSERT INTO issue_photos (issue_id, position, file_id, kind) VALUES (?, ?, ?, ?)",
+        (issue_id, count + 1, file_id, kind),
+    )
+    return count + 1

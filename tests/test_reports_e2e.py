@@ -274,11 +274,35 @@ async def test_corrections_need_a_new_report_of_ones_own(
     # accepted, it can still be added to (SPEC §8, the reporter's follow-up): a note only
     again = await budi.send("/laporanku KBJ-01/0001")
     assert "masih bisa menambah catatan" in (again.text or "")
-    assert [label for label, _ in budi.buttons(again)] == ["📝 Tambah catatan"]
+    assert [label for label, _ in budi.buttons(again)] == ["📝 Tambah catatan", "📷 Tambah foto"]
     await budi.press_and_reply(again, f"rf:{issue_id}:note")
     noted = await budi.send("Kotak datang 1 dari 3")
     assert "Catatan ditambahkan" in (noted.text or "")
     assert await query(db_path, "SELECT status FROM issues") == [("diterima",)]
+    # ... and photos: the 📷 step takes what he sends next, until /batal
+    again = await budi.send("/laporanku KBJ-01/0001")
+    asked = await budi.press_and_reply(again, f"rf:{issue_id}:ph")
+    assert "Mohon kirim foto atau video untuk laporan KBJ-01/0001" in (asked.text or "")
+    first = await budi.photo(file_id="follow-up-1")
+    assert "Foto ditambahkan ke laporan KBJ-01/0001 (1 foto)" in (first.text or "")
+    second = await budi.photo(file_id="follow-up-2")
+    assert "(2 foto)" in (second.text or "")
+    done = await budi.send("/batal")
+    assert "Selesai menambah foto" in (done.text or "")
+    stored = await query(db_path, "SELECT file_id FROM issue_photos ORDER BY position")
+    assert [row[0] for row in stored] == ["follow-up-1", "follow-up-2"]
+    # the lurah, who had the report, hears of each photo and gets the photo itself
+    photo_notes = await query(
+        db_path,
+        "SELECT chat_id, method FROM outbox WHERE ref_type = 'issue' AND chat_id = ?"
+        " AND (kind = 'issue_fix' AND json_extract(payload, '$.text') LIKE '📷%'"
+        " OR method = 'sendPhoto') ORDER BY id",
+        (LURAH.id,),
+    )
+    assert [method for _, method in photo_notes] == ["sendMessage", "sendPhoto"] * 2
+    # a photo after /batal is not added to the report any more
+    stray = await budi.photo(file_id="stray")
+    assert "Foto ditambahkan" not in (stray.text or "")
 
 
 # --- 4. supervisors: resolve straight from accepted, reopen with a reason -------------------

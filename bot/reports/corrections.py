@@ -14,7 +14,7 @@ from enum import Enum
 
 from bot.core.i18n import DEFAULT_LANGUAGE, label, t
 from bot.presence.checkin import PostWatch
-from bot.reports import desk
+from bot.reports import desk, evidence
 from bot.reports.forward_close import close_forwards
 from bot.watch.escalation import Level, levels_for
 from storage import audit, drafts, issues
@@ -25,6 +25,7 @@ from storage.outbox import Priority, enqueue
 from storage.records import SEVERITIES, Area, Member
 
 NOTE_DRAFT = "report_note"
+PHOTOS_DRAFT = "report_photos"
 MAX_NOTE = desk.MAX_NOTE
 CORRECTABLE_STATUS = "baru"
 FIX_KIND = "issue_fix"
@@ -41,6 +42,8 @@ class Fix(Enum):
     EMPTY = "empty"
     TOO_LONG = "too_long"
     CANCELLED = "cancelled"
+    NEEDS_PHOTOS = "needs_photos"  # the photo step is stored; photos sent now are added
+    FULL = "full"  # the report already holds max_photos
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,3 +247,68 @@ async def give_note(db: Database, member: Member, text: str, now: datetime) -> F
         await audit.record(tx, now, member.id, "issue_note", "issue", issue_id, ref=card.issue.ref)
         await _tell_supervisors(tx, card, "reports.notice_note", now, lambda _l: {"note": note})
         return FixResult(Fix.DONE, card)
+
+
+# --- more photos for an open report (SPEC §8, the reporter's follow-up) --------------------
+
+
+async def ask_photos(db: Database, member: Member, issue_id: int, now: datetime) -> FixResult:
+    """Store the photo step: photos (or videos) the reporter sends next go to the report."""
+    async with db.transaction() as tx:
+        card = await _own(tx, member, issue_id)
+        if card is None:
+            return FixResult(Fix.NOT_YOURS)
+        if not may_add_note(card):
+            return FixResult(Fix.NOT_NEW, card)
+        existing = await drafts.get(tx, member.id)
+        if existing is not None and existing.kind != PHOTOS_DRAFT:
+            return FixResult(Fix.BUSY, card)
+        await drafts.put(tx, member.id, PHOTOS_DRAFT, "photos", {"issue_id": issue_id}, now)
+        return FixResult(Fix.NEEDS_PHOTOS, card)
+
+
+@dataclass(frozen=True, slots=True)
+class Added:
+    result: FixResult
+    count: int = 0
+
+
+async def add_photo(
+    db: Database, member: Member, file_id: str, kind: str, limit: int, now: datetime
+) -> Added | None:
+    """A photo while the photo step is stored; None when no photos are awaited."""
+    async with db.transaction() as tx:
+        draft = await drafts.get(tx, member.id)
+        if draft is None or draft.kind != PHOTOS_DRAFT:
+            return None
+        card = await _own(tx, member, int(draft.data.get("issue_id", 0)))
+        if card is None:
+            await drafts.delete(tx, member.id)
+            return Added(FixResult(Fix.NOT_YOURS))
+        if not may_add_note(card):
+            await drafts.delete(tx, member.id)
+            return Added(FixResult(Fix.NOT_NEW, card))
+        count = await issues.append_media(tx, card.issue.id, file_id, kind, limit)
+        if count is None:
+            return Added(FixResult(Fix.FULL, card), limit)
+        await issues.add_note(tx, card.issue.id, member.id, f"📷 +1 ({count})", now)
+        await audit.record(tx, now, member.id, "issue_photo", "issue", card.issue.id)
+        await _tell_supervisors(
+            tx, card, "reports.notice_photo", now, lambda _l: {"count": str(count)}
+        )
+        # the photo itself follows the notice (by file_id, never downloaded)
+        for recipient in await issues.announced_to(tx, card.issue.id, desk.ANNOUNCE_KIND):
+            language = recipient.language or DEFAULT_LANGUAGE
+            await evidence.queue(
+                tx, recipient.chat_id, language, card, now,
+                topic_id=recipient.topic_id, items=[(file_id, kind)],
+            )  # fmt: skip
+        return Added(FixResult(Fix.DONE, card), count)
+
+
+async def stop_photos(db: Database, member: Member) -> bool:
+    async with db.transaction() as tx:
+        draft = await drafts.get(tx, member.id)
+        if draft is None or draft.kind != PHOTOS_DRAFT:
+            return False
+        return await drafts.delete(tx, member.id)
