@@ -11,7 +11,7 @@ from telegram.ext import ApplicationHandlerStop
 from bot.core.access import language_of
 from bot.core.logs import bind
 from bot.core.runtime import Runtime
-from bot.presence.registration import heard_from, recognise
+from bot.presence.registration import heard_from, note_app_language, recognise
 from handlers.common import PoskoContext, Room
 from handlers.menu import LIAISON_COMMANDS, liaison_only, set_menu
 from storage import areas
@@ -95,6 +95,9 @@ async def gate(update: Update, context: PoskoContext) -> None:
         member = await heard_from(runtime.database, member, runtime.clock.now())
         runtime.members.forget(user.id)
         log.info("member %s is reachable again", member.id)
+    if member is not None and client_language and member.client_language != client_language:
+        member = await note_app_language(runtime.database, member, client_language)
+        runtime.members.forget(user.id)
     context.member = member
     context.lang = language_of(member, client_language, runtime.settings.bot.default_language)
     if update.edited_message is not None and update.edited_message.location is None:

@@ -520,3 +520,15 @@ async def test_an_emergency_behind_an_unfinished_report_says_how_to_send_it(
     await sari.send("/batal")
     again = await sari.send("/darurat Banjir makin tinggi di TPS 3")
     assert "posko" in (again.text or "")  # now it asks which post, keeping the text
+
+
+async def test_the_app_language_is_remembered_for_messages_the_bot_sends_itself(
+    emu: FakeBotApi, db_path: Path, phone: Phones
+) -> None:
+    """A member with no language of their own whose Telegram is English: alerts, forwards
+    and circulars (sent later, not as a reply) follow the app's language too."""
+    english_budi = FakeUser(BUDI.id, "Budi", language_code="en")
+    reply = await phone(english_budi).send("/status")
+    assert "KBJ-01" in (reply.text or "")
+    rows = await query(db_path, "SELECT language, client_language FROM members WHERE ref = 'budi'")
+    assert rows == [(None, "en")]

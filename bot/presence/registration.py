@@ -195,6 +195,14 @@ async def heard_from(db: Database, member: Member, now: datetime) -> Member:
     return replace(member, unreachable=False)
 
 
+async def note_app_language(db: Database, member: Member, client_language: str) -> Member:
+    """The language the member's Telegram app reports, remembered: messages the bot sends
+    on its own (alerts, forwards, circulars) follow it when the member set none."""
+    async with db.transaction() as tx:
+        await members.note_client_language(tx, member.id, client_language)
+    return replace(member, client_language=client_language)
+
+
 class MemberCache:
     """Who is behind a Telegram id, remembered briefly: every update asks, few change.
 
