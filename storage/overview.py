@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from storage import issues
 from storage.db import Tx, from_db
 
 # Order of the list: what needs attention first, what is quiet last.
@@ -237,14 +238,11 @@ async def post_detail(tx: Tx, post_id: int, max_issues: int) -> PostDetail:
         f"{_ALERT_LINE} WHERE a.post_id = ? AND a.resolved_at IS NULL", (post_id,)
     )
     alert = None if alert_row is None else _alert_line(alert_row)
-    open_filter = "post_id = ? AND status IN ('baru', 'diterima', 'ditangani')"
-    open_issues = int(
-        await tx.scalar(f"SELECT count(*) FROM issues WHERE {open_filter}", (post_id,))
-    )
+    open_issues = await issues.open_count_for_post(tx, post_id)
     issue_rows = await tx.all(
-        f"SELECT ref, status, severity, category, created_at FROM issues WHERE {open_filter}"
-        " ORDER BY CASE severity WHEN 'darurat' THEN 0 WHEN 'tinggi' THEN 1"
-        " WHEN 'sedang' THEN 2 ELSE 3 END, created_at LIMIT ?",
+        "SELECT i.ref, i.status, i.severity, i.category, i.created_at FROM issues i"
+        " WHERE i.post_id = ? AND i.status IN ('baru', 'diterima', 'ditangani')"
+        f" ORDER BY {issues.SEVERITY_FIRST}, i.created_at LIMIT ?",
         (post_id, max_issues),
     )
     issue_lines = []
