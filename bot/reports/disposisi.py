@@ -20,7 +20,7 @@ from typing import Any
 from bot.core.access import Role, has_role
 from bot.core.clock import day_hhmm
 from bot.core.config import parse_duration
-from bot.core.i18n import DEFAULT_LANGUAGE, t
+from bot.core.i18n import t
 from bot.core.scope import covers, scope_area_ids
 from bot.reports import evidence
 from bot.reports.desk import (
@@ -29,6 +29,7 @@ from bot.reports.desk import (
     FORWARDABLE,
     accept_on_forward,
     card_text,
+    language_for,
     markup_json,
 )
 from bot.reports.forward_room import tell_groups
@@ -40,7 +41,6 @@ from storage.forwards import Forward
 from storage.issues import IssueCard
 from storage.outbox import Priority, enqueue
 from storage.records import Member
-from storage.watch import recipient_language
 
 PICK = FORWARD_CALLBACK
 """``fw:s:<issue_id>``: the ➡️ Teruskan button on a report card."""
@@ -93,10 +93,6 @@ class Result:
     options: list[tuple[Agency, bool]] = field(default_factory=list)
     """(agency, suggested for the report's category), suggested first."""
     origin: tuple[int, int] | None = None
-
-
-def _language(language: str | None, client_language: str | None = None) -> str:
-    return recipient_language(language, client_language) or DEFAULT_LANGUAGE
 
 
 # --- who ----------------------------------------------------------------------------------
@@ -314,7 +310,7 @@ async def _deliver_card(
     for liaison in liaisons:
         if liaison.telegram_id is None:
             continue
-        language = _language(liaison.language, liaison.client_language)
+        language = language_for(liaison.language, liaison.client_language)
         await enqueue(
             tx,
             liaison.telegram_id,
@@ -352,7 +348,7 @@ async def _tell(
         if chat_id is None or chat_id == actor.telegram_id or chat_id in told:
             continue
         told.add(chat_id)
-        language = _language(language_setting, client)
+        language = language_for(language_setting, client)
         text = t(
             language,
             f"disposisi.notice_{step}",
