@@ -76,22 +76,17 @@ async def enqueue(
         payload["reply_markup"] = reply_markup
     if extra:
         payload.update(extra)
-    tx.touched_outbox = True
-    return await tx.insert(
-        "INSERT INTO outbox (chat_id, topic_id, priority, kind, method, payload, ref_type, ref_id,"
-        " not_before, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            chat_id,
-            topic_id,
-            int(priority),
-            kind,
-            method,
-            json.dumps(payload, ensure_ascii=False),
-            ref_type,
-            ref_id,
-            to_db(now),
-            to_db(now),
-        ),
+    return await enqueue_call(
+        tx,
+        chat_id,
+        method,
+        payload,
+        now,
+        kind=kind,
+        priority=priority,
+        topic_id=topic_id,
+        ref_type=ref_type,
+        ref_id=ref_id,
     )
 
 
