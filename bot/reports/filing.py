@@ -162,17 +162,27 @@ async def _default_post(tx: Tx, member: Member) -> tuple[Post | None, list[Post]
 
 async def start(db: Database, member: Member, now: datetime) -> Outcome:
     async with db.transaction() as tx:
-        if await _note_pending(tx, member):
-            return Outcome(problem=Problem.NOTE_PENDING)
-        post, choices = await _default_post(tx, member)
-        if post is None and not choices:
-            return Outcome(problem=Problem.NO_POSTS)
-        if post is None:
-            draft = ReportDraft(Step.POST)
-        else:
-            draft = ReportDraft(Step.CATEGORY, post_id=post.id, post_code=post.code)
-        await _save(tx, member, draft, now)
-        return Outcome(draft=draft, choices=tuple(choices))
+        return await _begin(tx, member, now)
+
+
+async def _begin(
+    tx: Tx, member: Member, now: datetime, shape: Callable[[ReportDraft], None] | None = None
+) -> Outcome:
+    """A new draft: at the category when the post is clear, else asking for the post.
+    ``shape`` fills in what the one-shot already knows before it is saved."""
+    if await _note_pending(tx, member):
+        return Outcome(problem=Problem.NOTE_PENDING)
+    post, choices = await _default_post(tx, member)
+    if post is None and not choices:
+        return Outcome(problem=Problem.NO_POSTS)
+    if post is None:
+        draft = ReportDraft(Step.POST)
+    else:
+        draft = ReportDraft(Step.CATEGORY, post_id=post.id, post_code=post.code)
+    if shape is not None:
+        shape(draft)
+    await _save(tx, member, draft, now)
+    return Outcome(draft=draft, choices=tuple(choices))
 
 
 async def current(db: Database, member: Member) -> ReportDraft | None:
@@ -476,19 +486,12 @@ async def one_shot_without_category(
         return Outcome(problem=Problem.EMPTY)
     if len(cleaned) > max_text:
         return Outcome(problem=Problem.TOO_LONG)
-    async with db.transaction() as tx:
-        if await _note_pending(tx, member):
-            return Outcome(problem=Problem.NOTE_PENDING)
-        post, choices = await _default_post(tx, member)
-        if post is None and not choices:
-            return Outcome(problem=Problem.NO_POSTS)
-        if post is None:
-            draft = ReportDraft(Step.POST)
-        else:
-            draft = ReportDraft(Step.CATEGORY, post_id=post.id, post_code=post.code)
+
+    def one_shot_text(draft: ReportDraft) -> None:
         draft.text, draft.severity, draft.one_shot = cleaned, ONE_SHOT_SEVERITY, True
-        await _save(tx, member, draft, now)
-        return Outcome(draft=draft, choices=tuple(choices))
+
+    async with db.transaction() as tx:
+        return await _begin(tx, member, now, one_shot_text)
 
 
 async def mine(db: Database, member: Member, limit: int = 10) -> list[Issue]:
