@@ -82,6 +82,14 @@ class Tx:
         # Set by writers so that, after COMMIT, the sender and the watcher are woken.
         self.touched_outbox = False
         self.touched_deadlines = False
+        # Changes a live view should hear of (the command room's event stream), handed to
+        # Database.on_events only after COMMIT, so nobody hears of a change rolled back.
+        self.events: list[dict[str, Any]] = []
+
+    def publish(self, topic: str, **fields: Any) -> None:
+        """Announce a change (``topic`` such as "post", "alert", "issue", "forward",
+        "circular", "slot") to the in-process listeners once this transaction commits."""
+        self.events.append({"topic": topic, **fields})
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         """Run a statement; return the number of rows it changed."""
@@ -155,6 +163,7 @@ class Database:
         self.lock = asyncio.Lock()
         self.on_outbox: list[Callable[[], None]] = []
         self.on_deadlines: list[Callable[[], None]] = []
+        self.on_events: list[Callable[[list[dict[str, Any]]], None]] = []
 
     @classmethod
     async def open(cls, path: str | Path) -> Database:
@@ -258,6 +267,9 @@ class Database:
         if tx.touched_deadlines:
             for listener in self.on_deadlines:
                 listener()
+        if tx.events:
+            for on_events in self.on_events:
+                on_events(tx.events)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Tx]:
