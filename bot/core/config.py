@@ -233,6 +233,17 @@ class RecapSettings(BaseModel):
     time: dt_time = dt_time(21, 0)  # WIB: the daily recap goes to supervisors at this time
 
 
+class RosterSettings(BaseModel):
+    """Piket (SPEC §9)."""
+
+    model_config = {"extra": "forbid"}
+
+    remind_before: Duration = timedelta(minutes=30)  # personal reminder before a slot
+    late_after: Duration = timedelta(minutes=10)  # personal nudge when not checked in
+    swap_approval: bool = False  # a supervisor in scope approves every accepted swap
+    horizon_days: int = Field(default=14, ge=1, le=62)  # weekday rows expanded this far ahead
+
+
 class BotSettings(BaseModel):
     model_config = {"extra": "forbid"}
 
@@ -271,6 +282,7 @@ class Settings(BaseSettings):
     bot: BotSettings = Field(default_factory=BotSettings)
     recap: RecapSettings = Field(default_factory=RecapSettings)
     powers: PowersSettings = Field(default_factory=PowersSettings)
+    roster: RosterSettings = Field(default_factory=RosterSettings)
     secrets_dir: Path | None = None
 
     @classmethod

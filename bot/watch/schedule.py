@@ -481,3 +481,14 @@ class PostSchedules:
                 weekly = CLOSED
             schedule = self._cache[key] = Schedule(weekly, dated)
         return schedule
+
+
+def parse_days(text: str) -> frozenset[int]:
+    """Weekdays written as in hours and rosters ('mon-fri', 'sat,sun', 'sen-jum'); raises
+    :class:`HoursError` naming what was expected."""
+    return _parse_days(text.lower(), text)
+
+
+def format_days(days: frozenset[int]) -> str:
+    """The compact text of a set of weekdays ('mon-fri'; '' for every day)."""
+    return _format_days(days)[0]

@@ -1,0 +1,1 @@
+"""Piket (SPEC §9): rostered duty per post, its slots, attendance and swaps."""

@@ -1,0 +1,323 @@
+"""Roster (SPEC §9): weekday patterns, dated days, slots and their deadlines."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from storage.db import Row, Tx, from_db, to_db
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    id: int
+    post_id: int
+    member_id: int
+    start_at: datetime
+    end_at: datetime
+    arrived_at: datetime | None
+    left_at: datetime | None
+    reminded_at: datetime | None
+    nudged_at: datetime | None
+    outcome: str | None
+    late_minutes: int | None
+    next_due_at: datetime | None
+    due_kind: str | None
+    version: int
+    pattern_id: int | None = None
+
+
+_SLOT_COLUMNS = (
+    "id, post_id, member_id, start_at, end_at, arrived_at, left_at, reminded_at, nudged_at,"
+    " outcome, late_minutes, next_due_at, due_kind, version, pattern_id"
+)
+
+
+def _slot(row: Row) -> Slot:
+    return Slot(
+        id=row[0],
+        post_id=row[1],
+        member_id=row[2],
+        start_at=_moment(row[3]),
+        end_at=_moment(row[4]),
+        arrived_at=from_db(row[5]),
+        left_at=from_db(row[6]),
+        reminded_at=from_db(row[7]),
+        nudged_at=from_db(row[8]),
+        outcome=row[9],
+        late_minutes=row[10],
+        next_due_at=from_db(row[11]),
+        due_kind=row[12],
+        version=row[13],
+        pattern_id=row[14],
+    )
+
+
+def _moment(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def _marks(count: int) -> str:
+    return ",".join("?" * count)
+
+
+# --- the roster as imported -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PatternRow:
+    post_id: int
+    member_id: int
+    days: int
+    start_minute: int
+    end_minute: int
+
+
+async def replace_patterns(
+    tx: Tx,
+    post_ids: Sequence[int],
+    patterns: Sequence[PatternRow],
+    dated_days: Iterable[tuple[int, date]],
+) -> dict[tuple[int, int, int, int, int], int]:
+    """The weekday rows and dated days of ``post_ids`` become exactly these; returns each
+    pattern's id by (post, member, days, start, end)."""
+    for chunk in _chunks(post_ids):
+        marks = _marks(len(chunk))
+        await tx.execute(f"DELETE FROM roster_patterns WHERE post_id IN ({marks})", chunk)
+        await tx.execute(f"DELETE FROM roster_days WHERE post_id IN ({marks})", chunk)
+    await tx.executemany(
+        "INSERT INTO roster_patterns (post_id, member_id, days, start_minute, end_minute)"
+        " VALUES (?, ?, ?, ?, ?)",
+        [(p.post_id, p.member_id, p.days, p.start_minute, p.end_minute) for p in patterns],
+    )
+    await tx.executemany(
+        "INSERT INTO roster_days (post_id, day) VALUES (?, ?)",
+        [(post_id, day.isoformat()) for post_id, day in dated_days],
+    )
+    return await pattern_ids(tx, post_ids)
+
+
+async def pattern_ids(
+    tx: Tx, post_ids: Sequence[int] | None = None
+) -> dict[tuple[int, int, int, int, int], int]:
+    found: dict[tuple[int, int, int, int, int], int] = {}
+    sql = "SELECT id, post_id, member_id, days, start_minute, end_minute FROM roster_patterns"
+    if post_ids is None:
+        rows = await tx.all(sql)
+    else:
+        rows = []
+        for chunk in _chunks(post_ids):
+            rows += await tx.all(f"{sql} WHERE post_id IN ({_marks(len(chunk))})", chunk)
+    for row in rows:
+        found[(row[1], row[2], row[3], row[4], row[5])] = row[0]
+    return found
+
+
+async def all_patterns(tx: Tx) -> list[tuple[int, PatternRow]]:
+    rows = await tx.all(
+        "SELECT id, post_id, member_id, days, start_minute, end_minute FROM roster_patterns"
+    )
+    return [(row[0], PatternRow(row[1], row[2], row[3], row[4], row[5])) for row in rows]
+
+
+async def dated_days(tx: Tx, first: date, last: date) -> set[tuple[int, date]]:
+    rows = await tx.all(
+        "SELECT post_id, day FROM roster_days WHERE day BETWEEN ? AND ?",
+        (first.isoformat(), last.isoformat()),
+    )
+    return {(row[0], date.fromisoformat(row[1])) for row in rows}
+
+
+async def expanded_through(tx: Tx) -> date | None:
+    """The last WIB date whose weekday rows are already slots."""
+    text = await tx.scalar("SELECT through_day FROM roster_horizon WHERE id = 1")
+    return None if text is None else date.fromisoformat(text)
+
+
+async def set_expanded_through(tx: Tx, day: date) -> None:
+    await tx.execute(
+        "INSERT INTO roster_horizon (id, through_day) VALUES (1, ?)"
+        " ON CONFLICT (id) DO UPDATE SET through_day = excluded.through_day",
+        (day.isoformat(),),
+    )
+
+
+# --- slots ------------------------------------------------------------------------------
+
+NewSlot = tuple[int, int, datetime, datetime, int | None, datetime | None, str | None]
+"""(post_id, member_id, start_at, end_at, pattern_id, next_due_at, due_kind)"""
+
+
+async def insert_slots(tx: Tx, rows: Iterable[NewSlot]) -> None:
+    await tx.executemany(
+        "INSERT INTO slots (post_id, member_id, start_at, end_at, pattern_id, next_due_at,"
+        " due_kind) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            (post, member, to_db(start), to_db(end), pattern, to_db(due), kind)
+            for post, member, start, end, pattern, due, kind in rows
+        ),
+    )
+
+
+async def future_slot_keys(
+    tx: Tx, post_ids: Sequence[int], after: datetime
+) -> dict[tuple[int, int, str, str], int]:
+    """(post, member, start, end text) → id of the slots of ``post_ids`` not started by
+    ``after``: the part of the roster an import may still change."""
+    found: dict[tuple[int, int, str, str], int] = {}
+    for chunk in _chunks(post_ids):
+        rows = await tx.all(
+            "SELECT id, post_id, member_id, start_at, end_at FROM slots"
+            f" WHERE post_id IN ({_marks(len(chunk))}) AND start_at > ?",
+            (*chunk, to_db(after)),
+        )
+        for row in rows:
+            found[(row[1], row[2], row[3], row[4])] = row[0]
+    return found
+
+
+async def delete_slots(tx: Tx, slot_ids: Sequence[int]) -> None:
+    for chunk in _chunks(slot_ids):
+        await tx.execute(f"DELETE FROM slots WHERE id IN ({_marks(len(chunk))})", chunk)
+
+
+async def by_id(tx: Tx, slot_id: int) -> Slot | None:
+    row = await tx.one(f"SELECT {_SLOT_COLUMNS} FROM slots WHERE id = ?", (slot_id,))
+    return None if row is None else _slot(row)
+
+
+async def due(tx: Tx, now: datetime, limit: int) -> list[Slot]:
+    rows = await tx.all(
+        f"SELECT {_SLOT_COLUMNS} FROM slots WHERE next_due_at IS NOT NULL AND next_due_at <= ?"
+        " ORDER BY next_due_at LIMIT ?",
+        (to_db(now), limit),
+    )
+    return [_slot(row) for row in rows]
+
+
+async def next_due(tx: Tx) -> datetime | None:
+    return from_db(
+        await tx.scalar("SELECT min(next_due_at) FROM slots WHERE next_due_at IS NOT NULL")
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SlotStep:
+    """A slot's walk advanced by the watcher (compare-and-swap on ``version``)."""
+
+    slot_id: int
+    version: int
+    next_due_at: datetime | None
+    due_kind: str | None
+    reminded_at: datetime | None
+    nudged_at: datetime | None
+    arrived_at: datetime | None
+    outcome: str | None
+    late_minutes: int | None
+
+
+async def save_steps(tx: Tx, steps: Sequence[SlotStep]) -> int:
+    """Apply the steps whose slot is unchanged since read; returns how many applied."""
+    changed = 0
+    for step in steps:
+        changed += await tx.execute(
+            "UPDATE slots SET next_due_at = ?, due_kind = ?, reminded_at = ?, nudged_at = ?,"
+            " arrived_at = ?, outcome = ?, late_minutes = ?, version = version + 1"
+            " WHERE id = ? AND version = ?",
+            (
+                to_db(step.next_due_at),
+                step.due_kind,
+                to_db(step.reminded_at),
+                to_db(step.nudged_at),
+                to_db(step.arrived_at),
+                step.outcome,
+                step.late_minutes,
+                step.slot_id,
+                step.version,
+            ),
+        )
+    return changed
+
+
+async def active(
+    tx: Tx, post_ids: Sequence[int], now: datetime, longest_hours: int = 24
+) -> dict[int, list[Slot]]:
+    """The slots of ``post_ids`` running at ``now``. A slot lasts under a day, so only
+    slots started in the last day are read (an index range per post)."""
+    found: dict[int, list[Slot]] = {}
+    if not post_ids:
+        return found
+    moment = to_db(now)
+    since = to_db(now - _hours(longest_hours))
+    for chunk in _chunks(post_ids):
+        rows = await tx.all(
+            f"SELECT {_SLOT_COLUMNS} FROM slots WHERE post_id IN ({_marks(len(chunk))})"
+            " AND start_at > ? AND start_at <= ? AND end_at > ?",
+            (*chunk, since, moment, moment),
+        )
+        for row in rows:
+            slot = _slot(row)
+            found.setdefault(slot.post_id, []).append(slot)
+    return found
+
+
+async def of_post(tx: Tx, post_id: int, start: datetime, end: datetime) -> list[Slot]:
+    """The slots of a post starting in [start, end), in order."""
+    rows = await tx.all(
+        f"SELECT {_SLOT_COLUMNS} FROM slots WHERE post_id = ? AND start_at >= ? AND start_at < ?"
+        " ORDER BY start_at, id",
+        (post_id, to_db(start), to_db(end)),
+    )
+    return [_slot(row) for row in rows]
+
+
+async def of_member(tx: Tx, member_id: int, start: datetime, end: datetime) -> list[Slot]:
+    """The member's slots overlapping [start, end), in order."""
+    rows = await tx.all(
+        f"SELECT {_SLOT_COLUMNS} FROM slots WHERE member_id = ? AND start_at < ?"
+        " AND end_at > ? AND start_at > ? ORDER BY start_at, id",
+        (member_id, to_db(end), to_db(start), to_db(start - _hours(24))),
+    )
+    return [_slot(row) for row in rows]
+
+
+async def record_arrival(tx: Tx, slot_id: int, at: datetime) -> bool:
+    """The first check-in that counts toward the slot; a return after leaving early
+    clears the departure."""
+    return (
+        await tx.execute(
+            "UPDATE slots SET arrived_at = coalesce(arrived_at, ?), left_at = NULL,"
+            " version = version + 1 WHERE id = ?",
+            (to_db(at), slot_id),
+        )
+        > 0
+    )
+
+
+async def record_departure(tx: Tx, slot_id: int, at: datetime) -> None:
+    await tx.execute(
+        "UPDATE slots SET left_at = ?, version = version + 1 WHERE id = ? AND end_at > ?",
+        (to_db(at), slot_id, to_db(at)),
+    )
+
+
+async def set_holder(tx: Tx, slot_id: int, version: int, member_id: int) -> bool:
+    """The slot changes hands (a swap): compare-and-swap so a racing step is retried."""
+    return (
+        await tx.execute(
+            "UPDATE slots SET member_id = ?, reminded_at = NULL, version = version + 1"
+            " WHERE id = ? AND version = ?",
+            (member_id, slot_id, version),
+        )
+        > 0
+    )
+
+
+def _hours(count: int) -> timedelta:
+    return timedelta(hours=count)
+
+
+def _chunks(values: Sequence[int], size: int = 500) -> Iterable[Sequence[int]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
