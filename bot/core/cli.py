@@ -48,8 +48,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="the code moves an already registered member to the account that uses it",
     )
-    exp = with_config(commands.add_parser("export", help="shifts, issues or alerts to CSV/XLSX"))
-    exp.add_argument("kind", help="shifts, issues or alerts")
+    exp = with_config(
+        commands.add_parser(
+            "export", help="shifts, issues, alerts, roster or attendance to CSV/XLSX"
+        )
+    )
+    exp.add_argument("kind", help="shifts, issues, alerts, roster or attendance")
     exp.add_argument("--since", help="first day, YYYY-MM-DD (WIB, from 00:00)")
     exp.add_argument("--until", help="last day, YYYY-MM-DD (WIB, until 23:59:59)")
     exp.add_argument("--format", dest="fmt", help="csv or xlsx (default: from the -o suffix)")
