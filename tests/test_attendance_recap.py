@@ -112,7 +112,9 @@ async def seed_kembangan(tx: Tx) -> None:
     await members.upsert(
         tx,
         [
-            MemberRow("rudi", "Rudi Hartono", None, None, ("officer",), ("KBG-01",), (), 1010, None),  # noqa: E501
+            MemberRow(
+                "rudi", "Rudi Hartono", None, None, ("officer",), ("KBG-01",), (), 1010, None
+            ),
             MemberRow(
                 "camat_kbg", "Camat Kembangan", None, None, ("supervisor",), (), ("31.73.02",),
                 CAMAT_KBG.id, None,
