@@ -185,7 +185,13 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
             return _export_zip(args, settings, kind, period)
         fmt = format_for(args.output, args.fmt)
         rows = export(
-            settings.storage.path, kind, period, fmt, args.output, settings.bot.default_language
+            settings.storage.path,
+            kind,
+            period,
+            fmt,
+            args.output,
+            settings.bot.default_language,
+            now=SystemClock().now(),  # running slots are judged as of now (attendance)
         )
     except ExportError as exc:
         print(f"posko: {exc}", file=sys.stderr)
