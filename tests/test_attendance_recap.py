@@ -136,7 +136,7 @@ async def seed_slots(tx: Tx) -> None:
     await add_slot(tx, "KBJ-01", "budi", at(20), at(23))
     await add_slot(tx, "KBJ-02", "sari", at(8), at(12), outcome="tidak_hadir")
     late_write = await add_slot(tx, "KBJ-02", "sari", at(12), at(16), outcome="tidak_hadir")
-    assert await store.record_arrival(tx, late_write, at(16, 30))
+    assert not await store.record_arrival(tx, late_write, at(16, 30))  # ended: history
     await add_slot(tx, "KBG-01", "rudi", at(9), at(17), arrived=at(8, 50), outcome="hadir")
     await add_slot(tx, "KBJ-01", "budi", at(8, day=23), at(16, day=23), outcome="tidak_hadir")
 
