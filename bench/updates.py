@@ -729,11 +729,12 @@ def inbox_figures(without: list[dict[str, Any]], with_: list[dict[str, Any]]) ->
         "updates_per_s_no_inbox": off,
         "inbox_overhead": round(on / off, 3) if off else None,
     }
-    both = sorted(
-        {s["rate"] for s in without if s["passed"]} & {s["rate"] for s in with_ if s["passed"]}
-    )
+    # The highest rate both passed, else (a machine too busy to pass any) the highest both ran.
+    passed = {s["rate"] for s in without if s["passed"]} & {s["rate"] for s in with_ if s["passed"]}
+    both = sorted(passed or {s["rate"] for s in without} & {s["rate"] for s in with_})
     if both:
         rate = both[-1]
+        figures["inbox_cpu_rate"] = rate
         cpu_off = next(s["cpu_ms_per_update"] for s in without if s["rate"] == rate)
         cpu_on = next(s["cpu_ms_per_update"] for s in with_ if s["rate"] == rate)
         figures["inbox_cpu_ratio"] = round(cpu_off / cpu_on, 3) if cpu_on else None
