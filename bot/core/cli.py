@@ -38,10 +38,14 @@ def _parser() -> argparse.ArgumentParser:
     backup.add_argument("target", type=Path)
     imp = with_config(
         commands.add_parser(
-            "import", help="upsert areas, posts, members, agencies or the roster from CSV"
+            "import",
+            help="upsert areas, posts, members, agencies or the roster from CSV, or area"
+            " boundaries from GeoJSON",
         )
     )
-    imp.add_argument("kind", choices=["areas", "posts", "members", "agencies", "roster"])
+    imp.add_argument(
+        "kind", choices=["areas", "posts", "members", "agencies", "roster", "boundaries"]
+    )
     imp.add_argument("file", type=Path)
     inv = with_config(commands.add_parser("invite", help="create an invite code for a member"))
     inv.add_argument("ref", help="the member's ref")
@@ -133,6 +137,8 @@ async def _import(db: object, kind: str, path: Path, settings: Settings) -> int:
     from storage.db import Database
 
     assert isinstance(db, Database)
+    if kind == "boundaries":
+        return await _import_boundaries(db, path)
     try:
         summary = await import_csv(
             db,
@@ -148,6 +154,21 @@ async def _import(db: object, kind: str, path: Path, settings: Settings) -> int:
         print(f"{path.name}: {summary.created} slots added, {summary.updated} kept")
     else:
         print(f"{path.name}: {summary.created} created, {summary.updated} updated")
+    return 0
+
+
+async def _import_boundaries(db: object, path: Path) -> int:
+    from bot.exchange.boundary_file import import_boundaries
+    from bot.exchange.csv_file import ImportFailed
+    from storage.db import Database
+
+    assert isinstance(db, Database)
+    try:
+        summary = await import_boundaries(db, path, SystemClock().now())
+    except ImportFailed as exc:
+        print(f"posko: import refused, nothing was written:\n{exc}", file=sys.stderr)
+        return EXIT_DATA
+    print(f"{path.name}: {summary.created} outlines created, {summary.updated} updated")
     return 0
 
 

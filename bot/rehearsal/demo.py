@@ -21,9 +21,10 @@ from typing import Any, TextIO
 from bot.core.app import PoskoApp, build_application, running
 from bot.core.clock import SystemClock, wib
 from bot.core.config import Settings, load_settings
+from bot.exchange.boundary_file import check as check_boundaries
 from bot.rehearsal import disposisi_scene
 from bot.rehearsal.emulator import FakeBotApi, FakeUser, Sent
-from storage import agencies, areas, health, members, posts
+from storage import agencies, areas, boundaries, health, members, posts
 from storage.areas import AreaRow
 from storage.db import Database
 from storage.members import MemberRow
@@ -104,6 +105,9 @@ PEOPLE = [
     ),
 ]  # fmt: skip
 BY_REF = {person.ref: person for person in PEOPLE}
+# Rough outlines of the demo's kecamatan and kelurahan, so /peta in the demo draws them;
+# the same file shows the format of `posko import boundaries`.
+BOUNDARIES_FILE = Path(__file__).with_name("demo_boundaries.geojson")
 POST_SPOTS = {post.code: (post.latitude or 0.0, post.longitude or 0.0) for post in CITY_POSTS}
 
 
@@ -219,6 +223,9 @@ async def seed(db_path: Path) -> None:
         ]
         async with db.transaction() as tx:
             await areas.upsert(tx, CITY_AREAS, now)
+            known = {row.code for row in CITY_AREAS}
+            outlines = check_boundaries(BOUNDARIES_FILE.read_bytes(), BOUNDARIES_FILE.name, known)
+            await boundaries.upsert(tx, outlines, now)
             await posts.upsert(tx, CITY_POSTS, now)
             await agencies.upsert(tx, disposisi_scene.AGENCIES, now)
             await members.upsert(tx, rows, now)
