@@ -271,11 +271,14 @@ class Database:
             pause = min(pause * 2, 0.1)
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Tx]:
+    async def transaction(self, *, bookkeeping: bool = False) -> AsyncIterator[Tx]:
+        """A write transaction. ``bookkeeping`` marks one that only notes something about
+        the sender (reachable again, app language) before the update's own work: it does
+        not carry the update's done mark, which must commit with the handler's effects."""
         async with self.lock:
             await self._begin("BEGIN IMMEDIATE")
             tx = Tx(self._sync)
-            handled = handled_update.get()
+            handled = None if bookkeeping else handled_update.get()
             if handled is not None and handled.done:
                 handled = None
             try:

@@ -116,6 +116,9 @@ async def test_first_write_transaction_of_an_update_marks_it_done(tmp_path: Path
         assert not handled.done and await _rows(db) == [(1, "pending", None), (2, "pending", None)]
         async with db.read():
             pass  # a read marks nothing
+        async with db.transaction(bookkeeping=True) as tx:
+            await tx.execute("UPDATE inbox SET chat_id = 97 WHERE update_id = 2")
+        assert not handled.done  # noting the sender's language is not the update's work
         async with db.transaction() as tx:
             await tx.execute("UPDATE inbox SET chat_id = 99 WHERE update_id = 2")
         assert handled.done
