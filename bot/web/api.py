@@ -47,7 +47,7 @@ LIAISON_STEPS = {"accept": disposisi.ACCEPT}
 """Liaison steps the API takes; the ones that need a note stay in the chat for now."""
 
 
-def fail(status: int, error: str, **extra: Any) -> web.HTTPException:
+def fail(code: int, error: str, /, **extra: Any) -> web.HTTPException:
     body = json.dumps({"error": error, **extra})
     kinds: dict[int, type[web.HTTPException]] = {
         400: web.HTTPBadRequest,
@@ -57,7 +57,7 @@ def fail(status: int, error: str, **extra: Any) -> web.HTTPException:
         409: web.HTTPConflict,
         413: web.HTTPRequestEntityTooLarge,
     }
-    kind = kinds[status]
+    kind = kinds[code]
     if kind is web.HTTPRequestEntityTooLarge:
         return web.HTTPRequestEntityTooLarge(
             MAX_BODY, 0, text=body, content_type="application/json"
