@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 RING_SIZE = 2048
-QUEUE_SIZE = 256
+QUEUE_SIZE = 1024
 RELOAD = "reload"
 
 

@@ -28,6 +28,23 @@ def frame(event: Event) -> bytes:
 
 
 RELOAD_FRAME = f"event: {RELOAD}\ndata: {{}}\n\n".encode()
+BATCH = 1024
+LINGER = 0.1
+
+
+def _frames(batch: list[Event | str | None]) -> tuple[bytes, bool]:
+    """The bytes of a batch of queue items, and whether the stream ends after them
+    (None: the server stops; "reload": the subscriber was dropped)."""
+    parts: list[bytes] = []
+    for item in batch:
+        if item is None:
+            return b"".join(parts), True
+        if item == RELOAD:
+            parts.append(RELOAD_FRAME)
+            return b"".join(parts), True
+        assert isinstance(item, Event)
+        parts.append(frame(item))
+    return b"".join(parts), False
 
 
 async def events(request: web.Request) -> web.StreamResponse:
@@ -47,22 +64,27 @@ async def events(request: web.Request) -> web.StreamResponse:
         await response.write(f"retry: {RETRY_MS}\n: posko\n\n".encode())
         if missed is None:
             await response.write(RELOAD_FRAME)
-        else:
-            for event in missed:
-                await response.write(frame(event))
+        elif missed:
+            await response.write(b"".join(frame(event) for event in missed))
         while True:
             try:
                 item = await asyncio.wait_for(subscriber.queue.get(), HEARTBEAT)
             except TimeoutError:
                 await response.write(b": ping\n\n")
                 continue
-            if item is None:
+            # Linger a moment and send whatever came meanwhile in one write: woken once per
+            # event, 200 screens would cost the bot's loop 200 turns for every change.
+            # (Changes must show within 2 s; this adds at most LINGER.)
+            if item is not None and item != RELOAD:
+                await asyncio.sleep(LINGER)
+            batch = [item]
+            while len(batch) < BATCH and not subscriber.queue.empty():
+                batch.append(subscriber.queue.get_nowait())
+            chunk, end = _frames(batch)
+            if chunk:
+                await response.write(chunk)
+            if end:
                 break
-            if item == RELOAD:
-                await response.write(RELOAD_FRAME)
-                break
-            assert isinstance(item, Event)
-            await response.write(frame(item))
     except ConnectionResetError:
         return response  # the page went away
     finally:
