@@ -21,6 +21,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 from bot.core.access import Role
 from bot.core.clock import day_hhmm, hhmm, wib
 from bot.core.scope import covers, own_area_ids
+from bot.watch.alerts import may_take
 from bot.watch.texts import TAKE_PREFIX
 from handlers.common import (
     PoskoContext,
@@ -173,13 +174,7 @@ async def _alerts(context: PoskoContext) -> tuple[str, InlineKeyboardMarkup | No
 
 
 def _takeable(line: AlertLine, member_id: int, scope: set[int] | None) -> bool:
-    """Untaken; or taken by someone else, not recovered, and climbed to a level this
-    member covers (the take-over the alert message itself offers)."""
-    if line.taken_by is None:
-        return True
-    if not line.climbed_past_taker or line.taker_id == member_id:
-        return False
-    return line.step_area_id is not None and covers(scope, line.step_area_id)
+    return may_take(line, member_id, scope)
 
 
 def _alert_line(context: PoskoContext, line: AlertLine, now: datetime) -> str:

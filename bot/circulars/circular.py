@@ -342,6 +342,7 @@ async def confirm(
         await audit.record(
             tx, now, author.id, "confirm", "circular", circular_id, recipients=figures.total
         )
+        tx.publish("circular", id=circular_id, author_id=author.id, action="sent")
     return Confirm(ConfirmStatus.SENT, circular, figures)
 
 
@@ -390,8 +391,12 @@ async def mark_read(
 ) -> ReadOutcome | None:
     """Record a read receipt once; None when there is no such circular."""
     async with db.transaction() as tx:
-        if await store.by_id(tx, circular_id) is None:
+        found = await store.by_id(tx, circular_id)
+        if found is None:
             return None
-        return await store.mark_read(tx, circular_id, member.id, now)
+        outcome = await store.mark_read(tx, circular_id, member.id, now)
+        if outcome is ReadOutcome.READ:
+            tx.publish("circular", id=circular_id, author_id=found.author_id, action="read")
+        return outcome
 
 

@@ -41,10 +41,12 @@ from bot.delivery.sender import Sender
 from bot.watch.runner import WatchRunner
 from bot.watch.texts import CALL_PREFIX, TAKE_PREFIX
 from bot.watch.watcher import Watcher
+from bot.web.server import WebServer
 from handlers import (
     admin,
     alerts,
     circulars,
+    dashboard,
     disposisi,
     fallback,
     hours,
@@ -127,6 +129,7 @@ def build_application(settings: Settings, clock: Clock | None = None) -> PoskoAp
     export_handlers.register(app)
     people.register(app)
     hours.register(app)
+    dashboard.register(app)
     app.add_error_handler(_on_error)
     return app
 
@@ -252,6 +255,10 @@ async def _on_start(app: PoskoApp) -> None:
         server = HealthServer(runtime, runtime.metrics, http.listen, http.port)
         await server.start()
         app.bot_data["health_server"] = server
+    if runtime.settings.web.port is not None:
+        room = WebServer(runtime)
+        await room.start()
+        runtime.web = room
     language = runtime.settings.bot.default_language
     try:
         await app.bot.set_my_commands(
@@ -264,6 +271,9 @@ async def _on_start(app: PoskoApp) -> None:
 
 async def _on_stop(app: PoskoApp) -> None:
     runtime: Runtime = app.bot_data["runtime"]
+    if isinstance(runtime.web, WebServer):
+        await runtime.web.stop()
+        runtime.web = None
     server = app.bot_data.pop("health_server", None)
     if isinstance(server, HealthServer):
         await server.stop()

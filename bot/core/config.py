@@ -230,6 +230,39 @@ class HttpSettings(BaseModel):
     listen: str = "127.0.0.1"
 
 
+class WebSettings(BaseModel):
+    """The command room (SPEC §10): pages and ``/api/`` served from the bot process."""
+
+    model_config = {"extra": "forbid"}
+
+    port: int | None = None  # None: the command room is off
+    listen: str = "127.0.0.1"
+    # The https address the pages are reached at (Mini App button, login and wall links).
+    public_url: str | None = None
+    # A map tile URL template ("https://tile.example.org/{z}/{x}/{y}.png"); empty: no basemap.
+    tiles: str = ""
+    tiles_attribution: str = ""
+    session_ttl: Duration = timedelta(hours=12)
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("expected an http(s):// address, e.g. 'https://posko.example.go.id'")
+        return value.rstrip("/")
+
+    @field_validator("tiles")
+    @classmethod
+    def _tile_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if value and (parts.scheme not in ("http", "https") or not parts.hostname):
+            raise ValueError("expected an https:// tile URL template with {z}/{x}/{y}")
+        return value
+
+
 class RecapSettings(BaseModel):
     model_config = {"extra": "forbid"}
 
@@ -282,6 +315,7 @@ class Settings(BaseSettings):
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
     bot: BotSettings = Field(default_factory=BotSettings)
     recap: RecapSettings = Field(default_factory=RecapSettings)
     powers: PowersSettings = Field(default_factory=PowersSettings)

@@ -10,6 +10,7 @@ from typing import Protocol
 
 from bot.presence import geo
 from storage import drafts, posts, shifts
+from storage import web as web_store
 from storage.db import Database, Tx
 from storage.records import Member, Post, Shift
 
@@ -25,9 +26,12 @@ class PostWatch(Protocol):
 
 
 async def touched(tx: Tx, watch: PostWatch | None, post_ids: Sequence[int], now: datetime) -> None:
+    """The posts' facts changed (presence, a signal, a take): re-decide them, and tell the
+    command room the state that led to (after the re-decision, so it is the new one)."""
     if watch is not None and post_ids:
         await watch.refresh(tx, post_ids, now)
         tx.touched_deadlines = True
+    await web_store.publish_posts(tx, post_ids, "update")
 
 
 CHECKIN_DRAFT = "checkin"

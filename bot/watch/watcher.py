@@ -368,6 +368,12 @@ class Watcher:
         changed = await store.save_posts(tx, updates, now)
         if changed != len(updates):
             raise ConcurrentChange
+        for (post, _, _), update in zip(decisions, updates, strict=True):
+            if update.state_changed:
+                tx.publish(
+                    "post", id=post.id, post=post.code, area_id=post.area_id,
+                    state=update.state, reason="watch",
+                )  # fmt: skip
         if outgoing.rows:
             await store.outbox_many(tx, outgoing.rows, now)
             tx.touched_outbox = True
@@ -472,6 +478,10 @@ class Watcher:
         for post, kind, levels, _ in plans:
             alert_id = ids[post.id]
             log.info("alert opened post=%s kind=%s alert=%s", post.code, kind, alert_id)
+            tx.publish(
+                "alert", id=alert_id, post=post.code, area_id=post.area_id, kind=kind,
+                action="opened",
+            )  # fmt: skip
             if not levels:
                 log.warning(
                     "alert on %s has nobody to go to (no supervisors, no admins)", post.code
@@ -541,6 +551,10 @@ class Watcher:
             )
             result[post.id] = due
             level = levels[target]
+            tx.publish(
+                "alert", id=alert.id, post=post.code, area_id=post.area_id, kind=alert.kind,
+                action="escalated" if climbed else "repeated", step=alert.step + 1,
+            )  # fmt: skip
             texts: dict[tuple[str, bool], str] = {}
             lead_key = "alert.lead_escalated" if climbed else "alert.lead_repeat"
             since = post.last_signal_at if alert.kind == "silent" else post.short_since
@@ -589,6 +603,10 @@ class Watcher:
         for post, _, _, reason, _ in items:
             alert = alerts[post.id]
             log.info("alert resolved post=%s alert=%s reason=%s", post.code, alert.id, reason)
+            tx.publish(
+                "alert", id=alert.id, post=post.code, area_id=post.area_id, kind=alert.kind,
+                action="resolved", reason=reason,
+            )  # fmt: skip
             # Only a signal or check-ins mean the post recovered; the rest end the alert.
             key = {
                 "signal": "alert.recovered",
