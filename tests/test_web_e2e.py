@@ -4,6 +4,7 @@ view, the live event stream, and actions that tell the chat like the buttons do.
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 
@@ -365,4 +366,46 @@ async def test_other_endpoints_need_a_session_and_answer(
                 assert body == {"circulars": []}
         finally:
             await anonymous.close()
+            await admin.close()
+
+
+async def test_boundaries_follow_the_viewers_scope(
+    emu: FakeBotApi, start_bot: AppFactory, db_path: Path, tmp_path: Path
+) -> None:
+    from bot.exchange.boundary_file import import_boundaries
+    from storage.db import Database
+
+    def square(code: str, lon: float, lat: float) -> dict[str, object]:
+        ring = [[lon, lat], [lon + 0.01, lat], [lon + 0.01, lat + 0.01], [lon, lat + 0.01]]
+        ring.append(ring[0])
+        return {
+            "type": "Feature",
+            "properties": {"code": code},
+            "geometry": {"type": "Polygon", "coordinates": [ring]},
+        }
+
+    file = tmp_path / "batas.geojson"
+    features = [
+        square("31.73.01.1001", 106.82, -6.18),
+        square("31.73.01.1002", 106.77, -6.21),
+    ]
+    file.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    db = await Database.open(db_path)
+    try:
+        await import_boundaries(db, file, T0)
+    finally:
+        await db.close()
+    async with start_bot(web=WEB) as app:
+        lurah = await signed_in(emu, app, LURAH)
+        admin = await signed_in(emu, app, ADMIN)
+        try:
+            mine = await lurah.json("/api/boundaries")
+            everything = await admin.json("/api/boundaries")
+            assert [f["properties"]["code"] for f in mine["features"]] == ["31.73.01.1001"]
+            assert {f["properties"]["code"] for f in everything["features"]} == {
+                "31.73.01.1001",
+                "31.73.01.1002",
+            }
+        finally:
+            await lurah.close()
             await admin.close()

@@ -23,6 +23,7 @@ from bot.core.access import Role, has_role
 from bot.core.clock import wib
 from bot.core.runtime import Runtime
 from bot.core.scope import covers, own_area_ids, scope_area_ids
+from bot.insight.boundaries import feature_collection
 from bot.insight.recap import load as load_recap
 from bot.reports import desk, disposisi
 from bot.watch import alerts
@@ -627,10 +628,13 @@ def _figures(figures: circulars_store.Figures) -> dict[str, int]:
 
 
 async def boundaries(request: web.Request) -> web.Response:
-    await viewer(request)
-    # Area boundaries come with `posko import boundaries` (another change); until then the
-    # map draws posts only.
-    return ok({"type": "FeatureCollection", "features": []})
+    """The outlines of the areas the viewer sees (`posko import boundaries`); none for a
+    liaison, whose page has no map."""
+    found = await reach(request)
+    if not found.sees_posts:
+        return ok({"type": "FeatureCollection", "features": []})
+    async with request.app[RUNTIME].database.read() as tx:
+        return ok(await feature_collection(tx, found.scope))
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
