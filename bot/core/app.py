@@ -54,6 +54,7 @@ from handlers import (
     presence,
     recap,
     reports,
+    roster,
     supervision,
 )
 from handlers import export as export_handlers
@@ -114,6 +115,7 @@ def build_application(settings: Settings, clock: Clock | None = None) -> PoskoAp
     export_handlers.register(app)
     people.register(app)
     hours.register(app)
+    roster.register(app)
     app.add_error_handler(_on_error)
     return app
 
