@@ -167,7 +167,7 @@ async def test_with_approval_the_lurah_decides(db: Database) -> None:
                                  approval_required=True, remind_before=REMIND)  # fmt: skip
     assert approved.outcome is Outcome.DONE
     assert await holder(db, slot_id) == sari.id
-    told = {row[0] for row in (await outbox(db))[len(sent):]}
+    told = {row[0] for row in (await outbox(db))[len(sent) :]}
     assert told == {1001, 1002}
 
 
