@@ -219,8 +219,9 @@ async def request(
             ref_type="swap",
             ref_id=swap_id,
         )
+        # The lapse at the slot's start needs no wake-up here: the runner reads the soonest
+        # open swap in next_deadline after every pass, at most [watch] max_sleep apart.
         tx.touched_outbox = True
-        tx.touched_deadlines = True  # the swap lapses at the slot's start
     text = t(
         language, "roster.swap_sent", slot=slot_text(language, slot, post), name=colleague.name
     )
