@@ -17,8 +17,9 @@ import asyncio
 import logging
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from functools import lru_cache
 from importlib import resources
@@ -114,6 +115,27 @@ class Tx:
     async def scalar(self, sql: str, params: Params = ()) -> Any:
         row = await self.one(sql, params)
         return None if row is None else row[0]
+
+
+class HandledUpdate:
+    """The Telegram update the current task is handling (the durable inbox, SPEC §11).
+
+    ``Database.transaction()`` runs ``record`` (storage.inbox.mark_done) inside the first
+    write transaction of the update, so its effects and its being done commit together:
+    a crash before that COMMIT leaves it pending (replayed), a crash after leaves it done
+    (never processed again). One object is shared by every task the handler starts, so
+    only the first transaction to commit carries the mark.
+    """
+
+    __slots__ = ("done", "record", "update_id")
+
+    def __init__(self, update_id: int, record: Callable[[Tx, int], Awaitable[object]]) -> None:
+        self.update_id = update_id
+        self.record = record
+        self.done = False
+
+
+handled_update: ContextVar[HandledUpdate | None] = ContextVar("handled_update", default=None)
 
 
 class ThreadTx(Tx):
@@ -253,13 +275,20 @@ class Database:
         async with self.lock:
             await self._begin("BEGIN IMMEDIATE")
             tx = Tx(self._sync)
+            handled = handled_update.get()
+            if handled is not None and handled.done:
+                handled = None
             try:
+                if handled is not None:
+                    await handled.record(tx, handled.update_id)
                 yield tx
             except BaseException:
                 self._sync.execute("ROLLBACK")
                 raise
             else:
                 self._sync.execute("COMMIT")
+                if handled is not None:
+                    handled.done = True
         # Only after COMMIT: a woken sender must find the rows it is told about.
         if tx.touched_outbox:
             for listener in self.on_outbox:

@@ -284,12 +284,12 @@ async def of_member(tx: Tx, member_id: int, start: datetime, end: datetime) -> l
 
 async def record_arrival(tx: Tx, slot_id: int, at: datetime) -> bool:
     """The first check-in that counts toward the slot; a return after leaving early
-    clears the departure."""
+    clears the departure. An ended slot is history and is left as it was."""
     return (
         await tx.execute(
             "UPDATE slots SET arrived_at = coalesce(arrived_at, ?), left_at = NULL,"
-            " version = version + 1 WHERE id = ?",
-            (to_db(at), slot_id),
+            " version = version + 1 WHERE id = ? AND end_at > ?",
+            (to_db(at), slot_id, to_db(at)),
         )
         > 0
     )
@@ -475,3 +475,31 @@ async def coming_of_member(tx: Tx, member_id: int, after: datetime, limit: int) 
         (member_id, to_db(after), limit),
     )
     return [_slot(row) for row in rows]
+
+
+# --- import -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ImportContext:
+    """What a roster file is checked against: post ids by code, members by ref (id and
+    whether they still serve as officers) and who is assigned where."""
+
+    posts: dict[str, int]
+    members: dict[str, tuple[int, bool]]
+    assigned: set[tuple[int, int]]  # (member_id, post_id)
+
+
+async def import_context(tx: Tx) -> ImportContext:
+    posts = {row[0]: row[1] for row in await tx.all("SELECT code, id FROM posts")}
+    members = {
+        row[0]: (row[1], bool(row[2]))
+        for row in await tx.all(
+            "SELECT m.ref, m.id, EXISTS (SELECT 1 FROM member_roles r"
+            " WHERE r.member_id = m.id AND r.role = 'officer') FROM members m"
+        )
+    }
+    assigned = {
+        (row[0], row[1]) for row in await tx.all("SELECT member_id, post_id FROM assignments")
+    }
+    return ImportContext(posts, members, assigned)

@@ -92,6 +92,9 @@ class TelegramSettings(BaseModel):
     port: int = 8443
     url: str | None = None
     secret_token: str | None = Field(default=None, repr=False)
+    # The durable inbox (SPEC §11). Off only to measure what it costs (bench/updates.py):
+    # without it an update acknowledged but not yet handled is lost in a crash.
+    inbox: bool = True
 
 
 class StorageSettings(BaseModel):
