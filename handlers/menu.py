@@ -17,8 +17,18 @@ from storage.records import Member
 
 log = logging.getLogger(__name__)
 
-OFFICER_COMMANDS = ("hadir", "pulang", "aman", "lapor", "darurat", "laporanku", "status")
-SUPERVISOR_COMMANDS: tuple[str, ...] = ("pantau", "laporan", "rekap", "peta", "dasbor")
+OFFICER_COMMANDS = (
+    "hadir",
+    "pulang",
+    "aman",
+    "lapor",
+    "darurat",
+    "laporanku",
+    "status",
+    "piket",
+    "tukar",
+)
+SUPERVISOR_COMMANDS: tuple[str, ...] = ("pantau", "laporan", "rekap", "peta", "piket", "dasbor")
 ADMIN_COMMANDS: tuple[str, ...] = (
     "siaran",
     "siaran_status",

@@ -57,6 +57,7 @@ from handlers import (
     presence,
     recap,
     reports,
+    roster,
     supervision,
 )
 from handlers import export as export_handlers
@@ -130,6 +131,7 @@ def build_application(settings: Settings, clock: Clock | None = None) -> PoskoAp
     people.register(app)
     hours.register(app)
     dashboard.register(app)
+    roster.register(app)
     app.add_error_handler(_on_error)
     return app
 

@@ -24,6 +24,7 @@ from bot.core.i18n import duration_text, t
 from bot.reports import disposisi
 from bot.reports import followup as report_followup
 from bot.reports.desk import ESCALATING_SEVERITIES, escalate_issue
+from bot.roster import swaps as roster_swaps
 from bot.watch import hours as hours_rules
 from bot.watch import taken
 from bot.watch.escalation import Level, area_path, climbing, levels_for, opening
@@ -179,6 +180,7 @@ class Watcher:
                     climbed = await disposisi.climb_due(
                         tx, moment, PASS_LIMIT, self.settings.watch.escalate_after
                     )
+                    climbed += await roster_swaps.expire_due(tx, moment, PASS_LIMIT)
                     handled = len(due) + len(issues_due) + len(follow_ups) + climbed
                 break
             except ConcurrentChange:
