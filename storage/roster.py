@@ -164,12 +164,16 @@ async def future_slot_keys(
     tx: Tx, post_ids: Sequence[int], after: datetime
 ) -> dict[tuple[int, int, str, str], int]:
     """(post, member, start, end text) → id of the slots of ``post_ids`` not started by
-    ``after``: the part of the roster an import may still change."""
+    ``after``: the part of the roster an import may still change. A slot that changed
+    hands by an approved swap is keyed by the member the roster named, so importing the
+    same roster again keeps the swap."""
     found: dict[tuple[int, int, str, str], int] = {}
     for chunk in _chunks(post_ids):
         rows = await tx.all(
-            "SELECT id, post_id, member_id, start_at, end_at FROM slots"
-            f" WHERE post_id IN ({_marks(len(chunk))}) AND start_at > ?",
+            "SELECT s.id, s.post_id, coalesce((SELECT w.from_member FROM swaps w"
+            " WHERE w.slot_id = s.id AND w.state = 'disetujui' ORDER BY w.id LIMIT 1),"
+            " s.member_id), s.start_at, s.end_at FROM slots s"
+            f" WHERE s.post_id IN ({_marks(len(chunk))}) AND s.start_at > ?",
             (*chunk, to_db(after)),
         )
         for row in rows:

@@ -267,3 +267,21 @@ def test_callback_data_stays_short() -> None:
     for event in SwapEvent:
         assert len(swaps.step_data(biggest, event).encode()) < 64
     assert len(f"{swaps.PICK_COLLEAGUE}{biggest}:{biggest}".encode()) < 64
+
+
+async def test_importing_the_same_roster_again_keeps_a_swap(db: Database) -> None:
+    from bot.roster.planning import RosterPlan, write
+    from bot.roster.slots import PlannedSlot, span
+
+    slot_id = await slot_on(db, "budi")
+    swap_id = await ask(db, slot_id)
+    sari = await member(db, "sari")
+    await swaps.press(db, sari, swap_id, SwapEvent.ACCEPT, T0, "id",
+                      approval_required=False, remind_before=REMIND)  # fmt: skip
+    budi = await member(db, "budi")
+    async with db.transaction() as tx:
+        post = int(await tx.scalar("SELECT id FROM posts WHERE code = 'KBJ-01'"))
+        slot = PlannedSlot(post, budi.id, *span(WEDNESDAY, 8 * 60, 16 * 60))
+        result = await write(tx, RosterPlan([post], [], [slot], {(post, WEDNESDAY)}), T0, SETTINGS)
+    assert (result.kept, result.added, result.dropped) == (1, 0, 0)
+    assert await holder(db, slot_id) == sari.id
