@@ -21,7 +21,7 @@ from bot.core.clock import hhmm
 from bot.core.config import Settings
 from bot.core.i18n import t
 from bot.roster.attendance import Mark, classify
-from bot.roster.slots import after
+from bot.roster.slots import Step, after
 from storage import alerts as alerts_store
 from storage import roster as store
 from storage import watch as watch_store
@@ -59,54 +59,53 @@ def _row(chat_id: int, text: str, kind: str, slot_id: int) -> OutboxRow:
 
 
 async def walk(watcher: PostRefresh, tx: Tx, now: datetime) -> tuple[int, bool]:
-    """Take every due slot one step; returns (how many, whether every step held)."""
+    """Take every due slot through its due steps; returns (how many slots, whether
+    every step held)."""
     due = await store.due(tx, now, SLOT_PASS_LIMIT)
     if not due:
         return 0, True
-    settings = watcher.settings.roster
-    default_language = watcher.settings.bot.default_language
+    late_after = watcher.settings.roster.late_after
     at_post = await store.on_duty_at(tx, sorted({slot.member_id for slot in due}))
-    telling = [slot for slot in due if slot.due_kind in ("remind", "nudge")]
-    addressees = await store.addressees(tx, sorted({slot.member_id for slot in telling}))
-    codes = await store.post_codes(tx, sorted({slot.post_id for slot in telling}))
-    rows: list[OutboxRow] = []
+    messages: list[tuple[Slot, str, int]] = []
     steps: list[SlotStep] = []
     redecide: set[int] = set()
     for slot in due:
-        kind = slot.due_kind
         here = at_post.get(slot.member_id) == slot.post_id
         arrived, reminded, nudged = slot.arrived_at, slot.reminded_at, slot.nudged_at
         outcome, late = slot.outcome, slot.late_minutes
-        message: tuple[str, dict[str, object]] | None = None
-        if kind == "remind":
-            reminded = now
-            # A pass late past the start (the bot was down) has nothing to announce.
-            if not here and now < slot.start_at:
-                message = ("rwatch.remind", {"minutes": _minutes(slot.start_at - now)})
-        elif kind == "start":
-            if here and arrived is None:
-                arrived = slot.start_at  # checked in well before: on time
-            redecide.add(slot.post_id)
-        elif kind == "nudge":
-            nudged = now
-            if arrived is None and not here and now < slot.end_at:
-                message = ("rwatch.nudge", {"minutes": _minutes(now - slot.start_at)})
-        else:
-            attendance = classify(slot.start_at, slot.end_at, arrived, slot.left_at, slot.end_at)
-            outcome = attendance.outcome
-            late = attendance.late_minutes if attendance.mark is Mark.LATE else None
-            redecide.add(slot.post_id)
-        following = (
-            None
-            if kind == "end" or kind is None
-            else after(kind, slot.start_at, slot.end_at, arrived is not None, settings.late_after)
-        )
+        step: Step | None = Step(slot.due_kind or "end", slot.next_due_at or now)
+        # Steps already past (a pass late after a restart) are taken together; only the
+        # latest one still meaningful speaks.
+        while step is not None and step.at <= now:
+            kind = step.kind
+            if kind == "remind":
+                reminded = now
+                if not here and now < slot.start_at:
+                    messages.append((slot, "rwatch.remind", _minutes(slot.start_at - now)))
+            elif kind == "start":
+                if here and arrived is None:
+                    arrived = slot.start_at  # checked in well before: on time
+                redecide.add(slot.post_id)
+            elif kind == "nudge":
+                nudged = now
+                if arrived is None and not here and now < slot.end_at:
+                    messages.append((slot, "rwatch.nudge", _minutes(now - slot.start_at)))
+            else:
+                attendance = classify(
+                    slot.start_at, slot.end_at, arrived, slot.left_at, slot.end_at
+                )
+                outcome = attendance.outcome
+                late = attendance.late_minutes if attendance.mark is Mark.LATE else None
+                redecide.add(slot.post_id)
+                step = None
+                break
+            step = after(kind, slot.start_at, slot.end_at, arrived is not None, late_after)
         steps.append(
             SlotStep(
                 slot.id,
                 slot.version,
-                None if following is None else following.at,
-                None if following is None else following.kind,
+                None if step is None else step.at,
+                None if step is None else step.kind,
                 reminded,
                 nudged,
                 arrived,
@@ -114,30 +113,38 @@ async def walk(watcher: PostRefresh, tx: Tx, now: datetime) -> tuple[int, bool]:
                 late,
             )
         )
-        addressee = addressees.get(slot.member_id) if message else None
-        if message is not None and addressee is not None:
-            key, values = message
-            language = (
-                recipient_language(addressee.member_language, addressee.client_language)
-                or default_language
-            )
-            text = t(
-                language,
-                key,
-                post=codes.get(slot.post_id, "-"),
-                span=span_text(slot),
-                **values,
-            )
-            rows.append(_row(addressee.chat_id, text, f"slot_{kind}", slot.id))
     if await store.save_steps_batch(tx, steps) != len(steps):
         return len(steps), False
-    if rows:
-        await watch_store.outbox_many(tx, rows, now)
+    if messages:
+        await watch_store.outbox_many(tx, await _texts(watcher, tx, messages), now)
         tx.touched_outbox = True
     if redecide:
         await watcher.refresh(tx, sorted(redecide), now)
     tx.touched_deadlines = True
     return len(steps), True
+
+
+async def _texts(
+    watcher: PostRefresh, tx: Tx, messages: Sequence[tuple[Slot, str, int]]
+) -> list[OutboxRow]:
+    """The reminders and nudges, each in its officer's language (registered ones only)."""
+    addressees = await store.addressees(tx, sorted({slot.member_id for slot, _, _ in messages}))
+    codes = await store.post_codes(tx, sorted({slot.post_id for slot, _, _ in messages}))
+    default_language = watcher.settings.bot.default_language
+    rows: list[OutboxRow] = []
+    for slot, key, minutes in messages:
+        addressee = addressees.get(slot.member_id)
+        if addressee is None:
+            continue
+        language = (
+            recipient_language(addressee.member_language, addressee.client_language)
+            or default_language
+        )
+        text = t(
+            language, key, post=codes.get(slot.post_id, "-"), span=span_text(slot), minutes=minutes
+        )
+        rows.append(_row(addressee.chat_id, text, f"slot_{key.rsplit('.', 1)[1]}", slot.id))
+    return rows
 
 
 def staffing(
