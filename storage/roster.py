@@ -506,3 +506,31 @@ async def day_of_post(
         )
         names.update({row[0]: row[1] for row in rows})
     return [(slot, names.get(slot.member_id, "?")) for slot in slots]
+
+
+# --- import -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ImportContext:
+    """What a roster file is checked against: post ids by code, members by ref (id and
+    whether they still serve as officers) and who is assigned where."""
+
+    posts: dict[str, int]
+    members: dict[str, tuple[int, bool]]
+    assigned: set[tuple[int, int]]  # (member_id, post_id)
+
+
+async def import_context(tx: Tx) -> ImportContext:
+    posts = {row[0]: row[1] for row in await tx.all("SELECT code, id FROM posts")}
+    members = {
+        row[0]: (row[1], bool(row[2]))
+        for row in await tx.all(
+            "SELECT m.ref, m.id, EXISTS (SELECT 1 FROM member_roles r"
+            " WHERE r.member_id = m.id AND r.role = 'officer') FROM members m"
+        )
+    }
+    assigned = {
+        (row[0], row[1]) for row in await tx.all("SELECT member_id, post_id FROM assignments")
+    }
+    return ImportContext(posts, members, assigned)

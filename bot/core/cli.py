@@ -37,9 +37,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     backup.add_argument("target", type=Path)
     imp = with_config(
-        commands.add_parser("import", help="upsert areas, posts, members or agencies from CSV")
+        commands.add_parser(
+            "import", help="upsert areas, posts, members, agencies or the roster from CSV"
+        )
     )
-    imp.add_argument("kind", choices=["areas", "posts", "members", "agencies"])
+    imp.add_argument("kind", choices=["areas", "posts", "members", "agencies", "roster"])
     imp.add_argument("file", type=Path)
     inv = with_config(commands.add_parser("invite", help="create an invite code for a member"))
     inv.add_argument("ref", help="the member's ref")
@@ -113,7 +115,7 @@ async def _offline(args: argparse.Namespace, settings: Settings) -> int:
             print(f"database {settings.storage.path}: schema version {before} → {after}")
             return 0
         if args.command == "import":
-            return await _import(db, args.kind, args.file)
+            return await _import(db, args.kind, args.file, settings)
         if args.command == "invite":
             return await _invite(db, settings, args.ref, args.rebind)
     finally:
@@ -121,18 +123,27 @@ async def _offline(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_CONFIG
 
 
-async def _import(db: object, kind: str, path: Path) -> int:
+async def _import(db: object, kind: str, path: Path, settings: Settings) -> int:
     from bot.exchange.csv_file import ImportFailed
     from bot.exchange.importer import import_csv
     from storage.db import Database
 
     assert isinstance(db, Database)
     try:
-        summary = await import_csv(db, kind, path, SystemClock().now())  # type: ignore[arg-type]
+        summary = await import_csv(
+            db,
+            kind,  # type: ignore[arg-type]
+            path,
+            SystemClock().now(),
+            settings.roster,
+        )
     except ImportFailed as exc:
         print(f"posko: import refused, nothing was written:\n{exc}", file=sys.stderr)
         return EXIT_DATA
-    print(f"{path.name}: {summary.created} created, {summary.updated} updated")
+    if kind == "roster":
+        print(f"{path.name}: {summary.created} slots added, {summary.updated} kept")
+    else:
+        print(f"{path.name}: {summary.created} created, {summary.updated} updated")
     return 0
 
 

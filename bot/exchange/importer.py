@@ -1,4 +1,4 @@
-"""CSV import of areas, posts and members (SPEC §6, "Import files").
+"""CSV import of areas, posts, members, agencies and rosters (SPEC §6, §8, §9).
 
 Every row of a file is checked before anything is written, and every problem found is
 reported, each naming the file, the line (as a text editor counts them, the header being
@@ -16,12 +16,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal, get_args
 
-from bot.core.config import parse_duration
+from bot.core.config import RosterSettings, parse_duration
 from bot.exchange.agency_rows import COLUMNS as AGENCY_COLUMNS
 from bot.exchange.agency_rows import import_agencies
 from bot.exchange.csv_file import INT, Errors, ImportFailed, Line, number, read, shown
 from bot.exchange.member_rows import OPTIONAL_COLUMNS as MEMBER_OPTIONAL
 from bot.exchange.member_rows import import_members
+from bot.exchange.roster_rows import COLUMNS as ROSTER_COLUMNS
+from bot.exchange.roster_rows import import_roster
 from bot.watch.schedule import HoursError, parse_hours
 from storage import areas, audit, posts
 from storage.areas import AreaRow
@@ -29,7 +31,7 @@ from storage.db import Database, Tx
 from storage.posts import PostRow
 from storage.records import AREA_LEVELS
 
-Kind = Literal["areas", "posts", "members", "agencies"]
+Kind = Literal["areas", "posts", "members", "agencies", "roster"]
 
 #: Required columns of each kind of file, in the order the SPEC lists them.
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -56,6 +58,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "language",
     ),
     "agencies": AGENCY_COLUMNS,
+    "roster": ROSTER_COLUMNS,
 }
 
 #: Per-post overrides of the ``[watch]`` settings that ``posts.csv`` may carry.
@@ -73,6 +76,7 @@ OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {
     "posts": WATCH_OVERRIDES,
     "members": MEMBER_OPTIONAL,
     "agencies": (),
+    "roster": (),
 }
 
 _AREA_CODE = re.compile(r"^[^\s;,/]{1,64}$")
@@ -82,23 +86,25 @@ _POST_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
 @dataclass(frozen=True, slots=True)
 class ImportSummary:
     kind: Kind
-    created: int
-    updated: int
+    created: int  # for a roster: slots added
+    updated: int  # for a roster: coming slots kept as they were
 
     @property
     def total(self) -> int:
         return self.created + self.updated
 
 
-async def import_csv(db: Database, kind: Kind, path: Path, now: datetime) -> ImportSummary:
+async def import_csv(
+    db: Database, kind: Kind, path: Path, now: datetime, roster: RosterSettings | None = None
+) -> ImportSummary:
     """Validate every row of ``path`` and upsert them all, or raise :class:`ImportFailed`
     and write nothing."""
     if kind not in get_args(Kind):
         raise ValueError(
-            f"unknown import kind {kind!r}; expected areas, posts, members or agencies"
+            f"unknown import kind {kind!r}; expected areas, posts, members, agencies or roster"
         )
     errors = Errors(path.name)
-    row_word = "agency" if kind == "agencies" else kind[:-1]
+    row_word = {"agencies": "agency", "roster": "slot"}.get(kind, kind[:-1])
     rows = read(path, COLUMNS[kind], OPTIONAL_COLUMNS[kind], row_word, errors)
     if errors:
         raise ImportFailed(errors.messages)
@@ -109,6 +115,10 @@ async def import_csv(db: Database, kind: Kind, path: Path, now: datetime) -> Imp
             created, updated = await _import_posts(tx, rows, errors, now)
         elif kind == "agencies":
             created, updated = await import_agencies(tx, rows, errors, now)
+        elif kind == "roster":
+            created, updated = await import_roster(
+                tx, rows, errors, now, roster or RosterSettings()
+            )
         else:
             created, updated = await import_members(tx, rows, errors, now)
         await audit.record(
@@ -429,5 +439,3 @@ def _coordinate(line: Line, column: str, limit: int, errors: Errors) -> float | 
         f"{'-6.2146' if column == 'latitude' else '106.8451'}, got {shown(text)}{hint}",
     )
     return None
-
-

@@ -184,3 +184,19 @@ def after(
     if kind == "nudge":
         return Step("end", end_at)
     return None
+
+
+MINUTES_PER_WEEK = 7 * 24 * 60
+
+
+def week_intervals(days_mask: int, start_minute: int, end_minute: int) -> list[tuple[int, int]]:
+    """The minutes of the week (Monday 00:00 = 0) a weekday row covers; an interval may
+    run past the week's end into next Monday."""
+    length = end_minute - start_minute
+    if length <= 0:
+        length += 24 * 60
+    return [
+        (day * 1440 + start_minute, day * 1440 + start_minute + length)
+        for day in range(7)
+        if days_mask >> day & 1
+    ]
