@@ -11,7 +11,7 @@ only in private chats to supervisors whose scope covers the post.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from telegram import InlineKeyboardMarkup, Update
@@ -19,8 +19,11 @@ from telegram.constants import ChatType
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.core.access import Role
-from bot.core.clock import day_hhmm, hhmm, wib
+from bot.core.clock import WIB, day_hhmm, hhmm, wib
 from bot.core.scope import covers, own_area_ids
+from bot.roster.attendance import classify
+from bot.roster.slots import ONE_DAY
+from bot.roster.watch import span_text
 from bot.watch.alerts import may_take
 from bot.watch.texts import TAKE_PREFIX
 from handlers.common import (
@@ -34,7 +37,7 @@ from handlers.common import (
     require,
     viewing_scope,
 )
-from storage import overview, posts
+from storage import overview, posts, roster
 from storage.overview import AlertLine, PostDetail, PostLine
 from storage.records import Post
 
@@ -102,6 +105,7 @@ async def _overview(
         lines: list[PostLine] = await overview.post_lines(
             tx, scope, POSTS_PER_PAGE, (page - 1) * POSTS_PER_PAGE
         )
+        piket = await roster.roster_counts(tx, [line.id for line in lines], now)
     if total == 0:
         return context.t("pantau.no_posts", scope=scope_name), None
     grouped = {name: sum(counts.get(state, 0) for state in states) for name, states in GROUPS}
@@ -118,6 +122,7 @@ async def _overview(
             name=_short(line.name),
             since=_since(line.state_since, now),
         )
+        + _piket_line(context, piket.get(line.id))
         for line in lines
     ]
     # Problem posts on this page open with one tap (in private: the detail has phones).
@@ -136,6 +141,34 @@ async def _overview(
             nav.append((context.t("pantau.next_button"), f"{PAGE_PREFIX}{page + 1}"))
         rows.append(nav)
     return "\n".join(parts), buttons(rows) if rows else None
+
+
+def _piket_line(context: PoskoContext, counts: tuple[int, int] | None) -> str:
+    """Posts with slots running: how many are rostered now, how many of them are in."""
+    if counts is None:
+        return ""
+    rostered, present = counts
+    return "\n" + context.t("rwatch.pantau_piket", rostered=rostered, present=present)
+
+
+async def _roster_today(context: PoskoContext, post: Post, now: datetime) -> str:
+    """/pantau KODE: today's slots of the post (and last night's still running), marked."""
+    start = datetime.combine(wib(now).date(), time(), WIB)
+    async with context.runtime.database.read() as tx:
+        slots = await roster.day_of_post(tx, post.id, start - timedelta(days=1), start + ONE_DAY)
+    shown = [(s, name) for s, name in slots if s.start_at >= start or s.end_at > now]
+    if not shown:
+        return ""
+    lines = ["", context.t("rwatch.pantau_day")]
+    for slot, name in shown:
+        how = classify(slot.start_at, slot.end_at, slot.arrived_at, slot.left_at, now)
+        mark = context.t(f"rwatch.mark_{how.mark.value}", minutes=how.late_minutes)
+        if how.left_early:
+            mark += context.t("rwatch.mark_left_early")
+        lines.append(
+            context.t("rwatch.pantau_slot", span=span_text(slot), name=_short(name), mark=mark)
+        )
+    return "\n".join(lines)
 
 
 async def _alerts(context: PoskoContext) -> tuple[str, InlineKeyboardMarkup | None] | None:
@@ -352,7 +385,9 @@ async def _post(update: Update, context: PoskoContext, code: str) -> None:
         return
     chat = update.effective_chat
     private = chat is not None and chat.type == ChatType.PRIVATE
-    text, markup = _post_text(context, found, context.runtime.clock.now(), private)
+    now = context.runtime.clock.now()
+    text, markup = _post_text(context, found, now, private)
+    text += await _roster_today(context, found[0], now)
     await reply(update, context, "common.raw", markup, text=text)
 
 
@@ -380,7 +415,9 @@ async def button(update: Update, context: PoskoContext) -> None:
         await query.answer(context.t("desk.not_allowed"), show_alert=True)
         return
     await query.answer()
-    text, markup = _post_text(context, found, context.runtime.clock.now(), True)
+    now = context.runtime.clock.now()
+    text, markup = _post_text(context, found, now, True)
+    text += await _roster_today(context, found[0], now)
     await context.bot.send_message(chat.id, text, reply_markup=markup)
 
 
@@ -405,5 +442,3 @@ async def _page_button(update: Update, context: PoskoContext, raw: str) -> None:
     await query.answer()
     text, markup = shown
     await edit_message(query, text, markup)
-
-

@@ -44,6 +44,8 @@ class Person:
     name: str
     phone: str | None
     on_duty: bool
+    rostered: bool = False
+    """A slot of theirs at the post runs now (piket): they are expected there."""
 
 
 def _marks(count: int) -> str:
