@@ -15,7 +15,9 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.core.app import PoskoApp
 from bot.core.clock import FakeClock
 from bot.rehearsal.emulator import FakeBotApi, FakeUser, Sent
-from tests.conftest import ADMIN, BUDI, JOHN, LURAH, SARI, AppFactory, Phone
+from storage import roster
+from storage.db import Database
+from tests.conftest import ADMIN, BUDI, JOHN, LURAH, SARI, T0, AppFactory, Phone
 from tests.roster_seed import WEDNESDAY, seed_slots
 from tests.test_authorization_matrix import delivered, runtime_of
 from tests.test_evidence_e2e import bind_group
@@ -25,12 +27,23 @@ SLOT_LABEL = "Rab 25/11 08:00–16:00 KBJ-01"
 
 @pytest.fixture
 async def slots(db_path: Path) -> list[int]:
-    return await seed_slots(
+    ids = await seed_slots(
         db_path,
         ("KBJ-01", "budi", WEDNESDAY, "08:00", "16:00"),
         # today 18:00-23:00: already started at 19:00
         ("KBJ-01", "budi", WEDNESDAY - timedelta(days=1), "18:00", "23:00"),
     )
+    # Budi came on time to the running slot, so the watcher has no nudge for him.
+    db = await Database.open(db_path)
+    try:
+        async with db.transaction() as tx:
+            await roster.record_arrival(tx, ids[1], T0 - timedelta(hours=1))
+            await tx.execute(
+                "UPDATE slots SET next_due_at = NULL, due_kind = NULL WHERE id = ?", (ids[1],)
+            )
+    finally:
+        await db.close()
+    return ids
 
 
 async def member_id(app: PoskoApp, ref: str) -> int:
