@@ -37,7 +37,7 @@ PREFIX = "cr:"
 CONFIRM_PREFIX = "cr:ok:"
 CANCEL_PREFIX = "cr:no:"
 READ_PREFIX = "cr:r:"
-GROUP_COPY_KIND = "circular_group"
+GROUP_COPY_KIND = store.GROUP_KIND
 
 TELEGRAM_LIMIT = 4096
 """At most one edit of a delivery report per this long."""

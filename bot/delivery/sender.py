@@ -17,6 +17,13 @@ number of bulk rows is picked by the very next claim:
   ``span`` after the answer came back, because the server stamped it somewhere in between.
   The overall limit is also paced by a small token bucket so that a backlog leaves evenly
   rather than in bursts.
+* Paid broadcast (``paid_broadcast``, SPEC §11): a circular's copies go in a lane of their
+  own, sent with ``allow_paid_broadcast`` and paced at ``paid_per_s`` by their own window
+  and bucket instead of ``global_per_s``, which is left whole for alerts and everything
+  else; every send, paid or not, also counts against ``paid_per_s``, the most Telegram
+  takes from a bot in a second. Each pass claims for the normal lane first, so alerts still
+  go ahead of the bulk. A copy Telegram refuses because the bot's Stars cannot pay for it
+  fails like any other permanent error (reason ``stars_balance``).
 * Errors: ``RetryAfter`` pauses the chat (everything when several chats are told to wait
   at once) and retries without spending an attempt; timeouts, network errors and 5xx
   retry with exponential backoff and jitter until ``max_attempts``; blocked / deactivated
@@ -70,6 +77,7 @@ from bot.delivery.outcomes import (
     retry_after_seconds,
 )
 from storage import members, outbox
+from storage.circulars import BROADCAST_KINDS
 from storage.db import Database
 from storage.outbox import OutboxItem
 
@@ -78,6 +86,12 @@ log = logging.getLogger(__name__)
 BATCH = 8
 """Rows claimed per pass at most; the next pass re-selects, so priorities apply at once."""
 MAX_IN_FLIGHT = 64
+PAID_BATCH = 128
+"""Paid broadcast rows claimed per pass at most: at 1000/s a pass every ~0.1 s suffices."""
+PAID_IN_FLIGHT = 256
+"""Paid sends awaiting an answer at most (rate × round trip, with room to spare)."""
+PAID_BALANCE_ERROR = "balance_too_low"
+"""Telegram's refusal of a paid broadcast the bot's Stars cannot pay for (lowercased)."""
 IDLE_CAP = 1.0
 """Longest sleep when nothing is due: the outbox is re-read at least this often."""
 MIN_PAUSE = 0.001
@@ -113,8 +127,16 @@ SETTLE_RETRY_FIRST = 0.05
 SETTLE_RETRY_MAX = 5.0
 
 @dataclass(slots=True)
+class _Claimed:
+    item: OutboxItem
+    paid: bool
+    """Sent as a paid broadcast, in the paid lane."""
+    slots: list[Slot]
+
+
+@dataclass(slots=True)
 class _Pass:
-    claimed: list[tuple[OutboxItem, list[Slot]]]
+    claimed: list[_Claimed]
     soonest: float
     """Timestamp at which something held back by a limit or pause may go."""
     limited: bool
@@ -152,6 +174,17 @@ class Sender:
 
         self._global = Window.of_rate(settings.global_per_s, 1.0)
         self._pace = Bucket(settings.global_per_s, max(1, math.ceil(settings.global_per_s / 10)))
+        self._paid_kinds: frozenset[str] = (
+            BROADCAST_KINDS if settings.paid_broadcast else frozenset()
+        )
+        self._paid: Window | None = None
+        self._paid_pace: Bucket | None = None
+        if settings.paid_broadcast:
+            self._paid = Window.of_rate(settings.paid_per_s, 1.0)
+            self._paid_pace = Bucket(
+                settings.paid_per_s, max(1, math.ceil(settings.paid_per_s / 10))
+            )
+        self._paid_flying: set[int] = set()
         self._chat_windows: dict[int, Window] = {}
         self._group_windows: dict[int, Window] = {}
         self._paused: dict[int, float] = {}
@@ -174,9 +207,11 @@ class Sender:
         self.n_429 = 0
         self.migrated = 0
         self.outage_retries = 0
+        self.paid_sent = 0
+        """Messages delivered as paid broadcasts (0.1 Star each)."""
         self.failures: Counter[str] = Counter()
         """Failed rows by reason: blocked, deactivated, kicked, forbidden, chat_not_found,
-        bad_request, gave_up, unsupported, invalid."""
+        stars_balance, bad_request, gave_up, unsupported, invalid."""
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -236,8 +271,8 @@ class Sender:
         before = self.sent
         while True:
             step = await self._claim()
-            for item, slots in step.claimed:
-                self._spawn(item, slots)
+            for claimed in step.claimed:
+                self._spawn(claimed)
             if step.claimed:
                 continue
             if not self._in_flight:
@@ -257,6 +292,7 @@ class Sender:
             "n_429": self.n_429,
             "migrated": self.migrated,
             "outage_retries": self.outage_retries,
+            "paid_sent": self.paid_sent,
             "in_flight": self.in_flight,
         }
         figures.update({f"failed_{reason}": n for reason, n in sorted(self.failures.items())})
@@ -287,8 +323,8 @@ class Sender:
         """One claim pass; returns how long to sleep before the next one (0: at once)."""
         self._wakeup.clear()
         step = await self._claim()
-        for item, slots in step.claimed:
-            self._spawn(item, slots)
+        for claimed in step.claimed:
+            self._spawn(claimed)
         if step.claimed:
             await asyncio.sleep(0)
             return 0.0
@@ -314,11 +350,31 @@ class Sender:
         room = min(
             self._global.free(now),
             self._pace.available(now),
-            MAX_IN_FLIGHT - len(self._in_flight),
+            MAX_IN_FLIGHT - (len(self._in_flight) - len(self._paid_flying)),
+        )
+        if self._paid is not None:
+            room = min(room, self._paid.free(now))
+        if room > 0:
+            return room, now
+        when = max(self._global.next_free(now), self._pace.next_token(now))
+        if self._paid is not None:
+            when = max(when, self._paid.next_free(now))
+        return 0, when
+
+    def _paid_room(self, now: float) -> tuple[int, float]:
+        """The same for the paid broadcast lane (none without ``paid_broadcast``)."""
+        if self._paid is None or self._paid_pace is None:
+            return 0, math.inf
+        if now < self._global_pause:
+            return 0, self._global_pause
+        room = min(
+            self._paid.free(now),
+            self._paid_pace.available(now),
+            PAID_IN_FLIGHT - len(self._paid_flying),
         )
         if room > 0:
             return room, now
-        return 0, max(self._global.next_free(now), self._pace.next_token(now))
+        return 0, max(self._paid.next_free(now), self._paid_pace.next_token(now))
 
     def _held_chats(self, now: float) -> tuple[set[int], float]:
         """Chats that may not be sent to now, and the soonest one of them frees up."""
@@ -349,26 +405,57 @@ class Sender:
         now_dt = self._clock.now()
         now = self._seconds(now_dt)
         room, when = self._room(now)
-        if room <= 0:
-            return _Pass([], when, limited=True)
+        paid_room, paid_when = self._paid_room(now)
+        if room <= 0 and paid_room <= 0:
+            return _Pass([], min(when, paid_when), limited=True)
         held, soonest = self._held_chats(now)
-        chosen: list[OutboxItem] = []
+        # A lane without room now is due again when it frees up.
+        if room <= 0:
+            soonest = min(soonest, when)
+        if paid_room <= 0 and self._paid is not None:
+            soonest = min(soonest, paid_when)
+        room = min(room, BATCH)
+        paid_room = min(paid_room, PAID_BATCH)
+        # Ordered best first, so the normal lane's rows (alerts first) come ahead of the
+        # bulk; with the normal lane full, only paid rows are worth reading.
+        only = self._paid_kinds if room <= 0 else None
+        picked: list[tuple[OutboxItem, bool]] = []
         async with self._db.transaction() as tx:
-            for item in await outbox.ready(tx, now_dt, min(room, BATCH), held):
+            for item in await outbox.ready(tx, now_dt, max(room, 0) + paid_room, held, only):
                 # One row per chat per pass: the chat's window is re-checked next pass.
                 if item.chat_id in held:
                     continue
-                if await outbox.claim(tx, item.id):
-                    chosen.append(item)
-                    held.add(item.chat_id)
+                paid = item.kind in self._paid_kinds
+                if paid:
+                    if paid_room <= 0:
+                        continue
+                    paid_room -= 1
+                else:
+                    if room <= 0:
+                        continue
+                    room -= 1
+                picked.append((item, paid))
+                held.add(item.chat_id)
+            moved = await outbox.claim_many(tx, (item.id for item, _ in picked))
         # Slots are taken only once the claims are committed, so a failed transaction
         # cannot leak them.
-        claimed = [(item, self._reserve(item.chat_id, now)) for item in chosen]
+        claimed = [
+            _Claimed(item, paid, self._reserve(item.chat_id, now, paid))
+            for item, paid in picked
+            if item.id in moved
+        ]
         return _Pass(claimed, soonest, limited=False)
 
-    def _reserve(self, chat_id: int, now: float) -> list[Slot]:
-        self._pace.take(now)
-        slots = [self._global.take()]
+    def _reserve(self, chat_id: int, now: float, paid: bool = False) -> list[Slot]:
+        if paid:
+            assert self._paid is not None and self._paid_pace is not None
+            self._paid_pace.take(now)
+            slots = [self._paid.take()]
+        else:
+            self._pace.take(now)
+            slots = [self._global.take()]
+            if self._paid is not None:
+                slots.append(self._paid.take())
         window = self._chat_windows.get(chat_id)
         if window is None:
             window = self._chat_windows[chat_id] = Window.of_rate(
@@ -390,6 +477,8 @@ class Sender:
         now = self._now()
         slot = self._global.take()
         slot.end = now
+        if self._paid is not None:
+            self._paid.take().end = now
         window = self._chat_windows.get(chat_id)
         if window is None:
             window = self._chat_windows[chat_id] = Window.of_rate(
@@ -402,24 +491,30 @@ class Sender:
         for slot in slots:
             slot.end = now
 
-    def _spawn(self, item: OutboxItem, slots: list[Slot]) -> None:
-        task = asyncio.create_task(self._deliver(item, slots), name=f"outbox-{item.id}")
+    def _spawn(self, claimed: _Claimed) -> None:
+        item = claimed.item
+        task = asyncio.create_task(
+            self._deliver(item, claimed.slots, claimed.paid), name=f"outbox-{item.id}"
+        )
         self._in_flight[item.id] = task
+        if claimed.paid:
+            self._paid_flying.add(item.id)
         task.add_done_callback(functools.partial(self._done, item.id))
 
     def _done(self, outbox_id: int, task: asyncio.Task[None]) -> None:
         self._in_flight.pop(outbox_id, None)
+        self._paid_flying.discard(outbox_id)
         if not task.cancelled() and task.exception() is not None:
             log.error("outbox %d: delivery task died: %r", outbox_id, task.exception())
         self._wakeup.set()
 
     # ---------------------------------------------------------------- one message
 
-    async def _deliver(self, item: OutboxItem, slots: list[Slot]) -> None:
+    async def _deliver(self, item: OutboxItem, slots: list[Slot], paid: bool = False) -> None:
         outcome: Outcome
         try:
             try:
-                message_id = await self._call(item)
+                message_id = await self._call(item, paid)
             finally:
                 self._release(slots)
         except Exception as exc:
@@ -429,7 +524,7 @@ class Sender:
             else:
                 recovered = isinstance(exc, TelegramError) and self._answered()
         else:
-            outcome = Delivered(message_id)
+            outcome = Delivered(message_id, paid)
             recovered = self._answered()
         await self._settle(item, outcome, recovered)
 
@@ -475,9 +570,11 @@ class Sender:
             return False  # an answer, even a refusal, means the API is there
         return False
 
-    async def _call(self, item: OutboxItem) -> int | None:
+    async def _call(self, item: OutboxItem, paid: bool = False) -> int | None:
         params: dict[str, Any] = dict(item.payload)
         params["chat_id"] = item.chat_id
+        if paid:
+            params["allow_paid_broadcast"] = True
         if item.topic_id is not None:
             params["message_thread_id"] = item.topic_id
         try:
@@ -530,6 +627,10 @@ class Sender:
             lowered = str(exc).lower()
             if "chat not found" in lowered or "peer_id_invalid" in lowered:
                 return Failed("chat_not_found", error, unreachable=True)
+            if PAID_BALANCE_ERROR in lowered:
+                # The bot's Stars ran out: this copy is lost, like any refused message; the
+                # circular's report counts it failed and the log says why.
+                return Failed("stars_balance", error)
             return Failed("bad_request", error)
         if isinstance(exc, EndPointNotFound):
             return Failed("unsupported", error)
@@ -608,6 +709,7 @@ class Sender:
             return
         if isinstance(outcome, Delivered):
             self.sent += 1
+            self.paid_sent += outcome.paid
         elif isinstance(outcome, Migrated):
             self.migrated += 1
             log.info(
