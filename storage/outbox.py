@@ -200,6 +200,18 @@ async def mark_sent(tx: Tx, outbox_id: int, now: datetime, message_id: int | Non
     return changed == 1
 
 
+async def mark_sent_many(
+    tx: Tx, sent: Iterable[tuple[int, datetime, int | None]]
+) -> set[int]:
+    """Several rows sending → sent, each with (id, sent at, message_id); returns the ids
+    that were still in flight."""
+    done: set[int] = set()
+    for outbox_id, now, message_id in sent:
+        if await mark_sent(tx, outbox_id, now, message_id):
+            done.add(outbox_id)
+    return done
+
+
 async def mark_failed(tx: Tx, outbox_id: int, error: str, *, count_attempt: bool = True) -> bool:
     changed = await tx.execute(
         "UPDATE outbox SET status = 'failed', error = ?, attempts = attempts + ?"

@@ -90,6 +90,7 @@ PAID_BATCH = 128
 """Paid broadcast rows claimed per pass at most: at 1000/s a pass every ~0.1 s suffices."""
 PAID_IN_FLIGHT = 256
 """Paid sends awaiting an answer at most (rate × round trip, with room to spare)."""
+RAW_SEND_MESSAGE = "sendmessage"
 PAID_BALANCE_ERROR = "balance_too_low"
 """Telegram's refusal of a paid broadcast the bot's Stars cannot pay for (lowercased)."""
 IDLE_CAP = 1.0
@@ -132,6 +133,17 @@ class _Claimed:
     paid: bool
     """Sent as a paid broadcast, in the paid lane."""
     slots: list[Slot]
+
+
+@dataclass(slots=True)
+class _SentBatch:
+    """Deliveries recorded together: one transaction for every answer that came in while
+    the previous one was being written, instead of one each (a thousand a second)."""
+
+    rows: dict[int, tuple[datetime, int | None]]
+    """outbox id → (answered at, message_id)"""
+    done: asyncio.Future[set[int] | None]
+    """The ids marked sent; None if the sender stopped before they could be recorded."""
 
 
 @dataclass(slots=True)
@@ -196,6 +208,8 @@ class Sender:
         self._probe_at = -math.inf
 
         self._in_flight: dict[int, asyncio.Task[None]] = {}
+        self._sent_batch: _SentBatch | None = None
+        self._flusher: asyncio.Task[None] | None = None
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -246,6 +260,9 @@ class Sender:
             for t in pending:
                 t.cancel()
             await asyncio.gather(*flying.values(), return_exceptions=True)
+            flusher = self._flusher
+            if flusher is not None and not flusher.done():
+                await asyncio.wait({flusher}, timeout=self._stop_grace)
             try:
                 async with self._db.transaction() as tx:
                     released = await outbox.release(tx, flying)
@@ -388,9 +405,10 @@ class Sender:
                 soonest = min(soonest, until)
         for windows in (self._chat_windows, self._group_windows):
             for chat, window in list(windows.items()):
-                if window.empty(now):
+                free = window.free(now)
+                if free >= window.capacity:
                     del windows[chat]
-                elif window.free(now) <= 0:
+                elif free <= 0:
                     held.add(chat)
                     soonest = min(soonest, window.next_free(now))
         return held, soonest
@@ -588,6 +606,15 @@ class Sender:
                     result: Any = await self._bot.do_api_request(
                         item.method, api_kwargs=params, **marker
                     )
+                elif paid and item.method == "sendMessage":
+                    # At a thousand a second, building a telegram.Message per answer to read
+                    # its message_id is a sixth of the sender's time: take the raw answer.
+                    # PTB warns about do_api_request("sendMessage") as it has a typed method;
+                    # Bot API method names are case-insensitive, and the lower-case spelling
+                    # is not an attribute of the Bot.
+                    result = await self._bot.do_api_request(
+                        RAW_SEND_MESSAGE, api_kwargs=params, **marker
+                    )
                 else:
                     name, positional = typed
                     args = {key: params.pop(key) for key in positional}
@@ -656,8 +683,53 @@ class Sender:
             self._global_pause = max(self._global_pause, max(self._floods.values()))
             log.warning("outbox: global flood wait until +%gs", self._global_pause - now)
 
+    async def _record_delivered(
+        self, outbox_id: int, now: datetime, message_id: int | None
+    ) -> bool | None:
+        """Mark one row sent in the next batch; whether it was still in flight (None: the
+        sender stopped before it could be recorded)."""
+        batch = self._sent_batch
+        if batch is None:
+            batch = self._sent_batch = _SentBatch({}, asyncio.get_running_loop().create_future())
+            self._flusher = asyncio.create_task(self._flush_sent(batch), name="outbox-sent")
+        batch.rows[outbox_id] = (now, message_id)
+        done = await asyncio.shield(batch.done)
+        return None if done is None else outbox_id in done
+
+    async def _flush_sent(self, batch: _SentBatch) -> None:
+        pause = SETTLE_RETRY_FIRST
+        done: set[int] | None = None
+        try:
+            await asyncio.sleep(0)  # answers that arrived together join this batch
+            while True:
+                try:
+                    async with self._db.transaction() as tx:
+                        if self._sent_batch is batch:
+                            self._sent_batch = None  # later answers start the next batch
+                        done = await outbox.mark_sent_many(
+                            tx, [(i, at, mid) for i, (at, mid) in batch.rows.items()]
+                        )
+                    break
+                except Exception:
+                    # As in _settle: the messages are out; keep trying to record them.
+                    log.exception("outbox: could not record %d deliveries", len(batch.rows))
+                    if self._stopping:
+                        break
+                    await asyncio.sleep(pause)
+                    pause = min(pause * 2, SETTLE_RETRY_MAX)
+        finally:
+            if self._sent_batch is batch:
+                self._sent_batch = None
+            if not batch.done.done():
+                batch.done.set_result(done)
+
     async def _settle(self, item: OutboxItem, outcome: Outcome, recovered: bool = False) -> None:
         now = self._clock.now()
+        if isinstance(outcome, Delivered) and not recovered:
+            sent = await self._record_delivered(item.id, now, outcome.message_id)
+            if sent is not None:
+                self._tally(item, outcome, sent)
+            return
         released = 0
         pause = SETTLE_RETRY_FIRST
         while True:
@@ -704,6 +776,9 @@ class Sender:
             log.warning("outbox: the Bot API answers again; %d waiting rows are due now", released)
             if released:
                 self._wakeup.set()
+        self._tally(item, outcome, done)
+
+    def _tally(self, item: OutboxItem, outcome: Outcome, done: bool) -> None:
         if not done:
             log.warning("outbox %d: row was no longer in flight; outcome dropped", item.id)
             return
