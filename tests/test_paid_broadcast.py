@@ -92,7 +92,7 @@ async def test_emulator_refuses_a_paid_message_the_stars_cannot_pay_for(
     emu.star_balance = 0.2
     await tg.send_message(1, "paid 1", api_kwargs=PAID)
     await tg.send_message(2, "paid 2", api_kwargs=PAID)
-    with pytest.raises(BadRequest, match="(?i)balance_too_low"):
+    with pytest.raises(BadRequest, match=r"(?i)balance_too_low"):
         await tg.send_message(3, "paid 3", api_kwargs=PAID)
     await tg.send_message(3, "free is still free")
     assert emu.star_balance == 0

@@ -45,7 +45,6 @@ import logging
 import math
 import random
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -65,8 +64,9 @@ from telegram.ext import ExtBot
 
 from bot.core.clock import Clock
 from bot.core.config import DeliverySettings
+from bot.delivery.budget import Budget, release
 from bot.delivery.direct import OUTBOX_SEND, input_media
-from bot.delivery.limits import Bucket, Slot, Window
+from bot.delivery.limits import Slot
 from bot.delivery.outcomes import (
     Delivered,
     Failed,
@@ -99,8 +99,6 @@ MIN_PAUSE = 0.001
 BACKOFF_BASE = 2.0
 BACKOFF_CAP = 300.0
 JITTER = 0.2
-FLOOD_CHATS = 2
-"""Distinct chats told to wait within one retry window that mean a global flood wait."""
 OUTAGE_RETRY = 10.0
 """Longest wait between tries of a row while the Bot API answers nothing (an outage)."""
 PROBE_FRESH = 1.0
@@ -184,24 +182,11 @@ class Sender:
         # Limits run on seconds since this instant: small floats keep their precision.
         self._epoch = clock.now()
 
-        self._global = Window.of_rate(settings.global_per_s, 1.0)
-        self._pace = Bucket(settings.global_per_s, max(1, math.ceil(settings.global_per_s / 10)))
+        self._budget = Budget(settings)
         self._paid_kinds: frozenset[str] = (
             BROADCAST_KINDS if settings.paid_broadcast else frozenset()
         )
-        self._paid: Window | None = None
-        self._paid_pace: Bucket | None = None
-        if settings.paid_broadcast:
-            self._paid = Window.of_rate(settings.paid_per_s, 1.0)
-            self._paid_pace = Bucket(
-                settings.paid_per_s, max(1, math.ceil(settings.paid_per_s / 10))
-            )
         self._paid_flying: set[int] = set()
-        self._chat_windows: dict[int, Window] = {}
-        self._group_windows: dict[int, Window] = {}
-        self._paused: dict[int, float] = {}
-        self._global_pause = 0.0
-        self._floods: dict[int, float] = {}
         self._down = False
         """A getMe found the Bot API unreachable and nothing has been answered since."""
         self._probe: asyncio.Task[bool] | None = None
@@ -360,59 +345,6 @@ class Sender:
             async with asyncio.timeout(seconds):
                 await self._wakeup.wait()
 
-    def _room(self, now: float) -> tuple[int, float]:
-        """How many sends the overall limits allow now, and when more will be allowed."""
-        if now < self._global_pause:
-            return 0, self._global_pause
-        room = min(
-            self._global.free(now),
-            self._pace.available(now),
-            MAX_IN_FLIGHT - (len(self._in_flight) - len(self._paid_flying)),
-        )
-        if self._paid is not None:
-            room = min(room, self._paid.free(now))
-        if room > 0:
-            return room, now
-        when = max(self._global.next_free(now), self._pace.next_token(now))
-        if self._paid is not None:
-            when = max(when, self._paid.next_free(now))
-        return 0, when
-
-    def _paid_room(self, now: float) -> tuple[int, float]:
-        """The same for the paid broadcast lane (none without ``paid_broadcast``)."""
-        if self._paid is None or self._paid_pace is None:
-            return 0, math.inf
-        if now < self._global_pause:
-            return 0, self._global_pause
-        room = min(
-            self._paid.free(now),
-            self._paid_pace.available(now),
-            PAID_IN_FLIGHT - len(self._paid_flying),
-        )
-        if room > 0:
-            return room, now
-        return 0, max(self._paid.next_free(now), self._paid_pace.next_token(now))
-
-    def _held_chats(self, now: float) -> tuple[set[int], float]:
-        """Chats that may not be sent to now, and the soonest one of them frees up."""
-        held: set[int] = set()
-        soonest = math.inf
-        for chat, until in list(self._paused.items()):
-            if until <= now:
-                del self._paused[chat]
-            else:
-                held.add(chat)
-                soonest = min(soonest, until)
-        for windows in (self._chat_windows, self._group_windows):
-            for chat, window in list(windows.items()):
-                free = window.free(now)
-                if free >= window.capacity:
-                    del windows[chat]
-                elif free <= 0:
-                    held.add(chat)
-                    soonest = min(soonest, window.next_free(now))
-        return held, soonest
-
     def _seconds(self, moment: datetime) -> float:
         return (moment - self._epoch).total_seconds()
 
@@ -422,15 +354,16 @@ class Sender:
     async def _claim(self) -> _Pass:
         now_dt = self._clock.now()
         now = self._seconds(now_dt)
-        room, when = self._room(now)
-        paid_room, paid_when = self._paid_room(now)
+        paid_flying = len(self._paid_flying)
+        room, when = self._budget.room(now, MAX_IN_FLIGHT - (len(self._in_flight) - paid_flying))
+        paid_room, paid_when = self._budget.paid_room(now, PAID_IN_FLIGHT - paid_flying)
         if room <= 0 and paid_room <= 0:
             return _Pass([], min(when, paid_when), limited=True)
-        held, soonest = self._held_chats(now)
+        held, soonest = self._budget.held_chats(now)
         # A lane without room now is due again when it frees up.
         if room <= 0:
             soonest = min(soonest, when)
-        if paid_room <= 0 and self._paid is not None:
+        if paid_room <= 0 and self._budget.paid:
             soonest = min(soonest, paid_when)
         room = min(room, BATCH)
         paid_room = min(paid_room, PAID_BATCH)
@@ -458,56 +391,16 @@ class Sender:
         # Slots are taken only once the claims are committed, so a failed transaction
         # cannot leak them.
         claimed = [
-            _Claimed(item, paid, self._reserve(item.chat_id, now, paid))
+            _Claimed(item, paid, self._budget.reserve(item.chat_id, now, paid))
             for item, paid in picked
             if item.id in moved
         ]
         return _Pass(claimed, soonest, limited=False)
 
-    def _reserve(self, chat_id: int, now: float, paid: bool = False) -> list[Slot]:
-        if paid:
-            assert self._paid is not None and self._paid_pace is not None
-            self._paid_pace.take(now)
-            slots = [self._paid.take()]
-        else:
-            self._pace.take(now)
-            slots = [self._global.take()]
-            if self._paid is not None:
-                slots.append(self._paid.take())
-        window = self._chat_windows.get(chat_id)
-        if window is None:
-            window = self._chat_windows[chat_id] = Window.of_rate(
-                self._settings.per_chat_per_s, 1.0
-            )
-        slots.append(window.take())
-        if chat_id < 0:
-            group = self._group_windows.get(chat_id)
-            if group is None:
-                group = self._group_windows[chat_id] = Window.of_rate(
-                    self._settings.per_group_per_min, 60.0
-                )
-            slots.append(group.take())
-        return slots
-
     def note_direct_send(self, chat_id: int) -> None:
         """A reply sent straight to a person (not through the outbox) uses the same
         Telegram budget: count it in the windows so that the outbox leaves room for it."""
-        now = self._now()
-        slot = self._global.take()
-        slot.end = now
-        if self._paid is not None:
-            self._paid.take().end = now
-        window = self._chat_windows.get(chat_id)
-        if window is None:
-            window = self._chat_windows[chat_id] = Window.of_rate(
-                self._settings.per_chat_per_s, 1.0
-            )
-        window.take().end = now
-
-    def _release(self, slots: Iterable[Slot]) -> None:
-        now = self._now()
-        for slot in slots:
-            slot.end = now
+        self._budget.note_direct_send(chat_id, self._now())
 
     def _spawn(self, claimed: _Claimed) -> None:
         item = claimed.item
@@ -534,7 +427,7 @@ class Sender:
             try:
                 message_id = await self._call(item, paid)
             finally:
-                self._release(slots)
+                release(slots, self._now())
         except Exception as exc:
             outcome = self._classify(item, exc)
             if isinstance(exc, NetworkError) and isinstance(outcome, Retry):
@@ -640,7 +533,7 @@ class Sender:
         if isinstance(exc, RetryAfter):
             self.n_429 += 1
             seconds = retry_after_seconds(exc)
-            self._flood_wait(item.chat_id, seconds)
+            self._budget.flood_wait(item.chat_id, self._now(), seconds)
             log.warning("outbox %d: chat %d told to wait %gs", item.id, item.chat_id, seconds)
             return Retry(seconds, error, count_attempt=False)
         if isinstance(exc, ChatMigrated):
@@ -671,17 +564,6 @@ class Sender:
     def _backoff(self, attempts: int) -> float:
         base = min(BACKOFF_CAP, BACKOFF_BASE * 2.0 ** min(attempts, 30))
         return base * self._rng.uniform(1 - JITTER, 1 + JITTER)
-
-    def _flood_wait(self, chat_id: int, seconds: float) -> None:
-        now = self._now()
-        until = now + seconds
-        self._paused[chat_id] = max(self._paused.get(chat_id, 0.0), until)
-        self._floods = {c: t for c, t in self._floods.items() if t > now}
-        self._floods[chat_id] = until
-        if len(self._floods) >= FLOOD_CHATS:
-            # Several chats told to wait at once: it is the bot, not one chat.
-            self._global_pause = max(self._global_pause, max(self._floods.values()))
-            log.warning("outbox: global flood wait until +%gs", self._global_pause - now)
 
     async def _record_delivered(
         self, outbox_id: int, now: datetime, message_id: int | None
