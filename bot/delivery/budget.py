@@ -10,6 +10,7 @@ windows, and ``RetryAfter`` pauses, hold for both. Times are seconds on the send
 
 from __future__ import annotations
 
+import heapq
 import logging
 import math
 from collections.abc import Iterable
@@ -21,6 +22,8 @@ log = logging.getLogger(__name__)
 
 FLOOD_CHATS = 2
 """Distinct chats told to wait within one retry window that mean a global flood wait."""
+SWEEP_EVERY = 4096
+"""Reservations between two sweeps that drop the windows of chats gone quiet."""
 
 
 def _bucket(rate: float) -> Bucket:
@@ -41,6 +44,12 @@ class Budget:
             self._paid_pace = _bucket(settings.paid_per_s)
         self._chat_windows: dict[int, Window] = {}
         self._group_windows: dict[int, Window] = {}
+        # Chats whose window is full, and when each may free up (pushed once its sends
+        # are answered). A broadcast at 1000/s holds a thousand chats at any moment:
+        # scanning every window on every pass cost more than the sends themselves.
+        self._full: set[int] = set()
+        self._frees: list[tuple[float, int]] = []
+        self._until_sweep = SWEEP_EVERY
         self._paused: dict[int, float] = {}
         self._global_pause = 0.0
         self._floods: dict[int, float] = {}
@@ -78,23 +87,46 @@ class Budget:
 
     def held_chats(self, now: float) -> tuple[set[int], float]:
         """Chats that may not be sent to now, and the soonest one of them frees up."""
-        held: set[int] = set()
-        soonest = math.inf
+        frees = self._frees
+        while frees and frees[0][0] <= now:
+            _, chat = heapq.heappop(frees)
+            if chat in self._full:
+                self._recheck(chat, now)
+        held = set(self._full)
+        soonest = frees[0][0] if frees else math.inf
         for chat, until in list(self._paused.items()):
             if until <= now:
                 del self._paused[chat]
             else:
                 held.add(chat)
                 soonest = min(soonest, until)
+        return held, soonest
+
+    def _recheck(self, chat_id: int, now: float) -> None:
+        """Is the chat still full? If so, when may it free up (known once answered)."""
+        free_at = now
+        for windows in (self._chat_windows, self._group_windows):
+            window = windows.get(chat_id)
+            if window is not None and window.free(now) <= 0:
+                free_at = max(free_at, window.next_free(now))
+        if free_at <= now:
+            self._full.discard(chat_id)
+        elif free_at < math.inf:
+            heapq.heappush(self._frees, (free_at, chat_id))
+
+    def release(self, chat_id: int, slots: Iterable[Slot], now: float) -> None:
+        """The answer came at ``now``: each slot leaves its window a span later."""
+        for slot in slots:
+            slot.end = now
+        if chat_id in self._full:
+            self._recheck(chat_id, now)
+
+    def _sweep(self, now: float) -> None:
+        self._until_sweep = SWEEP_EVERY
         for windows in (self._chat_windows, self._group_windows):
             for chat, window in list(windows.items()):
-                free = window.free(now)
-                if free >= window.capacity:
+                if chat not in self._full and window.empty(now):
                     del windows[chat]
-                elif free <= 0:
-                    held.add(chat)
-                    soonest = min(soonest, window.next_free(now))
-        return held, soonest
 
     def reserve(self, chat_id: int, now: float, paid: bool = False) -> list[Slot]:
         """Take the slots one send occupies until :func:`release`."""
@@ -115,7 +147,19 @@ class Budget:
                     self._settings.per_group_per_min, 60.0
                 )
             slots.append(group.take())
+        self._note_use(chat_id, now)
         return slots
+
+    def _note_use(self, chat_id: int, now: float) -> None:
+        """A slot of the chat was just taken: it may be full now."""
+        if chat_id not in self._full:
+            full = self._chat_window(chat_id).free(now) <= 0
+            group = self._group_windows.get(chat_id)
+            if full or (group is not None and group.free(now) <= 0):
+                self._full.add(chat_id)
+        self._until_sweep -= 1
+        if self._until_sweep <= 0:
+            self._sweep(now)
 
     def note_direct_send(self, chat_id: int, now: float) -> None:
         """A reply sent straight to a person, answered at ``now``."""
@@ -123,6 +167,9 @@ class Budget:
         if self._paid is not None:
             self._paid.take().end = now
         self._chat_window(chat_id).take().end = now
+        self._note_use(chat_id, now)
+        if chat_id in self._full:
+            self._recheck(chat_id, now)
 
     def _chat_window(self, chat_id: int) -> Window:
         window = self._chat_windows.get(chat_id)
@@ -142,9 +189,3 @@ class Budget:
             # Several chats told to wait at once: it is the bot, not one chat.
             self._global_pause = max(self._global_pause, max(self._floods.values()))
             log.warning("outbox: global flood wait until +%gs", self._global_pause - now)
-
-
-def release(slots: Iterable[Slot], now: float) -> None:
-    """The answer came at ``now``: each slot leaves its window a span later."""
-    for slot in slots:
-        slot.end = now

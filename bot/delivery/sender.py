@@ -64,7 +64,7 @@ from telegram.ext import ExtBot
 
 from bot.core.clock import Clock
 from bot.core.config import DeliverySettings
-from bot.delivery.budget import Budget, release
+from bot.delivery.budget import Budget
 from bot.delivery.direct import OUTBOX_SEND, input_media
 from bot.delivery.limits import Slot
 from bot.delivery.outcomes import (
@@ -427,7 +427,7 @@ class Sender:
             try:
                 message_id = await self._call(item, paid)
             finally:
-                release(slots, self._now())
+                self._budget.release(item.chat_id, slots, self._now())
         except Exception as exc:
             outcome = self._classify(item, exc)
             if isinstance(exc, NetworkError) and isinstance(outcome, Retry):
