@@ -37,7 +37,7 @@ PREFIX = "cr:"
 CONFIRM_PREFIX = "cr:ok:"
 CANCEL_PREFIX = "cr:no:"
 READ_PREFIX = "cr:r:"
-GROUP_COPY_KIND = "circular_group"
+GROUP_COPY_KIND = store.GROUP_KIND
 
 TELEGRAM_LIMIT = 4096
 """At most one edit of a delivery report per this long."""
@@ -185,6 +185,13 @@ class Draft:
     unreachable: int = 0
     length: int = 0
     limit: int = 0
+    groups: int = 0
+    """Posko bersama groups of an area scope, which get a copy too."""
+
+    @property
+    def copies(self) -> int:
+        """Messages the circular will send: reachable recipients and groups."""
+        return self.count - self.unreachable + self.groups
 
 
 def split_scope_and_text(args: str) -> tuple[str, str] | None:
@@ -227,6 +234,9 @@ async def draft(
             return Draft(DraftStatus.NOBODY, scope=scope)
         circular_id = await store.create(tx, author.id, scope.key, text, now)
         unreachable = sum(1 for person in people if person.unreachable)
+        groups = 0
+        if scope.kind == "area" and scope.target_id is not None:
+            groups = len(await areas.groups_in_subtree(tx, scope.target_id))
         await audit.record(
             tx, now, author.id, "draft", "circular", circular_id, scope=scope.key, count=len(people)
         )
@@ -238,6 +248,7 @@ async def draft(
         text,
         len(people),
         unreachable,
+        groups=groups,
     )
 
 

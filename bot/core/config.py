@@ -34,6 +34,7 @@ _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 MAX_DURATION_S = 365 * 86400
 TOKEN_PATTERN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{10,}$")
 TOKEN_SECRET_NAME = "telegram_token"
+PAID_BROADCAST_MAX_PER_S = 1000.0
 
 
 class ConfigError(Exception):
@@ -132,6 +133,20 @@ class DeliverySettings(BaseModel):
     per_group_per_min: float = Field(default=20.0, gt=0)
     max_attempts: int = Field(default=8, ge=1)
     request_timeout: Duration = timedelta(seconds=10)
+    # Telegram's paid broadcast (SPEC §11): circulars go with allow_paid_broadcast, paced
+    # at paid_per_s on their own instead of within global_per_s; 0.1 Star per message.
+    paid_broadcast: bool = False
+    paid_per_s: float = 1000.0
+
+    @field_validator("paid_per_s")
+    @classmethod
+    def _paid_rate(cls, value: float) -> float:
+        if not 0 < value <= PAID_BROADCAST_MAX_PER_S:
+            raise ValueError(
+                f"must be more than 0 and at most {PAID_BROADCAST_MAX_PER_S:g}"
+                " (Telegram's paid broadcast allows up to 1000 messages a second)"
+            )
+        return value
 
 
 class InviteSettings(BaseModel):
