@@ -15,6 +15,7 @@ from bot.roster import swaps
 from bot.roster.swap_rules import SwapEvent
 from bot.roster.swaps import Outcome
 from storage import members, roster
+from storage import swaps as swaps_store
 from storage import watch as watch_store
 from storage.db import Database
 from storage.records import Member
@@ -53,7 +54,7 @@ async def outbox(db: Database) -> list[tuple[int, str, dict[str, object]]]:
 
 async def state(db: Database, swap_id: int) -> str:
     async with db.read() as tx:
-        swap = await roster.swap_by_id(tx, swap_id)
+        swap = await swaps_store.swap_by_id(tx, swap_id)
     assert swap is not None
     return swap.state
 
@@ -70,7 +71,7 @@ async def ask(db: Database, slot_id: int, to: str = "sari") -> int:
     answer = await swaps.request(db, budi, slot_id, colleague.id, T0, "id")
     assert answer.outcome is Outcome.DONE, answer
     async with db.read() as tx:
-        swap = await roster.open_swap_of_slot(tx, slot_id)
+        swap = await swaps_store.open_swap_of_slot(tx, slot_id)
     assert swap is not None
     return swap.id
 
@@ -238,7 +239,7 @@ async def test_an_unanswered_request_lapses_at_the_start(db: Database) -> None:
         slot = await roster.by_id(tx, slot_id)
         assert slot is not None
         assert await watch_store.next_deadline(tx) is not None
-        assert await roster.next_swap_expiry(tx) == slot.start_at
+        assert await swaps_store.next_swap_expiry(tx) == slot.start_at
     start = slot.start_at
     async with db.transaction() as tx:
         assert await swaps.expire_due(tx, start - timedelta(seconds=1), 100) == 0
@@ -257,7 +258,7 @@ async def test_an_unanswered_request_lapses_at_the_start(db: Database) -> None:
     assert sorted(row[0] for row in notices) == [1001, 1002]
     assert all("kedaluwarsa" in str(row[2]["text"]) for row in notices)
     async with db.read() as tx:
-        assert await roster.next_swap_expiry(tx) is None
+        assert await swaps_store.next_swap_expiry(tx) is None
     budi = await member(db, "budi")
     assert await holder(db, slot_id) == budi.id
 

@@ -27,11 +27,13 @@ from bot.roster.views import slot_button, slot_text
 from bot.watch.escalation import levels_for
 from storage import areas, audit, members, posts
 from storage import roster as store
+from storage import swaps as swap_store
 from storage import watch as watch_store
 from storage.db import Database, Tx
 from storage.outbox import Priority, enqueue
 from storage.records import Member, Post
-from storage.roster import Slot, Swap
+from storage.roster import Slot
+from storage.swaps import Swap
 from storage.watch import Recipient
 
 log = logging.getLogger(__name__)
@@ -115,7 +117,7 @@ async def choices(db: Database, member: Member, now: datetime, language: str) ->
     if not has_role(member, Role.OFFICER):
         return Answer(Outcome.NOT_OFFICER, t(language, "roster.swap_not_officer"))
     async with db.read() as tx:
-        coming = await store.coming_of_member(tx, member.id, now, MAX_SLOTS)
+        coming = await swap_store.coming_of_member(tx, member.id, now, MAX_SLOTS)
         found = [(slot, await posts.by_id(tx, slot.post_id)) for slot in coming]
     pairs = [(slot, post) for slot, post in found if post is not None]
     if not pairs:
@@ -136,7 +138,7 @@ async def _my_coming_slot(
         return _refusal(language, Outcome.NOT_YOURS)
     if slot.start_at <= now:
         return _refusal(language, Outcome.STARTED)
-    waiting = await store.open_swap_of_slot(tx, slot.id)
+    waiting = await swap_store.open_swap_of_slot(tx, slot.id)
     if waiting is not None:
         other = await members.by_id(tx, waiting.to_member)
         return _refusal(language, Outcome.ALREADY_OPEN, name=other.name if other else "-")
@@ -158,7 +160,7 @@ async def colleagues(
             for colleague in await members.officers_of_post(tx, post.id)
             if colleague.id != member.id and colleague.telegram_id is not None
         ]
-        busy = await store.busy_members(
+        busy = await swap_store.busy_members(
             tx, [m.id for m in others], slot.start_at, slot.end_at, slot.id
         )
     free = [colleague for colleague in others if colleague.id not in busy][:MAX_COLLEAGUES]
@@ -189,11 +191,11 @@ async def request(
         )
         if colleague is None:
             return _refusal(language, Outcome.NOT_COLLEAGUE, code=post.code)
-        if await store.busy_members(tx, [colleague.id], slot.start_at, slot.end_at, slot.id):
+        if await swap_store.busy_members(tx, [colleague.id], slot.start_at, slot.end_at, slot.id):
             return _refusal(language, Outcome.BUSY, name=colleague.name)
         if colleague.telegram_id is None:
             return _refusal(language, Outcome.UNREGISTERED, name=colleague.name)
-        swap_id = await store.create_swap(
+        swap_id = await swap_store.create_swap(
             tx, slot.id, member.id, colleague.id, now, expires_at=slot.start_at
         )
         await audit.record(
@@ -246,7 +248,7 @@ class _Case:
 
 
 async def _case(tx: Tx, swap_id: int) -> _Case | None:
-    swap = await store.swap_by_id(tx, swap_id)
+    swap = await swap_store.swap_by_id(tx, swap_id)
     slot = None if swap is None else await store.by_id(tx, swap.slot_id)
     post = None if slot is None else await posts.by_id(tx, slot.post_id)
     if swap is None or slot is None or post is None:
@@ -336,13 +338,15 @@ async def _press(
         )
     if state in ("menunggu_persetujuan", "disetujui") and slot.member_id != swap.from_member:
         return _refusal(language, Outcome.SLOT_MOVED)
-    if state in ("menunggu_persetujuan", "disetujui") and await store.busy_members(
+    if state in ("menunggu_persetujuan", "disetujui") and await swap_store.busy_members(
         tx, [swap.to_member], slot.start_at, slot.end_at, slot.id
     ):
         return _refusal(language, Outcome.BUSY, name=case.colleague.name)
     answered = event in (SwapEvent.ACCEPT, SwapEvent.DECLINE)
     decided_by = None if event is SwapEvent.ACCEPT else member.id
-    if not await store.move_swap(tx, swap, state, now, answered=answered, decided_by=decided_by):
+    if not await swap_store.move_swap(
+        tx, swap, state, now, answered=answered, decided_by=decided_by
+    ):
         raise _Changed
     if state == "disetujui" and not await store.set_holder(
         tx, slot.id, slot.version, swap.to_member
@@ -488,8 +492,8 @@ async def expire_due(tx: Tx, now: datetime, limit: int) -> int:
     """Open requests whose slot has started lapse (kedaluwarsa); the requester and the
     colleague are told. Compare-and-swap, so two watchers never tell twice."""
     handled = 0
-    for swap in await store.due_swaps(tx, now, limit):
-        if not await store.move_swap(tx, swap, "kedaluwarsa", now):
+    for swap in await swap_store.due_swaps(tx, now, limit):
+        if not await swap_store.move_swap(tx, swap, "kedaluwarsa", now):
             continue
         handled += 1
         case = await _case(tx, swap.id)
