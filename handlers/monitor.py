@@ -148,7 +148,7 @@ def _piket_line(context: PoskoContext, counts: tuple[int, int] | None) -> str:
     if counts is None:
         return ""
     rostered, present = counts
-    return "\n" + context.t("rwatch.pantau_piket", rostered=rostered, present=present)
+    return "\n" + context.t("roster_watch.pantau_piket", rostered=rostered, present=present)
 
 
 async def _roster_today(context: PoskoContext, post: Post, now: datetime) -> str:
@@ -159,14 +159,14 @@ async def _roster_today(context: PoskoContext, post: Post, now: datetime) -> str
     shown = [(s, name) for s, name in slots if s.start_at >= start or s.end_at > now]
     if not shown:
         return ""
-    lines = ["", context.t("rwatch.pantau_day")]
+    lines = ["", context.t("roster_watch.pantau_day")]
     for slot, name in shown:
         how = classify(slot.start_at, slot.end_at, slot.arrived_at, slot.left_at, now)
-        mark = context.t(f"rwatch.mark_{how.mark.value}", minutes=how.late_minutes)
+        mark = context.t(f"roster_watch.mark_{how.mark.value}", minutes=how.late_minutes)
         if how.left_early:
-            mark += context.t("rwatch.mark_left_early")
+            mark += context.t("roster_watch.mark_left_early")
         lines.append(
-            context.t("rwatch.pantau_slot", span=span_text(slot), name=_short(name), mark=mark)
+            context.t("roster_watch.pantau_slot", span=span_text(slot), name=_short(name), mark=mark)
         )
     return "\n".join(lines)
 

@@ -109,11 +109,11 @@ def _slot_line(context: PoskoContext, slot: Slot) -> str:
     span = span_text(slot)
     arrived = slot.arrived_at or context.runtime.clock.now()
     if arrived < slot.start_at:
-        return context.t("rwatch.checkin_slot_soon", span=span, start=hhmm(slot.start_at))
+        return context.t("roster_watch.checkin_slot_soon", span=span, start=hhmm(slot.start_at))
     late = late_minutes(slot.start_at, arrived)
     if late:
-        return context.t("rwatch.checkin_slot_late", span=span, minutes=late)
-    return context.t("rwatch.checkin_slot", span=span)
+        return context.t("roster_watch.checkin_slot_late", span=span, minutes=late)
+    return context.t("roster_watch.checkin_slot", span=span)
 
 
 async def _tell_check_in(update: Update, context: PoskoContext, result: CheckIn) -> None:

@@ -334,7 +334,7 @@ def _chunks(values: Sequence[int], size: int = 500) -> Iterable[Sequence[int]]:
         yield values[start : start + size]
 
 
-# --- piket in the watcher, check-in and /pantau (issue 11, rwatch) ----------------------
+# --- piket in the watcher, check-in and /pantau (issue 11) ----------------------
 
 
 async def save_steps_batch(tx: Tx, steps: Sequence[SlotStep]) -> int:

@@ -81,7 +81,7 @@ async def walk(watcher: PostRefresh, tx: Tx, now: datetime) -> tuple[int, bool]:
             if kind == "remind":
                 reminded = now
                 if not here and now < slot.start_at:
-                    messages.append((slot, "rwatch.remind", _minutes(slot.start_at - now)))
+                    messages.append((slot, "roster_watch.remind", _minutes(slot.start_at - now)))
             elif kind == "start":
                 if here and arrived is None:
                     arrived = slot.start_at  # checked in well before: on time
@@ -89,7 +89,7 @@ async def walk(watcher: PostRefresh, tx: Tx, now: datetime) -> tuple[int, bool]:
             elif kind == "nudge":
                 nudged = now
                 if arrived is None and not here and now < slot.end_at:
-                    messages.append((slot, "rwatch.nudge", _minutes(now - slot.start_at)))
+                    messages.append((slot, "roster_watch.nudge", _minutes(now - slot.start_at)))
             else:
                 attendance = classify(
                     slot.start_at, slot.end_at, arrived, slot.left_at, slot.end_at

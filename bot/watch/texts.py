@@ -57,18 +57,18 @@ def _piket_detail(
     (with a phone in a private chat), so the supervisor knows whom to call."""
     required = max(post.min_staff, rostered)
     on_duty = sum(1 for person in people if person.on_duty)
-    line = t(language, "rwatch.alert_short", on_duty=on_duty, required=required, since=hhmm(since))
+    line = t(language, "roster_watch.alert_short", on_duty=on_duty, required=required, since=hhmm(since))
     absent = [person for person in people if person.rostered and not person.on_duty]
     if absent:
         names = [
-            t(language, "rwatch.absent_phone", name=person.name, phone=person.phone)
+            t(language, "roster_watch.absent_phone", name=person.name, phone=person.phone)
             if private and person.phone
             else person.name
             for person in absent[:PEOPLE_SHOWN]
         ]
         if len(absent) > PEOPLE_SHOWN:
             names.append(t(language, "followup.more", count=len(absent) - PEOPLE_SHOWN))
-        line += "\n" + t(language, "rwatch.alert_absent", people="; ".join(names))
+        line += "\n" + t(language, "roster_watch.alert_absent", people="; ".join(names))
     return line
 
 
