@@ -22,7 +22,7 @@ from bot.core.app import PoskoApp, build_application, running
 from bot.core.clock import SystemClock, wib
 from bot.core.config import Settings, load_settings
 from bot.exchange.boundary_file import check as check_boundaries
-from bot.rehearsal import disposisi_scene
+from bot.rehearsal import disposisi_scene, piket_scene
 from bot.rehearsal.emulator import FakeBotApi, FakeUser, Sent
 from storage import agencies, areas, boundaries, health, members, posts
 from storage.areas import AreaRow
@@ -69,6 +69,7 @@ class Person:
     posts: tuple[str, ...] = ()
     areas: tuple[str, ...] = ()
     agency: str | None = None
+    phone: str | None = None
 
 
 PEOPLE = [
@@ -76,6 +77,10 @@ PEOPLE = [
     Person("sari", "Sari Dewi", FakeUser(1002, "Sari"), ("officer",), ("KBJ-02",)),
     Person("agus", "Agus Salim", FakeUser(1003, "Agus"), ("officer",), ("PLM-01",)),
     Person("rina", "Rina Wati", FakeUser(1004, "Rina"), ("officer",), ("PLM-02",)),
+    # rostered in the piket scene
+    Person("dodi", "Dodi Prasetyo", FakeUser(1005, "Dodi"), ("officer",), ("PLM-01",),
+           phone="0812-3456-7890"),
+    Person("wati", "Wati Lestari", FakeUser(1006, "Wati"), ("officer",), ("PLM-02",)),
     Person(
         "lurah_kbj",
         "Lurah Kebon Jeruk",
@@ -205,6 +210,7 @@ def demo_settings(db_path: Path, emu: FakeBotApi) -> Settings:
             },
             "storage": {"path": str(db_path)},
             "watch": DEMO_POLICY,
+            "roster": piket_scene.DEMO_ROSTER,
             "log": {"level": "WARNING"},
         },
     )
@@ -217,7 +223,7 @@ async def seed(db_path: Path) -> None:
         now = datetime.now(UTC)
         rows = [
             MemberRow(
-                p.ref, p.name, None, None, p.roles, p.posts, p.areas, p.user.id, None, p.agency
+                p.ref, p.name, None, p.phone, p.roles, p.posts, p.areas, p.user.id, None, p.agency
             )
             for p in PEOPLE
         ]
@@ -303,7 +309,9 @@ async def _keep_alive(stage: Stage, refs: list[str], every: float) -> None:
                 await stage.text(ref, "/aman")
 
 
-async def scripted_evening(stage: Stage, transcript: Transcript) -> dict[str, Any]:
+async def scripted_evening(
+    stage: Stage, transcript: Transcript, database: Database, settings: Settings
+) -> dict[str, Any]:
     hour = wib(datetime.now(UTC)).hour
     if 4 <= hour < 11:
         part = "Pagi"
@@ -352,6 +360,7 @@ async def scripted_evening(stage: Stage, transcript: Transcript) -> dict[str, An
         await stage.text("camat_kbj", "/pantau")
         assert first.text
         forward = await disposisi_scene.forward_scene(stage, transcript)
+        piket = await piket_scene.piket_scene(stage, transcript, database, settings.roster)
     finally:
         keeper.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -363,6 +372,7 @@ async def scripted_evening(stage: Stage, transcript: Transcript) -> dict[str, An
         "taken": True,
         "recovered": True,
         **forward,
+        **piket,
     }
 
 
@@ -403,7 +413,10 @@ async def run_demo(out: TextIO = sys.stdout, interactive: bool = False) -> int:
                     if interactive:
                         await interactive_session(stage, transcript, out)
                     else:
-                        outcome = await scripted_evening(stage, transcript)
+                        runtime = app.bot_data["runtime"]
+                        outcome = await scripted_evening(
+                            stage, transcript, runtime.database, runtime.settings
+                        )
                         outcome["circular"] = await _circular_scene(stage, transcript)
                         await asyncio.sleep(0.5)
                         transcript.flush()

@@ -70,9 +70,7 @@ class MediaMixin(ChatsMixin, JournalMixin):
             source = self._files.input_file({"media": item.get("media")}, files, "media")
             built.append((item, self._album_content(str(kind), source)))
         if "document" in types and len(types) > 1:
-            raise _ApiError(
-                400, "Bad Request: document can't be mixed with other media types"
-            )
+            raise _ApiError(400, "Bad Request: document can't be mixed with other media types")
         self._rate.check(int(chat["id"]), paid_broadcast(p))
         group_id = f"{next(self._album_seq)}"
         messages: list[JSONDict] = []
@@ -82,7 +80,12 @@ class MediaMixin(ChatsMixin, JournalMixin):
             messages.append(self._new_bot_message(chat, p, extra))
         first_caption = messages[0].get("caption")
         self._record(
-            "sendMediaGroup", p, chat["id"], first_caption, messages[0]["message_id"], messages,
+            "sendMediaGroup",
+            p,
+            chat["id"],
+            first_caption,
+            messages[0]["message_id"],
+            messages,
             files,
         )
         return messages
