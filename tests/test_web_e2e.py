@@ -409,3 +409,20 @@ async def test_boundaries_follow_the_viewers_scope(
         finally:
             await lurah.close()
             await admin.close()
+
+
+async def test_posts_carry_the_piket_running_now(
+    emu: FakeBotApi, start_bot: AppFactory, db_path: Path
+) -> None:
+    from tests.roster_seed import WEDNESDAY, seed_slots
+
+    # Tuesday 18:00-23:00 WIB runs at T0 (19:00); Budi has not checked in.
+    await seed_slots(db_path, ("KBJ-01", "budi", WEDNESDAY - timedelta(days=1), "18:00", "23:00"))
+    async with start_bot(web=WEB) as app:
+        admin = await signed_in(emu, app, ADMIN)
+        try:
+            board = {p["code"]: p for p in (await admin.json("/api/posts"))["posts"]}
+            assert board["KBJ-01"]["rostered"] == {"now": 1, "present": 0}
+            assert board["KBJ-02"]["rostered"] is None
+        finally:
+            await admin.close()

@@ -32,6 +32,7 @@ from bot.web.auth import COOKIE, Viewer, viewer_of
 from bot.web.events import Audience
 from storage import agencies, areas, forwards, issues, members, overview
 from storage import circulars as circulars_store
+from storage import roster as roster_store
 from storage import web as store
 from storage.agencies import Agency
 from storage.db import Tx
@@ -218,7 +219,13 @@ def _paths(tree: dict[int, tuple[str, str, str, int | None]]) -> Callable[[int],
     return path
 
 
-def _post_json(post: store.BoardPost, path: list[Any], member_id: int, scope: Any) -> Any:
+def _post_json(
+    post: store.BoardPost,
+    path: list[Any],
+    member_id: int,
+    scope: Any,
+    rostered: tuple[int, int] | None = None,
+) -> Any:
     alert = None
     if post.alert_id is not None:
         line = overview.AlertLine(
@@ -258,7 +265,8 @@ def _post_json(post: store.BoardPost, path: list[Any], member_id: int, scope: An
         "last_signal_at": when(post.last_signal_at),
         "open_reports": post.open_issues,
         "alert": alert,
-        "rostered": None,  # filled by the roster (SPEC §9) once it lands
+        # The piket running now (SPEC §9): slots, and how many of their officers are in.
+        "rostered": None if rostered is None else {"now": rostered[0], "present": rostered[1]},
     }
 
 
@@ -269,6 +277,9 @@ async def posts(request: web.Request) -> web.Response:
     async with request.app[RUNTIME].database.read() as tx:
         board = await store.board(tx, found.scope)
         tree = await store.areas_by_id(tx)
+        rosters = await roster_store.roster_counts(
+            tx, [post.id for post in board], request.app[RUNTIME].clock.now()
+        )
     path = _paths(tree)
     member_id = found.viewer.member.id
     board.sort(key=lambda post: (STATE_RANK.get(post.state, 4), post.code))
@@ -277,7 +288,10 @@ async def posts(request: web.Request) -> web.Response:
         counts[post.state] = counts.get(post.state, 0) + 1
     return ok(
         {
-            "posts": [_post_json(p, path(p.area_id), member_id, found.scope) for p in board],
+            "posts": [
+                _post_json(p, path(p.area_id), member_id, found.scope, rosters.get(p.id))
+                for p in board
+            ],
             "counts": counts,
         }
     )
@@ -289,13 +303,22 @@ async def one_post(request: web.Request) -> web.Response:
     async with request.app[RUNTIME].database.read() as tx:
         board = await store.board(tx, None, code)
         tree = await store.areas_by_id(tx)
+        rosters = await roster_store.roster_counts(
+            tx, [post.id for post in board], request.app[RUNTIME].clock.now()
+        )
     if not board:
         raise fail(404, "unknown_post")
     post = board[0]
     if not found.sees_posts or not covers(found.scope, post.area_id):
         raise fail(403, "out_of_scope")
     member_id = found.viewer.member.id
-    return ok({"post": _post_json(post, _paths(tree)(post.area_id), member_id, found.scope)})
+    return ok(
+        {
+            "post": _post_json(
+                post, _paths(tree)(post.area_id), member_id, found.scope, rosters.get(post.id)
+            )
+        }
+    )
 
 
 # --- alerts -----------------------------------------------------------------------------------
