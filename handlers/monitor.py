@@ -166,7 +166,9 @@ async def _roster_today(context: PoskoContext, post: Post, now: datetime) -> str
         if how.left_early:
             mark += context.t("roster_watch.mark_left_early")
         lines.append(
-            context.t("roster_watch.pantau_slot", span=span_text(slot), name=_short(name), mark=mark)
+            context.t(
+                "roster_watch.pantau_slot", span=span_text(slot), name=_short(name), mark=mark
+            )
         )
     return "\n".join(lines)
 

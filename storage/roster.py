@@ -314,10 +314,12 @@ async def record_departure(tx: Tx, slot_id: int, at: datetime) -> None:
 
 
 async def set_holder(tx: Tx, slot_id: int, version: int, member_id: int) -> bool:
-    """The slot changes hands (a swap): compare-and-swap so a racing step is retried."""
+    """The slot changes hands (a swap): compare-and-swap so a racing step is retried. The
+    old holder's reminder and early arrival were theirs, not the new holder's."""
     return (
         await tx.execute(
-            "UPDATE slots SET member_id = ?, reminded_at = NULL, version = version + 1"
+            "UPDATE slots SET member_id = ?, reminded_at = NULL, nudged_at = NULL,"
+            " arrived_at = NULL, left_at = NULL, version = version + 1"
             " WHERE id = ? AND version = ?",
             (member_id, slot_id, version),
         )
@@ -448,29 +450,21 @@ async def rostered_now(tx: Tx, post_ids: Sequence[int], now: datetime) -> dict[i
 
 
 async def record_departures(tx: Tx, pairs: Iterable[tuple[int, int]], at: datetime) -> None:
-    """(member, post): the member left the post before the end of a slot running there."""
+    """(member, post): the member left the post before the end of a slot running there;
+    an early arrival for a slot not yet started no longer counts (they are not there)."""
     moment = to_db(at)
     since = to_db(at - _hours(24))
+    pairs = list(pairs)
     await tx.executemany(
         "UPDATE slots SET left_at = ?, version = version + 1 WHERE member_id = ? AND post_id = ?"
         " AND start_at > ? AND start_at <= ? AND end_at > ?",
         [(moment, member, post, since, moment, moment) for member, post in pairs],
     )
-
-
-async def depart_all(tx: Tx, post_ids: Sequence[int], at: datetime) -> None:
-    """Everyone checked in at ``post_ids`` leaves their slot running there now."""
-    moment = to_db(at)
-    since = to_db(at - _hours(24))
-    for chunk in _chunks(post_ids):
-        await tx.execute(
-            "UPDATE slots SET left_at = ?, version = version + 1"
-            f" WHERE post_id IN ({_marks(len(chunk))}) AND start_at > ? AND start_at <= ?"
-            " AND end_at > ? AND left_at IS NULL AND EXISTS (SELECT 1 FROM shifts s"
-            " WHERE s.member_id = slots.member_id AND s.post_id = slots.post_id"
-            " AND s.ended_at IS NULL)",
-            (moment, *chunk, since, moment, moment),
-        )
+    await tx.executemany(
+        "UPDATE slots SET arrived_at = NULL, version = version + 1 WHERE member_id = ?"
+        " AND post_id = ? AND start_at > ? AND arrived_at IS NOT NULL",
+        [(member, post, moment) for member, post in pairs],
+    )
 
 
 async def mark_short(tx: Tx, post_id: int, required: int, now: datetime) -> None:

@@ -181,8 +181,3 @@ async def people(tx: Tx, post_ids: Sequence[int], now: datetime) -> dict[int, li
                     Person(person.member_id, person.name, person.phone, person.on_duty, True)
                 )
     return found
-
-
-async def closed_shifts(tx: Tx, post_ids: Sequence[int], now: datetime) -> None:
-    """Shifts about to close with the window: a slot still running counts as left early."""
-    await store.depart_all(tx, post_ids, now)

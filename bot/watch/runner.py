@@ -67,13 +67,18 @@ class WatchRunner:
         self._job = None
         self._planned = float("inf")
         try:
-            await self._extend_roster()
             await self.watcher.sweep()
             deadline = await self.watcher.next_deadline()
         except Exception:
             self.failures += 1
             log.exception("watch pass failed; retrying shortly")
             deadline = None
+        # After the pass (a shift change at midnight is not held up), and on its own: a
+        # failing extension must never stop the alerts; it is tried again next run.
+        try:
+            await self._extend_roster()
+        except Exception:
+            log.exception("roster extension failed; retrying at the next run")
         delay = self.max_sleep
         if deadline is not None:
             until = (deadline - self.watcher.clock.now()).total_seconds()

@@ -57,7 +57,9 @@ def _piket_detail(
     (with a phone in a private chat), so the supervisor knows whom to call."""
     required = max(post.min_staff, rostered)
     on_duty = sum(1 for person in people if person.on_duty)
-    line = t(language, "roster_watch.alert_short", on_duty=on_duty, required=required, since=hhmm(since))
+    line = t(
+        language, "roster_watch.alert_short", on_duty=on_duty, required=required, since=hhmm(since)
+    )
     absent = [person for person in people if person.rostered and not person.on_duty]
     if absent:
         names = [

@@ -643,7 +643,6 @@ class Watcher:
         self, tx: Tx, posts: list[Post], outgoing: _Outgoing, now: datetime
     ) -> None:
         on_duty = await store.officers(tx, [post.id for post in posts], on_duty=True)
-        await roster_watch.closed_shifts(tx, [post.id for post in posts], now)
         await store.close_shifts(tx, [post.id for post in posts], now)
         for post in posts:
             for recipient in on_duty.get(post.id, []):
