@@ -539,3 +539,41 @@ async def import_context(tx: Tx) -> ImportContext:
         (row[0], row[1]) for row in await tx.all("SELECT member_id, post_id FROM assignments")
     }
     return ImportContext(posts, members, assigned)
+
+
+# --- officers leaving a post -------------------------------------------------------------
+
+
+async def officer_posts(tx: Tx, member_ids: Sequence[int] | None = None) -> set[tuple[int, int]]:
+    """(member, post) of every serving officer's assignment (of ``member_ids`` only, if
+    given): compared before and after a change to find who left which post."""
+    sql = (
+        "SELECT a.member_id, a.post_id FROM assignments a JOIN member_roles r"
+        " ON r.member_id = a.member_id AND r.role = 'officer'"
+    )
+    if member_ids is None:
+        return {(row[0], row[1]) for row in await tx.all(sql)}
+    found: set[tuple[int, int]] = set()
+    for chunk in _chunks(member_ids):
+        rows = await tx.all(f"{sql} WHERE a.member_id IN ({_marks(len(chunk))})", chunk)
+        found.update((row[0], row[1]) for row in rows)
+    return found
+
+
+async def has_roster(tx: Tx) -> bool:
+    return bool(await tx.scalar("SELECT EXISTS (SELECT 1 FROM slots)"))
+
+
+async def drop_pairs(tx: Tx, pairs: Iterable[tuple[int, int]], now: datetime) -> int:
+    """The members no longer serve at these posts: their weekday rows there go, and so do
+    their slots there not started by ``now`` (with any swap request of them). Returns the
+    number of slots dropped; started slots stay as history."""
+    rows = list(pairs)
+    await tx.executemany("DELETE FROM roster_patterns WHERE member_id = ? AND post_id = ?", rows)
+    dropped = 0
+    for member, post in rows:
+        dropped += await tx.execute(
+            "DELETE FROM slots WHERE member_id = ? AND post_id = ? AND start_at > ?",
+            (member, post, to_db(now)),
+        )
+    return dropped

@@ -44,3 +44,34 @@ async def test_a_slot_changing_hands_forgets_the_old_holders_arrival(db_path: Pa
         assert (after.member_id, after.arrived_at, after.reminded_at) == (sari, None, None)
     finally:
         await db.close()
+
+
+async def test_an_officer_taken_off_a_post_leaves_its_coming_roster(
+    db_path: Path, tmp_path: Path
+) -> None:
+    from bot.exchange.importer import import_csv
+
+    db = await Database.open(db_path)
+    try:
+        async with db.transaction() as tx:
+            running = await add_slot(
+                tx, "KBJ-01", "sari", WEDNESDAY - timedelta(days=1), "18:00", "23:00"
+            )
+            coming = await add_slot(tx, "KBJ-01", "sari", WEDNESDAY, "08:00", "16:00")
+            elsewhere = await add_slot(tx, "KBJ-02", "sari", WEDNESDAY, "18:00", "22:00")
+        members_csv = tmp_path / "members.csv"
+        members_csv.write_text(
+            "ref,name,nip,phone,roles,posts,areas,telegram_id,language\n"
+            "sari,Sari Dewi,,,officer,KBJ-02,,1002,\n",
+            encoding="utf-8",
+        )
+        await import_csv(db, "members", members_csv, T0)
+        async with db.read() as tx:
+            left = {
+                slot_id: await roster.by_id(tx, slot_id) for slot_id in (running, coming, elsewhere)
+            }
+        assert left[coming] is None  # KBJ-01's coming slot went with the assignment
+        assert left[running] is not None  # the running one is history
+        assert left[elsewhere] is not None  # still her post
+    finally:
+        await db.close()
