@@ -96,16 +96,16 @@ async def open_swap_of_slot(tx: Tx, slot_id: int) -> Swap | None:
     return None if row is None else _swap(row)
 
 
-async def open_swap_slots(tx: Tx, slot_ids: Sequence[int]) -> set[int]:
-    """Which of these slots have a swap still open."""
-    found: set[int] = set()
+async def open_swaps_of_slots(tx: Tx, slot_ids: Sequence[int]) -> list[Swap]:
+    """The requests still open on these slots."""
+    found: list[Swap] = []
     for chunk in _chunks(slot_ids):
         rows = await tx.all(
-            f"SELECT slot_id FROM swaps WHERE slot_id IN ({_marks(len(chunk))})"
+            f"SELECT {_SWAP_COLUMNS} FROM swaps WHERE slot_id IN ({_marks(len(chunk))})"
             f" AND {_SWAP_IS_OPEN}",
             chunk,
         )
-        found |= {row[0] for row in rows}
+        found += [_swap(row) for row in rows]
     return found
 
 

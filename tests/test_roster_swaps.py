@@ -286,3 +286,40 @@ async def test_importing_the_same_roster_again_keeps_a_swap(db: Database) -> Non
         result = await write(tx, RosterPlan([post], [], [slot], {(post, WEDNESDAY)}), T0, SETTINGS)
     assert (result.kept, result.added, result.dropped) == (1, 0, 0)
     assert await holder(db, slot_id) == sari.id
+
+
+async def test_a_new_roster_dropping_a_slot_cancels_its_request_and_tells_both(
+    db: Database,
+) -> None:
+    from bot.roster.planning import RosterPlan, write
+
+    slot_id = await slot_on(db, "budi")
+    swap_id = await ask(db, slot_id)
+    async with db.transaction() as tx:
+        post = int(await tx.scalar("SELECT id FROM posts WHERE code = 'KBJ-01'"))
+        result = await write(tx, RosterPlan([post], [], [], set()), T0, SETTINGS)
+    assert result.dropped == 1
+    told = [(chat, payload["text"]) for chat, _, payload in (await outbox(db))[-2:]]
+    assert {chat for chat, _ in told} == {1001, 1002}
+    assert all("jadwal piket posko diperbarui" in str(text) for _, text in told)
+    async with db.read() as tx:
+        assert await swaps_store.swap_by_id(tx, swap_id) is None  # gone with its slot
+        audit = await tx.scalar(
+            "SELECT count(*) FROM audit_log WHERE action = 'swap_roster_changed'"
+        )
+    assert audit == 1
+
+
+async def test_a_colleague_taken_off_the_post_cannot_accept(db: Database) -> None:
+    slot_id = await slot_on(db, "budi")
+    swap_id = await ask(db, slot_id)
+    async with db.transaction() as tx:
+        sari = int(await tx.scalar("SELECT id FROM members WHERE ref = 'sari'"))
+        post = int(await tx.scalar("SELECT id FROM posts WHERE code = 'KBJ-01'"))
+        await tx.execute(
+            "DELETE FROM assignments WHERE member_id = ? AND post_id = ?", (sari, post)
+        )
+    answer = await swaps.press(db, await member(db, "sari"), swap_id, SwapEvent.ACCEPT, T0, "id",
+                               approval_required=False, remind_before=REMIND)  # fmt: skip
+    assert answer.outcome is Outcome.NOT_COLLEAGUE
+    assert await holder(db, slot_id) == (await member(db, "budi")).id

@@ -338,6 +338,12 @@ async def _press(
         )
     if state in ("menunggu_persetujuan", "disetujui") and slot.member_id != swap.from_member:
         return _refusal(language, Outcome.SLOT_MOVED)
+    if state in ("menunggu_persetujuan", "disetujui") and (
+        swap.to_member,
+        slot.post_id,
+    ) not in await store.officer_posts(tx, [swap.to_member]):
+        # Taken off the post (or no longer an officer) since the request was made.
+        return _refusal(language, Outcome.NOT_COLLEAGUE, code=case.post.code)
     if state in ("menunggu_persetujuan", "disetujui") and await swap_store.busy_members(
         tx, [swap.to_member], slot.start_at, slot.end_at, slot.id
     ):
@@ -485,7 +491,27 @@ async def _ask_approval(tx: Tx, case: _Case, now: datetime) -> None:
         )  # fmt: skip
 
 
-# --- lapsing (the watcher's pass) ---------------------------------------------------------
+# --- lapsing (the watcher's pass) and a new roster ----------------------------------------
+
+
+async def cancel_for_slots(tx: Tx, slot_ids: list[int], now: datetime) -> int:
+    """A new roster drops these coming slots: their open requests are cancelled and both
+    people are told why (before the slots, and the requests with them, are deleted)."""
+    cancelled = 0
+    for swap in await swap_store.open_swaps_of_slots(tx, slot_ids):
+        if not await swap_store.move_swap(tx, swap, "dibatalkan", now):
+            continue
+        cancelled += 1
+        await audit.record(tx, now, None, "swap_roster_changed", "swap", swap.id,
+                           slot=swap.slot_id)  # fmt: skip
+        case = await _case(tx, swap.id)
+        if case is None:
+            continue
+        for person in (case.requester, case.colleague):
+            await _tell(tx, person, "roster.swap_roster_changed", case, now)
+    if cancelled:
+        tx.touched_outbox = True
+    return cancelled
 
 
 async def expire_due(tx: Tx, now: datetime, limit: int) -> int:
