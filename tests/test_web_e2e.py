@@ -246,6 +246,9 @@ async def test_liaison_sees_only_own_agency_forwards(
             assert "Mohon cek" in (card.text or "")
             me = await rina.json("/api/me")
             assert me["agency"]["code"] == "bawaslu" and me["sees"]["posts"] is False
+            assert me["agencies"] == []  # a liaison forwards nothing
+            partners = (await camat.json("/api/me"))["agencies"]
+            assert "bawaslu" in {agency["code"] for agency in partners}
             for path in ("/api/posts", "/api/posts/KBJ-01", "/api/alerts", "/api/recap"):
                 assert (await rina.get(path)).status == 403, path
             mine = await rina.json("/api/issues")
