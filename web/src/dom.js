@@ -31,3 +31,7 @@ export function clear(el, ...children) {
   el.replaceChildren();
   return fill(el, null, children);
 }
+
+export function append(el, ...children) {
+  return fill(el, null, children);
+}

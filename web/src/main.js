@@ -3,7 +3,7 @@
 // chat view; a wall screen (a /layar session) rotates between the map and the lists.
 import "./app.css";
 import * as api from "./api.js";
-import { h } from "./dom.js";
+import { clear, h } from "./dom.js";
 import { currentLanguage, label, setLanguage, t } from "./i18n.js";
 import { Live } from "./live.js";
 import { PostMap } from "./map.js";
@@ -153,10 +153,7 @@ class Room {
   changed(what, detail) {
     switch (what) {
       case "posts":
-        if (this.map) {
-          this.map.setPosts(this.store.orderedPosts());
-          this.markPainted();
-        }
+        if (this.map) this.map.setPosts(this.store.orderedPosts()).then(() => this.markPainted());
         this.renderCounts();
         this.render("posts");
         this.render("roster");
@@ -193,7 +190,8 @@ class Room {
   markPainted() {
     if (this.painted) return;
     this.painted = true;
-    // Two frames after the pins were added: the browser has drawn them.
+    // Two frames after the last pin was placed: the browser has drawn them
+    // (bench/dashboard.py reads this as first_paint_ms).
     requestAnimationFrame(() => requestAnimationFrame(() => {
       performance.mark("posko-map-painted");
       document.body.dataset.mapPainted = String(Math.round(performance.now()));
@@ -221,7 +219,7 @@ class Room {
     const unplaced = this.store.orderedPosts().filter((post) => post.lat == null || post.lon == null);
     const row = (post) => h("li", { class: "post-row group-" + groupOf(post.state), dataset: { post: post.code } },
       postLink(post.code, this.ctx), " ", h("span", { class: "name", text: post.name }), " ", stateBadge(post.state));
-    element.replaceChildren(
+    clear(element, 
       h("h2", {}, t("posts.problems"), " ", h("span", { class: "count", text: String(problems.length) })),
       problems.length ? h("ul", { class: "rows" }, problems.slice(0, PROBLEM_LIST_LIMIT).map(row)) : empty(t("posts.no_problems")),
       problems.length > PROBLEM_LIST_LIMIT ? h("p", { class: "muted", text: t("posts.more", { n: problems.length - PROBLEM_LIST_LIMIT }) }) : null,

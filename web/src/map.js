@@ -59,7 +59,7 @@ export class PostMap {
     this.onSelect = onSelect;
     this.wall = wall;
     this.markers = new Map();
-    this.fitted = false;
+    this.userMoved = false; // the view follows the data until someone pans or zooms
     this.map = L.map(element, {
       zoomControl: !wall,
       attributionControl: false,
@@ -70,6 +70,14 @@ export class PostMap {
       maxZoom: 19, // markercluster needs it even with no tile layer
       keyboard: !wall,
     });
+    this.map.on("dragstart", () => {
+      this.userMoved = true;
+    });
+    for (const kind of ["wheel", "dblclick", "touchstart"]) {
+      element.addEventListener(kind, () => {
+        this.userMoved = true;
+      }, { passive: true });
+    }
     this.map.createPane("problems").classList.add("pane-problems");
     this.note = h("div", { class: "map-note", hidden: true });
     element.append(this.note);
@@ -82,6 +90,14 @@ export class PostMap {
         return { ...look, fill: false, opacity: 0.9 };
       },
     }).addTo(this.map);
+    this.loading = new Map(); // group → resolve, while addLayers works in chunks
+    const progress = (group) => (done, total) => {
+      if (done >= total && this.loading.has(group)) {
+        const resolve = this.loading.get(group);
+        this.loading.delete(group);
+        resolve();
+      }
+    };
     const common = {
       showCoverageOnHover: false,
       chunkedLoading: true,
@@ -93,6 +109,7 @@ export class PostMap {
       maxClusterRadius: 60,
       disableClusteringAtZoom: 15,
       iconCreateFunction: clusterIcon("ok"),
+      chunkProgress: progress("calm"),
     }).addTo(this.map);
     this.problems = L.markerClusterGroup({
       ...common,
@@ -100,6 +117,7 @@ export class PostMap {
       disableClusteringAtZoom: 14,
       clusterPane: "problems",
       iconCreateFunction: clusterIcon("problem"),
+      chunkProgress: progress("problems"),
     }).addTo(this.map);
   }
 
@@ -153,7 +171,8 @@ export class PostMap {
     return marker;
   }
 
-  /** Draws every post (the first load, or after a `reload`). */
+  /** Draws every post (the first load, or after a `reload`); resolves once every pin
+   * is placed (markercluster adds them in chunks so the page stays responsive). */
   setPosts(posts) {
     this.calm.clearLayers();
     this.problems.clearLayers();
@@ -166,9 +185,13 @@ export class PostMap {
       this.markers.set(post.code, marker);
       (marker.options.problem ? problems : calm).push(marker);
     }
+    this.fit();
+    const placed = Promise.all(
+      ["calm", "problems"].map((name) => new Promise((resolve) => this.loading.set(name, resolve))),
+    );
     this.calm.addLayers(calm);
     this.problems.addLayers(problems);
-    this.fit();
+    return placed;
   }
 
   /** One post changed: its pin is redrawn, and moves layer when it became (or stopped
@@ -193,7 +216,7 @@ export class PostMap {
   }
 
   fit() {
-    if (this.fitted) return;
+    if (this.userMoved) return;
     let bounds = null;
     if (this.markers.size) {
       bounds = L.latLngBounds([...this.markers.values()].map((m) => m.getLatLng()));
@@ -201,19 +224,20 @@ export class PostMap {
     const outlines = this.outlines.getBounds();
     if (outlines.isValid()) bounds = bounds ? bounds.extend(outlines) : outlines;
     if (bounds && bounds.isValid()) {
-      this.map.fitBounds(bounds.pad(0.08), { maxZoom: 15, animate: false });
-      this.fitted = true;
+      this.map.fitBounds(bounds.pad(0.05), { maxZoom: 15, animate: false });
     }
   }
 
   focus(code) {
     const marker = this.markers.get(code);
     if (!marker) return;
+    this.userMoved = true;
     const group = marker.options.problem ? this.problems : this.calm;
     group.zoomToShowLayer(marker, () => {});
   }
 
   resize() {
     this.map.invalidateSize({ animate: false });
+    this.fit();
   }
 }

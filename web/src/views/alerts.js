@@ -1,5 +1,5 @@
 // Open alerts, untaken first, with ✋ take (the chat hears it as from the button).
-import { h } from "../dom.js";
+import { append, clear, h } from "../dom.js";
 import { label, t, wib } from "../i18n.js";
 import { actionButton, empty, postLink } from "./common.js";
 
@@ -27,7 +27,7 @@ export function renderAlerts(container, store, ctx) {
         : null,
     ),
   );
-  container.replaceChildren(
+  clear(container, 
     h("h2", {}, t("alerts.title"), " ", h("span", { class: "count", text: String(store.alertTotal) })),
     rows.length ? h("ul", { class: "rows alerts" }, rows) : empty(t("alerts.none")),
   );

@@ -1,6 +1,6 @@
 // Circulars and their read receipts (an author's own, all for an admin); a liaison
 // sees the ones sent to them and whether they read them.
-import { h } from "../dom.js";
+import { append, clear, h } from "../dom.js";
 import { label, t, wib } from "../i18n.js";
 import { stacked } from "./charts.js";
 import { empty } from "./common.js";
@@ -25,7 +25,7 @@ export function renderCirculars(container, store) {
         : h("p", { class: "muted", text: circular.read ? t("circulars.you_read") : t("circulars.you_unread") }),
     );
   });
-  container.replaceChildren(
+  clear(container, 
     h("h2", { text: t("circulars.title") }),
     items.length ? h("ul", { class: "rows circulars" }, items) : empty(t("circulars.none")),
   );

@@ -1,4 +1,4 @@
-import { h } from "../dom.js";
+import { append, clear, h } from "../dom.js";
 import { label, t } from "../i18n.js";
 import { groupOf } from "../states.js";
 

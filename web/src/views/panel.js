@@ -1,6 +1,6 @@
 // A post's panel: on duty, rostered, last signal, open alert (with take), its reports.
 import * as api from "../api.js";
-import { h } from "../dom.js";
+import { append, clear, h } from "../dom.js";
 import { label, t, wib } from "../i18n.js";
 import { rosterOf } from "./roster.js";
 import { actionButton, empty, errorText, facts, section, stateBadge, statusBadge } from "./common.js";
@@ -8,7 +8,7 @@ import { actionButton, empty, errorText, facts, section, stateBadge, statusBadge
 export async function renderPanel(container, store, code, ctx) {
   const post = store.posts.get(code);
   if (!post) {
-    container.replaceChildren(empty(t("panel.gone")));
+    clear(container, empty(t("panel.gone")));
     return;
   }
   const roster = rosterOf(post);
@@ -30,7 +30,7 @@ export async function renderPanel(container, store, code, ctx) {
       )
     : h("p", { class: "muted", text: t("panel.no_alert") });
   const reports = h("div", { class: "panel-reports" }, h("p", { class: "muted", text: t("common.loading") }));
-  container.replaceChildren(
+  clear(container, 
     h(
       "article",
       { class: "panel", dataset: { post: post.code } },
@@ -53,13 +53,13 @@ export async function renderPanel(container, store, code, ctx) {
   );
   try {
     const data = await api.get("/api/issues?" + new URLSearchParams({ filter: post.code, per_page: "20" }));
-    reports.replaceChildren(
+    clear(reports, 
       data.issues.length
         ? h("ul", { class: "mini-list" }, data.issues.map((issue) =>
             h("li", {}, h("span", { class: "code", text: issue.ref }), " ", statusBadge(issue.status), " ", h("span", { class: "text", text: issue.text }))))
         : empty(t("panel.no_reports")),
     );
   } catch (error) {
-    reports.replaceChildren(empty(errorText(error)));
+    clear(reports, empty(errorText(error)));
   }
 }

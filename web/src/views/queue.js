@@ -2,7 +2,7 @@
 // refusal is shown as the chat would say it). Notes for resolve / reject / reopen, and
 // forwarding to a partner agency, open a small form under the report.
 import * as api from "../api.js";
-import { h } from "../dom.js";
+import { append, clear, h } from "../dom.js";
 import { label, t, wib } from "../i18n.js";
 import { actionButton, empty, errorText, postLink, statusBadge } from "./common.js";
 
@@ -55,7 +55,7 @@ function issueCard(issue, store, ctx) {
           tools.append(h("button", { type: "button", class: "act", text: label("action", action), dataset: { action }, onclick: () => {
             const open = card.querySelector("form.note-form");
             if (open) open.remove();
-            card.append(noteForm(issue, action, ctx, agencies));
+            append(card, noteForm(issue, action, ctx, agencies));
           } }));
         } else {
           tools.append(actionButton(label("action", action), () => ctx.act(issue, action, {}, null), "primary"));
@@ -70,7 +70,7 @@ function issueCard(issue, store, ctx) {
           " · ", wib(forward.forwarded_at),
           forward.accepted_by ? [" · ", t("queue.accepted_by", { name: forward.accepted_by })] : null)))
     : null;
-  card.append(
+  append(card, 
     h("div", { class: "issue-head" },
       h("span", { class: "code ref", text: issue.ref }), " ",
       statusBadge(issue.status), " ",
@@ -105,7 +105,7 @@ export function renderQueue(container, store, ctx) {
         h("span", { text: t("queue.page", { page: state.page, pages: state.pages }) }),
         h("button", { type: "button", class: "act", text: "›", disabled: state.page >= state.pages ? true : null, onclick: () => ctx.page(state.page + 1) }))
     : null;
-  container.replaceChildren(
+  clear(container, 
     head,
     state.list.length ? h("ul", { class: "rows issues" }, state.list.map((issue) => issueCard(issue, store, ctx))) : empty(t(liaison ? "queue.none_liaison" : "queue.none")),
     pager,

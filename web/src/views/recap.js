@@ -1,6 +1,6 @@
 // Today's recap as /rekap: staffed share, alerts, reaction times, reports, the posts
 // most often in trouble, partner agencies — with charts.
-import { h } from "../dom.js";
+import { append, clear, h } from "../dom.js";
 import { label, minutes, percent, t, wib } from "../i18n.js";
 import { bars, ring } from "./charts.js";
 import { empty, section } from "./common.js";
@@ -8,12 +8,12 @@ import { empty, section } from "./common.js";
 export function renderRecap(container, store) {
   const recap = store.recap;
   if (!recap) {
-    container.replaceChildren(h("h2", { text: t("recap.title") }), empty(t("common.loading")));
+    clear(container, h("h2", { text: t("recap.title") }), empty(t("common.loading")));
     return;
   }
   const categories = Object.entries(recap.reports_opened || {});
   const opened = categories.reduce((all, [, n]) => all + n, 0);
-  container.replaceChildren(
+  clear(container, 
     h("h2", { text: t("recap.title_day", { day: recap.day }) }),
     h("p", { class: "muted", text: t("recap.until", { time: wib(recap.until) }) }),
     h("div", { class: "recap-top" },

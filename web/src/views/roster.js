@@ -1,7 +1,7 @@
 // Today's roster coverage. `rostered` in /api/posts is null until the roster (SPEC §9)
 // lands; the shape it will take is read leniently (a count, a list of slots, or an
 // object with expected/present counts) so the page shows it as soon as it is there.
-import { h } from "../dom.js";
+import { append, clear, h } from "../dom.js";
 import { t } from "../i18n.js";
 import { empty, postLink, stateBadge } from "./common.js";
 
@@ -45,11 +45,11 @@ export function renderRoster(container, store, ctx) {
       h("td", {}, stateBadge(post.state))));
   }
   if (!rows.length) {
-    container.replaceChildren(h("h2", { text: t("roster.title") }), empty(t("roster.empty")));
+    clear(container, h("h2", { text: t("roster.title") }), empty(t("roster.empty")));
     return;
   }
   const share = expected ? covered / expected : 1;
-  container.replaceChildren(
+  clear(container, 
     h("h2", { text: t("roster.title") }),
     h("p", { class: "lead", text: t("roster.summary", { covered, expected, share: Math.round(share * 100) }) }),
     h("table", { class: "table roster" },
