@@ -183,10 +183,8 @@ async def first_paint(url: str, token: str) -> list[float] | None:
         try:
             for load in range(PAINT_LOADS + 1):
                 context = await browser.new_context(viewport={"width": 1920, "height": 1080})
-                await context.add_cookies(
-                    [{"name": "posko_session", "value": token, "domain": host.hostname or "",
-                      "path": "/"}]  # fmt: skip
-                )
+                cookie = {"name": "posko_session", "value": token, "path": "/"}
+                await context.add_cookies([{**cookie, "domain": host.hostname or ""}])
                 page = await context.new_page()
                 await page.goto(url + "/")
                 await page.wait_for_selector("body[data-map-painted]", timeout=60_000)

@@ -32,7 +32,7 @@ async def main() -> int:
 
     docs = ROOT / "docs"
     docs.mkdir(exist_ok=True)
-    demo = subprocess.Popen(
+    demo = subprocess.Popen(  # noqa: ASYNC220 (started once, read in a thread)
         [str(ROOT / ".venv/bin/posko"), "demo", "--web", str(free_port())],
         stdout=subprocess.PIPE,
         text=True,
@@ -49,7 +49,8 @@ async def main() -> int:
     try:
         async with async_playwright() as driver:
             browser = await driver.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
-            desk = await (await browser.new_context(viewport={"width": 1440, "height": 900})).new_page()
+            desk_context = await browser.new_context(viewport={"width": 1440, "height": 900})
+            desk = await desk_context.new_page()
             await desk.goto(links["login"])
             await desk.wait_for_selector("body.room")
             # The demo's Budi goes quiet: wait until his post is silent and alerted.
@@ -59,7 +60,8 @@ async def main() -> int:
             await desk.click('.tab[data-tab="queue"]')
             await desk.wait_for_selector(".issue")
             await desk.screenshot(path=str(docs / "dashboard-queue.png"))
-            wall = await (await browser.new_context(viewport={"width": 1920, "height": 1080})).new_page()
+            wall_context = await browser.new_context(viewport={"width": 1920, "height": 1080})
+            wall = await wall_context.new_page()
             await wall.goto(links["layar"])
             await wall.wait_for_selector('body[data-wall-screen="map"] .pin-face')
             await wall.wait_for_timeout(500)  # the outlines fade in

@@ -51,7 +51,7 @@ def start_chromium() -> Chromium | str:
         return "the playwright package is missing (pip install -e '.[dev]')"
     profile = tempfile.mkdtemp(prefix="posko-chromium-")
     process = subprocess.Popen(
-        [CHROMIUM, *FLAGS, "--remote-debugging-port=0", f"--user-data-dir={profile}", "about:blank"],
+        [CHROMIUM, *FLAGS, "--remote-debugging-port=0", f"--user-data-dir={profile}"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -144,5 +144,5 @@ def csp_violations(watched: Watched) -> list[str]:
 
 async def screenshot(watched: Watched, name: str) -> None:
     if SCREENSHOTS:
-        Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
+        os.makedirs(SCREENSHOTS, exist_ok=True)
         await watched.page.screenshot(path=str(Path(SCREENSHOTS) / name))

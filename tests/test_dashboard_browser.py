@@ -52,7 +52,7 @@ async def test_check_in_turns_the_post_green_without_reload(
     emu: FakeBotApi,
     start_bot: AppFactory,
 ) -> None:
-    async with start_bot(web=WEB) as app, browser_session(chromium) as browser:
+    async with start_bot(web=WEB), browser_session(chromium) as browser:
         screen = await new_page(browser)
         page = screen.page
         await open_room(page, await link_from(emu, LURAH))
@@ -156,9 +156,11 @@ async def test_forwarded_report_reaches_only_that_agencys_liaison_and_script_is_
         assert await agus.page.locator(".issue").count() == 0
         assert await still_same_document(rina.page) and await still_same_document(agus.page)
         await arrived.locator("button.act").click()
-        await rina.page.locator(f'.issue[data-ref="{ref}"] .forwards').get_by_text(
-            "diterima"
-        ).first.wait_for(timeout=WAIT_MS)
+        await (
+            rina.page.locator(f'.issue[data-ref="{ref}"] .forwards')
+            .get_by_text("diterima")
+            .first.wait_for(timeout=WAIT_MS)
+        )
         for screen in (rina, agus, camat):
             assert csp_violations(screen) == [] and screen.problems == []
 
@@ -210,7 +212,7 @@ async def test_wall_screen_is_large_without_controls_and_rotates(
     emu: FakeBotApi,
     start_bot: AppFactory,
 ) -> None:
-    async with start_bot(web=WEB) as app, browser_session(chromium) as browser:
+    async with start_bot(web=WEB), browser_session(chromium) as browser:
         await Phone(emu, BUDI).send("/lapor logistik Kotak suara kurang")
         wall = await new_page(browser, 1920, 1080)
         page = wall.page
@@ -253,7 +255,7 @@ async def test_no_basemap_and_unreachable_tiles_still_show_the_map(
     dead = "http://127.0.0.1:9/{z}/{x}/{y}.png"  # nothing listens on the discard port
     for tiles in ("", dead):
         settings = {**WEB, "tiles": tiles, "tiles_attribution": "© <b>Peta</b> Uji"}
-        async with start_bot(web=settings) as app, browser_session(chromium) as browser:
+        async with start_bot(web=settings), browser_session(chromium) as browser:
             screen = await new_page(browser)
             page = screen.page
             await open_room(page, await link_from(emu, LURAH))

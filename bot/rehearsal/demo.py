@@ -410,8 +410,8 @@ async def open_room(app: PoskoApp, out: TextIO, wait: bool) -> None:
         return
     print("Menunggu halaman dibuka (paling lama 60 detik)…", file=out, flush=True)
     deadline = time.monotonic() + WEB_WAIT_S
-    while not server.hub.subscribers and time.monotonic() < deadline:
-        await asyncio.sleep(0.2)
+    while not server.hub.subscribers and time.monotonic() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.2)  # the hub has no "someone subscribed" signal to wait on
 
 
 async def run_demo(
