@@ -412,3 +412,21 @@ async def test_boundaries_follow_the_viewers_scope(
         finally:
             await lurah.close()
             await admin.close()
+
+
+async def test_page_without_a_build_says_how_to_build_it(
+    emu: FakeBotApi, start_bot: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.web import server
+
+    async with start_bot(web=WEB) as app:
+        person = browser(app)
+        try:
+            monkeypatch.setattr(server, "built", lambda: False)
+            page = await person.get("/")
+            assert page.status == 503 and "scripts/build-web" in await page.text()
+            monkeypatch.undo()
+            assert server.built()  # scripts/venv.sh built the page for this suite
+            assert (await person.get("/")).status == 200
+        finally:
+            await person.close()
