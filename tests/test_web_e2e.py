@@ -246,6 +246,9 @@ async def test_liaison_sees_only_own_agency_forwards(
             assert "Mohon cek" in (card.text or "")
             me = await rina.json("/api/me")
             assert me["agency"]["code"] == "bawaslu" and me["sees"]["posts"] is False
+            assert me["agencies"] == []  # a liaison forwards nothing
+            partners = (await camat.json("/api/me"))["agencies"]
+            assert "bawaslu" in {agency["code"] for agency in partners}
             for path in ("/api/posts", "/api/posts/KBJ-01", "/api/alerts", "/api/recap"):
                 assert (await rina.get(path)).status == 403, path
             mine = await rina.json("/api/issues")
@@ -426,3 +429,21 @@ async def test_posts_carry_the_piket_running_now(
             assert board["KBJ-02"]["rostered"] is None
         finally:
             await admin.close()
+
+
+async def test_page_without_a_build_says_how_to_build_it(
+    emu: FakeBotApi, start_bot: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.web import server
+
+    async with start_bot(web=WEB) as app:
+        person = browser(app)
+        try:
+            monkeypatch.setattr(server, "built", lambda: False)
+            page = await person.get("/")
+            assert page.status == 503 and "scripts/build-web" in await page.text()
+            monkeypatch.undo()
+            assert server.built()  # scripts/venv.sh built the page for this suite
+            assert (await person.get("/")).status == 200
+        finally:
+            await person.close()

@@ -27,6 +27,15 @@ def _parser() -> argparse.ArgumentParser:
     with_config(commands.add_parser("run", help="run the bot (migrates the database first)"))
     demo = commands.add_parser("demo", help="local rehearsal: emulator, sample city, transcript")
     demo.add_argument("--interactive", action="store_true", help="type as a simulated officer")
+    demo.add_argument(
+        "--web",
+        nargs="?",
+        const=8080,
+        type=int,
+        default=None,
+        metavar="PORT",
+        help="serve the command room on 127.0.0.1:PORT (8080) and print its login link",
+    )
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     with_config(db_commands.add_parser("migrate", help="bring the database to the latest schema"))
@@ -78,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.rehearsal.demo import main as demo_main
 
         setup_logging("WARNING", "text")
-        return demo_main(interactive=args.interactive)
+        return demo_main(interactive=args.interactive, web_port=args.web)
     try:
         settings = load_settings(args.config, require_token=args.command == "run")
     except ConfigError as exc:

@@ -197,7 +197,10 @@ def media_line(record: Sent) -> str | None:
     return f"{label} {record.text}" if record.text else label
 
 
-def demo_settings(db_path: Path, emu: FakeBotApi) -> Settings:
+def demo_settings(db_path: Path, emu: FakeBotApi, web_port: int | None = None) -> Settings:
+    # The command room without a basemap: the demo needs no network; the demo city's
+    # outlines are drawn instead.
+    web = {"web": {"port": web_port, "listen": "127.0.0.1"}} if web_port is not None else {}
     return load_settings(
         None,
         overrides={
@@ -212,6 +215,7 @@ def demo_settings(db_path: Path, emu: FakeBotApi) -> Settings:
             "watch": DEMO_POLICY,
             "roster": piket_scene.DEMO_ROSTER,
             "log": {"level": "WARNING"},
+            **web,
         },
     )
 
@@ -393,7 +397,36 @@ async def _circular_scene(stage: Stage, transcript: Transcript) -> bool:
     return True
 
 
-async def run_demo(out: TextIO = sys.stdout, interactive: bool = False) -> int:
+WEB_WAIT_S = 60.0
+
+
+async def open_room(app: PoskoApp, out: TextIO, wait: bool) -> None:
+    """``posko demo --web``: prints the admin's login link and a wall link, then waits
+    (up to a minute) for a page to open so the newcomer sees the evening from its start."""
+    from bot.web.auth import issue_link
+
+    runtime = app.bot_data["runtime"]
+    server = runtime.web
+    async with runtime.database.read() as tx:
+        ops = await members.by_telegram_id(tx, BY_REF["ops"].user.id)
+    assert ops is not None and server is not None
+    now = runtime.clock.now()
+    login = await issue_link(runtime.database, ops, "login", now)
+    wall = await issue_link(runtime.database, ops, "wall", now)
+    print(f"Ruang komando / command room: {server.url}/login/{login}", file=out)
+    print(f"  (masuk sebagai {ops.name}; tautan sekali pakai, 10 menit)", file=out)
+    print(f"Layar dinding / wall screen:  {server.url}/layar/{wall}", file=out, flush=True)
+    if not wait:
+        return
+    print("Menunggu halaman dibuka (paling lama 60 detik)…", file=out, flush=True)
+    deadline = time.monotonic() + WEB_WAIT_S
+    while not server.hub.subscribers and time.monotonic() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.2)  # the hub has no "someone subscribed" signal to wait on
+
+
+async def run_demo(
+    out: TextIO = sys.stdout, interactive: bool = False, web_port: int | None = None
+) -> int:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="posko-demo-") as folder:
         db_path = Path(folder) / "demo.db"
@@ -401,7 +434,7 @@ async def run_demo(out: TextIO = sys.stdout, interactive: bool = False) -> int:
         async with FakeBotApi(bot_username="posko_demo_bot") as emu:
             transcript = Transcript(emu, out, started)
             follower = asyncio.create_task(transcript.follow())
-            app = build_application(demo_settings(db_path, emu), SystemClock())
+            app = build_application(demo_settings(db_path, emu, web_port), SystemClock())
             print(
                 "Posko demo: emulator Bot API lokal, kota contoh, kebijakan detik-an.",
                 file=out,
@@ -410,6 +443,8 @@ async def run_demo(out: TextIO = sys.stdout, interactive: bool = False) -> int:
             try:
                 async with running(app):
                     stage = Stage(emu, transcript)
+                    if web_port is not None:
+                        await open_room(app, out, wait=not interactive)
                     if interactive:
                         await interactive_session(stage, transcript, out)
                     else:
@@ -421,6 +456,9 @@ async def run_demo(out: TextIO = sys.stdout, interactive: bool = False) -> int:
                         await asyncio.sleep(0.5)
                         transcript.flush()
                         await _summary(app, emu, transcript, outcome, out, started)
+                        if web_port is not None:
+                            print("Ruang komando tetap menyala; Ctrl+C untuk selesai.", file=out)
+                            await asyncio.Event().wait()
             finally:
                 follower.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -504,5 +542,8 @@ async def interactive_session(stage: Stage, transcript: Transcript, out: TextIO)
         transcript.flush()
 
 
-def main(interactive: bool = False) -> int:
-    return asyncio.run(run_demo(interactive=interactive))
+def main(interactive: bool = False, web_port: int | None = None) -> int:
+    try:
+        return asyncio.run(run_demo(interactive=interactive, web_port=web_port))
+    except KeyboardInterrupt:
+        return 0

@@ -181,6 +181,8 @@ async def me(request: web.Request) -> web.Response:
     member = found.viewer.member
     async with runtime.database.read() as tx:
         names = await overview.area_names(tx, await own_area_ids(tx, member))
+        # The agencies a report may be forwarded to (the page's ↪ Disposisi picker).
+        partners = [] if found.agency is not None else await agencies.all_agencies(tx)
     settings = runtime.settings.web
     return ok(
         {
@@ -193,6 +195,7 @@ async def me(request: web.Request) -> web.Response:
             if found.agency is None
             else {"code": found.agency.code, "name": found.agency.name},
             "sees": {"posts": found.sees_posts, "forwards": found.agency is not None},
+            "agencies": [{"code": agency.code, "name": agency.name} for agency in partners],
             "map": {"tiles": settings.tiles or None, "attribution": settings.tiles_attribution},
         }
     )

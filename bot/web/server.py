@@ -127,7 +127,17 @@ def _asset(name: str) -> bytes:
     return resources.files("bot.web").joinpath("static", name).read_bytes()
 
 
+def built() -> bool:
+    """app.js and app.css are built from web/ (scripts/build-web), not kept in git."""
+    folder = resources.files("bot.web").joinpath("static")
+    return all(folder.joinpath(name).is_file() for name in STATIC)
+
+
 async def page(_request: web.Request) -> web.Response:
+    if not built():
+        return web.Response(
+            status=503, body=_asset("unbuilt.html"), content_type="text/html", charset="utf-8"
+        )
     return web.Response(body=_asset("index.html"), content_type="text/html", charset="utf-8")
 
 
@@ -136,7 +146,11 @@ async def static(request: web.Request) -> web.Response:
     kind = STATIC.get(name)
     if kind is None:
         raise web.HTTPNotFound()
-    return web.Response(body=_asset(name), content_type=kind, charset="utf-8")
+    try:
+        body = _asset(name)
+    except FileNotFoundError:
+        raise web.HTTPNotFound(text="run scripts/build-web") from None
+    return web.Response(body=body, content_type=kind, charset="utf-8")
 
 
 async def start_app_session(request: web.Request) -> web.Response:
