@@ -23,7 +23,7 @@ from bot.core.clock import WIB, day_hhmm, hhmm, wib
 from bot.core.scope import covers, own_area_ids
 from bot.roster.attendance import classify
 from bot.roster.slots import ONE_DAY
-from bot.roster.watch import span_text
+from bot.roster.views import hours as span_text
 from bot.watch.alerts import may_take
 from bot.watch.texts import TAKE_PREFIX
 from handlers.common import (

@@ -24,7 +24,7 @@ from bot.presence.geo import GeoVerdict
 from bot.reports import filing
 from bot.reports.filing import Step
 from bot.roster.attendance import late_minutes
-from bot.roster.watch import span_text
+from bot.roster.views import hours as span_text
 from handlers import monitor, reports
 from handlers.common import PoskoContext, buttons, callback_id, command_args, drop_buttons, reply
 from storage import alerts, issues, posts, shifts

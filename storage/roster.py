@@ -527,7 +527,7 @@ class ImportContext:
 
 
 async def import_context(tx: Tx) -> ImportContext:
-    posts = {row[0]: row[1] for row in await tx.all("SELECT code, id FROM posts")}
+    posts = {row[0].upper(): row[1] for row in await tx.all("SELECT code, id FROM posts")}
     members = {
         row[0]: (row[1], bool(row[2]))
         for row in await tx.all(

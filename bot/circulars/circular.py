@@ -409,5 +409,3 @@ async def mark_read(
         if outcome is ReadOutcome.READ:
             tx.publish("circular", id=circular_id, author_id=found.author_id, action="read")
         return outcome
-
-

@@ -160,7 +160,10 @@ async def _import(db: object, kind: str, path: Path, settings: Settings) -> int:
         print(f"posko: import refused, nothing was written:\n{exc}", file=sys.stderr)
         return EXIT_DATA
     if kind == "roster":
-        print(f"{path.name}: {summary.created} slots added, {summary.updated} kept")
+        print(
+            f"{path.name}: {summary.created} slots added, {summary.updated} kept, "
+            f"{summary.dropped} coming slots dropped (the posts in the file follow it now)"
+        )
     else:
         print(f"{path.name}: {summary.created} created, {summary.updated} updated")
     return 0

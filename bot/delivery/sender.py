@@ -121,9 +121,9 @@ _TYPED: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
-
 SETTLE_RETRY_FIRST = 0.05
 SETTLE_RETRY_MAX = 5.0
+
 
 @dataclass(slots=True)
 class _Claimed:
@@ -151,7 +151,6 @@ class _Pass:
     """Timestamp at which something held back by a limit or pause may go."""
     limited: bool
     """The overall limit (or a global pause) stopped the pass, not a lack of due rows."""
-
 
 
 # --------------------------------------------------------------------------------------------

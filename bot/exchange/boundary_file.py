@@ -101,8 +101,7 @@ def _geometry(value: object, where: str, problems: list[str]) -> list[Polygon] |
             return None
         return [part for part in parts if part is not None]
     problems.append(
-        f"{where}.type: {shown(str(kind))} is not an area outline; expected Polygon or"
-        " MultiPolygon"
+        f"{where}.type: {shown(str(kind))} is not an area outline; expected Polygon or MultiPolygon"
     )
     return None
 
@@ -118,9 +117,7 @@ def _load(data: bytes, name: str) -> list[Any]:
             [f"{name}:{exc.lineno}: not JSON ({exc.msg}, column {exc.colno}); expected GeoJSON"]
         ) from None
     if not isinstance(document, dict) or document.get("type") != "FeatureCollection":
-        raise ImportFailed(
-            [f'{name}: expected a GeoJSON object with "type": "FeatureCollection"']
-        )
+        raise ImportFailed([f'{name}: expected a GeoJSON object with "type": "FeatureCollection"'])
     features = document.get("features")
     if not isinstance(features, list) or not features:
         raise ImportFailed([f'{name}: expected "features": a non-empty list of Feature objects'])

@@ -53,9 +53,7 @@ def vertex_count(parts: Sequence[Polygon]) -> int:
 
 def ring_area(ring: Sequence[Position]) -> float:
     """Signed area in square degrees (shoelace); only its size is used here."""
-    return 0.5 * sum(
-        x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in itertools.pairwise(ring)
-    )
+    return 0.5 * sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in itertools.pairwise(ring))
 
 
 def label_point(parts: Sequence[Polygon]) -> Position:

@@ -17,11 +17,11 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from bot.core.clock import hhmm
 from bot.core.config import Settings
 from bot.core.i18n import t
 from bot.roster.attendance import Mark, classify
 from bot.roster.slots import Step, after
+from bot.roster.views import hours
 from storage import alerts as alerts_store
 from storage import roster as store
 from storage import watch as watch_store
@@ -43,10 +43,6 @@ class PostRefresh(Protocol):
     settings: Settings
 
     async def refresh(self, tx: Tx, post_ids: Sequence[int], now: datetime) -> None: ...
-
-
-def span_text(slot: Slot) -> str:
-    return f"{hhmm(slot.start_at)}–{hhmm(slot.end_at)}"
 
 
 def _minutes(delta: timedelta) -> int:
@@ -141,7 +137,7 @@ async def _texts(
             or default_language
         )
         text = t(
-            language, key, post=codes.get(slot.post_id, "-"), span=span_text(slot), minutes=minutes
+            language, key, post=codes.get(slot.post_id, "-"), span=hours(slot), minutes=minutes
         )
         rows.append(_row(addressee.chat_id, text, f"slot_{key.rsplit('.', 1)[1]}", slot.id))
     return rows
@@ -180,4 +176,14 @@ async def people(tx: Tx, post_ids: Sequence[int], now: datetime) -> dict[int, li
                 listed.append(
                     Person(person.member_id, person.name, person.phone, person.on_duty, True)
                 )
+        # Who came and went before the end is not "absent": the text says they left.
+        left = {
+            person.member_id: person.slot.left_at
+            for person in rostered
+            if not person.on_duty and person.slot.arrived_at is not None
+        }
+        listed[:] = [
+            replace(person, left_at=left[person.member_id]) if person.member_id in left else person
+            for person in listed
+        ]
     return found

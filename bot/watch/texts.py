@@ -60,7 +60,12 @@ def _piket_detail(
     line = t(
         language, "roster_watch.alert_short", on_duty=on_duty, required=required, since=hhmm(since)
     )
-    absent = [person for person in people if person.rostered and not person.on_duty]
+    absent = [
+        person
+        for person in people
+        if person.rostered and not person.on_duty and person.left_at is None
+    ]
+    gone = [person for person in people if person.rostered and person.left_at is not None]
     if absent:
         names = [
             t(language, "roster_watch.absent_phone", name=person.name, phone=person.phone)
@@ -71,6 +76,19 @@ def _piket_detail(
         if len(absent) > PEOPLE_SHOWN:
             names.append(t(language, "followup.more", count=len(absent) - PEOPLE_SHOWN))
         line += "\n" + t(language, "roster_watch.alert_absent", people="; ".join(names))
+    if gone:
+        names = [
+            t(
+                language,
+                "roster_watch.left_person",
+                name=person.name
+                if not (private and person.phone)
+                else t(language, "roster_watch.absent_phone", name=person.name, phone=person.phone),
+                time=hhmm(person.left_at) if person.left_at else "-",
+            )
+            for person in gone[:PEOPLE_SHOWN]
+        ]
+        line += "\n" + t(language, "roster_watch.alert_left", people="; ".join(names))
     return line
 
 
