@@ -11,7 +11,7 @@ only in private chats to supervisors whose scope covers the post.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, time, timedelta
+from datetime import datetime
 from typing import Any
 
 from telegram import InlineKeyboardMarkup, Update
@@ -19,10 +19,9 @@ from telegram.constants import ChatType
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.core.access import Role
-from bot.core.clock import WIB, day_hhmm, hhmm, wib
+from bot.core.clock import day_hhmm, hhmm, wib
 from bot.core.scope import covers, own_area_ids
-from bot.roster.attendance import classify
-from bot.roster.slots import ONE_DAY
+from bot.roster import views as roster_views
 from bot.roster.views import hours as span_text
 from bot.watch.alerts import may_take
 from bot.watch.texts import TAKE_PREFIX
@@ -153,18 +152,12 @@ def _piket_line(context: PoskoContext, counts: tuple[int, int] | None) -> str:
 
 async def _roster_today(context: PoskoContext, post: Post, now: datetime) -> str:
     """/pantau KODE: today's slots of the post (and last night's still running), marked."""
-    start = datetime.combine(wib(now).date(), time(), WIB)
-    async with context.runtime.database.read() as tx:
-        slots = await roster.day_of_post(tx, post.id, start - timedelta(days=1), start + ONE_DAY)
-    shown = [(s, name) for s, name in slots if s.start_at >= start or s.end_at > now]
+    shown = await roster_views.today_of_post(context.runtime.database, post, now)
     if not shown:
         return ""
     lines = ["", context.t("roster_watch.pantau_day")]
     for slot, name in shown:
-        how = classify(slot.start_at, slot.end_at, slot.arrived_at, slot.left_at, now)
-        mark = context.t(f"roster_watch.mark_{how.mark.value}", minutes=how.late_minutes)
-        if how.left_early:
-            mark += context.t("roster_watch.mark_left_early")
+        mark = roster_views.marked(context.lang, slot, now)
         lines.append(
             context.t(
                 "roster_watch.pantau_slot", span=span_text(slot), name=_short(name), mark=mark

@@ -16,9 +16,10 @@ from bot.core.access import Role, has_role
 from bot.core.clock import WIB, hhmm, wib
 from bot.core.i18n import t
 from bot.core.scope import covers, scope_area_ids
-from bot.roster.attendance import Attendance, Mark, classify
+from bot.roster.attendance import Attendance, Mark
 from bot.roster.slots import EARLIEST, LATEST, wib_date
-from storage import members, posts
+from bot.roster.standing import standing
+from storage import posts
 from storage import roster as store
 from storage.db import Database
 from storage.records import Member, Post
@@ -128,10 +129,24 @@ def mark_text(language: str, attendance: Attendance) -> str:
 
 def attendance_of(slot: Slot, now: datetime) -> Attendance:
     """The slot's mark now; an ended slot keeps the outcome the watcher stored."""
-    found = classify(slot.start_at, slot.end_at, slot.arrived_at, slot.left_at, now)
-    if slot.outcome == "tidak_hadir" and found.mark is not Mark.ABSENT:
-        return Attendance(Mark.ABSENT)
-    return found
+    return standing(
+        slot.start_at,
+        slot.end_at,
+        slot.arrived_at,
+        slot.left_at,
+        slot.outcome,
+        slot.late_minutes,
+        now,
+    )
+
+
+def marked(language: str, slot: Slot, now: datetime) -> str:
+    """'terlambat 12 menit, pulang awal 14:00': the one wording of a slot's mark."""
+    attendance = attendance_of(slot, now)
+    text = mark_text(language, attendance)
+    if attendance.left_early and slot.left_at is not None:
+        text += ", " + t(language, "roster.left_early", time=hhmm(slot.left_at))
+    return text
 
 
 # --- the officer's week -------------------------------------------------------------------
@@ -215,14 +230,16 @@ async def post_day(db: Database, member: Member, key: str | int, day: date) -> P
         if post is None or not covers(await scope_area_ids(tx, member), post.area_id):
             return PostDay(Access.UNKNOWN)
         start, end = day_bounds(day)
-        names: dict[int, str] = {}
-        rows: list[tuple[Slot, str]] = []
-        for slot in await store.of_post(tx, post.id, start, end):
-            if slot.member_id not in names:
-                holder = await members.by_id(tx, slot.member_id)
-                names[slot.member_id] = holder.name if holder is not None else "-"
-            rows.append((slot, names[slot.member_id]))
+        rows = await store.day_of_post(tx, post.id, start, end)
     return PostDay(Access.OK, post, day, rows)
+
+
+async def today_of_post(db: Database, post: Post, now: datetime) -> list[tuple[Slot, str]]:
+    """The post's slots of today (WIB) and last night's still running, with holders."""
+    start, end = day_bounds(wib(now).date())
+    async with db.read() as tx:
+        slots = await store.day_of_post(tx, post.id, start - timedelta(days=1), end)
+    return [(slot, name) for slot, name in slots if slot.start_at >= start or slot.end_at > now]
 
 
 def day_text(language: str, found: PostDay, now: datetime) -> str:
@@ -241,11 +258,7 @@ def day_text(language: str, found: PostDay, now: datetime) -> str:
     if not found.rows:
         lines.append(t(language, "roster.day_empty"))
     for slot, name in found.rows:
-        attendance = attendance_of(slot, now)
-        line = f"{hours(slot)}  {name} — {mark_text(language, attendance)}"
-        if attendance.left_early and slot.left_at is not None:
-            line += ", " + t(language, "roster.left_early", time=hhmm(slot.left_at))
-        lines.append(line)
+        lines.append(f"{hours(slot)}  {name} — {marked(language, slot, now)}")
     lines.append(t(language, "roster.day_hint"))
     return "\n".join(lines)
 
