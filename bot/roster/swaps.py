@@ -167,7 +167,10 @@ async def colleagues(
     what = slot_text(language, slot, post)
     if not free:
         text = t(language, "roster.swap_no_colleagues", code=post.code, slot=what)
-        return Answer(Outcome.NO_COLLEAGUES, text, toast=text)
+        # The pop-up holds 200 characters at most: the message says the rest.
+        return Answer(
+            Outcome.NO_COLLEAGUES, text, toast=t(language, "roster.swap_no_colleagues_toast")
+        )
     rows = [[(c.name, f"{PICK_COLLEAGUE}{slot.id}:{c.id}")] for c in free]
     rows.append([(t(language, "roster.button_quit"), QUIT)])
     text = t(language, "roster.swap_pick_colleague", slot=what, code=post.code)
