@@ -15,12 +15,11 @@ from bot.roster.slots import (
     expand,
     first_step,
     mask,
-    overlapping,
     parse_day_spec,
     parse_time,
     span,
 )
-from bot.roster.swap_rules import SwapEvent, SwapRefused, expired, next_state
+from bot.roster.swap_rules import SwapEvent, SwapRefused, next_state
 
 MONDAY = date(2026, 11, 23)
 
@@ -76,14 +75,6 @@ def test_expand_follows_weekdays_and_dated_days_replace_them() -> None:
     )
     assert utc(25, 1) not in [s.start_at for s in slots]
     assert len(slots) == 4
-
-
-def test_overlap_is_found_and_touching_slots_are_fine() -> None:
-    a = (utc(23, 1), utc(23, 9), 1)
-    b = (utc(23, 9), utc(23, 17), 2)  # starts when a ends
-    c = (utc(23, 8), utc(23, 10), 3)
-    assert overlapping([a, b]) == []
-    assert sorted(overlapping([a, b, c])) == [(1, 3), (3, 2)]
 
 
 def test_a_slot_walks_remind_start_nudge_end() -> None:
@@ -144,4 +135,3 @@ def test_swap_state_machine() -> None:
     assert late.value.reason == "expired"
     with pytest.raises(SwapRefused):
         next_state("diminta", SwapEvent.APPROVE, True, expires, before)
-    assert expired("diminta", expires, expires) and not expired("ditolak", expires, expires)

@@ -145,19 +145,6 @@ def expand(
             yield PlannedSlot(pattern.post_id, pattern.member_id, *interval, pattern_id)
 
 
-def overlapping(intervals: list[tuple[datetime, datetime, int]]) -> list[tuple[int, int]]:
-    """Pairs of tags whose intervals overlap (touching ends do not), for one member."""
-    found: list[tuple[int, int]] = []
-    ordered = sorted(intervals)
-    for index, (start, end, tag) in enumerate(ordered):
-        for other_start, _, other_tag in ordered[index + 1 :]:
-            if other_start >= end:
-                break
-            found.append((tag, other_tag))
-        del start
-    return found
-
-
 @dataclass(frozen=True, slots=True)
 class Step:
     kind: str  # remind | start | nudge | end
