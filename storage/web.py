@@ -70,6 +70,15 @@ async def use_login_link(tx: Tx, link_id: int, now: datetime) -> bool:
 async def revoke_wall_links(tx: Tx, member_id: int | None, now: datetime) -> int:
     """Revoke the wall links a member made (None: every member's); returns how many."""
     where, params = ("member_id = ? AND ", [member_id]) if member_id is not None else ("", [])
+    # The screens open on these links: their event streams end at once (after COMMIT).
+    rows = await tx.all(
+        "SELECT s.id FROM web_sessions s JOIN web_links l ON l.id = s.link_id"
+        f" WHERE s.revoked_at IS NULL AND {'l.' + where if where else ''}l.kind = 'wall'"
+        " AND l.revoked_at IS NULL",
+        params,
+    )
+    if rows:
+        tx.publish("session", ended=[row[0] for row in rows])
     return await tx.execute(
         f"UPDATE web_links SET revoked_at = ? WHERE {where}kind = 'wall' AND revoked_at IS NULL",
         [to_db(now), *params],
@@ -128,6 +137,7 @@ async def end_session(tx: Tx, session_id: int, now: datetime) -> None:
         "UPDATE web_sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
         (to_db(now), session_id),
     )
+    tx.publish("session", ended=[session_id])  # its open event streams end at once
 
 
 async def forget_expired(tx: Tx, now: datetime) -> int:

@@ -224,10 +224,24 @@ async def test_wall_screen_is_large_without_controls_and_rotates(
         assert await page.locator("button, select, textarea, input").count() == 0
         size = await page.evaluate("parseFloat(getComputedStyle(document.body).fontSize)")
         assert size >= 28  # readable from across a room at 1080p
+        legend = await page.eval_on_selector(
+            ".map-legend", "e => parseFloat(getComputedStyle(e).fontSize)"
+        )
+        assert legend >= 28
         await page.wait_for_selector('body[data-wall-screen="map"]', timeout=WAIT_MS)
         await screenshot(wall, "dashboard-wall.png")
         await page.wait_for_selector('body[data-wall-screen="lists"]', timeout=WAIT_MS)
         assert await page.locator(".view-queue .issue").count() == 1
+        assert "menit lalu" in await page.inner_text(".view-queue") or "baru saja" in (
+            await page.inner_text(".view-queue")
+        )
+        # the rotated lists fit: nothing is cut off behind a scroll
+        overflow = await page.eval_on_selector_all(
+            ".view",
+            "views => views.filter(v => v.offsetParent && v.scrollHeight > v.clientHeight + 1)"
+            ".map(v => v.dataset.view)",
+        )
+        assert overflow == []
         await page.wait_for_selector('body[data-wall-screen="map"]', timeout=WAIT_MS)
         assert csp_violations(wall) == [] and wall.problems == []
 
@@ -270,3 +284,125 @@ async def test_no_basemap_and_unreachable_tiles_still_show_the_map(
                 assert await page.locator(".leaflet-tile").count() == 0
                 assert await page.locator(".map-note").is_hidden()
             assert csp_violations(screen) == []
+
+
+async def test_panel_and_piket_tab_name_who_is_rostered_and_not_in_yet(
+    chromium: Chromium,  # noqa: F811
+    emu: FakeBotApi,
+    start_bot: AppFactory,
+    db_path: Path,
+) -> None:
+    from tests.roster_seed import WEDNESDAY, seed_slots
+
+    # Tuesday 18:00-23:00 WIB runs at T0 (19:00); Budi has not checked in.
+    await seed_slots(db_path, ("KBJ-01", "budi", WEDNESDAY - timedelta(days=1), "18:00", "23:00"))
+    async with start_bot(web=WEB), browser_session(chromium) as browser:
+        await Phone(emu, BUDI).send("/lapor logistik Kotak suara kurang")
+        screen = await new_page(browser)
+        page = screen.page
+        await open_room(page, await link_from(emu, CAMAT))
+        await page.wait_for_selector(pin("KBJ-01"), timeout=WAIT_MS)
+        await page.click('.tab[data-tab="roster"]')
+        row = page.locator('.piket-row[data-post="KBJ-01"]')
+        await row.wait_for(timeout=WAIT_MS)
+        text = await row.inner_text()
+        assert "hadir 0 dari 1" in text and "Belum hadir: Budi Santoso (belum hadir)" in text
+        assert "0 dari 0" not in await page.inner_text(".view-roster")
+        await row.locator("button.code").click()
+        panel = page.locator('.panel[data-post="KBJ-01"]')
+        await panel.locator(".roster-today li").wait_for(timeout=WAIT_MS)
+        assert await panel.locator(".roster-today li").inner_text() == (
+            "18:00–23:00 Budi Santoso — belum hadir"
+        )
+        people = await panel.locator(".people").inner_text()
+        assert people.startswith("👥 Petugas posko:") and "Budi Santoso" in people
+        assert "+62" not in await panel.inner_text() and "08" not in people
+        # Budi checks in: the tab says so without a reload
+        await Phone(emu, BUDI).location(*MONAS)
+        await page.click('.tab[data-tab="roster"]')
+        await page.locator(".piket-row", has_text="hadir 1 dari 1").wait_for(timeout=WAIT_MS)
+        await page.click('.tab[data-tab="recap"]')
+        recap = page.locator(".view-recap")
+        await recap.get_by_text("Laporan: 1 masuk, 0 selesai").wait_for(timeout=WAIT_MS)
+        assert "[object Object]" not in await recap.inner_text()
+        assert await still_same_document(page)
+        assert csp_violations(screen) == [] and screen.problems == []
+
+
+async def test_refused_forward_stays_visible_and_the_picker_puts_routed_first(
+    chromium: Chromium,  # noqa: F811
+    emu: FakeBotApi,
+    start_bot: AppFactory,
+    db_path: Path,
+) -> None:
+    await seed_agencies(db_path)
+    async with start_bot(web=WEB) as app, browser_session(chromium) as browser:
+        await Phone(emu, BUDI).send("/lapor politik_uang Ada bagi-bagi amplop di TPS 12")
+        camat = await signed_in(emu, app, CAMAT)
+        try:
+            sent = await camat.post("/api/issues/KBJ-01/0001/forward", {"agency": "bawaslu"})
+            assert sent.status == 200
+        finally:
+            await camat.close()
+        screen = await new_page(browser)
+        page = screen.page
+        await open_room(page, await link_from(emu, CAMAT))
+        await page.click('.tab[data-tab="queue"]')
+        card = page.locator('.issue[data-ref="KBJ-01/0001"]')
+        await card.locator(".forwards").wait_for(timeout=WAIT_MS)
+        await card.locator('button[data-action="forward"]').click()
+        assert "Teruskan" in await card.locator('button[data-action="forward"]').inner_text()
+        options = card.locator("select.agency option")
+        assert (await options.first.inner_text()).startswith("⭐ Bawaslu")
+        assert await options.first.is_disabled()  # already forwarded there
+        picked = await card.locator("select.agency").input_value()
+        assert picked != "bawaslu"
+        await card.locator("select.agency").select_option("kpu")  # no liaison in the area
+        await card.locator('form.note-form button[type="submit"]').click()
+        error = card.locator(".issue-error")
+        await error.wait_for(timeout=WAIT_MS)
+        assert "belum punya penghubung" in await error.inner_text()
+        await page.wait_for_timeout(300)  # the queue was redrawn: the refusal is still there
+        assert await page.locator('.issue[data-ref="KBJ-01/0001"] .issue-error').is_visible()
+
+        # the liaison's queue: post codes are plain text (no blank panel to open)
+        rina = await new_page(browser)
+        await open_room(rina.page, await link_from(emu, LIAISON_IN))
+        mine = rina.page.locator('.issue[data-ref="KBJ-01/0001"]')
+        await mine.wait_for(timeout=WAIT_MS)
+        assert await mine.locator("button.code").count() == 0
+        assert await mine.locator("span.code", has_text="KBJ-01").count() >= 1
+        for watched in (screen, rina):
+            assert csp_violations(watched) == [] and watched.problems == []
+
+
+async def test_phone_header_stays_put_tabs_one_row_and_liaison_full_width(
+    chromium: Chromium,  # noqa: F811
+    emu: FakeBotApi,
+    start_bot: AppFactory,
+    db_path: Path,
+) -> None:
+    await seed_agencies(db_path)
+    async with start_bot(web=WEB), browser_session(chromium) as browser:
+        phone = await new_page(browser, 390, 844)
+        page = phone.page
+        await open_room(page, await link_from(emu, CAMAT))
+        await page.wait_for_selector(pin("KBJ-01"), timeout=WAIT_MS)
+        before = await page.evaluate("document.querySelector('#map').getBoundingClientRect().top")
+        await Phone(emu, BUDI).location(*MONAS)  # a new chip: "1 Aman"
+        await page.wait_for_selector('.count-chip[data-group="ok"]', timeout=WAIT_MS)
+        after = await page.evaluate("document.querySelector('#map').getBoundingClientRect().top")
+        assert after == before
+        tops = await page.eval_on_selector_all(".tab", "tabs => tabs.map(t => t.offsetTop)")
+        assert len(tops) == 6 and len(set(tops)) == 1  # one row, scrolled sideways
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390
+        liaison = await new_page(browser, 390, 844)
+        await open_room(liaison.page, await link_from(emu, LIAISON_IN))
+        await liaison.page.wait_for_selector(".view-queue .empty", timeout=WAIT_MS)
+        side = await liaison.page.evaluate(
+            "document.querySelector('.side').getBoundingClientRect().width"
+        )
+        assert side >= 380
+        for watched in (phone, liaison):
+            assert csp_violations(watched) == [] and watched.problems == []

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import io
 
+import pytest
+
+from bot.rehearsal import demo
 from bot.rehearsal.demo import run_demo
 
 
@@ -57,3 +62,38 @@ async def test_demo_tells_the_whole_story() -> None:
     assert "liaison_evidence: ya" in transcript
     # the kecamatan liaison never pressed anything: the forward climbed, it was not taken
     assert "Hendra Gunawan → bot" not in transcript
+
+
+async def test_demo_web_waits_calmly_for_a_late_page_and_stays_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`posko demo --web` with nobody opening the page for a while: the officers are in
+    and keep sending /aman meanwhile, so no alert opens and the script's waits never
+    match an old alert; after the script the evening stays alive until stopped."""
+    monkeypatch.setattr(demo, "WEB_WAIT_S", 20.0)
+    out = io.StringIO()
+    task = asyncio.create_task(run_demo(out, web_port=0))
+    try:
+        for _ in range(3000):  # the scripted evening takes about a minute and a half
+            if "tetap menyala" in out.getvalue() or task.done():
+                break
+            await asyncio.sleep(0.1)
+        assert not task.done(), out.getvalue()[-3000:]
+        kept = out.getvalue()
+        assert "tetap menyala" in kept, kept[-3000:]
+        waited = kept[kept.index("Menunggu halaman") : kept.index("Sari melaporkan")]
+        assert "PERINGATAN" not in waited and "/aman untuk" not in waited
+        assert "alert_climbed: ya" in kept and "recovered: ya" in kept
+        for _ in range(300):  # the rounds go on after the script
+            if out.getvalue().count("Budi Santoso → bot: /aman") > kept.count(
+                "Budi Santoso → bot: /aman"
+            ):
+                break
+            await asyncio.sleep(0.1)
+        assert out.getvalue().count("Budi Santoso → bot: /aman") > kept.count(
+            "Budi Santoso → bot: /aman"
+        )
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

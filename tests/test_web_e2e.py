@@ -251,6 +251,12 @@ async def test_liaison_sees_only_own_agency_forwards(
             assert "bawaslu" in {agency["code"] for agency in partners}
             for path in ("/api/posts", "/api/posts/KBJ-01", "/api/alerts", "/api/recap"):
                 assert (await rina.get(path)).status == 403, path
+            queue = {issue["ref"]: issue for issue in (await camat.json("/api/issues"))["issues"]}
+            assert queue["KBJ-01/0001"]["routed"] == ["bawaslu"]  # [reports.routing]
+            assert queue["KBJ-01/0002"]["routed"] == ["kpu"]
+            again = await camat.post("/api/issues/KBJ-01/0001/forward", {"agency": "bawaslu"})
+            assert again.status == 409
+            assert (await again.json())["error"] == "already_forwarded"
             mine = await rina.json("/api/issues")
             assert [issue["ref"] for issue in mine["issues"]] == ["KBJ-01/0001"]
             assert mine["issues"][0]["forward_actions"] == ["accept"]
@@ -328,6 +334,11 @@ async def test_taking_an_alert_in_the_room_tells_the_chat(
             alerts = await camat.json("/api/alerts")
             (alert,) = alerts["alerts"]
             assert alert["post"] == "KBJ-01" and alert["takeable"] is True
+            # which level has it, and who is on duty there (names, never phones)
+            assert alert["step_area"]["name"] == "Kebon Jeruk"
+            assert alert["step_area"]["level"] == "kelurahan"
+            assert "Budi Santoso" in [person["name"] for person in alert["people"]]
+            assert "phone" not in json.dumps(alerts)
             board = await camat.json("/api/posts")
             kbj = next(post for post in board["posts"] if post["code"] == "KBJ-01")
             assert kbj["state"] == "unstaffed" and kbj["alert"]["id"] == alert["id"]
@@ -365,6 +376,8 @@ async def test_other_endpoints_need_a_session_and_answer(
                 assert body == {"type": "FeatureCollection", "features": []}
             elif path == "/api/recap":
                 assert body["posts"] == 3 and body["day"] == "2026-11-24"
+                # by category, like reports_opened (the page sums them)
+                assert body["reports_resolved"] == {} and body["reports_opened"] == {}
             else:
                 assert body == {"circulars": []}
         finally:
@@ -427,6 +440,24 @@ async def test_posts_carry_the_piket_running_now(
             board = {p["code"]: p for p in (await admin.json("/api/posts"))["posts"]}
             assert board["KBJ-01"]["rostered"] == {"now": 1, "present": 0}
             assert board["KBJ-02"]["rostered"] is None
+            # the panel: today's slots with their holders and marks, as /pantau KODE says
+            post = (await admin.json("/api/posts/KBJ-01"))["post"]
+            (slot,) = post["roster_today"]
+            assert slot["name"] == "Budi Santoso" and slot["present"] is False
+            assert slot["mark"] == "belum hadir" and slot["hours"] == "18:00–23:00"
+            assert "Budi Santoso" in [person["name"] for person in post["people"]]
+            assert "phone" not in json.dumps(post)
+            # the Piket tab: posts with a slot running, and who is not in yet
+            piket = await admin.json("/api/roster")
+            (row,) = piket["posts"]
+            assert (row["code"], row["now"], row["present"]) == ("KBJ-01", 1, 0)
+            assert [(one["name"], one["present"]) for one in row["slots"]] == [
+                ("Budi Santoso", False)
+            ]
+            assert (await Phone(emu, BUDI).location(*MONAS)).text
+            row = (await admin.json("/api/roster"))["posts"][0]
+            assert row["present"] == 1 and row["slots"][0]["present"] is True
+            assert row["slots"][0]["mark"].startswith(("hadir", "terlambat"))
         finally:
             await admin.close()
 
@@ -447,3 +478,34 @@ async def test_page_without_a_build_says_how_to_build_it(
             assert (await person.get("/")).status == 200
         finally:
             await person.close()
+
+
+async def test_revoking_wall_links_and_logging_out_end_open_streams_at_once(
+    emu: FakeBotApi, start_bot: AppFactory
+) -> None:
+    async with start_bot(web=WEB) as app:
+        wall = browser(app)
+        lurah = await signed_in(emu, app, LURAH)
+        camat = await signed_in(emu, app, CAMAT)
+        try:
+            assert (await wall.login(await link_from(emu, LURAH, "/dasbor layar"))).status == 303
+            screen = await open_stream(wall)
+            desk = await open_stream(lurah)
+            other = await open_stream(camat)
+            revoked = await Phone(emu, LURAH).send("/dasbor cabut")
+            assert "1 tautan layar dicabut" in (revoked.text or "")
+            assert (await screen.next())["event"] == "ended"
+            with pytest.raises(EOFError):
+                await screen.next()
+            assert (await lurah.post("/api/logout")).status == 200
+            assert (await desk.next())["event"] == "ended"
+            with pytest.raises(EOFError):
+                await desk.next()
+            # the camat's stream is untouched: it still hears a check-in
+            await Phone(emu, BUDI).location(*MONAS)
+            heard = await other.until(lambda e: e["event"] == "post")
+            assert heard["data"]["post"] == "KBJ-01"
+            other.close()
+        finally:
+            for person in (wall, lurah, camat):
+                await person.close()

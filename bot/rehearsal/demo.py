@@ -310,12 +310,22 @@ async def _keep_alive(stage: Stage, refs: list[str], every: float) -> None:
         await asyncio.sleep(every)
         for ref in list(refs):
             async with stage.busy(ref):
-                await stage.text(ref, "/aman")
+                # A slow answer must not end the rounds (the map would turn orange).
+                with contextlib.suppress(TimeoutError):
+                    await stage.text(ref, "/aman")
 
 
 async def scripted_evening(
-    stage: Stage, transcript: Transcript, database: Database, settings: Settings
+    stage: Stage,
+    transcript: Transcript,
+    database: Database,
+    settings: Settings,
+    wait_for_page: Callable[[], Awaitable[None]] | None = None,
 ) -> dict[str, Any]:
+    """The evening's script. ``wait_for_page`` (``--web``) is awaited once every officer
+    has checked in and keeps sending /aman, so a page opened late finds a calm city
+    rather than posts alerting since the start; each later step waits only for messages
+    sent after it began, never for an older alert that happens to match."""
     hour = wib(datetime.now(UTC)).hour
     if 4 <= hour < 11:
         part = "Pagi"
@@ -329,9 +339,13 @@ async def scripted_evening(
     for ref in ("budi", "sari", "agus", "rina"):
         await stage.text(ref, "/hadir")
         await stage.location(ref)
-    refs = ["sari", "agus", "rina"]
-    keeper = asyncio.create_task(_keep_alive(stage, refs, 6.0))
+    refs = ["budi", "sari", "agus", "rina"]
+    keeper = asyncio.create_task(_keep_alive(stage, refs, KEEP_ALIVE_S))
     try:
+        if wait_for_page is not None:
+            await wait_for_page()
+        refs.remove("budi")  # only Budi's post is to go quiet
+        start = stage.emu.mark()
         transcript.note("Sari melaporkan masalah logistik dengan foto.")
         async with stage.busy("sari"):
             ask = await stage.text("sari", "/lapor")
@@ -346,20 +360,21 @@ async def scripted_evening(
             await stage.press("sari", summary, "Kirim")
             await stage.wait_for_text("sari", "terkirim")
         transcript.note("Camat menerima laporan itu; Sari diberi tahu.")
-        announced = await stage.wait_for_text("camat_kbj", "KBJ-02/0001")
+        announced = await stage.wait_for_text("camat_kbj", "KBJ-02/0001", after=start)
         await stage.press("camat_kbj", announced, "Terima")
-        await stage.wait_for_text("sari", "sudah diterima oleh")
+        await stage.wait_for_text("sari", "sudah diterima oleh", after=start)
         transcript.note("Budi lupa mengirim kabar: posko KBJ-01 menjadi senyap.")
-        await stage.wait_for_text("budi", "/aman untuk KBJ-01")
-        first = await stage.wait_for_text("lurah_kbj", "senyap")
+        await stage.wait_for_text("budi", "/aman untuk KBJ-01", after=start)
+        first = await stage.wait_for_text("lurah_kbj", "senyap", after=start)
         transcript.note("Lurah tidak menanggapi; peringatan naik ke camat.")
-        climbed = await stage.wait_for_text("camat_kbj", "diteruskan ke Kec.")
+        climbed = await stage.wait_for_text("camat_kbj", "diteruskan ke Kec.", after=start)
         await stage.press("camat_kbj", climbed, "Ambil alih")
-        await stage.wait_for_text("lurah_kbj", "diambil alih")
+        await stage.wait_for_text("lurah_kbj", "diambil alih", after=start)
         transcript.note("Camat menelepon Budi; Budi mengirim situasi aman.")
+        recovered = stage.emu.mark()
         await stage.text("budi", "/aman sinyal sempat hilang, situasi kondusif")
-        await stage.wait_for_text("camat_kbj", "pulih")
-        await stage.wait_for_text("lurah_kbj", "pulih")
+        await stage.wait_for_text("camat_kbj", "pulih", after=recovered)
+        await stage.wait_for_text("lurah_kbj", "pulih", after=recovered)
         refs.append("budi")  # back to his rounds: Budi now sends /aman like the others
         await stage.text("camat_kbj", "/pantau")
         assert first.text
@@ -398,11 +413,13 @@ async def _circular_scene(stage: Stage, transcript: Transcript) -> bool:
 
 
 WEB_WAIT_S = 60.0
+KEEP_ALIVE_S = 6.0
+ON_ROUNDS = ("budi", "sari", "agus", "rina")
+"""The officers who keep sending /aman after the script while the command room stays up."""
 
 
-async def open_room(app: PoskoApp, out: TextIO, wait: bool) -> None:
-    """``posko demo --web``: prints the admin's login link and a wall link, then waits
-    (up to a minute) for a page to open so the newcomer sees the evening from its start."""
+async def open_room(app: PoskoApp, out: TextIO) -> None:
+    """``posko demo --web``: prints the admin's login link and a wall link."""
     from bot.web.auth import issue_link
 
     runtime = app.bot_data["runtime"]
@@ -416,9 +433,16 @@ async def open_room(app: PoskoApp, out: TextIO, wait: bool) -> None:
     print(f"Ruang komando / command room: {server.url}/login/{login}", file=out)
     print(f"  (masuk sebagai {ops.name}; tautan sekali pakai, 10 menit)", file=out)
     print(f"Layar dinding / wall screen:  {server.url}/layar/{wall}", file=out, flush=True)
-    if not wait:
-        return
-    print("Menunggu halaman dibuka (paling lama 60 detik)…", file=out, flush=True)
+
+
+async def wait_for_page(app: PoskoApp, out: TextIO) -> None:
+    """Waits (up to a minute) for a page to open, so the newcomer sees the evening from
+    its start; the officers are in and keep sending /aman meanwhile."""
+    server = app.bot_data["runtime"].web
+    assert server is not None
+    print(
+        f"Menunggu halaman dibuka (paling lama {WEB_WAIT_S:.0f} detik)…", file=out, flush=True
+    )
     deadline = time.monotonic() + WEB_WAIT_S
     while not server.hub.subscribers and time.monotonic() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.2)  # the hub has no "someone subscribed" signal to wait on
@@ -444,21 +468,28 @@ async def run_demo(
                 async with running(app):
                     stage = Stage(emu, transcript)
                     if web_port is not None:
-                        await open_room(app, out, wait=not interactive)
+                        await open_room(app, out)
                     if interactive:
                         await interactive_session(stage, transcript, out)
                     else:
                         runtime = app.bot_data["runtime"]
+                        page = None if web_port is None else (lambda: wait_for_page(app, out))
                         outcome = await scripted_evening(
-                            stage, transcript, runtime.database, runtime.settings
+                            stage, transcript, runtime.database, runtime.settings, page
                         )
                         outcome["circular"] = await _circular_scene(stage, transcript)
                         await asyncio.sleep(0.5)
                         transcript.flush()
                         await _summary(app, emu, transcript, outcome, out, started)
                         if web_port is not None:
-                            print("Ruang komando tetap menyala; Ctrl+C untuk selesai.", file=out)
-                            await asyncio.Event().wait()
+                            print(
+                                "Ruang komando tetap menyala; petugas terus mengirim /aman."
+                                " Ctrl+C untuk selesai.",
+                                file=out,
+                                flush=True,
+                            )
+                            # The officers stay on their rounds: the map stays green.
+                            await _keep_alive(stage, list(ON_ROUNDS), KEEP_ALIVE_S)
             finally:
                 follower.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -26,13 +26,10 @@ from bot.core.scope import covers, own_area_ids, scope_area_ids
 from bot.insight.boundaries import feature_collection
 from bot.insight.recap import load as load_recap
 from bot.reports import desk, disposisi
-from bot.watch import alerts
-from bot.watch.alerts import TakeStatus
 from bot.web.auth import COOKIE, Viewer, viewer_of
 from bot.web.events import Audience
 from storage import agencies, areas, forwards, issues, members, overview
 from storage import circulars as circulars_store
-from storage import roster as roster_store
 from storage import web as store
 from storage.agencies import Agency
 from storage.db import Tx
@@ -105,6 +102,7 @@ class Reach:
             agency_id=self.agency.id if self.agency is not None else None,
             liaison_area_ids=self.liaison_areas,
             admin=has_role(member, Role.ADMIN),
+            session_id=self.viewer.session.id,
         )
 
 
@@ -201,186 +199,7 @@ async def me(request: web.Request) -> web.Response:
     )
 
 
-# --- GET /api/posts ---------------------------------------------------------------------------
-
-
-def _paths(tree: dict[int, tuple[str, str, str, int | None]]) -> Callable[[int], list[Any]]:
-    known: dict[int, list[dict[str, str]]] = {}
-
-    def path(area_id: int) -> list[Any]:
-        found = known.get(area_id)
-        if found is None:
-            chain: list[dict[str, str]] = []
-            current: int | None = area_id
-            while current is not None and current in tree and len(chain) < 16:
-                code, name, level, parent = tree[current]
-                chain.append({"code": code, "name": name, "level": level})
-                current = parent
-            found = known[area_id] = list(reversed(chain))
-        return found
-
-    return path
-
-
-def _post_json(
-    post: store.BoardPost,
-    path: list[Any],
-    member_id: int,
-    scope: Any,
-    rostered: tuple[int, int] | None = None,
-) -> Any:
-    alert = None
-    if post.alert_id is not None:
-        line = overview.AlertLine(
-            post.alert_id,
-            post.id,
-            post.code,
-            post.name,
-            post.alert_kind or "",
-            post.alert_opened_at or datetime.min,
-            post.alert_taken_by,
-            post.alert_taken_at,
-            post.alert_taker_id,
-            post.alert_taker_id is not None and (post.alert_taken_stage or 0) >= 2,
-            post.alert_step_area_id,
-        )
-        alert = {
-            "id": post.alert_id,
-            "kind": post.alert_kind,
-            "opened_at": when(post.alert_opened_at),
-            "step": post.alert_step,
-            "taken_by": post.alert_taken_by,
-            "taken_at": when(post.alert_taken_at),
-            "takeable": alerts.may_take(line, member_id, scope),
-        }
-    return {
-        "code": post.code,
-        "name": post.name,
-        "area": path[-1] if path else None,
-        "path": path,
-        "lat": post.latitude,
-        "lon": post.longitude,
-        "state": post.state,
-        "state_since": when(post.state_since),
-        "paused_until": when(post.paused_until),
-        "on_duty": post.on_duty,
-        "min_staff": post.min_staff,
-        "last_signal_at": when(post.last_signal_at),
-        "open_reports": post.open_issues,
-        "alert": alert,
-        # The piket running now (SPEC §9): slots, and how many of their officers are in.
-        "rostered": None if rostered is None else {"now": rostered[0], "present": rostered[1]},
-    }
-
-
-async def posts(request: web.Request) -> web.Response:
-    found = await reach(request)
-    if not found.sees_posts:
-        raise fail(403, "no_posts")
-    async with request.app[RUNTIME].database.read() as tx:
-        board = await store.board(tx, found.scope)
-        tree = await store.areas_by_id(tx)
-        rosters = await roster_store.roster_counts(
-            tx, [post.id for post in board], request.app[RUNTIME].clock.now()
-        )
-    path = _paths(tree)
-    member_id = found.viewer.member.id
-    board.sort(key=lambda post: (STATE_RANK.get(post.state, 4), post.code))
-    counts: dict[str, int] = {}
-    for post in board:
-        counts[post.state] = counts.get(post.state, 0) + 1
-    return ok(
-        {
-            "posts": [
-                _post_json(p, path(p.area_id), member_id, found.scope, rosters.get(p.id))
-                for p in board
-            ],
-            "counts": counts,
-        }
-    )
-
-
-async def one_post(request: web.Request) -> web.Response:
-    found = await reach(request)
-    code = request.match_info["code"].upper()[:40]
-    async with request.app[RUNTIME].database.read() as tx:
-        board = await store.board(tx, None, code)
-        tree = await store.areas_by_id(tx)
-        rosters = await roster_store.roster_counts(
-            tx, [post.id for post in board], request.app[RUNTIME].clock.now()
-        )
-    if not board:
-        raise fail(404, "unknown_post")
-    post = board[0]
-    if not found.sees_posts or not covers(found.scope, post.area_id):
-        raise fail(403, "out_of_scope")
-    member_id = found.viewer.member.id
-    return ok(
-        {
-            "post": _post_json(
-                post, _paths(tree)(post.area_id), member_id, found.scope, rosters.get(post.id)
-            )
-        }
-    )
-
-
-# --- alerts -----------------------------------------------------------------------------------
-
-
-async def alert_list(request: web.Request) -> web.Response:
-    found = await reach(request)
-    if not found.sees_posts:
-        raise fail(403, "no_posts")
-    async with request.app[RUNTIME].database.read() as tx:
-        lines, total = await overview.open_alerts(tx, found.scope, ALERTS_LIMIT)
-    member_id = found.viewer.member.id
-    return ok(
-        {
-            "alerts": [
-                {
-                    "id": line.id,
-                    "post": line.post_code,
-                    "post_name": line.post_name,
-                    "kind": line.kind,
-                    "opened_at": when(line.opened_at),
-                    "taken_by": line.taken_by,
-                    "taken_at": when(line.taken_at),
-                    "takeable": alerts.may_take(line, member_id, found.scope),
-                }
-                for line in lines
-            ],
-            "total": total,
-        }
-    )
-
-
-async def take_alert(request: web.Request) -> web.Response:
-    """The "Ambil alih" button, from the command room: the same service, and every chat
-    told through the outbox (the taker gets the people to call in private)."""
-    found = await writer(request)
-    alert_id = _number(request.match_info["id"])
-    runtime = request.app[RUNTIME]
-    result = await alerts.take(
-        runtime.database,
-        found.viewer.member,
-        alert_id,
-        runtime.clock.now(),
-        runtime.watcher,
-        alerts.NO_CHAT,
-        runtime.settings.watch.taken_timeout,
-    )
-    if result.status is TakeStatus.TAKEN:
-        return ok({"taken": True, "post": result.post_code, "taken_by": result.taken_by})
-    if result.status is TakeStatus.ALREADY_TAKEN:
-        raise fail(409, "already_taken", taken_by=result.taken_by)
-    if result.status is TakeStatus.OVER:
-        raise fail(409, "over")
-    if result.status is TakeStatus.NOT_YOURS:
-        raise fail(403, "out_of_scope")
-    raise fail(404, "unknown_alert")
-
-
-def _number(raw: str) -> int:
+def number_of(raw: str) -> int:
     if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
         raise fail(404, "not_found")
     return int(raw)
@@ -400,7 +219,9 @@ def _forward_json(forward: Forward) -> dict[str, Any]:
     }
 
 
-def _issue_json(card: IssueCard, actions: list[str], forwarded: list[Forward]) -> dict[str, Any]:
+def _issue_json(
+    card: IssueCard, actions: list[str], forwarded: list[Forward], routed: list[str] | None = None
+) -> dict[str, Any]:
     issue = card.issue
     return {
         "id": issue.id,
@@ -418,7 +239,13 @@ def _issue_json(card: IssueCard, actions: list[str], forwarded: list[Forward]) -
         "has_location": issue.latitude is not None,
         "actions": actions,
         "forwards": [_forward_json(forward) for forward in forwarded],
+        # The agencies [reports.routing] names for the category: the picker's ⭐ first.
+        "routed": routed or [],
     }
+
+
+def routed_for(request: web.Request, category: str) -> list[str]:
+    return list(request.app[RUNTIME].settings.reports.routing.get(category, ()))
 
 
 def desk_actions(status: str) -> list[str]:
@@ -443,7 +270,12 @@ async def issue_list(request: web.Request) -> web.Response:
     async with runtime.database.read() as tx:
         sent = {card.issue.id: await forwards.of_issue(tx, card.issue.id) for card in listing.cards}
     items = [
-        _issue_json(card, desk_actions(card.issue.status), sent[card.issue.id])
+        _issue_json(
+            card,
+            desk_actions(card.issue.status),
+            sent[card.issue.id],
+            routed_for(request, card.issue.category),
+        )
         for card in listing.cards
     ]
     return ok({"issues": items, "total": listing.total, "page": listing.page,
@@ -540,14 +372,15 @@ async def _issue_reply(request: web.Request, issue_id: int) -> web.Response:
         card = await issues.card(tx, issue_id)
         sent = await forwards.of_issue(tx, issue_id)
     assert card is not None
-    return ok({"issue": _issue_json(card, desk_actions(card.issue.status), sent)})
+    routed = routed_for(request, card.issue.category)
+    return ok({"issue": _issue_json(card, desk_actions(card.issue.status), sent, routed)})
 
 
 async def forward_action(request: web.Request) -> web.Response:
     """``POST /api/forwards/{id}/accept``: a liaison's ✅ Terima."""
     found = await writer(request)
     runtime = request.app[RUNTIME]
-    forward_id = _number(request.match_info["id"])
+    forward_id = number_of(request.match_info["id"])
     step = LIAISON_STEPS.get(request.match_info["action"])
     if step is None:
         raise fail(404, "unknown_action")
@@ -669,10 +502,6 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 def routes() -> list[tuple[str, str, Handler]]:
     return [
         ("GET", "/api/me", me),
-        ("GET", "/api/posts", posts),
-        ("GET", "/api/posts/{code}", one_post),
-        ("GET", "/api/alerts", alert_list),
-        ("POST", "/api/alerts/{id}/take", take_alert),
         ("GET", "/api/issues", issue_list),
         ("POST", r"/api/issues/{ref:[A-Za-z0-9._-]{1,32}/[0-9]{1,9}}/{action}", issue_action),
         ("POST", "/api/forwards/{id}/{action}", forward_action),

@@ -24,6 +24,10 @@ from typing import Any
 RING_SIZE = 2048
 QUEUE_SIZE = 1024
 RELOAD = "reload"
+ENDED = "ended"
+SESSION_TOPIC = "session"
+"""Not sent on: ``ended`` lists sessions (logged out, wall links revoked) whose open
+streams are told "ended" and closed at once."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +52,7 @@ class Audience:
     """A liaison: the forwards to this agency within ``liaison_area_ids``."""
     liaison_area_ids: Collection[int] = ()
     admin: bool = False
+    session_id: int | None = None
 
     def hears(self, event: Event) -> bool:
         fields = event.fields
@@ -90,8 +95,11 @@ class Hub:
     def publish(self, changes: list[dict[str, Any]]) -> None:
         """Called after COMMIT with the transaction's events (never blocks)."""
         for change in changes:
-            self.seq += 1
             topic = str(change.get("topic", ""))
+            if topic == SESSION_TOPIC:
+                self.end_sessions(change.get("ended") or ())
+                continue
+            self.seq += 1
             fields = {key: value for key, value in change.items() if key != "topic"}
             event_id = f"{self.boot}.{self.seq}"
             data = json.dumps({"topic": topic, **fields}, separators=(",", ":"), default=str)
@@ -143,6 +151,17 @@ class Hub:
         if not self.ring or self.ring[0].seq > last + 1:
             return None  # fell out of the buffer: the client must reload
         return [event for event in self.ring if event.seq > last]
+
+    def end_sessions(self, session_ids: Collection[int]) -> None:
+        """The sessions ended (logout, ``/dasbor cabut``): their streams close now, not
+        at the next event they would otherwise be refused."""
+        ended = set(session_ids)
+        for subscriber in list(self.subscribers):
+            if subscriber.audience.session_id in ended:
+                self.subscribers.discard(subscriber)
+                while not subscriber.queue.empty():
+                    subscriber.queue.get_nowait()
+                subscriber.queue.put_nowait(ENDED)
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
         self.subscribers.discard(subscriber)

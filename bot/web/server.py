@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from bot.core.runtime import Runtime
-from bot.web import api, stream
+from bot.web import api, board, stream
 from bot.web.auth import COOKIE, InitDataError, Started, end_session, session_from_init_data
 from bot.web.auth import use_link as use_link_token
 from bot.web.events import Hub
@@ -118,7 +118,7 @@ def build_app(runtime: Runtime, hub: Hub) -> web.Application:
     app.router.add_get("/login/{token}", login_link)
     app.router.add_get("/layar/{token}", wall_link)
     app.router.add_get("/api/events", stream.events)
-    for method, path, handler in api.routes():
+    for method, path, handler in [*api.routes(), *board.routes()]:
         app.router.add_route(method, path, handler)
     return app
 

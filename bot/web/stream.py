@@ -16,7 +16,7 @@ import contextlib
 from aiohttp import web
 
 from bot.web.api import reach
-from bot.web.events import RELOAD, Event, Hub
+from bot.web.events import ENDED, RELOAD, Event, Hub
 
 HUB: web.AppKey[Hub] = web.AppKey("hub", Hub)
 HEARTBEAT = 15.0
@@ -28,19 +28,21 @@ def frame(event: Event) -> bytes:
 
 
 RELOAD_FRAME = f"event: {RELOAD}\ndata: {{}}\n\n".encode()
+ENDED_FRAME = f"event: {ENDED}\ndata: {{}}\n\n".encode()
 BATCH = 1024
 LINGER = 0.1
 
 
 def _frames(batch: list[Event | str | None]) -> tuple[bytes, bool]:
     """The bytes of a batch of queue items, and whether the stream ends after them
-    (None: the server stops; "reload": the subscriber was dropped)."""
+    (None: the server stops; "reload": the subscriber was dropped; "ended": its session
+    ended)."""
     parts: list[bytes] = []
     for item in batch:
         if item is None:
             return b"".join(parts), True
-        if item == RELOAD:
-            parts.append(RELOAD_FRAME)
+        if item in (RELOAD, ENDED):
+            parts.append(RELOAD_FRAME if item == RELOAD else ENDED_FRAME)
             return b"".join(parts), True
         assert isinstance(item, Event)
         parts.append(frame(item))
@@ -75,7 +77,7 @@ async def events(request: web.Request) -> web.StreamResponse:
             # Linger a moment and send whatever came meanwhile in one write: woken once per
             # event, 200 screens would cost the bot's loop 200 turns for every change.
             # (Changes must show within 2 s; this adds at most LINGER.)
-            if item is not None and item != RELOAD:
+            if item is not None and item not in (RELOAD, ENDED):
                 await asyncio.sleep(LINGER)
             batch = [item]
             while len(batch) < BATCH and not subscriber.queue.empty():

@@ -59,3 +59,22 @@ export function percent(share) {
   if (share == null) return "—";
   return Math.round(share * 100) + "%";
 }
+
+/** A text with a count: the "_one" form for 1 when the language has one ("1 alert"). */
+export function tn(key, n, vars) {
+  const one = key + "_one";
+  return t(n === 1 && one in CATALOGS[language] ? one : key, { n, ...vars });
+}
+
+/** How long ago an API time was: "12 menit lalu", "2 jam 5 menit lalu" (a wall read
+ * from across the room, and a panel, need the age, not a date). */
+export function ago(iso, now = Date.now()) {
+  if (!iso) return "—";
+  const moment = new Date(iso).getTime();
+  if (Number.isNaN(moment)) return "—";
+  const minutesAgo = Math.max(0, Math.floor((now - moment) / 60000));
+  if (minutesAgo < 1) return t("time.just_now");
+  if (minutesAgo < 60) return tn("time.minutes_ago", minutesAgo);
+  if (minutesAgo < 24 * 60) return t("time.hours_ago", { h: Math.floor(minutesAgo / 60), m: minutesAgo % 60 });
+  return tn("time.days_ago", Math.floor(minutesAgo / (24 * 60)));
+}

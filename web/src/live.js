@@ -6,10 +6,11 @@ const MANY_POSTS = 25;
 const RECAP_EVERY_MS = 5000; // the recap is a day's figures: a busy evening need not refetch it on every event
 
 export class Live {
-  constructor(store, { onStatus, onError }) {
+  constructor(store, { onStatus, onError, onEnded }) {
     this.store = store;
     this.onStatus = onStatus;
     this.onError = onError;
+    this.onEnded = onEnded;
     this.pending = { all: false, posts: new Set(), alerts: false, issues: false, recap: false, circulars: false };
     this.timer = null;
     this.source = null;
@@ -32,6 +33,12 @@ export class Live {
         take(data);
         this.soon();
       });
+    // The session ended (logged out, or the wall link revoked): the server closed the
+    // stream; reconnecting would only be refused.
+    source.addEventListener("ended", () => {
+      source.close();
+      this.onEnded();
+    });
     on("reload", () => {
       this.pending.all = true;
     });
@@ -83,7 +90,7 @@ export class Live {
         const wait = this.recapAt + RECAP_EVERY_MS - Date.now();
         if (wait <= 0) {
           this.recapAt = Date.now();
-          work.push(store.loadRecap());
+          work.push(store.loadRecap(), store.loadRoster());
         } else {
           this.pending.recap = true;
           if (this.timer === null) this.timer = setTimeout(() => this.flush(), wait);

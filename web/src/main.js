@@ -27,6 +27,7 @@ async function signInFromTelegram() {
   const initData = params.get("tgWebAppData");
   if (!initData) return null;
   history.replaceState(null, "", location.pathname + location.search);
+  greetTelegram();
   try {
     const started = await api.post("/api/session", { init_data: initData });
     api.useBearer(started.bearer);
@@ -34,6 +35,23 @@ async function signInFromTelegram() {
   } catch (error) {
     return error;
   }
+}
+
+const TELEGRAM_SCRIPT = "https://telegram.org/js/telegram-web-app.js";
+
+/** Inside Telegram only: its WebApp script (the CSP allows scripts from telegram.org)
+ * told the page is ready and to take the whole height. Outside, nothing is loaded. */
+function greetTelegram() {
+  const script = document.createElement("script");
+  script.src = TELEGRAM_SCRIPT;
+  script.async = true;
+  script.addEventListener("load", () => {
+    const app = window.Telegram && window.Telegram.WebApp;
+    if (!app) return;
+    app.ready();
+    app.expand();
+  });
+  document.head.append(script);
 }
 
 function gate(text) {
@@ -62,12 +80,16 @@ class Room {
     this.live = new Live(this.store, {
       onStatus: (up) => this.showLive(up),
       onError: (error) => this.fail(error),
+      onEnded: () => gate(t("gate.ended")),
     });
     this.store.on((what, detail) => this.changed(what, detail));
     const room = this;
+    this.detailing = null;
     this.ctx = {
       readOnly: this.wall,
+      seesPosts: !!me.sees.posts,
       select: (code) => room.select(code),
+      detail: (code) => room.detail(code),
       close: () => room.select(null),
       take: (id) => room.take(id),
       act: (issue, action, body, place) => runIssueAction(room.store, issue, action, body, place, (text, bad) => room.notify(text, bad)),
@@ -110,6 +132,11 @@ class Room {
     }
     if (this.wall) this.startRotation();
     else this.show(this.tab);
+    // The ages ("12 menit lalu") move on even when nothing changes.
+    clearInterval(this.ageTimer);
+    if (!this.wall) this.ageTimer = setInterval(() => {
+      if (this.tab !== "posts") this.render(this.tab);
+    }, 60000);
   }
 
   legend() {
@@ -127,11 +154,14 @@ class Room {
   startRotation() {
     // Wall: the map with the open alerts beside it, then the lists (alerts, reports,
     // recap) across the screen; no controls.
-    for (const element of Object.values(this.views)) element.hidden = !["alerts", "queue", "recap"].includes(element.dataset.view);
+    // The lists: reports, the piket running (who is late) and the recap.
+    const shown = ["alerts", "queue", "roster", "recap"];
+    for (const element of Object.values(this.views)) element.hidden = !shown.includes(element.dataset.view);
     let screen = this.me.sees.posts ? "map" : "lists";
     const apply = () => {
       document.body.dataset.wallScreen = screen;
       if (this.map) this.map.resize();
+      for (const name of shown) this.render(name); // the ages ("12 menit lalu") move on
     };
     apply();
     setInterval(() => {
@@ -156,13 +186,11 @@ class Room {
         if (this.map) this.map.setPosts(this.store.orderedPosts()).then(() => this.markPainted());
         this.renderCounts();
         this.render("posts");
-        this.render("roster");
         break;
       case "post":
         if (this.map) this.map.updatePost(detail);
         this.renderCounts();
         if (this.selected === detail.code || !this.selected) this.render("posts");
-        this.render("roster");
         break;
       case "post-gone":
         if (this.map) this.map.removePost(detail);
@@ -177,6 +205,9 @@ class Room {
         break;
       case "recap":
         this.render("recap");
+        break;
+      case "roster":
+        this.render("roster");
         break;
       case "circulars":
         this.render("circulars");
@@ -236,10 +267,20 @@ class Room {
   }
 
   select(code) {
+    if (!this.me.sees.posts) return; // a liaison sees no posts: codes are plain text
     this.selected = code;
     if (this.wall) return;
     this.show("posts");
     if (code && this.map) this.map.focus(code);
+  }
+
+  /** The selected post's officers and piket (not in the board's list), fetched once. */
+  detail(code) {
+    if (this.detailing === code) return;
+    this.detailing = code;
+    this.store.loadPost(code).catch((error) => this.fail(error)).finally(() => {
+      this.detailing = null;
+    });
   }
 
   async take(id) {
@@ -290,7 +331,7 @@ class Room {
     setLanguage(currentLanguage() === "id" ? "en" : "id");
     localStorage.setItem("posko.language", currentLanguage());
     this.build();
-    for (const what of ["posts", "alerts", "issues", "recap", "circulars", "boundaries"]) this.changed(what);
+    for (const what of ["posts", "alerts", "issues", "recap", "roster", "circulars", "boundaries"]) this.changed(what);
   }
 }
 

@@ -15,6 +15,8 @@ export class Store {
     this.recap = null;
     this.circulars = [];
     this.boundaries = null;
+    this.roster = null;
+    this.issueErrors = new Map(); // ref → a refusal kept under the report across redraws
     this.listeners = new Set();
   }
 
@@ -99,6 +101,13 @@ export class Store {
     this.emit("recap");
   }
 
+  /** The posts whose piket runs now, with who is in and who is not (/api/roster). */
+  async loadRoster() {
+    if (!this.me.sees.posts) return;
+    this.roster = await api.get("/api/roster");
+    this.emit("roster");
+  }
+
   async loadCirculars() {
     const data = await api.get("/api/circulars");
     this.circulars = data.circulars;
@@ -117,6 +126,7 @@ export class Store {
       this.loadAlerts(),
       this.loadIssues(),
       this.loadRecap(),
+      this.loadRoster(),
       this.loadCirculars(),
       this.loadBoundaries(),
     ]);

@@ -13,9 +13,11 @@ export function bars(items, { max, unit } = {}) {
     viewBox: `0 0 ${width} ${rowHeight * items.length + 4}`,
     role: "img",
   });
+  // Room after the longest bar for its value text ("3 masuk · 1 selesai").
+  const reserve = Math.min(150, Math.max(56, ...items.map((item) => String(item.text ?? "").length * 6.5 + 8)));
   items.forEach((item, index) => {
     const y = index * rowHeight + 2;
-    const length = Math.max(0, ((width - labelWidth - 56) * item.value) / top);
+    const length = Math.max(0, ((width - labelWidth - reserve) * item.value) / top);
     chart.append(
       s("text", { x: 0, y: y + 17, class: "chart-label" }, item.label),
       s("rect", { x: labelWidth, y: y + 4, width: length.toFixed(1), height: rowHeight - 8, rx: 3, class: "bar " + (item.cls || "") }),

@@ -46,8 +46,25 @@ export function errorText(error) {
   return t("error.generic");
 }
 
-/** A post code that opens the post's panel (plain text on a wall screen). */
+/** A post code that opens the post's panel (plain text on a wall screen, and for a
+ * liaison, who sees no posts). */
 export function postLink(code, ctx) {
-  if (ctx.readOnly) return h("span", { class: "code", text: code });
+  if (ctx.readOnly || !ctx.seesPosts) return h("span", { class: "code", text: code });
   return h("button", { type: "button", class: "link code", text: code, onclick: () => ctx.select(code) });
+}
+
+const PEOPLE_SHOWN = 6;
+
+/** The chat alert's "👥 Petugas posko" line, names only (phones stay in private chats). */
+export function peopleLine(people) {
+  if (!people || !people.length) return t("people.none");
+  const names = people.slice(0, PEOPLE_SHOWN).map((person) =>
+    person.on_duty ? t("people.on_duty", { name: person.name }) : person.name);
+  if (people.length > PEOPLE_SHOWN) names.push(t("people.more", { n: people.length - PEOPLE_SHOWN }));
+  return t("people.line", { people: names.join("; ") });
+}
+
+/** Which level has an alert now ("ada di Kel. Kebon Jeruk"), or nothing. */
+export function stepText(alert) {
+  return alert && alert.step_area ? t("alerts.step", { area: alert.step_area.name }) : null;
 }

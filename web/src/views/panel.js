@@ -1,9 +1,11 @@
-// A post's panel: on duty, rostered, last signal, open alert (with take), its reports.
+// A post's panel: who is on duty (names, no phones), today's piket with each slot's mark
+// (as /pantau KODE), last signal, the open alert with its level and age (and ✋ take),
+// and its reports. The officers and the piket come from /api/posts/{code}.
 import * as api from "../api.js";
-import { append, clear, h } from "../dom.js";
-import { label, t, wib } from "../i18n.js";
-import { rosterOf } from "./roster.js";
-import { actionButton, empty, errorText, facts, section, stateBadge, statusBadge } from "./common.js";
+import { clear, h } from "../dom.js";
+import { ago, label, t, wib } from "../i18n.js";
+import { rosterOf, slotLine } from "./roster.js";
+import { actionButton, empty, errorText, facts, peopleLine, section, stateBadge, statusBadge, stepText } from "./common.js";
 
 export async function renderPanel(container, store, code, ctx) {
   const post = store.posts.get(code);
@@ -11,6 +13,8 @@ export async function renderPanel(container, store, code, ctx) {
     clear(container, empty(t("panel.gone")));
     return;
   }
+  // The board's list carries no officers or piket: the post's own answer does.
+  if (!post.people && !ctx.readOnly) ctx.detail(code);
   const roster = rosterOf(post);
   const path = (post.path || []).map((step) => step.name).join(" › ");
   const alert = post.alert;
@@ -20,9 +24,10 @@ export async function renderPanel(container, store, code, ctx) {
         { class: "panel-alert group-" + (alert.kind === "silent" ? "silent" : "unstaffed") },
         h("strong", { text: label("alert", alert.kind) }),
         " · ",
-        t("panel.alert_since", { time: wib(alert.opened_at) }),
+        h("span", { class: "age", text: t("panel.alert_since", { time: ago(alert.opened_at) }) }),
+        stepText(alert) ? [" · ", h("span", { class: "step", text: stepText(alert) })] : null,
         alert.taken_by
-          ? h("p", { text: t("alerts.taken_by", { name: alert.taken_by, time: wib(alert.taken_at) }) })
+          ? h("p", { class: "taker", text: t("alerts.taken_by", { name: alert.taken_by, time: ago(alert.taken_at) }) })
           : null,
         !alert.taken_by && alert.takeable && !ctx.readOnly
           ? actionButton(t("alerts.take"), () => ctx.take(alert.id), "take")
@@ -42,12 +47,19 @@ export async function renderPanel(container, store, code, ctx) {
       h("p", {}, stateBadge(post.state), " ", t("panel.since", { time: wib(post.state_since) })),
       facts([
         [t("panel.on_duty"), t("panel.on_duty_value", { n: post.on_duty, min: post.min_staff })],
-        [t("panel.rostered"), roster ? t("roster.value", { present: roster.present ?? post.on_duty, expected: roster.expected ?? "—" }) : t("roster.none")],
-        [t("panel.last_signal"), wib(post.last_signal_at)],
+        [t("panel.rostered"), roster ? t("roster.value", { present: roster.present, now: roster.now }) : t("roster.none")],
+        [t("panel.last_signal"), post.last_signal_at ? ago(post.last_signal_at) : "—"],
         post.paused_until ? [t("panel.paused_until"), wib(post.paused_until)] : null,
         [t("panel.open_reports"), String(post.open_reports)],
       ]),
+      h("p", { class: "people", text: post.people ? peopleLine(post.people) : t("common.loading") }),
       section(t("panel.alert"), alertPart),
+      section(t("panel.roster_today"), post.roster_today
+        ? (post.roster_today.length
+            ? h("ul", { class: "mini-list roster-today" }, post.roster_today.map((slot) =>
+                h("li", { class: slot.present ? "present" : "absent", text: slotLine(slot) })))
+            : empty(t("roster.day_empty")))
+        : empty(t("common.loading"))),
       section(t("panel.reports"), reports),
     ),
   );

@@ -3,17 +3,40 @@
 // forwarding to a partner agency, open a small form under the report.
 import * as api from "../api.js";
 import { append, clear, h } from "../dom.js";
-import { label, t, wib } from "../i18n.js";
+import { ago, label, t } from "../i18n.js";
+import { WALL_ROWS } from "./alerts.js";
 import { actionButton, empty, errorText, postLink, statusBadge } from "./common.js";
 
 const FILTERS = ["open", "all", "baru", "diterima", "ditangani", "selesai", "ditolak", "darurat", "tinggi", "sedang", "rendah"];
 const NEEDS_NOTE = new Set(["resolve", "reject", "reopen"]);
 const NOTE_MAX = 500;
 
+const OPEN_FORWARD = new Set(["dikirim", "diterima"]);
+
+/** The agencies to forward to as the chat offers them: those [reports.routing] names for
+ * the category first (⭐), then the others; one the report is already with is shown but
+ * cannot be picked, and is never the default. */
+export function agencyChoices(issue, agencies) {
+  const routed = issue.routed || [];
+  const sent = new Set(issue.forwards.filter((forward) => OPEN_FORWARD.has(forward.state)).map((forward) => forward.agency));
+  const first = routed.map((code) => agencies.find((agency) => agency.code === code)).filter(Boolean);
+  const rest = agencies.filter((agency) => !routed.includes(agency.code));
+  return [...first, ...rest].map((agency) => ({
+    code: agency.code,
+    text: sent.has(agency.code)
+      ? t("queue.already_sent", { name: agency.name })
+      : routed.includes(agency.code) ? t("queue.routed", { name: agency.name }) : agency.name,
+    sent: sent.has(agency.code),
+  }));
+}
+
 function noteForm(issue, action, ctx, agencies) {
   const note = h("textarea", { class: "note", maxlength: String(NOTE_MAX), rows: "2", placeholder: t(action === "forward" ? "queue.note_optional" : "queue.note_placeholder") });
+  const choices = action === "forward" ? agencyChoices(issue, agencies) : [];
+  const pick = choices.find((choice) => !choice.sent);
   const picker = action === "forward"
-    ? h("select", { class: "agency", "aria-label": t("queue.agency") }, agencies.map((agency) => h("option", { value: agency.code, text: agency.name })))
+    ? h("select", { class: "agency", "aria-label": t("queue.agency") }, choices.map((choice) =>
+        h("option", { value: choice.code, text: choice.text, disabled: choice.sent ? true : null, selected: pick && choice.code === pick.code ? true : null })))
     : null;
   const message = h("p", { class: "form-error", hidden: true });
   const form = h("form", { class: "note-form", dataset: { action } }, picker, note, message,
@@ -67,10 +90,11 @@ function issueCard(issue, store, ctx) {
     ? h("ul", { class: "forwards" }, issue.forwards.map((forward) =>
         h("li", { dataset: { agency: forward.agency } },
           "↪ ", h("strong", { text: forward.agency_name }), " · ", label("forward_state", forward.state),
-          " · ", wib(forward.forwarded_at),
+          " · ", ago(forward.forwarded_at),
           forward.accepted_by ? [" · ", t("queue.accepted_by", { name: forward.accepted_by })] : null)))
     : null;
-  append(card, 
+  const refused = store.issueErrors.get(issue.ref);
+  append(card,
     h("div", { class: "issue-head" },
       h("span", { class: "code ref", text: issue.ref }), " ",
       statusBadge(issue.status), " ",
@@ -80,12 +104,13 @@ function issueCard(issue, store, ctx) {
     h("p", { class: "issue-text", text: issue.text || "" }),
     h("p", { class: "issue-meta" },
       postLink(issue.post, ctx), " ", h("span", { text: issue.post_name }), " · ",
-      h("span", { text: t("queue.by", { name: issue.reporter || "—", time: wib(issue.created_at) }) }),
+      h("span", { text: t("queue.by", { name: issue.reporter || "—", time: ago(issue.created_at) }) }),
       issue.assignee ? [" · ", h("span", { text: t("queue.assignee", { name: issue.assignee }) })] : null,
       issue.photos ? [" · ", h("span", { text: t("queue.photos", { n: issue.photos }) })] : null,
       issue.has_location ? [" · ", h("span", { text: t("queue.location") })] : null,
     ),
     forwards,
+    refused ? h("p", { class: "form-error issue-error", role: "alert", text: refused }) : null,
     tools.childElementCount ? tools : null,
   );
   return card;
@@ -105,9 +130,13 @@ export function renderQueue(container, store, ctx) {
         h("span", { text: t("queue.page", { page: state.page, pages: state.pages }) }),
         h("button", { type: "button", class: "act", text: "›", disabled: state.page >= state.pages ? true : null, onclick: () => ctx.page(state.page + 1) }))
     : null;
-  clear(container, 
+  // A wall screen shows a few and "+N lagi": it never scrolls.
+  const shown = ctx.readOnly ? state.list.slice(0, WALL_ROWS) : state.list;
+  const hidden = ctx.readOnly ? state.total - shown.length : 0;
+  clear(container,
     head,
-    state.list.length ? h("ul", { class: "rows issues" }, state.list.map((issue) => issueCard(issue, store, ctx))) : empty(t(liaison ? "queue.none_liaison" : "queue.none")),
+    shown.length ? h("ul", { class: "rows issues" }, shown.map((issue) => issueCard(issue, store, ctx))) : empty(t(liaison ? "queue.none_liaison" : "queue.none")),
+    hidden > 0 ? h("p", { class: "more", text: t("queue.more", { n: hidden }) }) : null,
     pager,
   );
 }
@@ -116,6 +145,7 @@ export function renderQueue(container, store, ctx) {
 export async function runIssueAction(store, issue, action, body, place, notify) {
   try {
     await api.post("/api/issues/" + issue.ref.split("/").map(encodeURIComponent).join("/") + "/" + action, body);
+    store.issueErrors.delete(issue.ref);
     await store.loadIssues();
     notify(t("queue.done", { ref: issue.ref, action: label("action", action) }));
     return true;
@@ -125,7 +155,12 @@ export async function runIssueAction(store, issue, action, body, place, notify) 
       place.textContent = text;
       place.hidden = false;
     } else notify(text, true);
-    if (error.status === 409) await store.loadIssues();
+    if (error.status === 409) {
+      // The queue is redrawn (the report moved, or the forward was refused): the
+      // refusal stays under the report until its next action succeeds.
+      store.issueErrors.set(issue.ref, text);
+      await store.loadIssues();
+    }
     return false;
   }
 }

@@ -1,7 +1,7 @@
 // Today's recap as /rekap: staffed share, alerts, reaction times, reports, the posts
 // most often in trouble, partner agencies — with charts.
 import { append, clear, h } from "../dom.js";
-import { label, minutes, percent, t, wib } from "../i18n.js";
+import { label, minutes, percent, t, tn, wib } from "../i18n.js";
 import { bars, ring } from "./charts.js";
 import { empty, section } from "./common.js";
 
@@ -11,8 +11,11 @@ export function renderRecap(container, store) {
     clear(container, h("h2", { text: t("recap.title") }), empty(t("common.loading")));
     return;
   }
+  // Both by category ({category: n}); the heading gives the sums.
   const categories = Object.entries(recap.reports_opened || {});
+  const resolvedBy = recap.reports_resolved || {};
   const opened = categories.reduce((all, [, n]) => all + n, 0);
+  const resolved = Object.values(resolvedBy).reduce((all, n) => all + n, 0);
   clear(container, 
     h("h2", { text: t("recap.title_day", { day: recap.day }) }),
     h("p", { class: "muted", text: t("recap.until", { time: wib(recap.until) }) }),
@@ -27,16 +30,21 @@ export function renderRecap(container, store) {
       { label: label("alert", "silent"), value: recap.alerts.silent, cls: "group-silent" },
       { label: label("alert", "unstaffed"), value: recap.alerts.unstaffed, cls: "group-unstaffed" },
     ])),
-    section(t("recap.reports", { opened, resolved: recap.reports_resolved }),
+    section(t("recap.reports", { opened, resolved }),
       categories.length
-        ? bars(categories.sort((a, b) => b[1] - a[1]).map(([category, n]) => ({ label: label("category", category), value: n, cls: "report" })))
+        ? bars(categories.sort((a, b) => b[1] - a[1]).map(([category, n]) => ({
+            label: label("category", category),
+            value: n,
+            cls: "report",
+            text: t("recap.category_value", { opened: n, resolved: resolvedBy[category] || 0 }),
+          })))
         : empty(t("recap.no_reports"))),
     recap.worst && recap.worst.length
       ? section(t("recap.worst"), bars(recap.worst.map((stat) => ({
           label: stat.post,
           value: Math.round((stat.staffed_share ?? 0) * 100),
           cls: "group-unstaffed",
-          text: percent(stat.staffed_share) + " · " + t("recap.alert_count", { n: stat.alerts }),
+          text: percent(stat.staffed_share) + " · " + tn("recap.alert_count", stat.alerts),
         })), { max: 100 }))
       : null,
     recap.agencies && recap.agencies.length
