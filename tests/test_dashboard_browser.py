@@ -372,8 +372,9 @@ async def test_refused_forward_stays_visible_and_the_picker_puts_routed_first(
         await mine.wait_for(timeout=WAIT_MS)
         assert await mine.locator("button.code").count() == 0
         assert await mine.locator("span.code", has_text="KBJ-01").count() >= 1
-        for watched in (screen, rina):
-            assert csp_violations(watched) == [] and watched.problems == []
+        for watched in (screen, rina):  # the refused POST itself is logged as a 409
+            assert csp_violations(watched) == []
+            assert [text for text in watched.problems if "409" not in text] == []
 
 
 async def test_phone_header_stays_put_tabs_one_row_and_liaison_full_width(

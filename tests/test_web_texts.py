@@ -42,3 +42,12 @@ def test_every_key_the_page_asks_for_exists() -> None:
         "action.": ["accept", "start", "resolve", "reject", "reopen", "forward"],
     }.items():
         assert {prefix + value for value in values} <= known, prefix
+
+
+def test_texts_from_the_review() -> None:
+    indonesian, english = catalog("id"), catalog("en")
+    assert indonesian["circular_status.done"] != "done"  # a sent circular, in Indonesian
+    assert "pukul" not in indonesian["alerts.taken_by"]  # an age follows, not a date
+    assert english["recap.alert_count_one"] == "{n} alert"  # "1 alert", not "1 alerts"
+    assert "Teruskan" in indonesian["action.forward"]  # as the chat's button
+    assert "{n} menit lalu" == indonesian["time.minutes_ago"]

@@ -195,6 +195,8 @@ async def me(request: web.Request) -> web.Response:
             "sees": {"posts": found.sees_posts, "forwards": found.agency is not None},
             "agencies": [{"code": agency.code, "name": agency.name} for agency in partners],
             "map": {"tiles": settings.tiles or None, "attribution": settings.tiles_attribution},
+            # The server's clock: the page counts "12 menit lalu" from it, not its own.
+            "now": when(runtime.clock.now()),
         }
     )
 

@@ -68,7 +68,15 @@ export function tn(key, n, vars) {
 
 /** How long ago an API time was: "12 menit lalu", "2 jam 5 menit lalu" (a wall read
  * from across the room, and a panel, need the age, not a date). */
-export function ago(iso, now = Date.now()) {
+let clockOffset = 0;
+
+/** The server's time (from /api/me) less this device's: ages count from the server. */
+export function setServerNow(iso) {
+  const server = iso ? new Date(iso).getTime() : NaN;
+  clockOffset = Number.isNaN(server) ? 0 : server - Date.now();
+}
+
+export function ago(iso, now = Date.now() + clockOffset) {
   if (!iso) return "—";
   const moment = new Date(iso).getTime();
   if (Number.isNaN(moment)) return "—";

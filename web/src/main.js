@@ -4,7 +4,7 @@
 import "./app.css";
 import * as api from "./api.js";
 import { clear, h } from "./dom.js";
-import { currentLanguage, label, setLanguage, t } from "./i18n.js";
+import { currentLanguage, label, setLanguage, setServerNow, t } from "./i18n.js";
 import { Live } from "./live.js";
 import { PostMap } from "./map.js";
 import { GROUP_ORDER, groupOf } from "./states.js";
@@ -236,7 +236,7 @@ class Room {
     const store = this.store;
     if (name === "alerts") renderAlerts(element, store, this.ctx);
     else if (name === "queue") renderQueue(element, store, this.ctx);
-    else if (name === "recap") renderRecap(element, store);
+    else if (name === "recap") renderRecap(element, store, this.ctx);
     else if (name === "circulars") renderCirculars(element, store);
     else if (name === "roster") renderRoster(element, store, this.ctx);
     else if (name === "posts") {
@@ -350,6 +350,7 @@ async function boot() {
     return;
   }
   api.useCsrf(me.csrf_token);
+  setServerNow(me.now);
   setLanguage(localStorage.getItem("posko.language") || me.language);
   const room = new Room(me);
   window.poskoRoom = room; // for a console look; the page never reads it back

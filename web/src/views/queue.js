@@ -21,13 +21,14 @@ export function agencyChoices(issue, agencies) {
   const sent = new Set(issue.forwards.filter((forward) => OPEN_FORWARD.has(forward.state)).map((forward) => forward.agency));
   const first = routed.map((code) => agencies.find((agency) => agency.code === code)).filter(Boolean);
   const rest = agencies.filter((agency) => !routed.includes(agency.code));
-  return [...first, ...rest].map((agency) => ({
-    code: agency.code,
-    text: sent.has(agency.code)
-      ? t("queue.already_sent", { name: agency.name })
-      : routed.includes(agency.code) ? t("queue.routed", { name: agency.name }) : agency.name,
-    sent: sent.has(agency.code),
-  }));
+  return [...first, ...rest].map((agency) => {
+    const name = routed.includes(agency.code) ? t("queue.routed", { name: agency.name }) : agency.name;
+    return {
+      code: agency.code,
+      text: sent.has(agency.code) ? t("queue.already_sent", { name }) : name,
+      sent: sent.has(agency.code),
+    };
+  });
 }
 
 function noteForm(issue, action, ctx, agencies) {

@@ -5,7 +5,9 @@ import { label, minutes, percent, t, tn, wib } from "../i18n.js";
 import { bars, ring } from "./charts.js";
 import { empty, section } from "./common.js";
 
-export function renderRecap(container, store) {
+export function renderRecap(container, store, ctx) {
+  // A wall screen must fit without scrolling: the worst three posts, no agency table.
+  const wall = !!(ctx && ctx.readOnly);
   const recap = store.recap;
   if (!recap) {
     clear(container, h("h2", { text: t("recap.title") }), empty(t("common.loading")));
@@ -40,14 +42,14 @@ export function renderRecap(container, store) {
           })))
         : empty(t("recap.no_reports"))),
     recap.worst && recap.worst.length
-      ? section(t("recap.worst"), bars(recap.worst.map((stat) => ({
+      ? section(t("recap.worst"), bars(recap.worst.slice(0, wall ? 3 : 10).map((stat) => ({
           label: stat.post,
           value: Math.round((stat.staffed_share ?? 0) * 100),
           cls: "group-unstaffed",
           text: percent(stat.staffed_share) + " · " + tn("recap.alert_count", stat.alerts),
         })), { max: 100 }))
       : null,
-    recap.agencies && recap.agencies.length
+    !wall && recap.agencies && recap.agencies.length
       ? section(t("recap.agencies"), h("table", { class: "table" },
           h("thead", {}, h("tr", {}, ["agency", "forwarded", "accepted", "done", "returned", "median_accept"].map((key) => h("th", { text: t("recap.agency_" + key) })))),
           h("tbody", {}, recap.agencies.map((row) => h("tr", {},
