@@ -209,7 +209,7 @@ def _where(where: Where) -> tuple[str, list[Any]]:
     clauses = ["i.status IN (SELECT value FROM json_each(?))"]
     params: list[Any] = [json.dumps(list(where.statuses))]
     if where.area_ids is not None:
-        clauses.append("p.area_id IN (SELECT value FROM json_each(?))")
+        clauses.append("p.area_id IN (SELECT CAST(value AS BIGINT) FROM json_each(?))")
         params.append(json.dumps(sorted(where.area_ids)))
     if where.severity is not None:
         clauses.append("i.severity = ?")
@@ -340,7 +340,6 @@ async def advance_follow_up(
 
 async def updated_at(tx: Tx, issue_id: int) -> datetime | None:
     return from_db(await tx.scalar("SELECT updated_at FROM issues WHERE id = ?", (issue_id,)))
-
 
 
 # --------------------------------------------------------------------------------------------

@@ -73,8 +73,7 @@ _POSTS = f"SELECT {', '.join(POST_COLUMNS)} FROM posts"
 
 async def due_posts(tx: Tx, now: datetime, limit: int) -> list[Post]:
     rows = await tx.all(
-        f"{_POSTS} WHERE next_due_at IS NOT NULL AND next_due_at <= ?"
-        " ORDER BY next_due_at LIMIT ?",
+        f"{_POSTS} WHERE next_due_at IS NOT NULL AND next_due_at <= ? ORDER BY next_due_at LIMIT ?",
         (to_db(now), limit),
     )
     return Post.from_rows(rows)
@@ -191,9 +190,8 @@ async def alert_by_id(tx: Tx, alert_id: int) -> AlertRow | None:
 
 async def save_posts(tx: Tx, updates: Sequence[PostUpdate], now: datetime) -> int:
     """Compare-and-swap on ``version``: returns how many rows really changed."""
-    before = int(await tx.scalar("SELECT total_changes()"))
     stamp = to_db(now)
-    await tx.executemany(
+    return await tx.executemany(
         "UPDATE posts SET state = ?, state_since = CASE WHEN ? THEN ? ELSE state_since END,"
         " next_due_at = ?, due_kind = ?, window_opened_at = ?, window_closes_at = ?,"
         " short_since = ?, silence_reminded_at = ?, open_reminded_for = ?,"
@@ -216,7 +214,6 @@ async def save_posts(tx: Tx, updates: Sequence[PostUpdate], now: datetime) -> in
             for update in updates
         ],
     )
-    return int(await tx.scalar("SELECT total_changes()")) - before
 
 
 async def insert_alerts(
