@@ -102,16 +102,17 @@ async def _tests_database(admin: str) -> asyncpg.Connection:
     if not _ready_database:
         _ready_database = True
         for (schema,) in await conn.fetch(
-            "SELECT nspname FROM pg_namespace WHERE nspname ~ '^(run|seed|empty)_[0-9]+$'"
+            "SELECT nspname FROM pg_namespace WHERE nspname ~ '^(run|seed|empty)_[0-9]+(_[0-9]+)?$'"
         ):
-            if not _alive(int(schema.rsplit("_", 1)[1])):
+            if not _alive(int(schema.split("_")[1])):
                 await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
     return conn
 
 
-async def empty(admin: str) -> str:
-    """The URL of a schema with nothing in it (not migrated)."""
-    schema = f"empty_{os.getpid()}"
+async def empty(admin: str, number: int = 0) -> str:
+    """The URL of a schema with nothing in it (not migrated); ``number`` tells apart the
+    empty databases one test uses at once."""
+    schema = f"empty_{os.getpid()}_{number}"
     conn = await _tests_database(admin)
     try:
         await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")

@@ -153,6 +153,14 @@ async def empty_db(tmp_path: Path, pg_admin: str | None) -> Path | str:
 
 
 @pytest.fixture
+async def other_empty_db(tmp_path: Path, pg_admin: str | None) -> Path | str:
+    """A second empty database, for comparing two."""
+    if pg_admin is None:
+        return tmp_path / "other.db"
+    return await backends.empty(pg_admin, 1)
+
+
+@pytest.fixture
 async def db_path(tmp_path: Path, pg_admin: str | None) -> Path:
     """The seeded sample city. On PostgreSQL a URL (a str): Database.open and
     make_settings take either (tests/backends.py says how each test gets its own)."""
