@@ -1,9 +1,10 @@
-"""Admin: /ekspor (alias /export) — shifts, issues or alerts as a CSV or XLSX document.
+"""Admin: /ekspor (alias /export) — shifts, issues, alerts, the roster or its attendance as
+a CSV or XLSX document.
 
-``/ekspor <shift|laporan|peringatan> [DARI] [SAMPAI] [csv|xlsx]``; without dates, the last
-seven days (WIB); without a format, XLSX. ``/ekspor laporan foto``: a zip of the issues
-sheet and every photo (bot/exchange/evidence_zip.py). The file is built in a worker thread
-on its own SQLite connection, so the bot keeps answering everyone else meanwhile.
+``/ekspor <shift|laporan|peringatan|piket|kehadiran> [DARI] [SAMPAI] [csv|xlsx]``; without
+dates, the last seven days (WIB); without a format, XLSX. ``/ekspor laporan foto``: a zip of
+the issues sheet and every photo (bot/exchange/evidence_zip.py). The file is built in a worker
+thread on its own SQLite connection, so the bot keeps answering everyone else meanwhile.
 """
 
 from __future__ import annotations
@@ -131,6 +132,7 @@ async def ekspor(update: Update, context: PoskoContext) -> None:
                     target,
                     context.lang,
                     reach,
+                    now,
                 )
             except Exception:
                 log.exception("export of %s for member %s failed", kind, member.id)

@@ -194,3 +194,27 @@ def alerts(
         f"{where} ORDER BY al.opened_at, al.id",
         params,
     )
+
+
+# --- piket (SPEC §9): the roster and its attendance, one row per slot ----------------------
+
+
+def slots(
+    conn: sqlite3.Connection,
+    since: datetime | None,
+    until: datetime | None,
+    area_ids: Collection[int] | None = None,
+) -> Iterator[sqlite3.Row]:
+    """Slots starting in the period, with their post, member and weekday row (if any)."""
+    where, params = _within(*_between("sl.start_at", since, until), area_ids)
+    return _stream(
+        conn,
+        "SELECT sl.id, sl.start_at, sl.end_at, sl.arrived_at, sl.left_at, sl.outcome,"
+        " sl.late_minutes, sl.pattern_id, rp.days AS pattern_days,"
+        " p.code AS post_code, p.name AS post_name, p.area_id,"
+        " m.ref AS member_ref, m.name AS member_name"
+        " FROM slots sl JOIN posts p ON p.id = sl.post_id JOIN members m ON m.id = sl.member_id"
+        " LEFT JOIN roster_patterns rp ON rp.id = sl.pattern_id"
+        f"{where} ORDER BY sl.start_at, p.code, sl.id",
+        params,
+    )

@@ -99,7 +99,7 @@ async def by_reporter(tx: Tx, reporter_id: int, limit: int = 10) -> list[Issue]:
 async def by_ref(tx: Tx, ref: str) -> Issue | None:
     row = await tx.one(
         "SELECT i.*, (SELECT count(*) FROM issue_photos p WHERE p.issue_id = i.id) AS photo_count"
-        " FROM issues i WHERE ref = ? COLLATE NOCASE",
+        " FROM issues i WHERE upper(ref) = upper(?)",
         (ref,),
     )
     return None if row is None else Issue.from_row(row)
@@ -190,7 +190,7 @@ async def card(tx: Tx, issue_id: int) -> IssueCard | None:
 
 
 async def card_by_ref(tx: Tx, ref: str) -> IssueCard | None:
-    row = await tx.one(f"{_CARD_SELECT} WHERE i.ref = ? COLLATE NOCASE", (ref,))
+    row = await tx.one(f"{_CARD_SELECT} WHERE upper(i.ref) = upper(?)", (ref,))
     return None if row is None else _card(row)
 
 

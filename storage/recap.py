@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from storage.attendance import SlotFact, day_slots
 from storage.db import Tx, from_db, to_db
 from storage.records import Area, Post
 from storage.watch import recipient_language
@@ -67,6 +68,7 @@ class DayFacts:
     issues_opened: list[tuple[int, str]] = field(default_factory=list)  # (post_id, category)
     issues_resolved: list[tuple[int, str]] = field(default_factory=list)
     forwards: list[ForwardFact] = field(default_factory=list)
+    slots: list[SlotFact] = field(default_factory=list)  # roster slots started that day
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +186,10 @@ async def day_facts(
         )
         if row[0] in wanted
     ]
-    return DayFacts(start, end, tree, posts, shifts, pauses, alerts, opened, resolved, forwarded)
+    slots = await day_slots(tx, sorted(wanted), start, end)
+    return DayFacts(
+        start, end, tree, posts, shifts, pauses, alerts, opened, resolved, forwarded, slots
+    )
 
 
 # --- the daily recap: who gets it, and once per day per person ----------------------------

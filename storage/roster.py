@@ -284,12 +284,12 @@ async def of_member(tx: Tx, member_id: int, start: datetime, end: datetime) -> l
 
 async def record_arrival(tx: Tx, slot_id: int, at: datetime) -> bool:
     """The first check-in that counts toward the slot; a return after leaving early
-    clears the departure."""
+    clears the departure. An ended slot is history and is left as it was."""
     return (
         await tx.execute(
             "UPDATE slots SET arrived_at = coalesce(arrived_at, ?), left_at = NULL,"
-            " version = version + 1 WHERE id = ?",
-            (to_db(at), slot_id),
+            " version = version + 1 WHERE id = ? AND end_at > ?",
+            (to_db(at), slot_id, to_db(at)),
         )
         > 0
     )

@@ -50,8 +50,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="the code moves an already registered member to the account that uses it",
     )
-    exp = with_config(commands.add_parser("export", help="shifts, issues or alerts to CSV/XLSX"))
-    exp.add_argument("kind", help="shifts, issues or alerts")
+    exp = with_config(
+        commands.add_parser(
+            "export", help="shifts, issues, alerts, roster or attendance to CSV/XLSX"
+        )
+    )
+    exp.add_argument("kind", help="shifts, issues, alerts, roster or attendance")
     exp.add_argument("--since", help="first day, YYYY-MM-DD (WIB, from 00:00)")
     exp.add_argument("--until", help="last day, YYYY-MM-DD (WIB, until 23:59:59)")
     exp.add_argument("--format", dest="fmt", help="csv or xlsx (default: from the -o suffix)")
@@ -196,7 +200,13 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
             return _export_zip(args, settings, kind, period)
         fmt = format_for(args.output, args.fmt)
         rows = export(
-            settings.storage.target, kind, period, fmt, args.output, settings.bot.default_language
+            settings.storage.target,
+            kind,
+            period,
+            fmt,
+            args.output,
+            settings.bot.default_language,
+            now=SystemClock().now(),  # running slots are judged as of now (attendance)
         )
     except ExportError as exc:
         print(f"posko: {exc}", file=sys.stderr)

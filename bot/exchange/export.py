@@ -1,4 +1,5 @@
-"""Data out for reports: shifts, issues and alerts as CSV or XLSX (SPEC §6, ``posko export``).
+"""Data out for reports: shifts, issues, alerts, the roster and its attendance as CSV or
+XLSX (SPEC §6, §9, ``posko export``).
 
 One row per record, oldest first, times in WIB, the area path (kota / kecamatan / kelurahan)
 spelled out in columns. Rows stream from SQLite straight into the file; only the first
@@ -21,13 +22,14 @@ from itertools import chain, islice
 from pathlib import Path
 from typing import Literal
 
-from bot.core.clock import WIB, wib
+from bot.core.clock import WIB, SystemClock, wib
 from bot.core.i18n import label, t
+from bot.exchange import roster_export
 from storage import export as store
 from storage.db import from_db
 from storage.export import AreaNode, Snapshot
 
-Kind = Literal["shifts", "issues", "alerts"]
+Kind = Literal["shifts", "issues", "alerts", "roster", "attendance"]
 Format = Literal["csv", "xlsx"]
 Value = str | int | float | bool | datetime | None
 
@@ -41,6 +43,12 @@ KINDS: dict[str, Kind] = {
     "alerts": "alerts",
     "alert": "alerts",
     "peringatan": "alerts",
+    "roster": "roster",
+    "piket": "roster",
+    "jadwal": "roster",
+    "attendance": "attendance",
+    "kehadiran": "attendance",
+    "absensi": "attendance",
 }
 FORMATS: tuple[Format, ...] = ("csv", "xlsx")
 
@@ -71,7 +79,9 @@ def parse_kind(word: str) -> Kind:
     kind = KINDS.get(word.strip().lower())
     if kind is None:
         raise ExportError(
-            "kind", f"unknown export '{word}' (choose shifts, issues or alerts)", value=word
+            "kind",
+            f"unknown export '{word}' (choose shifts, issues, alerts, roster or attendance)",
+            value=word,
         )
     return kind
 
@@ -184,6 +194,19 @@ FORWARD_COLUMNS = (
 )
 FORWARD_JOIN = "; "
 
+# A slot of the roster (SPEC §9): its member, WIB date and times, and the roster row it came
+# from; attendance adds how it went.
+SLOT_COLUMNS = (
+    *POST_COLUMNS,
+    *AREA_COLUMNS,
+    Column("officer_ref", cap=16),
+    Column("officer", cap=30),
+    Column("slot_date", cap=12),
+    Column("slot_start", cap=8),
+    Column("slot_end", cap=8),
+    Column("roster_source", cap=28),
+)
+
 COLUMNS: dict[Kind, tuple[Column, ...]] = {
     "shifts": (
         *POST_COLUMNS,
@@ -230,6 +253,14 @@ COLUMNS: dict[Kind, tuple[Column, ...]] = {
         Column("resolved_at", "time"),
         Column("minutes_to_recover", "number"),
         Column("resolution", cap=30),
+    ),
+    "roster": SLOT_COLUMNS,
+    "attendance": (
+        *SLOT_COLUMNS,
+        Column("arrived", "time"),
+        Column("late_minutes", "number"),
+        Column("left_early_at", "time"),
+        Column("attendance_outcome", cap=14),
     ),
 }
 
@@ -388,6 +419,11 @@ def _alert_rows(
 
 
 _ROWS: dict[Kind, Rows] = {"shifts": _shift_rows, "issues": issue_rows, "alerts": _alert_rows}
+# The piket kinds judge running slots at the moment of the export, so they take ``now`` too.
+_ROWS_AT: dict[Kind, Callable[..., Iterator[list[Value]]]] = {
+    "roster": roster_export.roster_rows,
+    "attendance": roster_export.attendance_rows,
+}
 
 
 # ------------------------------------------------------------------------------- writers
@@ -543,9 +579,11 @@ def export(
     out: Path,
     language: str,
     area_ids: Collection[int] | None = None,
+    now: datetime | None = None,
 ) -> int:
     """Write the export to ``out`` (replaced whole, never half-written); the number of rows.
     ``area_ids``: only the rows of posts in these areas (a supervisor's subtree); None: all.
+    ``now``: the moment running slots are judged at (attendance; the clock's by default).
 
     Blocking: run it in a thread from async code. Reads on its own SQLite connection.
     """
@@ -554,9 +592,12 @@ def export(
         try:
             with store.snapshot(db_path) as conn:
                 places = Places(store.area_tree(conn))
-                count = _WRITERS[fmt](
-                    scratch, kind, _ROWS[kind](conn, period, places, language, area_ids), language
-                )
+                if kind in _ROWS_AT:
+                    at = now or SystemClock().now()
+                    rows = _ROWS_AT[kind](conn, period, places, language, area_ids, at)
+                else:
+                    rows = _ROWS[kind](conn, period, places, language, area_ids)
+                count = _WRITERS[fmt](scratch, kind, rows, language)
         except store.NoDatabase as exc:
             raise ExportError("database", str(exc)) from None
         os.replace(scratch, out)

@@ -25,6 +25,8 @@ from bot.core.config import Settings
 from bot.core.i18n import duration_text, label, t
 from bot.insight.agency_recap import AgencyStat, agency_stats
 from bot.insight.agency_recap import render_lines as render_agencies
+from bot.insight.attendance_recap import AttendanceRecap, summarise_attendance
+from bot.insight.attendance_recap import render_lines as render_attendance
 from bot.insight.map_picture import COLOURS, DPI, HEIGHT_PX, TEXT, WIDTH_PX
 from bot.watch.escalation import area_path
 from bot.watch.hours import stored_overrides
@@ -217,6 +219,7 @@ class Recap:
     issues_opened: dict[str, int]
     issues_resolved: dict[str, int]
     agencies: list[AgencyStat] = field(default_factory=list)
+    attendance: AttendanceRecap | None = None  # the piket section (None: no roster)
 
     @property
     def open_posts(self) -> list[PostStat]:
@@ -338,6 +341,7 @@ def summarise(
         issues_opened=opened,
         issues_resolved=resolved,
         agencies=agency_stats(facts.forwards, ids),
+        attendance=summarise_attendance(facts.tree, facts.posts, facts.slots, ids, until, now),
     )
 
 
@@ -425,6 +429,7 @@ def render_text(language: str, recap: Recap, *, daily: bool = False) -> str:
             )
     elif recap.open_posts:
         lines.append(tr("worst_none"))
+    lines += render_attendance(language, recap.attendance)
     lines.append(tr("footer_daily" if daily else "footer"))
     return "\n".join(lines)
 
