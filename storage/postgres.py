@@ -18,12 +18,13 @@ import asyncio
 import logging
 import re
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+from asyncpg import PostgresError
 
 from storage import dialect
 from storage.db import (
@@ -113,6 +114,13 @@ def _changed(status: str | None) -> int:
     return int(last) if last.isdigit() else 0
 
 
+class PgRow(asyncpg.Record):  # type: ignore[misc]
+    """asyncpg's record, with ``keys()`` a list as sqlite3.Row's is (callers slice it)."""
+
+    def keys(self) -> list[str]:
+        return list(super().keys())
+
+
 class _Connection:
     """One asyncpg connection and its prepared statements (translated SQL → statement)."""
 
@@ -125,7 +133,7 @@ class _Connection:
         if found is not None:
             self._prepared.move_to_end(sql)
             return found
-        stmt = await self.raw.prepare(dialect.query(sql))
+        stmt = await self.raw.prepare(dialect.query(sql), record_class=PgRow)
         coerce = tuple(_COERCE.get(kind.name) for kind in stmt.get_parameters())
         self._prepared[sql] = (stmt, coerce)
         if len(self._prepared) > PREPARED_PER_CONNECTION:
@@ -265,7 +273,8 @@ class PostgresDatabase(Database):
                     await conn.raw.close()
             self._reader = None
 
-    async def _stored_version(self, conn: _Connection) -> int:
+    @staticmethod
+    async def stored_version(conn: _Connection) -> int:
         exists = await conn.raw.fetchval("SELECT to_regclass($1) IS NOT NULL", VERSION_TABLE)
         if not exists:
             return 0
@@ -274,7 +283,7 @@ class PostgresDatabase(Database):
 
     async def schema_version(self) -> int:
         async with self.lock:
-            return await self._stored_version(await self._live())
+            return await self.stored_version(await self._live())
 
     async def _tables(self, conn: _Connection) -> set[str]:
         rows = await conn.raw.fetch(
@@ -300,7 +309,7 @@ class PostgresDatabase(Database):
         processes starting together migrate once)."""
         async with self.lock:
             conn = await self._live()
-            before = await self._stored_version(conn)
+            before = await self.stored_version(conn)
             current = before
             for version, name, sql in migrations():
                 if version <= current:
@@ -310,7 +319,7 @@ class PostgresDatabase(Database):
                     f" CREATE TABLE IF NOT EXISTS {VERSION_TABLE} (version BIGINT NOT NULL)"
                 )
                 try:
-                    current = await self._stored_version(conn)
+                    current = await self.stored_version(conn)
                     if version > current:
                         script = dialect.script(sql, await self._tables(conn))
                         await conn.raw.execute(script)
@@ -320,7 +329,7 @@ class PostgresDatabase(Database):
                             f"INSERT INTO {VERSION_TABLE} (version) VALUES ({version})"
                         )
                         current = version
-                except (asyncpg.PostgresError, ValueError) as exc:
+                except (PostgresError, ValueError) as exc:
                     await conn.raw.execute("ROLLBACK")
                     raise RuntimeError(f"migration {name} failed: {exc}") from exc
                 await conn.raw.execute("COMMIT")
@@ -343,20 +352,43 @@ class PostgresDatabase(Database):
         )
 
 
-def fetch_all_sync(url: str, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[list[Any]]:
-    """For the exporters' worker thread: several reads in one snapshot, on a private loop."""
+class SyncSnapshot:
+    """A read-only snapshot for the exporters' worker thread, which has no event loop:
+    asyncpg driven on a private loop, rows streamed through a server-side cursor."""
 
-    async def run() -> list[list[Any]]:
-        conn = await _connect(url)
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._loop = asyncio.new_event_loop()
+        self._conn: _Connection | None = None
+
+    def __str__(self) -> str:
+        return redacted(self._url)
+
+    @classmethod
+    @contextmanager
+    def open(cls, url: str) -> Iterator[SyncSnapshot]:
+        snapshot = cls(url)
         try:
-            await conn.raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            found: list[list[Any]] = []
-            for sql, params in statements:
-                stmt, coerce = await conn.statement(sql)
-                found.append(list(await stmt.fetch(*_args(params, coerce))))
-            await conn.raw.execute("ROLLBACK")
-            return found
+            snapshot._conn = snapshot._run(_connect(url))
+            snapshot._run(
+                snapshot._conn.raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            )
+            yield snapshot
         finally:
-            await conn.raw.close()
+            if snapshot._conn is not None:
+                snapshot._run(snapshot._conn.raw.close())
+            snapshot._loop.close()
 
-    return asyncio.run(run())
+    def _run(self, work: Awaitable[Any]) -> Any:
+        return self._loop.run_until_complete(work)
+
+    def version(self) -> int:
+        assert self._conn is not None
+        return self._run(PostgresDatabase.stored_version(self._conn))  # type: ignore[no-any-return]
+
+    def stream(self, sql: str, params: Sequence[Any], batch: int) -> Iterator[Row]:
+        assert self._conn is not None
+        stmt, coerce = self._run(self._conn.statement(sql))
+        cursor = self._run(stmt.cursor(*_args(params, coerce)))
+        while rows := self._run(cursor.fetch(batch)):
+            yield from rows
