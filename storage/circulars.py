@@ -283,12 +283,12 @@ async def figures(tx: Tx, circular_id: int) -> Figures:
     blocked, as does a member who was unreachable already (no copy was queued)."""
     row = await tx.one(
         "SELECT COUNT(*),"
-        " COALESCE(SUM(o.status = 'sent'), 0),"
-        " COALESCE(SUM(o.status IN ('pending', 'sending')), 0),"
-        " COALESCE(SUM(o.status = 'failed' AND m.unreachable_at IS NULL), 0),"
-        " COALESCE(SUM(o.id IS NULL OR (o.status = 'failed' AND m.unreachable_at IS NOT NULL)),"
-        " 0),"
-        " COALESCE(SUM(r.read_at IS NOT NULL), 0)"
+        " COUNT(*) FILTER (WHERE o.status = 'sent'),"
+        " COUNT(*) FILTER (WHERE o.status IN ('pending', 'sending')),"
+        " COUNT(*) FILTER (WHERE o.status = 'failed' AND m.unreachable_at IS NULL),"
+        " COUNT(*) FILTER"
+        "  (WHERE o.id IS NULL OR (o.status = 'failed' AND m.unreachable_at IS NOT NULL)),"
+        " COUNT(*) FILTER (WHERE r.read_at IS NOT NULL)"
         " FROM circular_recipients r JOIN members m ON m.id = r.member_id"
         " LEFT JOIN outbox o ON o.id = r.outbox_id WHERE r.circular_id = ?",
         (circular_id,),

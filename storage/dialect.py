@@ -9,7 +9,8 @@ string literal, a quoted name or a comment is ever touched:
 * ``json_each(?)`` over a JSON array → ``json_array_elements_text(…) AS value`` (its rows are
   text: compare numbers through ``CAST(value AS BIGINT)``, which both back ends read alike);
 * ``group_concat`` → ``string_agg``, ``json_group_array`` → ``json_agg`` (``'[]'`` when empty,
-  as SQLite), ``json_array`` → ``json_build_array``, ``ifnull`` → ``coalesce``, and
+  as SQLite), ``json_array`` → ``json_build_array``, ``json_extract(x, '$.a')`` →
+  ``CAST(x AS json) #>> '{a}'`` (text), ``ifnull`` → ``coalesce``, and
   ``min``/``max`` with two or more arguments → ``LEAST``/``GREATEST``;
 * the type ``REAL`` → ``DOUBLE PRECISION`` (PostgreSQL's ``real`` is single precision).
 
@@ -145,6 +146,15 @@ def _json_group_array(args: list[list[Token]]) -> str:
     return f"coalesce(json_agg({_join(args[0]).strip()}), CAST('[]' AS json))"
 
 
+def _json_extract(args: list[list[Token]]) -> str:
+    """``json_extract(x, '$.a.b[0]')`` → ``CAST(x AS json) #>> '{a,b,0}'`` (as text)."""
+    path = _join(args[1]).strip()
+    if not (path.startswith("'$") and path.endswith("'")):
+        raise ValueError(f"json_extract needs a literal path, got {path}")
+    steps = [step for step in re.split(r"[.\[\]]+", path[2:-1]) if step]
+    return f"(CAST({_join(args[0]).strip()} AS json) #>> '{{{','.join(steps)}}}')"
+
+
 def _renamed(name: str) -> _Rewrite:
     return lambda args: f"{name}({', '.join(_join(a).strip() for a in args)})"
 
@@ -156,6 +166,7 @@ _FUNCTIONS: dict[str, _Rewrite] = {
     "JSON_EACH": _json_each,
     "JSON_GROUP_ARRAY": _json_group_array,
     "JSON_ARRAY": _renamed("json_build_array"),
+    "JSON_EXTRACT": _json_extract,
     "IFNULL": _renamed("coalesce"),
 }
 

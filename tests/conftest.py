@@ -106,7 +106,6 @@ ON_POSTGRES = {
     "test_dialect",
     "test_roster_planning",
     "test_staffing",
-    "test_crash_safety",
     "test_officer_e2e",
     "test_alerts_e2e",
     "test_reports_e2e",
@@ -170,6 +169,18 @@ async def db_path(tmp_path: Path, pg_admin: str | None) -> Path:
         return path
     seed_key = repr((AREAS, POSTS, MEMBERS, T0))
     return await backends.seeded(pg_admin, seed_key, seed_city)  # type: ignore[return-value]
+
+
+async def db_rows(
+    db_path: Path | str, sql: str, params: tuple[object, ...] = ()
+) -> list[tuple[Any, ...]]:
+    """Rows of a query on the test's database, whichever the back end, as tuples."""
+    db = await Database.open(db_path)
+    try:
+        async with db.read() as tx:
+            return [tuple(row) for row in await tx.all(sql, params)]
+    finally:
+        await db.close()
 
 
 def storage_section(db_path: Path | str) -> dict[str, str]:
