@@ -8,6 +8,7 @@ back ends; the rest on SQLite only, to keep the suite within its time.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -106,6 +107,8 @@ ON_POSTGRES = {
     "test_dialect",
     "test_roster_planning",
     "test_staffing",
+    "test_report_followup",
+    "test_taken_ladder",
     "test_officer_e2e",
     "test_alerts_e2e",
     "test_reports_e2e",
@@ -123,7 +126,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "backend" not in metafunc.fixturenames:
         return
     module = metafunc.module.__name__.rsplit(".", 1)[-1]
-    if module in ON_POSTGRES or metafunc.definition.get_closest_marker("both_backends"):
+    everywhere = os.environ.get("POSKO_TEST_BACKENDS") == "all"
+    if (
+        everywhere
+        or module in ON_POSTGRES
+        or metafunc.definition.get_closest_marker("both_backends")
+    ):
         metafunc.parametrize("backend", BACKENDS, indirect=True)
 
 
