@@ -125,6 +125,10 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "backend" not in metafunc.fixturenames:
         return
+    if any(
+        mark.args[:1] == ("backend",) for mark in metafunc.definition.iter_markers("parametrize")
+    ):
+        return  # the test chose its back end itself
     module = metafunc.module.__name__.rsplit(".", 1)[-1]
     everywhere = os.environ.get("POSKO_TEST_BACKENDS") == "all"
     if (
