@@ -102,7 +102,8 @@ async def _tests_database(admin: str) -> asyncpg.Connection:
     if not _ready_database:
         _ready_database = True
         for (schema,) in await conn.fetch(
-            "SELECT nspname FROM pg_namespace WHERE nspname ~ '^(run|seed|empty)_[0-9]+(_[0-9]+)?$'"
+            "SELECT nspname FROM pg_namespace"
+            " WHERE nspname ~ '^(run|seed|empty|build)_[0-9]+(_[0-9]+)?$'"
         ):
             if not _alive(int(schema.split("_")[1])):
                 await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
@@ -122,47 +123,65 @@ async def empty(admin: str, number: int = 0) -> str:
 
 
 async def seeded(admin: str, seed_key: str, seed: Callable[[str], Awaitable[None]]) -> str:
-    """The URL of this process's schema, holding exactly the migrated and seeded city."""
-    schema = f"run_{os.getpid()}"
-    copy = f"seed_{os.getpid()}"
+    """The URL of this process's schema, holding exactly what ``seed`` made of a fresh
+    database (migrated, and filled as the key says). The first call per key builds it in a
+    scratch schema and keeps a copy of its rows; later calls swap the rows back in."""
+    pid = os.getpid()
+    schema = f"run_{pid}"
     url = url_of(admin, schema)
     conn = await _tests_database(admin)
     try:
         reset = _reset_sql.get(seed_key)
-        if reset is not None:
-            await conn.execute(reset)
-            return url
-        await conn.execute(
-            f"DROP SCHEMA IF EXISTS {schema} CASCADE; DROP SCHEMA IF EXISTS {copy} CASCADE;"
-            f" CREATE SCHEMA {schema}; CREATE SCHEMA {copy}"
-        )
-        await seed(url)
-        tables = [
-            row[0]
-            for row in await conn.fetch(
-                "SELECT tablename FROM pg_tables WHERE schemaname = $1", schema
-            )
-        ]
-        identities = await conn.fetch(
-            "SELECT table_name, column_name FROM information_schema.columns"
-            " WHERE table_schema = $1 AND is_identity = 'YES'",
-            schema,
-        )
-        for table in tables:
-            await conn.execute(f"CREATE TABLE {copy}.{table} AS SELECT * FROM {schema}.{table}")
-        # Foreign keys are not checked while the rows are swapped (the copy is consistent).
-        statements = ["BEGIN", "SET LOCAL session_replication_role = replica"]
-        statements += [f"DELETE FROM {schema}.{table}" for table in tables]
-        statements += [
-            f"INSERT INTO {schema}.{table} SELECT * FROM {copy}.{table}" for table in tables
-        ]
-        statements += [
-            f"SELECT setval(pg_get_serial_sequence('{schema}.{table}', '{column}'),"
-            f" coalesce((SELECT max({column}) FROM {schema}.{table}), 0) + 1, false)"
-            for table, column in identities
-        ]
-        statements.append("COMMIT")
-        _reset_sql[seed_key] = ";\n".join(statements)
+        if reset is None:
+            reset = await _build(conn, admin, schema, seed, len(_reset_sql))
+            _reset_sql[seed_key] = reset
+        await conn.execute(reset)
         return url
     finally:
         await conn.close()
+
+
+async def _build(
+    conn: asyncpg.Connection,
+    admin: str,
+    schema: str,
+    seed: Callable[[str], Awaitable[None]],
+    number: int,
+) -> str:
+    pid = os.getpid()
+    scratch, copy = f"build_{pid}", f"seed_{pid}_{number}"
+    await conn.execute(
+        f"DROP SCHEMA IF EXISTS {scratch} CASCADE; DROP SCHEMA IF EXISTS {copy} CASCADE;"
+        f" CREATE SCHEMA {scratch}; CREATE SCHEMA {copy}"
+    )
+    await seed(url_of(admin, scratch))
+    tables = [
+        row[0]
+        for row in await conn.fetch(
+            "SELECT tablename FROM pg_tables WHERE schemaname = $1", scratch
+        )
+    ]
+    for table in tables:
+        await conn.execute(f"CREATE TABLE {copy}.{table} AS SELECT * FROM {scratch}.{table}")
+    # Every seed migrates to the same schema: the first becomes this process's database.
+    has_run = await conn.fetchval("SELECT 1 FROM pg_namespace WHERE nspname = $1", schema)
+    if has_run:
+        await conn.execute(f"DROP SCHEMA {scratch} CASCADE")
+    else:
+        await conn.execute(f"ALTER SCHEMA {scratch} RENAME TO {schema}")
+    identities = await conn.fetch(
+        "SELECT table_name, column_name FROM information_schema.columns"
+        " WHERE table_schema = $1 AND is_identity = 'YES'",
+        schema,
+    )
+    # Foreign keys are not checked while the rows are swapped (the copy is consistent).
+    statements = ["BEGIN", "SET LOCAL session_replication_role = replica"]
+    statements += [f"DELETE FROM {schema}.{table}" for table in tables]
+    statements += [f"INSERT INTO {schema}.{table} SELECT * FROM {copy}.{table}" for table in tables]
+    statements += [
+        f"SELECT setval(pg_get_serial_sequence('{schema}.{table}', '{column}'),"
+        f" coalesce((SELECT max({column}) FROM {schema}.{table}), 0) + 1, false)"
+        for table, column in identities
+    ]
+    statements.append("COMMIT")
+    return ";\n".join(statements)

@@ -163,6 +163,22 @@ async def empty_db(tmp_path: Path, pg_admin: str | None) -> Path | str:
     return await backends.empty(pg_admin)
 
 
+async def _migrate(target: Path | str) -> None:
+    db = await Database.open(target)
+    await db.migrate()
+    await db.close()
+
+
+@pytest.fixture
+async def migrated_db(tmp_path: Path, pg_admin: str | None) -> Path | str:
+    """A database at the latest schema with no rows."""
+    if pg_admin is None:
+        path = tmp_path / "migrated.db"
+        await _migrate(path)
+        return path
+    return await backends.seeded(pg_admin, "migrated", _migrate)
+
+
 @pytest.fixture
 async def other_empty_db(tmp_path: Path, pg_admin: str | None) -> Path | str:
     """A second empty database, for comparing two."""

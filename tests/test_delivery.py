@@ -40,8 +40,8 @@ def limits(**changes: Any) -> DeliverySettings:
 
 
 @pytest.fixture
-async def db(empty_db: Path | str) -> AsyncIterator[Database]:
-    database = await Database.open(empty_db)
+async def db(migrated_db: Path | str) -> AsyncIterator[Database]:
+    database = await Database.open(migrated_db)
     await database.migrate()
     yield database
     await database.close()

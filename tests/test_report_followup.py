@@ -122,10 +122,10 @@ async def test_progress_restarts_and_resolving_ends_the_follow_up(
 
 
 async def test_two_watchers_follow_up_once(
-    db: Database, empty_db: Path | str, tmp_path: Path
+    db: Database, migrated_db: Path | str, tmp_path: Path
 ) -> None:
     clock, watcher, _issue_id = await accepted_report(db, tmp_path)
-    second_db = await Database.open(empty_db)  # the same database, as a second process
+    second_db = await Database.open(migrated_db)  # the same database, as a second process
     try:
         second = Watcher(second_db, settings_for(tmp_path / "w.db"), clock)
         clock.set(OPEN + 10 * M + 2 * H)

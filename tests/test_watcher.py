@@ -48,8 +48,8 @@ def settings_for(path: Path, **watch: Any) -> Settings:
 
 
 @pytest.fixture
-async def db(empty_db: Path | str) -> AsyncIterator[Database]:
-    database = await Database.open(empty_db)
+async def db(migrated_db: Path | str) -> AsyncIterator[Database]:
+    database = await Database.open(migrated_db)
     await database.migrate()
     async with database.transaction() as tx:
         await areas.upsert(tx, AREAS, MON_0700)
@@ -199,10 +199,10 @@ async def test_voting_day_override_opens_a_weekday_post_all_day(
 
 
 async def test_two_watchers_never_double_alert(
-    db: Database, empty_db: Path | str, tmp_path: Path
+    db: Database, migrated_db: Path | str, tmp_path: Path
 ) -> None:
     settings = settings_for(tmp_path / "w.db")
-    second_db = await Database.open(empty_db)  # the same database, as a second process
+    second_db = await Database.open(migrated_db)  # the same database, as a second process
     try:
         clock = FakeClock(OPEN)
         first = Watcher(db, settings, clock)
