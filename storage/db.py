@@ -64,6 +64,10 @@ def redacted(url: str) -> str:
     return urlunsplit((parts.scheme, user + host, parts.path, parts.query, parts.fragment))
 
 
+class DatabaseUnavailable(RuntimeError):
+    """The database server could not be reached (the message names it, never a password)."""
+
+
 class BackupUnsupported(RuntimeError):
     """This back end is backed up with its own tools (PostgreSQL: pg_dump)."""
 

@@ -81,6 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"posko: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     setup_logging(settings.log.level, settings.log.format)
+    from storage.db import DatabaseUnavailable
+
     try:
         if args.command == "run":
             return _run(settings)
@@ -90,6 +92,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"posko: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    except DatabaseUnavailable as exc:
+        print(f"posko: {exc}", file=sys.stderr)
+        return EXIT_DATA
     except KeyboardInterrupt:
         return 130
 
