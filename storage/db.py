@@ -349,6 +349,9 @@ class SqliteDatabase(Database):
     @classmethod
     async def connect(cls, path: str | Path) -> SqliteDatabase:
         target = str(path)
+        if target.startswith(("postgresql:/", "postgres:/")):
+            # a URL that went through Path() (which eats a slash): never a file to create
+            raise ValueError(f"{target} is a PostgreSQL URL, not a file: set [storage] url")
         if target != ":memory:":
             Path(target).parent.mkdir(parents=True, exist_ok=True)
         return cls(_connect(target), target)
