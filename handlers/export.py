@@ -125,7 +125,7 @@ async def ekspor(update: Update, context: PoskoContext) -> None:
             try:
                 rows = await asyncio.to_thread(
                     export,
-                    runtime.settings.storage.path,
+                    runtime.settings.storage.target,
                     kind,
                     period,
                     fmt,
@@ -188,7 +188,7 @@ async def _send_zip(
         target = Path(folder) / name
         try:
             result = await export_zip(
-                runtime.settings.storage.path,
+                runtime.settings.storage.target,
                 period,
                 target,
                 context.lang,

@@ -83,9 +83,8 @@ async def follow_taken(
     post has not recovered: compare-and-swap on ``taken_stage``; returns how many moved."""
     if not rows:
         return 0
-    before = int(await tx.scalar("SELECT total_changes()"))
     stamp = to_db(now)
-    await tx.executemany(
+    return await tx.executemany(
         "UPDATE alerts SET taken_stage = ?, step = ?, step_area_id = ?, next_due_at = ?,"
         " last_notified_at = ? WHERE id = ? AND taken_stage = ? AND acked_by IS NOT NULL"
         " AND resolved_at IS NULL",
@@ -94,7 +93,6 @@ async def follow_taken(
             for alert_id, was, stage, step, area, due in rows
         ],
     )
-    return int(await tx.scalar("SELECT total_changes()")) - before
 
 
 async def retake(

@@ -110,7 +110,8 @@ async def groups_in_subtree(tx: Tx, area_id: int) -> list[tuple[int, int | None]
     below = await subtree_ids(tx, [area_id])
     rows = await tx.all(
         "SELECT DISTINCT group_chat_id, group_topic_id FROM areas"
-        " WHERE group_chat_id IS NOT NULL AND id IN (SELECT value FROM json_each(?))",
+        " WHERE group_chat_id IS NOT NULL"
+        " AND id IN (SELECT CAST(value AS BIGINT) FROM json_each(?))",
         (json.dumps(sorted(below)),),
     )
     return [(int(row[0]), row[1]) for row in rows]

@@ -35,7 +35,7 @@ async def day_slots(
         return []
     rows = await tx.all(
         "SELECT post_id, start_at, end_at, arrived_at, left_at, outcome, late_minutes"
-        " FROM slots WHERE post_id IN (SELECT value FROM json_each(?))"
+        " FROM slots WHERE post_id IN (SELECT CAST(value AS BIGINT) FROM json_each(?))"
         " AND start_at >= ? AND start_at < ? ORDER BY start_at, id",
         (json.dumps(sorted(post_ids)), to_db(start), to_db(end)),
     )

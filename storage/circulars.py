@@ -166,9 +166,10 @@ async def in_areas(tx: Tx, area_ids: Collection[int]) -> list[Recipient]:
     ids = json.dumps(sorted(area_ids))
     rows = await tx.all(
         f"{_RECIPIENTS} AND (EXISTS (SELECT 1 FROM assignments a JOIN posts p ON p.id = a.post_id"
-        " WHERE a.member_id = m.id AND p.area_id IN (SELECT value FROM json_each(?)))"
+        " WHERE a.member_id = m.id"
+        " AND p.area_id IN (SELECT CAST(value AS BIGINT) FROM json_each(?)))"
         " OR (EXISTS (SELECT 1 FROM scopes s WHERE s.member_id = m.id"
-        " AND s.area_id IN (SELECT value FROM json_each(?)))"
+        " AND s.area_id IN (SELECT CAST(value AS BIGINT) FROM json_each(?)))"
         " AND EXISTS (SELECT 1 FROM member_roles r WHERE r.member_id = m.id"
         " AND r.role = 'supervisor'))) ORDER BY m.id",
         (ids, ids),
@@ -286,12 +287,12 @@ async def figures(tx: Tx, circular_id: int) -> Figures:
     blocked, as does a member who was unreachable already (no copy was queued)."""
     row = await tx.one(
         "SELECT COUNT(*),"
-        " COALESCE(SUM(o.status = 'sent'), 0),"
-        " COALESCE(SUM(o.status IN ('pending', 'sending')), 0),"
-        " COALESCE(SUM(o.status = 'failed' AND m.unreachable_at IS NULL), 0),"
-        " COALESCE(SUM(o.id IS NULL OR (o.status = 'failed' AND m.unreachable_at IS NOT NULL)),"
-        " 0),"
-        " COALESCE(SUM(r.read_at IS NOT NULL), 0)"
+        " COUNT(*) FILTER (WHERE o.status = 'sent'),"
+        " COUNT(*) FILTER (WHERE o.status IN ('pending', 'sending')),"
+        " COUNT(*) FILTER (WHERE o.status = 'failed' AND m.unreachable_at IS NULL),"
+        " COUNT(*) FILTER"
+        "  (WHERE o.id IS NULL OR (o.status = 'failed' AND m.unreachable_at IS NOT NULL)),"
+        " COUNT(*) FILTER (WHERE r.read_at IS NOT NULL)"
         " FROM circular_recipients r JOIN members m ON m.id = r.member_id"
         " LEFT JOIN outbox o ON o.id = r.outbox_id WHERE r.circular_id = ?",
         (circular_id,),
@@ -471,7 +472,8 @@ async def link_announcement(tx: Tx, announcement_id: int, circular_id: int) -> N
 async def area_labels(tx: Tx, area_ids: Collection[int]) -> dict[int, tuple[str, str]]:
     """area id → (level, name), for naming where the unread recipients work."""
     rows = await tx.all(
-        "SELECT id, level, name FROM areas WHERE id IN (SELECT value FROM json_each(?))",
+        "SELECT id, level, name FROM areas"
+        " WHERE id IN (SELECT CAST(value AS BIGINT) FROM json_each(?))",
         (json.dumps(sorted(area_ids)),),
     )
     return {row[0]: (row[1], row[2]) for row in rows}

@@ -1,4 +1,7 @@
-"""The SQLite connection, its pragmas, transactions and the migration runner.
+"""The database: one interface (Tx, Database) over SQLite (here) and PostgreSQL
+(storage/postgres.py), chosen by :meth:`Database.open` from a path or a postgresql:// URL.
+
+SQLite: the connection, its pragmas, transactions and the migration runner.
 
 Short units of work (every handler's and the watcher's) run on the event loop's own
 thread through a plain ``sqlite3`` connection: an indexed statement in WAL mode takes
@@ -17,19 +20,58 @@ import asyncio
 import logging
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
 
 import aiosqlite
 
-Row = sqlite3.Row
+
+class Row(Protocol):
+    """A result row: by index and by column name, like sqlite3.Row (asyncpg's Record is one)."""
+
+    def __getitem__(self, key: int | str, /) -> Any: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+    def __len__(self) -> int: ...
+
+    def keys(self) -> list[str]: ...
+
+
 Params = Sequence[Any] | dict[str, Any]
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def is_postgres(target: str | Path) -> bool:
+    return isinstance(target, str) and target.startswith(POSTGRES_SCHEMES)
+
+
+def redacted(url: str) -> str:
+    """The URL without its password, for logs and messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    user = f"{parts.username}:***@" if parts.username else ""
+    return urlunsplit((parts.scheme, user + host, parts.path, parts.query, parts.fragment))
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database server could not be reached (the message names it, never a password)."""
+
+
+class BackupUnsupported(RuntimeError):
+    """This back end is backed up with its own tools (PostgreSQL: pg_dump)."""
+
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 # How long to keep asking for the write lock another process holds (an import, a backup).
@@ -74,12 +116,15 @@ def migrations() -> list[tuple[int, str, str]]:
 class Tx:
     """A transaction in progress; the only way repository functions reach the database.
 
-    The methods are coroutines so that a networked back end (PostgreSQL) fits the same
-    interface; on SQLite they complete without suspending.
+    Statements are written once, in SQLite's dialect with ``?`` placeholders; the
+    PostgreSQL back end translates them (storage/dialect.py). The methods are coroutines
+    so that the networked back end fits the same interface; on SQLite they complete
+    without suspending.
     """
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._sync = conn
+    dialect = "sqlite"
+
+    def __init__(self) -> None:
         # Set by writers so that, after COMMIT, the sender and the watcher are woken.
         self.touched_outbox = False
         self.touched_deadlines = False
@@ -94,6 +139,35 @@ class Tx:
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         """Run a statement; return the number of rows it changed."""
+        raise NotImplementedError
+
+    async def insert(self, sql: str, params: Params = ()) -> int:
+        """Run an INSERT into a table with an ``id`` key; return the new row's id."""
+        raise NotImplementedError
+
+    async def executemany(self, sql: str, rows: Iterable[Params]) -> int:
+        """Run a statement once per row; return the rows changed in all (for
+        compare-and-swap batches: how many really moved)."""
+        raise NotImplementedError
+
+    async def one(self, sql: str, params: Params = ()) -> Row | None:
+        raise NotImplementedError
+
+    async def all(self, sql: str, params: Params = ()) -> list[Row]:
+        raise NotImplementedError
+
+    async def scalar(self, sql: str, params: Params = ()) -> Any:
+        row = await self.one(sql, params)
+        return None if row is None else row[0]
+
+
+class SqliteTx(Tx):
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        super().__init__()
+        self._sync = conn
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        """Run a statement; return the number of rows it changed."""
         return self._sync.execute(sql, params).rowcount
 
     async def insert(self, sql: str, params: Params = ()) -> int:
@@ -102,8 +176,8 @@ class Tx:
             raise RuntimeError("insert did not produce a row id")
         return row_id
 
-    async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
-        self._sync.executemany(sql, rows)
+    async def executemany(self, sql: str, rows: Iterable[Params]) -> int:
+        return self._sync.executemany(sql, rows).rowcount
 
     async def one(self, sql: str, params: Params = ()) -> Row | None:
         row: Row | None = self._sync.execute(sql, params).fetchone()
@@ -112,9 +186,6 @@ class Tx:
     async def all(self, sql: str, params: Params = ()) -> list[Row]:
         return list(self._sync.execute(sql, params).fetchall())
 
-    async def scalar(self, sql: str, params: Params = ()) -> Any:
-        row = await self.one(sql, params)
-        return None if row is None else row[0]
 
 
 class HandledUpdate:
@@ -138,7 +209,7 @@ class HandledUpdate:
 handled_update: ContextVar[HandledUpdate | None] = ContextVar("handled_update", default=None)
 
 
-class ThreadTx(Tx):
+class ThreadTx(SqliteTx):
     """A read on aiosqlite's worker thread: for long queries that must not stall the loop."""
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
@@ -151,7 +222,7 @@ class ThreadTx(Tx):
     async def insert(self, sql: str, params: Params = ()) -> int:
         raise RuntimeError("a snapshot is read-only")
 
-    async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
+    async def executemany(self, sql: str, rows: Iterable[Params]) -> int:
         raise RuntimeError("a snapshot is read-only")
 
     async def one(self, sql: str, params: Params = ()) -> Row | None:
@@ -178,9 +249,16 @@ def _connect(path: str) -> sqlite3.Connection:
 
 
 class Database:
-    def __init__(self, conn: sqlite3.Connection, path: str) -> None:
-        self._sync = conn
-        self._thread: aiosqlite.Connection | None = None
+    """The store every unit of work goes through, whichever the back end.
+
+    Units never interleave within a process: each holds ``lock`` from BEGIN to COMMIT.
+    After COMMIT, the listeners hear of what it touched (``on_outbox``, ``on_deadlines``)
+    and of the changes it published (``on_events``).
+    """
+
+    dialect = "sqlite"
+
+    def __init__(self, path: str) -> None:
         self.path = path
         self.lock = asyncio.Lock()
         self.on_outbox: list[Callable[[], None]] = []
@@ -188,8 +266,92 @@ class Database:
         self.on_events: list[Callable[[list[dict[str, Any]]], None]] = []
 
     @classmethod
-    async def open(cls, path: str | Path) -> Database:
+    async def open(cls, target: str | Path) -> Database:
+        """SQLite at a file path (or ``:memory:``), PostgreSQL at a ``postgresql://`` URL."""
+        if is_postgres(target):
+            from storage.postgres import PostgresDatabase
+
+            return await PostgresDatabase.connect(str(target))
+        return await SqliteDatabase.connect(target)
+
+    def _unit(self, write: bool) -> AbstractAsyncContextManager[Tx]:
+        """BEGIN … COMMIT (or ROLLBACK on error; always ROLLBACK when not ``write``),
+        called with ``lock`` held."""
+        raise NotImplementedError
+
+    @asynccontextmanager
+    async def transaction(self, *, bookkeeping: bool = False) -> AsyncIterator[Tx]:
+        """A write transaction. ``bookkeeping`` marks one that only notes something about
+        the sender (reachable again, app language) before the update's own work: it does
+        not carry the update's done mark, which must commit with the handler's effects."""
+        handled = None if bookkeeping else handled_update.get()
+        if handled is not None and handled.done:
+            handled = None
+        async with self.lock, self._unit(write=True) as tx:
+            if handled is not None:
+                await handled.record(tx, handled.update_id)
+            yield tx
+        if handled is not None:
+            handled.done = True
+        # Only after COMMIT: a woken sender must find the rows it is told about.
+        if tx.touched_outbox:
+            for listener in self.on_outbox:
+                listener()
+        if tx.touched_deadlines:
+            for listener in self.on_deadlines:
+                listener()
+        if tx.events:
+            for on_events in self.on_events:
+                on_events(tx.events)
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[Tx]:
+        """A consistent read with nothing to commit."""
+        async with self.lock, self._unit(write=False) as tx:
+            yield tx
+
+    def snapshot(self) -> AbstractAsyncContextManager[Tx]:
+        """A consistent read on a second connection: for long queries (exports, long
+        listings) that should not hold up the event loop or the write lock."""
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+    async def schema_version(self) -> int:
+        raise NotImplementedError
+
+    async def migrate(self) -> tuple[int, int]:
+        """Apply every migration newer than the stored version, each in its own
+        transaction; (version before, version after)."""
+        raise NotImplementedError
+
+    async def check_integrity(self) -> list[str]:
+        """Problems found by the database's own checks (empty when healthy)."""
+        raise NotImplementedError
+
+    async def backup(self, target: str | Path) -> None:
+        raise NotImplementedError
+
+    def checkpoint_elsewhere(self) -> None:
+        """Hand housekeeping the database would do inside a commit to :meth:`checkpoint`."""
+
+    async def checkpoint(self) -> None:
+        """Periodic housekeeping off the event loop (nothing unless the back end needs it)."""
+
+
+class SqliteDatabase(Database):
+    def __init__(self, conn: sqlite3.Connection, path: str) -> None:
+        super().__init__(path)
+        self._sync = conn
+        self._thread: aiosqlite.Connection | None = None
+
+    @classmethod
+    async def connect(cls, path: str | Path) -> SqliteDatabase:
         target = str(path)
+        if target.startswith(("postgresql:/", "postgres:/")):
+            # a URL that went through Path() (which eats a slash): never a file to create
+            raise ValueError(f"{target} is a PostgreSQL URL, not a file: set [storage] url")
         if target != ":memory:":
             Path(target).parent.mkdir(parents=True, exist_ok=True)
         return cls(_connect(target), target)
@@ -271,53 +433,20 @@ class Database:
             pause = min(pause * 2, 0.1)
 
     @asynccontextmanager
-    async def transaction(self, *, bookkeeping: bool = False) -> AsyncIterator[Tx]:
-        """A write transaction. ``bookkeeping`` marks one that only notes something about
-        the sender (reachable again, app language) before the update's own work: it does
-        not carry the update's done mark, which must commit with the handler's effects."""
-        async with self.lock:
-            await self._begin("BEGIN IMMEDIATE")
-            tx = Tx(self._sync)
-            handled = None if bookkeeping else handled_update.get()
-            if handled is not None and handled.done:
-                handled = None
-            try:
-                if handled is not None:
-                    await handled.record(tx, handled.update_id)
-                yield tx
-            except BaseException:
-                self._sync.execute("ROLLBACK")
-                raise
-            else:
-                self._sync.execute("COMMIT")
-                if handled is not None:
-                    handled.done = True
-        # Only after COMMIT: a woken sender must find the rows it is told about.
-        if tx.touched_outbox:
-            for listener in self.on_outbox:
-                listener()
-        if tx.touched_deadlines:
-            for listener in self.on_deadlines:
-                listener()
-        if tx.events:
-            for on_events in self.on_events:
-                on_events(tx.events)
+    async def _unit(self, write: bool) -> AsyncIterator[Tx]:
+        await self._begin("BEGIN IMMEDIATE" if write else "BEGIN")
+        tx = SqliteTx(self._sync)
+        try:
+            yield tx
+        except BaseException:
+            self._sync.execute("ROLLBACK")
+            raise
+        else:
+            self._sync.execute("COMMIT" if write else "ROLLBACK")
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[Tx]:
-        """A consistent read (a deferred transaction) with nothing to commit."""
-        async with self.lock:
-            await self._begin("BEGIN")
-            try:
-                yield Tx(self._sync)
-            finally:
-                self._sync.execute("ROLLBACK")
-
-    @asynccontextmanager
-    async def snapshot(self) -> AsyncIterator[Tx]:
-        """A consistent read on a second connection, run on aiosqlite's thread: for long
-        queries (exports, long listings) that should not hold up the event loop or the
-        write lock. WAL lets it read while writers go on."""
+    async def snapshot(self) -> AsyncIterator[Tx]:  # type: ignore[override]
+        """Runs on aiosqlite's thread; WAL lets it read while writers go on."""
         if self._thread is None:
             self._thread = await aiosqlite.connect(self.path, isolation_level=None)
             self._thread.row_factory = sqlite3.Row

@@ -1,9 +1,9 @@
 """Reads for data exports: one row per shift, issue or alert, oldest first, streamed.
 
 Exports run in a worker thread (the CLI, or ``asyncio.to_thread`` from the bot) on their own
-plain ``sqlite3`` connection, so a large export never holds the bot's connection or its lock.
-Everything is read inside one deferred transaction: a consistent snapshot under WAL while
-the bot keeps writing.
+connection, so a large export never holds the bot's connection or its lock: a plain
+``sqlite3`` one, or on PostgreSQL a :class:`storage.postgres.SyncSnapshot`. Everything is
+read inside one transaction: a consistent snapshot while the bot keeps writing.
 """
 
 from __future__ import annotations
@@ -16,7 +16,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from storage.db import to_db
+from asyncpg import PostgresError
+
+from storage.db import Row, is_postgres, to_db
+from storage.postgres import SyncSnapshot
 
 FETCH = 500  # rows fetched from SQLite at a time
 
@@ -35,13 +38,19 @@ class AreaNode:
 
 
 # What the exporters hold while they stream; they name these, never the driver.
-Snapshot = sqlite3.Connection
-ReadError = sqlite3.Error
+Snapshot = sqlite3.Connection | SyncSnapshot
+ReadError = (sqlite3.Error, PostgresError)
 
 
 @contextmanager
-def snapshot(path: str | Path) -> Iterator[sqlite3.Connection]:
+def snapshot(path: str | Path) -> Iterator[Snapshot]:
     """A read-only connection holding one read transaction for the whole export."""
+    if is_postgres(path):
+        with SyncSnapshot.open(str(path)) as pg:
+            if pg.version() < 1:
+                raise NoDatabase(f"database {pg} has no Posko schema yet (run: posko db migrate)")
+            yield pg
+        return
     target = Path(path)
     if str(path) == ":memory:" or not target.is_file():
         raise NoDatabase(f"database not found: {path}")
@@ -62,11 +71,11 @@ def snapshot(path: str | Path) -> Iterator[sqlite3.Connection]:
         conn.close()
 
 
-def area_tree(conn: sqlite3.Connection) -> dict[int, AreaNode]:
+def area_tree(conn: Snapshot) -> dict[int, AreaNode]:
     """Every area by id (a city has hundreds, not millions): walked in memory per row."""
     return {
         row["id"]: AreaNode(row["id"], row["code"], row["name"], row["level"], row["parent_id"])
-        for row in conn.execute("SELECT id, code, name, level, parent_id FROM areas")
+        for row in _stream(conn, "SELECT id, code, name, level, parent_id FROM areas", [])
     }
 
 
@@ -95,7 +104,10 @@ def _within(
     return where, [*params, *ids]
 
 
-def _stream(conn: sqlite3.Connection, sql: str, params: list[Any]) -> Iterator[sqlite3.Row]:
+def _stream(conn: Snapshot, sql: str, params: list[Any]) -> Iterator[Row]:
+    if isinstance(conn, SyncSnapshot):
+        yield from conn.stream(sql, params, FETCH)
+        return
     cursor = conn.execute(sql, params)
     try:
         while rows := cursor.fetchmany(FETCH):
@@ -105,11 +117,11 @@ def _stream(conn: sqlite3.Connection, sql: str, params: list[Any]) -> Iterator[s
 
 
 def shifts(
-    conn: sqlite3.Connection,
+    conn: Snapshot,
     since: datetime | None,
     until: datetime | None,
     area_ids: Collection[int] | None = None,
-) -> Iterator[sqlite3.Row]:
+) -> Iterator[Row]:
     where, params = _within(*_between("s.started_at", since, until), area_ids)
     return _stream(
         conn,
@@ -124,11 +136,11 @@ def shifts(
 
 
 def issues(
-    conn: sqlite3.Connection,
+    conn: Snapshot,
     since: datetime | None,
     until: datetime | None,
     area_ids: Collection[int] | None = None,
-) -> Iterator[sqlite3.Row]:
+) -> Iterator[Row]:
     where, params = _within(*_between("i.created_at", since, until), area_ids)
     return _stream(
         conn,
@@ -156,7 +168,7 @@ def issues(
 
 
 def issue_media(
-    conn: sqlite3.Connection,
+    conn: Snapshot,
     since: datetime | None,
     until: datetime | None,
     area_ids: Collection[int] | None = None,
@@ -177,11 +189,11 @@ def issue_media(
 
 
 def alerts(
-    conn: sqlite3.Connection,
+    conn: Snapshot,
     since: datetime | None,
     until: datetime | None,
     area_ids: Collection[int] | None = None,
-) -> Iterator[sqlite3.Row]:
+) -> Iterator[Row]:
     where, params = _within(*_between("al.opened_at", since, until), area_ids)
     return _stream(
         conn,
@@ -200,11 +212,11 @@ def alerts(
 
 
 def slots(
-    conn: sqlite3.Connection,
+    conn: Snapshot,
     since: datetime | None,
     until: datetime | None,
     area_ids: Collection[int] | None = None,
-) -> Iterator[sqlite3.Row]:
+) -> Iterator[Row]:
     """Slots starting in the period, with their post, member and weekday row (if any)."""
     where, params = _within(*_between("sl.start_at", since, until), area_ids)
     return _stream(

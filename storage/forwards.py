@@ -192,7 +192,7 @@ async def for_liaison(
     then accepted), then the latest closed, newest first within each."""
     rows = await tx.all(
         f"{_SELECT} JOIN issues i ON i.id = f.issue_id JOIN posts p ON p.id = i.post_id"
-        " WHERE f.agency_id = ? AND p.area_id IN (SELECT value FROM json_each(?))"
+        " WHERE f.agency_id = ? AND p.area_id IN (SELECT CAST(value AS BIGINT) FROM json_each(?))"
         " ORDER BY CASE f.state WHEN 'dikirim' THEN 0 WHEN 'diterima' THEN 1 ELSE 2 END,"
         " f.id DESC LIMIT ?",
         (agency_id, json.dumps(sorted(area_ids)), limit),

@@ -99,7 +99,7 @@ async def by_reporter(tx: Tx, reporter_id: int, limit: int = 10) -> list[Issue]:
 async def by_ref(tx: Tx, ref: str) -> Issue | None:
     row = await tx.one(
         "SELECT i.*, (SELECT count(*) FROM issue_photos p WHERE p.issue_id = i.id) AS photo_count"
-        " FROM issues i WHERE ref = ? COLLATE NOCASE",
+        " FROM issues i WHERE upper(ref) = upper(?)",
         (ref,),
     )
     return None if row is None else Issue.from_row(row)
@@ -190,7 +190,7 @@ async def card(tx: Tx, issue_id: int) -> IssueCard | None:
 
 
 async def card_by_ref(tx: Tx, ref: str) -> IssueCard | None:
-    row = await tx.one(f"{_CARD_SELECT} WHERE i.ref = ? COLLATE NOCASE", (ref,))
+    row = await tx.one(f"{_CARD_SELECT} WHERE upper(i.ref) = upper(?)", (ref,))
     return None if row is None else _card(row)
 
 
@@ -209,7 +209,7 @@ def _where(where: Where) -> tuple[str, list[Any]]:
     clauses = ["i.status IN (SELECT value FROM json_each(?))"]
     params: list[Any] = [json.dumps(list(where.statuses))]
     if where.area_ids is not None:
-        clauses.append("p.area_id IN (SELECT value FROM json_each(?))")
+        clauses.append("p.area_id IN (SELECT CAST(value AS BIGINT) FROM json_each(?))")
         params.append(json.dumps(sorted(where.area_ids)))
     if where.severity is not None:
         clauses.append("i.severity = ?")
@@ -340,7 +340,6 @@ async def advance_follow_up(
 
 async def updated_at(tx: Tx, issue_id: int) -> datetime | None:
     return from_db(await tx.scalar("SELECT updated_at FROM issues WHERE id = ?", (issue_id,)))
-
 
 
 # --------------------------------------------------------------------------------------------

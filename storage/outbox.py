@@ -132,7 +132,7 @@ async def enqueue_call(
 _READY_SQL = """
 SELECT o.* FROM outbox AS o
 WHERE o.status = 'pending' AND o.not_before <= ?
-  AND o.chat_id NOT IN (SELECT value FROM json_each(?)){kinds}
+  AND o.chat_id NOT IN (SELECT CAST(value AS BIGINT) FROM json_each(?)){kinds}
   AND NOT EXISTS (
       SELECT 1 FROM outbox AS p
       WHERE p.chat_id = o.chat_id AND p.priority = o.priority
@@ -185,7 +185,8 @@ async def claim_many(tx: Tx, outbox_ids: Iterable[int]) -> set[int]:
         return set()
     rows = await tx.all(
         "UPDATE outbox SET status = 'sending'"
-        " WHERE status = 'pending' AND id IN (SELECT value FROM json_each(?)) RETURNING id",
+        " WHERE status = 'pending'"
+        " AND id IN (SELECT CAST(value AS BIGINT) FROM json_each(?)) RETURNING id",
         (json.dumps(ids),),
     )
     return {int(row[0]) for row in rows}
@@ -245,7 +246,7 @@ async def release(tx: Tx, outbox_ids: Iterable[int]) -> int:
         return 0
     return await tx.execute(
         "UPDATE outbox SET status = 'pending'"
-        " WHERE status = 'sending' AND id IN (SELECT value FROM json_each(?))",
+        " WHERE status = 'sending' AND id IN (SELECT CAST(value AS BIGINT) FROM json_each(?))",
         (json.dumps(ids),),
     )
 

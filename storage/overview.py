@@ -34,8 +34,10 @@ class PostLine:
 
 def _where(area_ids: Collection[int] | None) -> tuple[str, list[Any]]:
     if area_ids is None:
-        return "1", []
-    return "area_id IN (SELECT value FROM json_each(?))", [json.dumps(sorted(area_ids))]
+        return "1 = 1", []
+    return "area_id IN (SELECT CAST(value AS BIGINT) FROM json_each(?))", [
+        json.dumps(sorted(area_ids))
+    ]
 
 
 async def state_counts(tx: Tx, area_ids: Collection[int] | None) -> dict[str, int]:
@@ -74,7 +76,7 @@ async def area_names(tx: Tx, area_ids: Collection[int]) -> list[str]:
     if not area_ids:
         return []
     rows = await tx.all(
-        "SELECT name FROM areas WHERE id IN (SELECT value FROM json_each(?))"
+        "SELECT name FROM areas WHERE id IN (SELECT CAST(value AS BIGINT) FROM json_each(?))"
         " ORDER BY CASE level WHEN 'provinsi' THEN 0 WHEN 'kota' THEN 1"
         " WHEN 'kecamatan' THEN 2 ELSE 3 END, name",
         (json.dumps(sorted(area_ids)),),

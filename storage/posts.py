@@ -25,7 +25,7 @@ class PostRow:
 
 
 async def by_code(tx: Tx, code: str) -> Post | None:
-    row = await tx.one("SELECT * FROM posts WHERE code = ? COLLATE NOCASE", (code,))
+    row = await tx.one("SELECT * FROM posts WHERE upper(code) = upper(?)", (code,))
     return None if row is None else Post.from_row(row)
 
 

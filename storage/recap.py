@@ -82,8 +82,10 @@ class RecapRecipient:
 
 def _in_areas(column: str, area_ids: Collection[int] | None) -> tuple[str, list[Any]]:
     if area_ids is None:
-        return "1", []
-    return f"{column} IN (SELECT value FROM json_each(?))", [json.dumps(sorted(area_ids))]
+        return "1 = 1", []
+    return f"{column} IN (SELECT CAST(value AS BIGINT) FROM json_each(?))", [
+        json.dumps(sorted(area_ids))
+    ]
 
 
 async def area_tree(tx: Tx) -> dict[int, Area]:
@@ -272,16 +274,13 @@ async def groups_due(tx: Tx, day: str) -> list[RecapGroup]:
         " GROUP BY group_chat_id ORDER BY group_chat_id",
         (day,),
     )
-    return [
-        RecapGroup(int(row[0]), row[1], tuple(sorted(json.loads(row[2])))) for row in rows
-    ]
+    return [RecapGroup(int(row[0]), row[1], tuple(sorted(json.loads(row[2])))) for row in rows]
 
 
 async def claim_group_delivery(tx: Tx, chat_id: int, day: str, now: datetime) -> bool:
     """Compare-and-swap: True only for the first caller for (group, day)."""
     changed = await tx.execute(
-        "INSERT OR IGNORE INTO recap_group_deliveries (chat_id, day, created_at)"
-        " VALUES (?, ?, ?)",
+        "INSERT OR IGNORE INTO recap_group_deliveries (chat_id, day, created_at) VALUES (?, ?, ?)",
         (chat_id, day, to_db(now)),
     )
     return changed == 1

@@ -344,8 +344,7 @@ async def save_steps_batch(tx: Tx, steps: Sequence[SlotStep]) -> int:
     slots were still at the version read (compare-and-swap)."""
     if not steps:
         return 0
-    before = int(await tx.scalar("SELECT total_changes()"))
-    await tx.executemany(
+    return await tx.executemany(
         "UPDATE slots SET next_due_at = ?, due_kind = ?, reminded_at = ?, nudged_at = ?,"
         " arrived_at = ?, outcome = ?, late_minutes = ?, version = version + 1"
         " WHERE id = ? AND version = ?",
@@ -364,7 +363,6 @@ async def save_steps_batch(tx: Tx, steps: Sequence[SlotStep]) -> int:
             for step in steps
         ],
     )
-    return int(await tx.scalar("SELECT total_changes()")) - before
 
 
 async def on_duty_at(tx: Tx, member_ids: Sequence[int]) -> dict[int, int]:

@@ -194,9 +194,8 @@ async def alert_by_id(tx: Tx, alert_id: int) -> AlertRow | None:
 
 async def save_posts(tx: Tx, updates: Sequence[PostUpdate], now: datetime) -> int:
     """Compare-and-swap on ``version``: returns how many rows really changed."""
-    before = int(await tx.scalar("SELECT total_changes()"))
     stamp = to_db(now)
-    await tx.executemany(
+    return await tx.executemany(
         "UPDATE posts SET state = ?, state_since = CASE WHEN ? THEN ? ELSE state_since END,"
         " next_due_at = ?, due_kind = ?, window_opened_at = ?, window_closes_at = ?,"
         " short_since = ?, silence_reminded_at = ?, open_reminded_for = ?,"
@@ -219,7 +218,6 @@ async def save_posts(tx: Tx, updates: Sequence[PostUpdate], now: datetime) -> in
             for update in updates
         ],
     )
-    return int(await tx.scalar("SELECT total_changes()")) - before
 
 
 async def insert_alerts(

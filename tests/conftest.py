@@ -1,7 +1,14 @@
-"""Shared fixtures: a sample city in SQLite, the fake Bot API, and the real bot against it."""
+"""Shared fixtures: a sample city in SQLite or PostgreSQL, the fake Bot API, and the real bot
+against it.
+
+``db_path`` is the seeded database: a SQLite file, or the URL of a PostgreSQL database of
+the test's own. The modules in ON_POSTGRES (and tests marked ``both_backends``) run on both
+back ends; the rest on SQLite only, to keep the suite within its time.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -17,9 +24,10 @@ from bot.core.config import Settings, load_settings
 from bot.rehearsal.emulator import FakeBotApi, FakeUser, Sent
 from storage import areas, members, posts
 from storage.areas import AreaRow
-from storage.db import Database
+from storage.db import Database, is_postgres
 from storage.members import MemberRow
 from storage.posts import PostRow
+from tests import backends
 
 # Tuesday 24 November 2026, 19:00 WIB.
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -69,7 +77,7 @@ NEWBIE = FakeUser(4001, "Baru")
 STRANGER = FakeUser(9999, "Orang Asing")
 
 
-async def seed_city(path: Path, now: datetime = T0) -> None:
+async def seed_city(path: Path | str, now: datetime = T0) -> None:
     db = await Database.open(path)
     await db.migrate()
     async with db.transaction() as tx:
@@ -90,14 +98,124 @@ async def emu() -> AsyncIterator[FakeBotApi]:
         yield api
 
 
+# Test modules that run on PostgreSQL too (every test in them that uses a database fixture).
+ON_POSTGRES = {
+    "test_migrations",
+    "test_watcher",
+    "test_delivery",
+    "test_db_events",
+    "test_dialect",
+    "test_roster_planning",
+    "test_staffing",
+    "test_report_followup",
+    "test_taken_ladder",
+    "test_officer_e2e",
+    "test_alerts_e2e",
+    "test_reports_e2e",
+    "test_disposisi_e2e",
+    "test_circulars_e2e",
+}
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "both_backends: run on SQLite and on PostgreSQL")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" not in metafunc.fixturenames:
+        return
+    if any(
+        mark.args[:1] == ("backend",) for mark in metafunc.definition.iter_markers("parametrize")
+    ):
+        return  # the test chose its back end itself
+    module = metafunc.module.__name__.rsplit(".", 1)[-1]
+    everywhere = os.environ.get("POSKO_TEST_BACKENDS") == "all"
+    if (
+        everywhere
+        or module in ON_POSTGRES
+        or metafunc.definition.get_closest_marker("both_backends")
+    ):
+        metafunc.parametrize("backend", BACKENDS, indirect=True)
+
+
 @pytest.fixture
-async def db_path(tmp_path: Path) -> Path:
-    path = tmp_path / "posko.db"
-    await seed_city(path)
-    return path
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(getattr(request, "param", "sqlite"))
 
 
-def make_settings(emu: FakeBotApi, db_path: Path, **sections: Any) -> Settings:
+@pytest.fixture
+async def pg_admin(backend: str) -> str | None:
+    """The PostgreSQL admin URL when the test runs on PostgreSQL (skipped if no server)."""
+    if backend != "postgresql":
+        return None
+    admin = await backends.admin_url()
+    if admin is None:
+        pytest.skip(backends.why_not())
+    return admin
+
+
+@pytest.fixture
+async def empty_db(tmp_path: Path, pg_admin: str | None) -> Path | str:
+    """A database with nothing in it yet (not migrated)."""
+    if pg_admin is None:
+        return tmp_path / "empty.db"
+    return await backends.empty(pg_admin)
+
+
+async def _migrate(target: Path | str) -> None:
+    db = await Database.open(target)
+    await db.migrate()
+    await db.close()
+
+
+@pytest.fixture
+async def migrated_db(tmp_path: Path, pg_admin: str | None) -> Path | str:
+    """A database at the latest schema with no rows."""
+    if pg_admin is None:
+        path = tmp_path / "migrated.db"
+        await _migrate(path)
+        return path
+    return await backends.seeded(pg_admin, "migrated", _migrate)
+
+
+@pytest.fixture
+async def other_empty_db(tmp_path: Path, pg_admin: str | None) -> Path | str:
+    """A second empty database, for comparing two."""
+    if pg_admin is None:
+        return tmp_path / "other.db"
+    return await backends.empty(pg_admin, 1)
+
+
+@pytest.fixture
+async def db_path(tmp_path: Path, pg_admin: str | None) -> Path:
+    """The seeded sample city. On PostgreSQL a URL (a str): Database.open and
+    make_settings take either (tests/backends.py says how each test gets its own)."""
+    if pg_admin is None:
+        path = tmp_path / "posko.db"
+        await seed_city(path)
+        return path
+    seed_key = repr((AREAS, POSTS, MEMBERS, T0))
+    return await backends.seeded(pg_admin, seed_key, seed_city)  # type: ignore[return-value]
+
+
+async def db_rows(
+    db_path: Path | str, sql: str, params: tuple[object, ...] = ()
+) -> list[tuple[Any, ...]]:
+    """Rows of a query on the test's database, whichever the back end, as tuples."""
+    db = await Database.open(db_path)
+    try:
+        async with db.read() as tx:
+            return [tuple(row) for row in await tx.all(sql, params)]
+    finally:
+        await db.close()
+
+
+def storage_section(db_path: Path | str) -> dict[str, str]:
+    return {"url": db_path} if is_postgres(db_path) else {"path": str(db_path)}
+
+
+def make_settings(emu: FakeBotApi, db_path: Path | str, **sections: Any) -> Settings:
     overrides: dict[str, Any] = {
         "telegram": {
             "token": emu.token,
@@ -105,7 +223,7 @@ def make_settings(emu: FakeBotApi, db_path: Path, **sections: Any) -> Settings:
             "bot_username": emu.bot_username,
             "poll_timeout": "1s",
         },
-        "storage": {"path": str(db_path)},
+        "storage": storage_section(db_path),
     }
     overrides.update(sections)
     return load_settings(None, overrides=overrides)

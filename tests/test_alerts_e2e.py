@@ -4,11 +4,10 @@ with the button, and the post recovers on /aman."""
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 from bot.rehearsal.emulator import FakeBotApi, Sent
-from tests.conftest import ADMIN, BUDI, CAMAT, LURAH, MONAS, AppFactory, Phone
+from tests.conftest import ADMIN, BUDI, CAMAT, LURAH, MONAS, AppFactory, Phone, db_rows
 
 FAST = {
     "staff_grace": "1s",
@@ -88,9 +87,9 @@ async def test_area_group_chat_receives_alerts(
         taken = await emu.wait_reply(group, contains="diambil alih oleh Lurah Kebon Jeruk")
         assert "KBJ-01" in (taken.text or "")
         # the group hears it once (the direct answer), not again through the outbox
-        with sqlite3.connect(db_path) as conn:
-            queued = conn.execute(
-                "SELECT count(*) FROM outbox WHERE kind = 'alert_taken' AND chat_id = ?",
-                (group,),
-            ).fetchone()
-        assert queued == (0,)
+        queued = await db_rows(
+            db_path,
+            "SELECT count(*) FROM outbox WHERE kind = 'alert_taken' AND chat_id = ?",
+            (group,),
+        )
+        assert queued == [(0,)]

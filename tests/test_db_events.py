@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -9,8 +10,8 @@ import pytest
 from storage.db import Database
 
 
-async def test_published_events_reach_listeners_after_commit_only() -> None:
-    db = await Database.open(":memory:")
+async def test_published_events_reach_listeners_after_commit_only(migrated_db: Path | str) -> None:
+    db = await Database.open(migrated_db)
     heard: list[list[dict[str, Any]]] = []
     db.on_events.append(heard.append)
     try:

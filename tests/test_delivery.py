@@ -40,8 +40,8 @@ def limits(**changes: Any) -> DeliverySettings:
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await Database.open(tmp_path / "outbox.db")
+async def db(migrated_db: Path | str) -> AsyncIterator[Database]:
+    database = await Database.open(migrated_db)
     await database.migrate()
     yield database
     await database.close()

@@ -207,7 +207,7 @@ async def test_without_a_post_setting_the_ladder_uses_the_watch_setting(
 
 
 async def test_the_room_migration_keeps_every_forward_and_its_events(
-    db: Database, tmp_path: Path
+    db: Database, migrated_db: Path, tmp_path: Path
 ) -> None:
     """0014_room rebuilds forwards (a new state) with foreign keys on: forwards and their
     events survive it whole (dropping forwards must not cascade to forward_events)."""
@@ -222,7 +222,7 @@ async def test_the_room_migration_keeps_every_forward_and_its_events(
         return [list(conn.execute(f"SELECT * FROM {name} ORDER BY id")) for name in tables]
 
     ((_, _, sql),) = [m for m in migrations() if m[1].endswith("_room.sql")]
-    with closing(sqlite3.connect(tmp_path / "w.db")) as conn:
+    with closing(sqlite3.connect(migrated_db)) as conn:
         conn.execute("PRAGMA foreign_keys=ON")
         before = rows(conn)
         conn.executescript(f"BEGIN IMMEDIATE;\n{sql}\nCOMMIT;")

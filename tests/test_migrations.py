@@ -22,12 +22,49 @@ def _schema(path: Path) -> list[tuple[str, str]]:
         )
 
 
-async def test_fresh_database_reaches_latest(tmp_path: Path) -> None:
-    db = await Database.open(tmp_path / "fresh.db")
+# The shape of a database through its own catalog: SQLite keeps each object's SQL; on
+# PostgreSQL, columns (type, nullability, default, collation), indexes and constraints.
+_PG_SHAPE = """
+SELECT table_name || '.' || column_name, data_type || ' ' || is_nullable || ' '
+       || coalesce(column_default, '') || ' ' || coalesce(collation_name, '')
+  FROM information_schema.columns WHERE table_schema = current_schema()
+UNION ALL
+SELECT indexname, replace(indexdef, current_schema() || '.', '')
+  FROM pg_indexes WHERE schemaname = current_schema()
+UNION ALL
+SELECT CAST(CAST(conrelid AS regclass) AS text) || '.' || conname, pg_get_constraintdef(oid)
+  FROM pg_constraint WHERE connamespace = CAST(current_schema() AS regnamespace)
+"""
+
+
+async def _shape(db: Database) -> list[tuple[str, str]]:
+    async with db.read() as tx:
+        if tx.dialect == "sqlite":
+            rows = await tx.all(
+                "SELECT name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"
+            )
+        else:
+            rows = await tx.all(_PG_SHAPE)
+    return sorted((str(row[0]), str(row[1] or "")) for row in rows)
+
+
+async def _tables(db: Database) -> set[str]:
+    async with db.read() as tx:
+        if tx.dialect == "sqlite":
+            rows = await tx.all("SELECT name FROM sqlite_master WHERE type = 'table'")
+        else:
+            rows = await tx.all(
+                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+            )
+    return {str(row[0]) for row in rows}
+
+
+async def test_fresh_database_reaches_latest(empty_db: Path | str) -> None:
+    db = await Database.open(empty_db)
     assert await db.migrate() == (0, LATEST)
     assert await db.schema_version() == LATEST
+    tables = await _tables(db)
     await db.close()
-    tables = {name for name, _ in _schema(tmp_path / "fresh.db")}
     for table in (
         "areas",
         "posts",
@@ -50,14 +87,36 @@ async def test_fresh_database_reaches_latest(tmp_path: Path) -> None:
         assert table in tables
 
 
-async def test_rerun_is_idempotent(tmp_path: Path) -> None:
-    path = tmp_path / "again.db"
-    db = await Database.open(path)
+async def test_rerun_is_idempotent(empty_db: Path | str) -> None:
+    db = await Database.open(empty_db)
     await db.migrate()
-    before = _schema(path)
+    before = await _shape(db)
     assert await db.migrate() == (LATEST, LATEST)
+    assert await _shape(db) == before
     await db.close()
-    assert _schema(path) == before
+    again = await Database.open(empty_db)  # a new process finds it done
+    assert await again.migrate() == (LATEST, LATEST)
+    await again.close()
+
+
+@pytest.mark.parametrize("start", sorted({1, 10, LATEST - 1}))
+async def test_older_version_upgrades_like_a_fresh_one(
+    empty_db: Path | str, other_empty_db: Path | str, start: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On either back end: stop at ``start`` (as a deployment of that day), then upgrade."""
+    every = migrations()
+    monkeypatch.setattr("storage.db.migrations", lambda: every[:start])
+    monkeypatch.setattr("storage.postgres.migrations", lambda: every[:start])
+    old = await Database.open(empty_db)
+    assert await old.migrate() == (0, start)
+    monkeypatch.setattr("storage.db.migrations", lambda: every)
+    monkeypatch.setattr("storage.postgres.migrations", lambda: every)
+    assert await old.migrate() == (start, LATEST)
+    fresh = await Database.open(other_empty_db)
+    await fresh.migrate()
+    assert await _shape(old) == await _shape(fresh)
+    await old.close()
+    await fresh.close()
 
 
 @pytest.mark.parametrize("start", range(1, LATEST + 1))
@@ -90,18 +149,20 @@ async def test_pragmas_are_set(tmp_path: Path) -> None:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
-async def test_failed_migration_rolls_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_failed_migration_rolls_back(
+    empty_db: Path | str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     broken = [
         *migrations(),
-        (LATEST + 1, f"{LATEST + 1:04d}_broken.sql", "CREATE TABLE half (x);\nTHIS IS NOT SQL;"),
+        (LATEST + 1, f"{LATEST + 1:04d}_broken.sql", "CREATE TABLE half (x TEXT);\nNOT SQL;"),
     ]
     monkeypatch.setattr("storage.db.migrations", lambda: broken)
-    db = await Database.open(tmp_path / "b.db")
+    monkeypatch.setattr("storage.postgres.migrations", lambda: broken)
+    db = await Database.open(empty_db)
     with pytest.raises(RuntimeError, match="broken"):
         await db.migrate()
     assert await db.schema_version() == LATEST
-    async with db.read() as tx:
-        assert await tx.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'half'") == 0
+    assert "half" not in await _tables(db)
     await db.close()
 
 

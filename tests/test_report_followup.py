@@ -121,9 +121,11 @@ async def test_progress_restarts_and_resolving_ends_the_follow_up(
         assert await tx.scalar("SELECT follow_up_due_at FROM issues") is None
 
 
-async def test_two_watchers_follow_up_once(db: Database, tmp_path: Path) -> None:
+async def test_two_watchers_follow_up_once(
+    db: Database, migrated_db: Path | str, tmp_path: Path
+) -> None:
     clock, watcher, _issue_id = await accepted_report(db, tmp_path)
-    second_db = await Database.open(tmp_path / "w.db")
+    second_db = await Database.open(migrated_db)  # the same database, as a second process
     try:
         second = Watcher(second_db, settings_for(tmp_path / "w.db"), clock)
         clock.set(OPEN + 10 * M + 2 * H)

@@ -16,7 +16,7 @@ from bot.exchange.member_rows import COLUMNS
 from bot.presence import staffing
 from bot.presence.staffing import Status
 from storage.db import Database
-from tests.conftest import T0, seed_city
+from tests.conftest import T0
 
 NIP = "199001012015031001"
 
@@ -33,10 +33,8 @@ BAD_VALUES = [
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    path = tmp_path / "posko.db"
-    await seed_city(path)
-    database = await Database.open(path)
+async def db(db_path: Path) -> AsyncIterator[Database]:
+    database = await Database.open(db_path)
     yield database
     await database.close()
 

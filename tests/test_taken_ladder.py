@@ -158,12 +158,14 @@ async def test_recovery_before_the_timeout_ends_the_ladder(db: Database, tmp_pat
         assert await tx.scalar("SELECT next_due_at FROM alerts") is None
 
 
-async def test_two_watchers_remind_the_taker_once(db: Database, tmp_path: Path) -> None:
+async def test_two_watchers_remind_the_taker_once(
+    db: Database, migrated_db: Path | str, tmp_path: Path
+) -> None:
     clock, watcher, alert_id = await unstaffed_alert(db, tmp_path)
     lurah = await member(db, "lurah")
     clock.set(OPEN + 16 * M)
     await alerts.take(db, lurah, alert_id, clock.now(), watcher, 2001, 30 * M)
-    second_db = await Database.open(tmp_path / "w.db")
+    second_db = await Database.open(migrated_db)  # the same database, as a second process
     try:
         second = Watcher(second_db, settings_for(tmp_path / "w.db"), clock)
         clock.set(OPEN + 46 * M)

@@ -48,8 +48,8 @@ def settings_for(path: Path, **watch: Any) -> Settings:
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await Database.open(tmp_path / "w.db")
+async def db(migrated_db: Path | str) -> AsyncIterator[Database]:
+    database = await Database.open(migrated_db)
     await database.migrate()
     async with database.transaction() as tx:
         await areas.upsert(tx, AREAS, MON_0700)
@@ -198,9 +198,11 @@ async def test_voting_day_override_opens_a_weekday_post_all_day(
     assert (await state(db))[0] == "opening"
 
 
-async def test_two_watchers_never_double_alert(db: Database, tmp_path: Path) -> None:
+async def test_two_watchers_never_double_alert(
+    db: Database, migrated_db: Path | str, tmp_path: Path
+) -> None:
     settings = settings_for(tmp_path / "w.db")
-    second_db = await Database.open(tmp_path / "w.db")
+    second_db = await Database.open(migrated_db)  # the same database, as a second process
     try:
         clock = FakeClock(OPEN)
         first = Watcher(db, settings, clock)

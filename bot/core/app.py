@@ -222,7 +222,7 @@ async def _start_inbox(app: PoskoApp, db: Database) -> None:
 
 async def _on_start(app: PoskoApp) -> None:
     runtime: Runtime = app.bot_data["runtime"]
-    db = await Database.open(runtime.settings.storage.path)
+    db = await Database.open(runtime.settings.storage.target)
     before, after = await db.migrate()
     if before != after:
         log.info("database migrated from version %s to %s", before, after)

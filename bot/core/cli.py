@@ -94,6 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"posko: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     setup_logging(settings.log.level, settings.log.format)
+    from storage.db import DatabaseUnavailable
+
     try:
         if args.command == "run":
             return _run(settings)
@@ -103,6 +105,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"posko: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    except DatabaseUnavailable as exc:
+        print(f"posko: {exc}", file=sys.stderr)
+        return EXIT_DATA
     except KeyboardInterrupt:
         return 130
 
@@ -116,20 +121,24 @@ def _run(settings: Settings) -> int:
 
 
 async def _offline(args: argparse.Namespace, settings: Settings) -> int:
-    from storage.db import Database
+    from storage.db import BackupUnsupported, Database
 
-    db = await Database.open(settings.storage.path)
+    db = await Database.open(settings.storage.target)
     try:
         before, after = await db.migrate()
         if args.command == "db" and args.db_command == "backup":
             if args.target.exists():
                 print(f"posko: {args.target} exists; choose a new file", file=sys.stderr)
                 return EXIT_CONFIG
-            await db.backup(args.target)
-            print(f"backup of {settings.storage.path} written to {args.target}")
+            try:
+                await db.backup(args.target)
+            except BackupUnsupported as exc:
+                print(f"posko: {exc}", file=sys.stderr)
+                return EXIT_CONFIG
+            print(f"backup of {settings.storage.shown} written to {args.target}")
             return 0
         if args.command == "db":
-            print(f"database {settings.storage.path}: schema version {before} → {after}")
+            print(f"database {settings.storage.shown}: schema version {before} → {after}")
             return 0
         if args.command == "import":
             return await _import(db, args.kind, args.file, settings)
@@ -229,7 +238,7 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
             return _export_zip(args, settings, kind, period)
         fmt = format_for(args.output, args.fmt)
         rows = export(
-            settings.storage.path,
+            settings.storage.target,
             kind,
             period,
             fmt,
@@ -241,7 +250,7 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
         print(f"posko: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except ReadError as exc:
-        print(f"posko: cannot read {settings.storage.path}: {exc}", file=sys.stderr)
+        print(f"posko: cannot read {settings.storage.shown}: {exc}", file=sys.stderr)
         return EXIT_DATA
     print(f"{args.output}: {rows} {kind} ({fmt})")
     return 0
@@ -269,7 +278,7 @@ def _export_zip(args: argparse.Namespace, settings: Settings, kind: str, period:
     async def run() -> tuple[int, int, int]:
         async with Bot(token, base_url=settings.telegram.base_url, base_file_url=file_url) as bot:
             result = await export_zip(
-                settings.storage.path,
+                settings.storage.target,
                 period,
                 args.output,
                 settings.bot.default_language,

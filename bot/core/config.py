@@ -29,6 +29,8 @@ from pydantic import (
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from storage.db import is_postgres, redacted
+
 _DURATION_PART = re.compile(r"(\d+)\s*([smhd])")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 MAX_DURATION_S = 365 * 86400
@@ -102,6 +104,25 @@ class StorageSettings(BaseModel):
     model_config = {"extra": "forbid"}
 
     path: Path = Path("posko.db")
+    # PostgreSQL instead of the SQLite file at ``path`` (SPEC §11); may hold a password.
+    url: str | None = Field(default=None, repr=False)
+
+    @field_validator("url")
+    @classmethod
+    def _postgres_url(cls, value: str | None) -> str | None:
+        if value is not None and not is_postgres(value):
+            raise ValueError("must start with postgresql:// (or postgres://)")
+        return value
+
+    @property
+    def target(self) -> str:
+        """What storage.db.Database.open takes: the URL when set, else the file."""
+        return self.url if self.url is not None else str(self.path)
+
+    @property
+    def shown(self) -> str:
+        """The database as messages name it (never the password)."""
+        return redacted(self.url) if self.url is not None else str(self.path)
 
 
 class WatchSettings(BaseModel):

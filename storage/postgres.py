@@ -1,0 +1,398 @@
+"""The PostgreSQL back end (asyncpg), behind the same Tx/Database interface as SQLite.
+
+Statements arrive in SQLite's dialect and are translated once each (storage/dialect.py),
+then prepared once per connection. Three things keep the behaviour of the SQLite store:
+
+* Writers are serialised across processes as SQLite's ``BEGIN IMMEDIATE`` does: every
+  write transaction first takes one transaction-scoped advisory lock. Within the lock,
+  READ COMMITTED sees every earlier writer's rows, so a unit's read-then-write is as safe
+  as on SQLite; the compare-and-swap updates stay as they are for the standby to come.
+* Parameters are converted to the types PostgreSQL inferred for them (SQLite would have
+  stored ``5`` given for a TEXT column as ``'5'``; asyncpg refuses it).
+* ``numeric`` results (``sum`` of integers, ``avg``) come back as int or float, not Decimal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from asyncpg import PostgresError
+
+from storage import dialect
+from storage.db import (
+    WRITE_LOCK_PATIENCE,
+    BackupUnsupported,
+    Database,
+    DatabaseUnavailable,
+    Params,
+    Row,
+    Tx,
+    migrations,
+    redacted,
+)
+
+log = logging.getLogger(__name__)
+
+# Taken by every write transaction (and the migrations): "posko" in ASCII.
+WRITER_LOCK = 0x706F736B6F
+VERSION_TABLE = "posko_schema_version"
+PREPARED_PER_CONNECTION = 2048
+
+Coerce = Callable[[Any], Any] | None
+
+
+def _to_int(value: Any) -> Any:
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _to_float(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _to_text(value: Any) -> Any:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return str(int(value))
+    return str(value)
+
+
+def _to_bool(value: Any) -> Any:
+    return bool(value) if isinstance(value, int) else value
+
+
+_COERCE: dict[str, Coerce] = {
+    "int2": _to_int,
+    "int4": _to_int,
+    "int8": _to_int,
+    "float4": _to_float,
+    "float8": _to_float,
+    "numeric": _to_float,
+    "text": _to_text,
+    "varchar": _to_text,
+    "bpchar": _to_text,
+    "name": _to_text,
+    "json": _to_text,
+    "jsonb": _to_text,
+    "bool": _to_bool,
+}
+
+
+def _number(text: str) -> int | float:
+    """numeric → what SQLite would have returned: an int when whole, else a float."""
+    if "." in text or "e" in text.lower() or text in ("NaN", "Infinity", "-Infinity"):
+        return float(text)
+    return int(text)
+
+
+def _changed(status: str | None) -> int:
+    """Rows changed, from a command tag such as ``UPDATE 3`` or ``INSERT 0 1``."""
+    if not status:
+        return 0
+    last = status.rsplit(" ", 1)[-1]
+    return int(last) if last.isdigit() else 0
+
+
+class PgRow(asyncpg.Record):  # type: ignore[misc]
+    """asyncpg's record, with ``keys()`` a list as sqlite3.Row's is (callers slice it)."""
+
+    def keys(self) -> list[str]:
+        return list(super().keys())
+
+
+class _Connection:
+    """One asyncpg connection and its prepared statements (translated SQL → statement)."""
+
+    def __init__(self, conn: Any) -> None:
+        self.raw = conn
+        self._prepared: OrderedDict[str, tuple[Any, tuple[Coerce, ...]]] = OrderedDict()
+
+    async def statement(self, sql: str) -> tuple[Any, tuple[Coerce, ...]]:
+        found = self._prepared.get(sql)
+        if found is not None:
+            self._prepared.move_to_end(sql)
+            return found
+        stmt = await self.raw.prepare(dialect.query(sql), record_class=PgRow)
+        coerce = tuple(_COERCE.get(kind.name) for kind in stmt.get_parameters())
+        self._prepared[sql] = (stmt, coerce)
+        if len(self._prepared) > PREPARED_PER_CONNECTION:
+            self._prepared.popitem(last=False)
+        return stmt, coerce
+
+
+def _args(params: Params, coerce: tuple[Coerce, ...]) -> list[Any]:
+    if isinstance(params, dict):
+        raise TypeError("named parameters are not portable: use ? placeholders")
+    values = list(params)
+    if len(values) != len(coerce):
+        raise ValueError(f"statement takes {len(coerce)} parameters, {len(values)} given")
+    for at, convert in enumerate(coerce):
+        if convert is not None:
+            values[at] = convert(values[at])
+    return values
+
+
+class PgTx(Tx):
+    dialect = "postgresql"
+
+    def __init__(self, conn: _Connection, writable: bool = True) -> None:
+        super().__init__()
+        self._conn = conn
+        self._writable = writable
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        stmt, coerce = await self._conn.statement(sql)
+        await stmt.fetch(*_args(params, coerce))
+        return _changed(stmt.get_statusmsg())
+
+    async def insert(self, sql: str, params: Params = ()) -> int:
+        if not self._writable:
+            raise RuntimeError("a snapshot is read-only")
+        if not re.search(r"\bRETURNING\b", sql, re.I):
+            sql = f"{sql.rstrip().rstrip(';')} RETURNING id"
+        stmt, coerce = await self._conn.statement(sql)
+        row = await stmt.fetchrow(*_args(params, coerce))
+        if row is None:
+            raise RuntimeError("insert did not produce a row id")
+        return int(row[0])
+
+    async def executemany(self, sql: str, rows: Iterable[Params]) -> int:
+        if not self._writable:
+            raise RuntimeError("a snapshot is read-only")
+        stmt, coerce = await self._conn.statement(sql)
+        # One round trip per row, not asyncpg's pipelined executemany: that one does not
+        # say how many rows each statement changed, and the callers count them.
+        changed = 0
+        for row in rows:
+            await stmt.fetch(*_args(row, coerce))
+            changed += _changed(stmt.get_statusmsg())
+        return changed
+
+    async def one(self, sql: str, params: Params = ()) -> Row | None:
+        stmt, coerce = await self._conn.statement(sql)
+        row: Row | None = await stmt.fetchrow(*_args(params, coerce))
+        return row
+
+    async def all(self, sql: str, params: Params = ()) -> list[Row]:
+        stmt, coerce = await self._conn.statement(sql)
+        return list(await stmt.fetch(*_args(params, coerce)))
+
+
+async def _connect(url: str) -> _Connection:
+    conn = await asyncpg.connect(url, server_settings={"application_name": "posko"})
+    await conn.set_type_codec(
+        "numeric", schema="pg_catalog", encoder=str, decoder=_number, format="text"
+    )
+    return _Connection(conn)
+
+
+class PostgresDatabase(Database):
+    dialect = "postgresql"
+
+    def __init__(self, url: str, conn: _Connection) -> None:
+        super().__init__(redacted(url))
+        self.url = url
+        self._conn = conn
+        self._reader: _Connection | None = None
+        self._reader_lock = asyncio.Lock()
+
+    @classmethod
+    async def connect(cls, url: str) -> PostgresDatabase:
+        try:
+            return cls(url, await _connect(url))
+        except (OSError, TimeoutError, PostgresError) as exc:
+            raise DatabaseUnavailable(f"cannot reach {redacted(url)}: {exc}") from exc
+
+    async def _live(self) -> _Connection:
+        """The connection, opened again if the server dropped it (a restart, a failover)."""
+        if self._conn.raw.is_closed():
+            log.warning("database connection lost; reconnecting to %s", self.path)
+            self._conn = await _connect(self.url)
+        return self._conn
+
+    async def _begin(self, conn: _Connection, write: bool) -> None:
+        if write:
+            patience = int(WRITE_LOCK_PATIENCE * 1000)
+            await conn.raw.execute(
+                f"BEGIN; SET LOCAL lock_timeout = {patience};"
+                f" SELECT pg_advisory_xact_lock({WRITER_LOCK})"
+            )
+        else:
+            await conn.raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+
+    @asynccontextmanager
+    async def _unit(self, write: bool) -> AsyncIterator[Tx]:
+        conn = await self._live()
+        await self._begin(conn, write)
+        tx = PgTx(conn)
+        try:
+            yield tx
+        except BaseException:
+            if not conn.raw.is_closed():
+                await conn.raw.execute("ROLLBACK")
+            raise
+        else:
+            await conn.raw.execute("COMMIT" if write else "ROLLBACK")
+
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[Tx]:  # type: ignore[override]
+        """A read-only REPEATABLE READ transaction on a second connection."""
+        async with self._reader_lock:
+            if self._reader is None or self._reader.raw.is_closed():
+                self._reader = await _connect(self.url)
+            reader = self._reader
+            await reader.raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            try:
+                yield PgTx(reader, writable=False)
+            finally:
+                if not reader.raw.is_closed():
+                    await reader.raw.execute("ROLLBACK")
+
+    async def close(self) -> None:
+        async with self.lock:
+            for conn in (self._reader, self._conn):
+                if conn is not None and not conn.raw.is_closed():
+                    await conn.raw.close()
+            self._reader = None
+
+    @staticmethod
+    async def stored_version(conn: _Connection) -> int:
+        exists = await conn.raw.fetchval("SELECT to_regclass($1) IS NOT NULL", VERSION_TABLE)
+        if not exists:
+            return 0
+        stored = await conn.raw.fetchval(f"SELECT coalesce(max(version), 0) FROM {VERSION_TABLE}")
+        return int(stored)
+
+    async def schema_version(self) -> int:
+        async with self.lock:
+            return await self.stored_version(await self._live())
+
+    async def _tables(self, conn: _Connection) -> set[str]:
+        rows = await conn.raw.fetch(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+        )
+        return {str(row[0]) for row in rows}
+
+    async def _restart_identities(self, conn: _Connection) -> None:
+        """Rows copied with their ids (a table rebuilt by a migration) leave the identity
+        sequence behind; the next insert must get a fresh id, as SQLite's rowid would."""
+        columns = await conn.raw.fetch(
+            "SELECT table_name, column_name FROM information_schema.columns"
+            " WHERE table_schema = current_schema() AND is_identity = 'YES'"
+        )
+        for table, column in columns:
+            await conn.raw.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'),"
+                f" coalesce(max({column}), 0) + 1, false) FROM {table}"
+            )
+
+    async def migrate(self) -> tuple[int, int]:
+        """Each newer migration in its own transaction, under the writers' lock (two
+        processes starting together migrate once)."""
+        async with self.lock:
+            conn = await self._live()
+            before = await self.stored_version(conn)
+            current = before
+            for version, name, sql in migrations():
+                if version <= current:
+                    continue
+                await conn.raw.execute(
+                    f"BEGIN; SELECT pg_advisory_xact_lock({WRITER_LOCK});"
+                    f" CREATE TABLE IF NOT EXISTS {VERSION_TABLE} (version BIGINT NOT NULL)"
+                )
+                try:
+                    current = await self.stored_version(conn)
+                    if version > current:
+                        script = dialect.script(sql, await self._tables(conn))
+                        await conn.raw.execute(script)
+                        await self._restart_identities(conn)
+                        await conn.raw.execute(f"DELETE FROM {VERSION_TABLE}")
+                        await conn.raw.execute(
+                            f"INSERT INTO {VERSION_TABLE} (version) VALUES ({version})"
+                        )
+                        current = version
+                except (PostgresError, ValueError) as exc:
+                    await conn.raw.execute("ROLLBACK")
+                    raise RuntimeError(f"migration {name} failed: {exc}") from exc
+                await conn.raw.execute("COMMIT")
+            return before, current
+
+    async def check_integrity(self) -> list[str]:
+        """PostgreSQL enforces keys and constraints itself; an index left invalid by a
+        failed concurrent build is what can still be wrong."""
+        async with self.read() as tx:
+            rows = await tx.all(
+                "SELECT CAST(indexrelid AS regclass) FROM pg_index WHERE NOT indisvalid"
+            )
+        return [f"invalid index {row[0]}" for row in rows]
+
+    async def backup(self, target: str | Path) -> None:
+        raise BackupUnsupported(
+            "PostgreSQL is backed up with its own tools, while the bot keeps running:"
+            f" pg_dump --format=custom --file={target} '{self.path}'"
+            " (restore with pg_restore; a managed service's snapshots work too)"
+        )
+
+
+class SyncSnapshot:
+    """A read-only snapshot for the exporters' worker thread, which has no event loop:
+    asyncpg driven on a private loop, rows streamed through a server-side cursor."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._loop = asyncio.new_event_loop()
+        self._conn: _Connection | None = None
+
+    def __str__(self) -> str:
+        return redacted(self._url)
+
+    @classmethod
+    @contextmanager
+    def open(cls, url: str) -> Iterator[SyncSnapshot]:
+        snapshot = cls(url)
+        try:
+            snapshot._conn = snapshot._run(_connect(url))
+            snapshot._run(
+                snapshot._conn.raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            )
+            yield snapshot
+        finally:
+            if snapshot._conn is not None:
+                snapshot._run(snapshot._conn.raw.close())
+            snapshot._loop.close()
+
+    def _run(self, work: Awaitable[Any]) -> Any:
+        return self._loop.run_until_complete(work)
+
+    def version(self) -> int:
+        assert self._conn is not None
+        return self._run(PostgresDatabase.stored_version(self._conn))  # type: ignore[no-any-return]
+
+    def stream(self, sql: str, params: Sequence[Any], batch: int) -> Iterator[Row]:
+        assert self._conn is not None
+        stmt, coerce = self._run(self._conn.statement(sql))
+        cursor = self._run(stmt.cursor(*_args(params, coerce)))
+        while rows := self._run(cursor.fetch(batch)):
+            yield from rows
