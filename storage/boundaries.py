@@ -45,7 +45,7 @@ async def upsert(tx: Tx, rows: Sequence[BoundaryRow], now: datetime) -> tuple[in
         int(row[0])
         for row in await tx.all(
             "SELECT area_id FROM area_boundaries"
-            " WHERE area_id IN (SELECT value FROM json_each(?))",
+            " WHERE area_id IN (SELECT CAST(value AS BIGINT) FROM json_each(?))",
             (json.dumps(sorted(ids.values())),),
         )
     }
@@ -69,7 +69,10 @@ async def in_areas(tx: Tx, area_ids: Collection[int] | None) -> list[Boundary]:
     """The outlines of the given areas (None: every area), higher levels first, then by code."""
     where, params = "1", []
     if area_ids is not None:
-        where, params = "a.id IN (SELECT value FROM json_each(?))", [json.dumps(sorted(area_ids))]
+        where, params = (
+            "a.id IN (SELECT CAST(value AS BIGINT) FROM json_each(?))",
+            [json.dumps(sorted(area_ids))],
+        )
     rows = await tx.all(
         "SELECT b.area_id, a.code, a.name, a.level, b.geometry, b.vertices,"
         " b.min_lon, b.min_lat, b.max_lon, b.max_lat"

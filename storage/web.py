@@ -178,7 +178,9 @@ class BoardPost:
 def _in(column: str, ids: Collection[int] | None) -> tuple[str, list[Any]]:
     if ids is None:
         return "1", []
-    return f"{column} IN (SELECT value FROM json_each(?))", [json.dumps(sorted(ids))]
+    return f"{column} IN (SELECT CAST(value AS BIGINT) FROM json_each(?))", [
+        json.dumps(sorted(ids))
+    ]
 
 
 _BOARD = (
@@ -303,7 +305,7 @@ async def publish_posts(tx: Tx, post_ids: Collection[int], reason: str) -> None:
         return
     rows = await tx.all(
         "SELECT id, code, area_id, state, last_signal_at FROM posts"
-        " WHERE id IN (SELECT value FROM json_each(?))",
+        " WHERE id IN (SELECT CAST(value AS BIGINT) FROM json_each(?))",
         (json.dumps(sorted(set(post_ids))),),
     )
     for row in rows:
