@@ -285,14 +285,15 @@ class Database:
         the sender (reachable again, app language) before the update's own work: it does
         not carry the update's done mark, which must commit with the handler's effects."""
         handled = None if bookkeeping else handled_update.get()
-        if handled is not None and handled.done:
-            handled = None
-        async with self.lock, self._unit(write=True) as tx:
+        async with self.lock:
+            if handled is not None and handled.done:
+                handled = None
+            async with self._unit(write=True) as tx:
+                if handled is not None:
+                    await handled.record(tx, handled.update_id)
+                yield tx
             if handled is not None:
-                await handled.record(tx, handled.update_id)
-            yield tx
-        if handled is not None:
-            handled.done = True
+                handled.done = True
         # Only after COMMIT: a woken sender must find the rows it is told about.
         if tx.touched_outbox:
             for listener in self.on_outbox:

@@ -67,11 +67,35 @@ async def store(tx: Tx, updates: Sequence[Received], now: datetime) -> set[int]:
 async def claim_pending(tx: Tx, after: int = 0, limit: int = 1000) -> list[Pending]:
     """Pending updates with an id above ``after``, oldest first: what a starting process
     replays before it takes anything new. One process leads (SPEC §11), so taking them is
-    reading them; a claim by a standby would add its lease here."""
+    reading them."""
     rows = await tx.all(
         "SELECT update_id, payload FROM inbox WHERE state = 'pending' AND update_id > ?"
         " ORDER BY update_id LIMIT ?",
         (after, limit),
+    )
+    return [Pending(int(row[0]), str(row[1])) for row in rows]
+
+
+async def still_pending(tx: Tx, update_ids: Sequence[int]) -> set[int]:
+    """Which of ``update_ids`` the inbox holds as pending: an update stored by another
+    process (a leader since gone, a webhook replica standing by) and not yet processed."""
+    if not update_ids:
+        return set()
+    marks = ", ".join("?" for _ in update_ids)
+    rows = await tx.all(
+        f"SELECT update_id FROM inbox WHERE state = 'pending' AND update_id IN ({marks})",
+        list(update_ids),
+    )
+    return {int(row[0]) for row in rows}
+
+
+async def pending_since(tx: Tx, received_before: datetime, limit: int = 1000) -> list[Pending]:
+    """Pending updates received before ``received_before``, oldest first: what a webhook
+    leader adopts from the replicas standing by (they store, only the leader processes)."""
+    rows = await tx.all(
+        "SELECT update_id, payload FROM inbox WHERE state = 'pending' AND received_at < ?"
+        " ORDER BY update_id LIMIT ?",
+        (to_db(received_before), limit),
     )
     return [Pending(int(row[0]), str(row[1])) for row in rows]
 

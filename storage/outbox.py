@@ -169,26 +169,39 @@ async def ready(
     return [OutboxItem.from_row(row) for row in rows]
 
 
+# Claims on PostgreSQL lock the rows they move and pass over rows another transaction has
+# locked (FOR UPDATE SKIP LOCKED): two senders — a leader and one taking over, for the
+# moment both run — never move one row twice, even where the writers' lock does not
+# serialise them. SQLite has one writer at a time, so its compare-and-swap is enough.
+_CLAIM = {
+    "sqlite": "UPDATE outbox SET status = 'sending' WHERE id = ? AND status = 'pending'",
+    "postgresql": "UPDATE outbox SET status = 'sending' WHERE id = ("
+    "SELECT id FROM outbox WHERE id = ? AND status = 'pending' FOR UPDATE SKIP LOCKED)"
+    " AND status = 'pending'",
+}
+_CLAIM_MANY = {
+    "sqlite": "UPDATE outbox SET status = 'sending' WHERE status = 'pending'"
+    " AND id IN (SELECT CAST(value AS BIGINT) FROM json_each(?)) RETURNING id",
+    "postgresql": "UPDATE outbox SET status = 'sending' WHERE id IN ("
+    "SELECT id FROM outbox WHERE status = 'pending'"
+    " AND id IN (SELECT CAST(value AS BIGINT) FROM json_each(?))"
+    " ORDER BY id FOR UPDATE SKIP LOCKED) AND status = 'pending' RETURNING id",
+}
+
+
 async def claim(tx: Tx, outbox_id: int) -> bool:
-    """pending → sending; False if someone else moved the row first."""
-    changed = await tx.execute(
-        "UPDATE outbox SET status = 'sending' WHERE id = ? AND status = 'pending'", (outbox_id,)
-    )
+    """pending → sending; False if someone else moved (or is moving) the row first."""
+    changed = await tx.execute(_CLAIM[tx.dialect], (outbox_id,))
     return changed == 1
 
 
 async def claim_many(tx: Tx, outbox_ids: Iterable[int]) -> set[int]:
     """pending → sending for several rows in one statement; returns the ids moved (a row
-    someone else moved first is left out)."""
+    someone else moved, or is moving, first is left out)."""
     ids = sorted(set(outbox_ids))
     if not ids:
         return set()
-    rows = await tx.all(
-        "UPDATE outbox SET status = 'sending'"
-        " WHERE status = 'pending'"
-        " AND id IN (SELECT CAST(value AS BIGINT) FROM json_each(?)) RETURNING id",
-        (json.dumps(ids),),
-    )
+    rows = await tx.all(_CLAIM_MANY[tx.dialect], (json.dumps(ids),))
     return {int(row[0]) for row in rows}
 
 
@@ -201,9 +214,7 @@ async def mark_sent(tx: Tx, outbox_id: int, now: datetime, message_id: int | Non
     return changed == 1
 
 
-async def mark_sent_many(
-    tx: Tx, sent: Iterable[tuple[int, datetime, int | None]]
-) -> set[int]:
+async def mark_sent_many(tx: Tx, sent: Iterable[tuple[int, datetime, int | None]]) -> set[int]:
     """Several rows sending → sent, each with (id, sent at, message_id); returns the ids
     that were still in flight."""
     done: set[int] = set()

@@ -35,6 +35,7 @@ async def test_healthz_and_metrics(emu: FakeBotApi, start_bot: AppFactory) -> No
                 body = await response.json()
                 assert response.status == 200, body
             assert body["database"] == "ok" and body["status"] == "ok"
+            assert body["role"] == "leader"  # SQLite: the one process always leads
             assert body["outbox_backlog"] >= 0 and "posts" in body
             async with session.get(f"http://127.0.0.1:{port}/metrics") as response:
                 text = await response.text()
@@ -46,6 +47,7 @@ async def test_healthz_and_metrics(emu: FakeBotApi, start_bot: AppFactory) -> No
         assert "posko_handler_seconds_bucket" in text
         assert 'posko_posts{state="opening"}' in text
         assert "posko_outbox_backlog" in text and "posko_watch_pass_seconds" in text
+        assert "posko_leader 1.0" in text
 
 
 async def test_unhealthy_when_backlog_or_watcher_late(
@@ -68,7 +70,7 @@ async def test_unhealthy_when_backlog_or_watcher_late(
     assert not healthy and body["outbox"] == "backlog" and body["status"] == "unhealthy"
     await db.close()
     healthy, body = await snapshot(runtime)
-    assert not healthy and body == {"database": "error"}
+    assert not healthy and body == {"role": "leader", "database": "error"}
 
 
 async def test_webhook_mode_checks_the_secret_and_polling_removes_it(

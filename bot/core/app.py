@@ -31,7 +31,8 @@ from bot.core.clock import Clock, SystemClock
 from bot.core.config import Settings, check_token
 from bot.core.health import HealthServer, Metrics
 from bot.core.i18n import t
-from bot.core.inbox import PRUNE_EVERY, Inbox, InboxBot, InboxQueue
+from bot.core.inbox import PRUNE_EVERY, AlreadyHandled, Inbox, InboxBot, InboxQueue
+from bot.core.leader import Leadership
 from bot.core.logs import RedactingFilter
 from bot.core.processing import PerChatUpdateProcessor
 from bot.core.runtime import Runtime
@@ -65,6 +66,7 @@ from handlers.common import PoskoContext
 from handlers.gate import gate
 from storage import watch as watch_store
 from storage.db import Database
+from storage.leadership import leader_lock
 
 log = logging.getLogger(__name__)
 
@@ -206,18 +208,38 @@ async def _prune_inbox(context: Any) -> None:
     await inbox.prune()
 
 
+ADOPT_EVERY = 1.0
+"""Seconds between a webhook leader's looks for updates the standing-by replicas stored."""
+LEADER_JOBS = ("inbox_prune", "inbox_adopt", recap.JOB_NAME, circulars.JOB_NAME)
+"""Scheduled jobs only the leader runs (the watcher's own job is WatchRunner's)."""
+
+
+async def _adopt_updates(context: Any) -> None:
+    inbox: Inbox = context.application.bot_data["inbox"]
+    app: PoskoApp = context.application
+    await inbox.adopt(app.update_queue, app.bot)
+
+
 async def _start_inbox(app: PoskoApp, db: Database) -> None:
-    """Bind the inbox and queue what the last process stored but did not finish: before
-    polling or the webhook starts, so those updates run first, each chat's in order."""
+    """Queue what the last leader stored but did not finish: before polling starts, so
+    those updates run first, each chat's in order."""
     inbox = app.bot_data.get("inbox")
     if not isinstance(inbox, Inbox):
         return
-    inbox.db = db
     await inbox.prune()
     await inbox.replay(app.update_queue, app.bot)
     assert app.job_queue is not None
     every = PRUNE_EVERY.total_seconds()
     app.job_queue.run_repeating(_prune_inbox, interval=every, first=every, name="inbox_prune")
+    runtime: Runtime = app.bot_data["runtime"]
+    if runtime.settings.telegram.mode == "webhook":
+        app.job_queue.run_repeating(
+            _adopt_updates,
+            interval=ADOPT_EVERY,
+            first=ADOPT_EVERY,
+            name="inbox_adopt",
+            job_kwargs={"max_instances": 1, "coalesce": True},
+        )
 
 
 async def _on_start(app: PoskoApp) -> None:
@@ -228,6 +250,9 @@ async def _on_start(app: PoskoApp) -> None:
         log.info("database migrated from version %s to %s", before, after)
     runtime.db = db
     db.checkpoint_elsewhere()
+    inbox = app.bot_data.get("inbox")
+    if isinstance(inbox, Inbox):
+        inbox.db = db
     runtime.bot_username = runtime.settings.telegram.bot_username or app.bot.username
     watcher = Watcher(db, runtime.settings, runtime.clock)
     runtime.watcher = watcher
@@ -238,20 +263,16 @@ async def _on_start(app: PoskoApp) -> None:
         counter.sender = sender
     db.on_outbox.append(sender.wake)
     watcher.listeners.append(sender.wake)
-    await sender.start()
     assert app.job_queue is not None
     runner = WatchRunner(watcher, app.job_queue, runtime.settings.watch.max_sleep)
     app.bot_data["watch_runner"] = runner
     db.on_deadlines.append(runner.poke)
-    async with db.transaction() as tx:
-        await watch_store.make_all_due_without_deadline(tx, runtime.clock.now())
-    runner.start()
     app.job_queue.run_repeating(
         _checkpoint, interval=CHECKPOINT_EVERY, first=CHECKPOINT_EVERY, name="wal_checkpoint"
     )
-    await recap.start_jobs(app)
-    await circulars.start_jobs(app)
-    await _start_inbox(app, db)
+    # Leading (polling, the watcher, the sender, the jobs) starts in running(), once the
+    # Application runs; with SQLite at once, on PostgreSQL when the leader lock is ours.
+    runtime.leadership = Leadership(leader_lock(db), lambda: _lead(app), lambda: _stand_by(app))
     http = runtime.settings.http
     if http.port is not None and isinstance(runtime.metrics, Metrics):
         server = HealthServer(runtime, runtime.metrics, http.listen, http.port)
@@ -271,8 +292,75 @@ async def _on_start(app: PoskoApp) -> None:
         log.warning("could not set the default command menu: %s", exc)
 
 
+async def _lead(app: PoskoApp) -> None:
+    """This process became the leader: take over the duties only one process may run."""
+    runtime: Runtime = app.bot_data["runtime"]
+    db = runtime.database
+    if isinstance(app.bot, InboxBot):
+        app.bot.allow_polling(True)
+    if isinstance(app.update_queue, InboxQueue):
+        app.update_queue.processing = True
+    async with db.transaction() as tx:
+        await watch_store.make_all_due_without_deadline(tx, runtime.clock.now())
+    if isinstance(runtime.sender, Sender):
+        await runtime.sender.take_over()
+    runner = app.bot_data.get("watch_runner")
+    if isinstance(runner, WatchRunner):
+        runner.start()
+    await recap.start_jobs(app)
+    await circulars.start_jobs(app)
+    await _start_inbox(app, db)
+    await _start_polling(app)
+
+
+async def _stand_by(app: PoskoApp) -> None:
+    """This process is no longer the leader: stop taking updates first, then the rest."""
+    runtime: Runtime = app.bot_data["runtime"]
+    if isinstance(app.bot, InboxBot):
+        app.bot.allow_polling(False)
+    if isinstance(app.update_queue, InboxQueue):
+        app.update_queue.processing = False
+    if (
+        runtime.settings.telegram.mode != "webhook"
+        and app.updater is not None
+        and app.updater.running
+    ):
+        await app.updater.stop()
+    runner = app.bot_data.get("watch_runner")
+    if isinstance(runner, WatchRunner):
+        runner.stop()
+    if app.job_queue is not None:
+        for name in LEADER_JOBS:
+            for job in app.job_queue.get_jobs_by_name(name):
+                job.schedule_removal()
+    inbox = app.bot_data.get("inbox")
+    if isinstance(inbox, Inbox):
+        inbox.standing_down()
+    if isinstance(runtime.sender, Sender):
+        await runtime.sender.stop()
+
+
+async def _start_polling(app: PoskoApp) -> None:
+    runtime: Runtime = app.bot_data["runtime"]
+    if runtime.settings.telegram.mode == "webhook" or app.updater is None:
+        return
+    if app.updater.running:
+        return
+    timeout = app.bot_data.get("poll_timeout", runtime.settings.telegram.poll_timeout)
+    # start_polling first removes any webhook, so switching back is clean.
+    await app.updater.start_polling(
+        poll_interval=0.0,
+        timeout=timeout,
+        allowed_updates=Update.ALL_TYPES,
+        error_callback=_polling_error,
+    )
+
+
 async def _on_stop(app: PoskoApp) -> None:
     runtime: Runtime = app.bot_data["runtime"]
+    leadership = runtime.leadership
+    if isinstance(leadership, Leadership):
+        await leadership.stop()
     if isinstance(runtime.web, WebServer):
         await runtime.web.stop()
         runtime.web = None
@@ -295,6 +383,9 @@ async def _on_error(update: object, context: PoskoContext) -> None:
     user_id = (
         update.effective_user.id if isinstance(update, Update) and update.effective_user else None
     )
+    if isinstance(context.error, AlreadyHandled):
+        log.info("update %s was processed by another process; this run rolled back", update_id)
+        return
     log.error("error handling update %s from user %s", update_id, user_id, exc_info=context.error)
     if not isinstance(update, Update):
         return
@@ -313,9 +404,10 @@ async def _on_error(update: object, context: PoskoContext) -> None:
 
 @asynccontextmanager
 async def running(app: PoskoApp, poll_timeout: timedelta | None = None) -> AsyncIterator[PoskoApp]:
-    """Initialise, start polling, and on exit stop in the order run_polling uses."""
+    """Initialise, start (leading at once unless another process leads), and on exit stop
+    in the order run_polling uses."""
     runtime: Runtime = app.bot_data["runtime"]
-    timeout = poll_timeout or runtime.settings.telegram.poll_timeout
+    app.bot_data["poll_timeout"] = poll_timeout or runtime.settings.telegram.poll_timeout
     await app.initialize()
     try:
         if app.post_init is not None:
@@ -324,6 +416,10 @@ async def running(app: PoskoApp, poll_timeout: timedelta | None = None) -> Async
         telegram = runtime.settings.telegram
         if telegram.mode == "webhook":
             assert telegram.url is not None  # checked when the settings were loaded
+            if isinstance(app.update_queue, InboxQueue):
+                app.update_queue.processing = False  # until this process leads
+            # Every replica answers Telegram and stores what it gets; only the leader
+            # handles (InboxQueue.processing), so a load balancer may pick any of them.
             await app.updater.start_webhook(
                 listen=telegram.listen,
                 port=telegram.port,
@@ -332,18 +428,17 @@ async def running(app: PoskoApp, poll_timeout: timedelta | None = None) -> Async
                 allowed_updates=Update.ALL_TYPES,
                 secret_token=telegram.secret_token,
             )
-        else:
-            # start_polling first removes any webhook, so switching back is clean.
-            await app.updater.start_polling(
-                poll_interval=0.0,
-                timeout=timeout,
-                allowed_updates=Update.ALL_TYPES,
-                error_callback=_polling_error,
-            )
         await app.start()
+        leadership = runtime.leadership
+        if isinstance(leadership, Leadership):
+            await leadership.start()
+            if not leadership.leading:
+                log.warning("another process leads; this one stands by")
         try:
             yield app
         finally:
+            if isinstance(leadership, Leadership):
+                await leadership.stop()
             if app.updater.running:
                 await app.updater.stop()
             if app.running:

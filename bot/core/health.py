@@ -1,7 +1,9 @@
 """/healthz and Prometheus /metrics on ``[http] port``.
 
 /healthz is 200 only when the database answers, the watcher swept within its expected
-interval, and the outbox backlog is under the threshold; the body is JSON with the figures.
+interval, and the outbox backlog is under the threshold; the body is JSON with the figures
+and the process's ``role`` (SPEC §11): ``leader``, or ``standby`` — a standby runs no
+watcher, so it is healthy when the database answers.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from bot.core.leader import LEADER
 from bot.core.runtime import Runtime
 from storage.health import figures
 
@@ -69,6 +72,14 @@ class Metrics:
         self.watch_passes = Gauge(
             "posko_watch_passes", "Watcher passes since start", registry=self.registry
         )
+        self.leader = Gauge(
+            "posko_leader",
+            "1 while this process leads, 0 while it stands by",
+            registry=self.registry,
+        )
+        self.leader_terms = Gauge(
+            "posko_leader_terms", "Times this process became the leader", registry=self.registry
+        )
 
     def observe_update(self, seconds: float, failed: bool) -> None:
         self.updates.inc()
@@ -79,7 +90,12 @@ class Metrics:
 
 async def snapshot(runtime: Runtime, metrics: Metrics | None = None) -> tuple[bool, dict[str, Any]]:
     """(healthy, figures) — also refreshes the scrape-time gauges when given ``metrics``."""
-    body: dict[str, Any] = {"database": "ok"}
+    leadership = runtime.leadership
+    role = LEADER if leadership is None else str(leadership.role)
+    if metrics is not None:
+        metrics.leader.set(1 if role == LEADER else 0)
+        metrics.leader_terms.set(0 if leadership is None else leadership.terms)
+    body: dict[str, Any] = {"role": role, "database": "ok"}
     healthy = True
     now = runtime.clock.now()
     try:
@@ -87,7 +103,7 @@ async def snapshot(runtime: Runtime, metrics: Metrics | None = None) -> tuple[bo
             found = await figures(tx)
     except Exception as exc:  # the point of a health check is to report, not to raise
         log.warning("health check: database did not answer: %s", exc)
-        return False, {"database": "error"}
+        return False, {"role": role, "database": "error"}
     oldest = (now - found.outbox_oldest).total_seconds() if found.outbox_oldest else 0.0
     body.update(
         posts=found.posts_by_state,
@@ -97,7 +113,7 @@ async def snapshot(runtime: Runtime, metrics: Metrics | None = None) -> tuple[bo
         outbox_failed=found.outbox_failed,
     )
     watcher = runtime.watcher
-    if watcher is not None:
+    if watcher is not None and role == LEADER:
         last = watcher.last_pass_at
         allowed = runtime.settings.watch.max_sleep + WATCHER_LATE
         swept_ago = None if last is None else (now - last).total_seconds()

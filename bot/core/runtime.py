@@ -24,6 +24,8 @@ class Runtime:
     sender: Any = None
     metrics: Any = None
     web: Any = None
+    leadership: Any = None
+    """bot.core.leader.Leadership: whether this process leads (SPEC §11 standby)."""
     """The command room's server (bot.web.server.WebServer) when ``[web] port`` is set."""
     members: MemberCache = field(default_factory=MemberCache)
     # (member id, roles, language) whose command menu this process has set.

@@ -221,6 +221,14 @@ class Sender:
         await self._recover_once()
         self._task = asyncio.create_task(self._run(), name="outbox-sender")
 
+    async def take_over(self) -> None:
+        """Start as the (new) leader (SPEC §11): rows another process left in 'sending'
+        go back to pending first, even if this process recovered once already."""
+        if self._task is not None and not self._task.done():
+            return
+        self._recovered = False
+        await self.start()
+
     async def stop(self) -> None:
         """Stop claiming; give in-flight sends ``stop_grace`` seconds, release the rest."""
         self._stopping = True

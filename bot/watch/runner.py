@@ -30,11 +30,16 @@ class WatchRunner:
         self._planned = float("inf")
         self.failures = 0
         self._extended_for: date | None = None  # the WIB day the roster was last extended
+        self.active = False
+        """Started and not stopped: a standby (SPEC §11) never schedules a pass."""
 
     def start(self) -> None:
+        self.active = True
         self._schedule(0.0)
 
     def stop(self) -> None:
+        self.active = False
+        self._planned = float("inf")
         job, self._job = self._job, None
         if job is not None and self.job_queue.scheduler.running:
             job.schedule_removal()
@@ -43,7 +48,7 @@ class WatchRunner:
         """A transaction changed deadlines: wake earlier if the soonest one moved closer."""
         soonest = self.watcher.soonest_refreshed
         self.watcher.soonest_refreshed = None
-        if soonest is None:
+        if soonest is None or not self.active:
             return
         delay = max(0.0, (soonest - self.watcher.clock.now()).total_seconds())
         stale = self._planned < time.monotonic() - self.max_sleep  # the planned run never came
@@ -83,6 +88,8 @@ class WatchRunner:
         if deadline is not None:
             until = (deadline - self.watcher.clock.now()).total_seconds()
             delay = min(self.max_sleep, max(0.0, until))
+        if not self.active:
+            return  # stopped during the pass (this process stands by now)
         if self._job is None or time.monotonic() + delay < self._planned:
             self._schedule(delay)
 
