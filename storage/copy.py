@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sqlite3
 import tempfile
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -196,35 +196,6 @@ def parents_first(rows: list[Values], self_keys: tuple[tuple[int, int], ...]) ->
 # --- the target ---------------------------------------------------------------------------
 
 
-def _to_int(value: Any) -> Any:
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
-
-
-def _to_float(value: Any) -> Any:
-    return float(value) if isinstance(value, int) else value
-
-
-def _to_bool(value: Any) -> Any:
-    return bool(value) if isinstance(value, int) else value
-
-
-# Binary COPY wants the Python type of the column's type. SQLite's column affinities
-# already give these for a database the migrations made; anything else goes through
-# unchanged and PostgreSQL refuses it, naming the table.
-_CONVERT: dict[str, Callable[[Any], Any]] = {
-    "int2": _to_int,
-    "int4": _to_int,
-    "int8": _to_int,
-    "float4": _to_float,
-    "float8": _to_float,
-    "bool": _to_bool,
-}
-
-
 class PgTarget:
     """The PostgreSQL side: its tables, its rows, and the one transaction that loads it."""
 
@@ -271,18 +242,13 @@ class PgTarget:
                 await self._conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
             yield
 
-    async def copy_rows(self, table: Table, rows: Sequence[Values], types: dict[str, str]) -> None:
-        converters = [_CONVERT.get(types[column]) for column in table.columns]
-        records = [
-            tuple(
-                value if convert is None or value is None else convert(value)
-                for value, convert in zip(row, converters, strict=True)
-            )
-            for row in rows
-        ]
+    async def copy_rows(self, table: Table, rows: list[Values]) -> None:
+        """Rows as SQLite's column affinities typed them (int, float, str or None): binary
+        COPY takes them as they are. A value of another type is refused here, naming the
+        table, rather than converted (the verification would not recognise it)."""
         try:
             await self._conn.copy_records_to_table(
-                table.name, records=records, columns=list(table.columns)
+                table.name, records=rows, columns=list(table.columns)
             )
         except (asyncpg.PostgresError, asyncpg.InterfaceError, ValueError, TypeError) as exc:
             raise CopyError(f"table {table.name}: {exc}") from exc

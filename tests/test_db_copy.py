@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import AsyncIterator
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,6 +20,7 @@ from bot.core.clock import FakeClock
 from bot.core.config import load_settings
 from bot.exchange.db_copy import (
     Checksum,
+    CopyFailed,
     CopyRefused,
     copy_database,
     foreign_key_order,
@@ -31,7 +33,7 @@ from bot.presence.checkin import Fix
 from bot.rehearsal.demo import CITY_POSTS, seed
 from bot.watch.watcher import Watcher
 from storage import issues, members, outbox, overview, posts, roster
-from storage.copy import Table, parents_first
+from storage.copy import PgTarget, Table, parents_first
 from storage.db import Database, migrations
 from storage.issues import NewIssue, Where
 
@@ -87,6 +89,11 @@ async def demo_evening(path: Path) -> datetime:
         for hours in (1, 2, 3):
             clock.set(start + hours * H)
             await watcher.sweep()
+        async with db.transaction() as tx:  # the sender's marks: one sent, one failed
+            first, second = [row[0] for row in await tx.all("SELECT id FROM outbox LIMIT 2")]
+            assert await outbox.claim(tx, first) and await outbox.claim(tx, second)
+            await outbox.mark_sent(tx, first, start + 3 * H, 4242)
+            await outbox.mark_failed(tx, second, "Forbidden: bot was blocked by the user")
     finally:
         await db.close()
     return start
@@ -264,6 +271,28 @@ async def test_a_spoiled_row_on_the_target_is_named_by_the_verification(
     assert sorted(check.table for check in checks if not check.ok) == ["outbox", "shifts"]
     lost = next(check for check in checks if check.table == "outbox")
     assert lost.target_rows == lost.source_rows - 1
+
+
+@on_postgresql
+async def test_a_difference_found_before_commit_rolls_the_copy_back(
+    source: tuple[Path, datetime], empty_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, _ = source
+    read_back = PgTarget.rows
+
+    async def losing_a_post(
+        self: PgTarget, table: Table, batch: int
+    ) -> AsyncIterator[list[tuple[Any, ...]]]:
+        async for rows in read_back(self, table, batch):
+            yield rows[1:] if table.name == "posts" else rows
+
+    monkeypatch.setattr(PgTarget, "rows", losing_a_post)
+    with pytest.raises(CopyFailed, match="verification failed for posts") as failed:
+        await copy_database(path, empty_db)
+    assert failed.value.report.failed == ["posts"]
+    monkeypatch.undo()
+    assert await _scalar(empty_db, "SELECT count(*) FROM posts") == 0
+    assert await _scalar(empty_db, "SELECT count(*) FROM members") == 0
 
 
 @on_postgresql
