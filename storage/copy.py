@@ -106,7 +106,10 @@ class SqliteSnapshot:
         mode the bot's writers are not held up, and what is copied is one moment."""
         if not live.is_file():
             raise CopyError(f"no SQLite database at {live} (the [storage] path)")
-        with tempfile.TemporaryDirectory(prefix="posko-copy-", dir=folder) as scratch:
+        # Beside the database by default: that disk has room for the database already,
+        # where /tmp may be a small RAM disk.
+        where = folder if folder is not None else live.parent
+        with tempfile.TemporaryDirectory(prefix=".posko-copy-", dir=where) as scratch:
             copy = Path(scratch) / "snapshot.db"
             source = sqlite3.connect(str(live), timeout=30)
             conn = sqlite3.connect(str(copy))
