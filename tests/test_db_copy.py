@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -191,6 +192,40 @@ async def test_the_demo_evening_moves_to_postgresql_row_for_row(
         await db.close()
     assert issue.id == before["issues"] + 1
     assert issue.ref == "KBJ-02/0002"
+
+
+@on_postgresql
+async def test_the_bot_writing_during_the_copy_neither_breaks_nor_enters_it(
+    source: tuple[Path, datetime], empty_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The copy is of the snapshot: what the bot changes while the rows are loading (a
+    post renamed, a sent message cleaned up) stays in SQLite only, and the verification
+    still matches."""
+    path, _ = source
+    loading = PgTarget.loading
+    live = await Database.open(path)
+
+    @asynccontextmanager
+    async def bot_writes_meanwhile(
+        self: PgTarget, tables: Sequence[str], replace: bool
+    ) -> AsyncIterator[None]:
+        async with live.transaction() as tx:
+            await tx.execute("UPDATE posts SET name = 'Posko baru' WHERE code = 'KBJ-01'")
+            await tx.execute("DELETE FROM outbox WHERE id = (SELECT max(id) FROM outbox)")
+        async with loading(self, tables, replace):
+            yield
+
+    monkeypatch.setattr(PgTarget, "loading", bot_writes_meanwhile)
+    try:
+        report = await copy_database(path, empty_db, progress=lambda _: None)
+    finally:
+        await live.close()
+    assert report.failed == []
+    copied = await _scalar(empty_db, "SELECT name FROM posts WHERE code = 'KBJ-01'")
+    assert copied == "Posko Kel. Kebon Jeruk"
+    assert await _scalar(path, "SELECT name FROM posts WHERE code = 'KBJ-01'") == "Posko baru"
+    outbox_rows = next(check for check in report.checks if check.table == "outbox")
+    assert outbox_rows.target_rows == await _scalar(path, "SELECT count(*) FROM outbox") + 1
 
 
 @on_postgresql

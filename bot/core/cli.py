@@ -150,7 +150,7 @@ async def _db_copy(source: Path, url: str, replace: bool) -> int:
 
     print(f"copying {source} to {redacted(url)}{' (replacing its rows)' if replace else ''}")
     try:
-        report = await copy_database(source, url, replace=replace)
+        report = await copy_database(source, url, replace=replace, progress=print)
     except CopyRefused as exc:
         print(f"posko: copy refused, nothing was written: {exc}", file=sys.stderr)
         return EXIT_CONFIG

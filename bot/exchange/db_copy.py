@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -196,7 +196,12 @@ def _check_version(found: int, expected: int, what: str) -> None:
 
 
 async def copy_database(
-    source: Path, url: str, *, replace: bool = False, batch: int = BATCH
+    source: Path,
+    url: str,
+    *,
+    replace: bool = False,
+    batch: int = BATCH,
+    progress: Callable[[str], None] | None = None,
 ) -> CopyReport:
     """Copy the SQLite database at ``source`` into the PostgreSQL database at ``url``.
 
@@ -206,12 +211,14 @@ async def copy_database(
         raise CopyRefused(f"--to takes a postgresql:// URL, not {url!r}")
     shown = redacted(url)
     try:
-        return await _copy(source, url, replace, batch)
+        return await _copy(source, url, replace, batch, progress or (lambda _: None))
     except DRIVER_ERRORS as exc:
         raise CopyError(f"{shown}: {exc}") from exc
 
 
-async def _copy(source: Path, url: str, replace: bool, batch: int) -> CopyReport:
+async def _copy(
+    source: Path, url: str, replace: bool, batch: int, progress: Callable[[str], None]
+) -> CopyReport:
     started = time.perf_counter()
     expected = len(migrations())
     shown = redacted(url)
@@ -234,6 +241,10 @@ async def _copy(source: Path, url: str, replace: bool, batch: int) -> CopyReport
         with SqliteSnapshot.of(source) as snapshot:
             _check_version(snapshot.version(), expected, str(source))
             tables = foreign_key_order(snapshot.tables())
+            progress(
+                f"snapshot of {source} taken at {snapshot.taken_at:%H:%M:%S} UTC;"
+                f" loading {len(tables)} tables"
+            )
             problems = _schema_differences(tables, types)
             if problems:
                 raise CopyRefused(f"the schemas differ: {'; '.join(problems)}")
@@ -247,6 +258,7 @@ async def _copy(source: Path, url: str, replace: bool, batch: int) -> CopyReport
                     for rows in snapshot.rows(table, batch):
                         await target.copy_rows(table, rows)
                 await target.restart_identities()
+                progress("loaded; reading every table back on both sides")
                 checks = await verify(snapshot, target, tables, batch)
                 report = CopyReport(
                     source,
