@@ -1,4 +1,12 @@
 # Posko — one process, SQLite on a volume, non-root, health checked.
+# The command room's page is built from web/ (npm ci + esbuild) in its own stage.
+FROM node:20-slim AS web
+WORKDIR /src
+COPY web/package.json web/package-lock.json ./web/
+RUN cd web && npm ci --no-audit --no-fund
+COPY web ./web
+RUN mkdir -p bot/web/static && cd web && node build.mjs
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
@@ -7,6 +15,7 @@ COPY pyproject.toml README.md ./
 COPY bot ./bot
 COPY handlers ./handlers
 COPY storage ./storage
+COPY --from=web /src/bot/web/static/app.js /src/bot/web/static/app.css ./bot/web/static/
 RUN pip install . && useradd --system --uid 10001 --home /data posko \
     && mkdir -p /data /etc/posko && chown posko /data
 COPY config.example.toml /etc/posko/config.toml

@@ -4,6 +4,7 @@
     .venv/bin/python bench/updates.py --quick         # smoke run: one short step
     .venv/bin/python bench/updates.py --rates 400,500 --duration 8
     .venv/bin/python bench/updates.py --profile /tmp/bot.prof   # cProfile of the bot's loop
+    .venv/bin/python bench/updates.py --inbox-overhead --rates 300,350,...  # inbox on vs off
 
 Two processes, so that the bot is measured alone:
 
@@ -26,7 +27,13 @@ table shows where the CPU went (bot event-loop thread vs. its aiosqlite thread, 
 emulator, and other processes on the machine, which make the figures pessimistic).
 
 The last line of output is one JSON object:
-``{"updates_per_s": ..., "p50_ms": ..., "p99_ms": ..., "rss_mb": ...}``.
+``{"updates_per_s": ..., "p50_ms": ..., "p99_ms": ..., "rss_mb": ..., "loop_s": ...}``.
+
+``--no-inbox`` runs the bot with ``[telegram] inbox = false``. ``--inbox-overhead`` runs
+the whole measurement twice, without the durable inbox and then with it (each on a fresh
+database), and adds ``inbox_overhead`` = updates/s with ÷ without, and
+``inbox_cpu_ratio`` = the bot's CPU per update without ÷ with, at the highest rate both
+passed (steadier than the rate ratio on a busy machine).
 """
 
 from __future__ import annotations
@@ -485,7 +492,9 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-async def bot_main(conn: Any, db_path: Path, args: argparse.Namespace) -> dict[str, Any]:
+async def bot_main(
+    conn: Any, db_path: Path, args: argparse.Namespace, inbox: bool = True
+) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
 
     async def ask(*cmd: Any) -> Any:
@@ -506,6 +515,7 @@ async def bot_main(conn: Any, db_path: Path, args: argparse.Namespace) -> dict[s
                 "base_file_url": info["base_file_url"],
                 "bot_username": info["bot_username"],
                 "poll_timeout": "1s",
+                "inbox": inbox,
             },
             "storage": {"path": str(db_path)},
         },
@@ -616,6 +626,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--keep-going", action="store_true", help="no early stop")
     parser.add_argument("--seed", type=int, default=20261124)
     parser.add_argument("--profile", metavar="FILE", help="cProfile the bot's loop over the steps")
+    parser.add_argument("--no-inbox", action="store_true", help="run without the durable inbox")
+    parser.add_argument(
+        "--inbox-overhead", action="store_true", help="measure without, then with the inbox"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.rates = args.rates or [200.0]
@@ -626,12 +640,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    logs = LogCounter()
-    root = logging.getLogger()
-    root.handlers[:] = [logs]
-    root.setLevel(logging.WARNING)
+def measure(args: argparse.Namespace, logs: LogCounter, inbox: bool) -> dict[str, Any]:
+    """One whole run (warm-up and steps) on a fresh database; prints its tables."""
+    logs.counts.clear()
     ctx = mp.get_context("spawn")
     parent_conn, child_conn = ctx.Pipe()
     with tempfile.TemporaryDirectory(prefix="posko-bench-") as tmp:
@@ -648,11 +659,12 @@ def main(argv: list[str] | None = None) -> int:
             f" fake Bot API + load generator in pid {child.pid}; {os.cpu_count()} CPUs;"
             f" steps {', '.join(f'{r:.0f}' for r in args.rates)}/s x {args.duration:.0f}s"
             f" (first {args.settle:g}s of each left out); mix "
-            + ", ".join(f"{int(w * 100)}% {k}" for k, w in MIX),
+            + ", ".join(f"{int(w * 100)}% {k}" for k, w in MIX)
+            + f"; durable inbox {'on' if inbox else 'off'}",
             flush=True,
         )
         try:
-            outcome = asyncio.run(bot_main(parent_conn, db_path, args))
+            outcome = asyncio.run(bot_main(parent_conn, db_path, args, inbox))
         finally:
             with contextlib.suppress(Exception):
                 parent_conn.send(("stop",))
@@ -694,22 +706,57 @@ def main(argv: list[str] | None = None) -> int:
         print(outcome["stop_reason"])
     for (level, name, msg), count in logs.counts.most_common(5):
         print(f"bot logged {count} x {level} {name}: {msg!r}")
+    print(flush=True)
+    return outcome
+
+
+def summarise(steps: list[dict[str, Any]]) -> dict[str, Any]:
     passed = [s for s in steps if s["passed"]]
     if passed:
         best = max(passed, key=lambda s: s["rate"])
-        summary = {
+        return {
             "updates_per_s": round(best["rate"]),
             "p50_ms": round(best["p50"], 1),
             "p99_ms": round(best["p99"], 1),
             "rss_mb": round(best["rss_peak_mb"], 1),
         }
+    return {"updates_per_s": 0, "p50_ms": None, "p99_ms": None, "rss_mb": round(peak_rss_mb(), 1)}
+
+
+def inbox_figures(without: list[dict[str, Any]], with_: list[dict[str, Any]]) -> dict[str, Any]:
+    off, on = summarise(without)["updates_per_s"], summarise(with_)["updates_per_s"]
+    figures: dict[str, Any] = {
+        "updates_per_s_no_inbox": off,
+        "inbox_overhead": round(on / off, 3) if off else None,
+    }
+    # The highest rate both passed, else (a machine too busy to pass any) the highest both ran.
+    passed = {s["rate"] for s in without if s["passed"]} & {s["rate"] for s in with_ if s["passed"]}
+    both = sorted(passed or {s["rate"] for s in without} & {s["rate"] for s in with_})
+    if both:
+        rate = both[-1]
+        figures["inbox_cpu_rate"] = rate
+        cpu_off = next(s["cpu_ms_per_update"] for s in without if s["rate"] == rate)
+        cpu_on = next(s["cpu_ms_per_update"] for s in with_ if s["rate"] == rate)
+        figures["inbox_cpu_ratio"] = round(cpu_off / cpu_on, 3) if cpu_on else None
+        figures["inbox_cpu_ms_per_update"] = {"off": round(cpu_off, 3), "on": round(cpu_on, 3)}
+    return figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logs = LogCounter()
+    root = logging.getLogger()
+    root.handlers[:] = [logs]
+    root.setLevel(logging.WARNING)
+    extra: dict[str, Any] = {}
+    if args.inbox_overhead:
+        without = measure(args, logs, inbox=False)["steps"]
+        steps = measure(args, logs, inbox=True)["steps"]
+        extra = inbox_figures(without, steps)
     else:
-        summary = {
-            "updates_per_s": 0,
-            "p50_ms": None,
-            "p99_ms": None,
-            "rss_mb": round(peak_rss_mb(), 1),
-        }
+        steps = measure(args, logs, inbox=not args.no_inbox)["steps"]
+    summary = summarise(steps)
+    summary.update(extra)
     summary["loop_s"] = loop_s()
     print(json.dumps(summary))
     return 0

@@ -32,7 +32,7 @@ from bot.circulars.circular import (
     DraftStatus,
 )
 from bot.circulars.receipts import StatusView
-from bot.circulars.texts import snippet
+from bot.circulars.texts import paid_estimate, snippet
 from bot.core.access import Role
 from bot.core.clock import day_hhmm
 from bot.core.runtime import Runtime
@@ -118,6 +118,12 @@ async def siaran(update: Update, context: PoskoContext) -> None:
             if result.unreachable
             else ""
         )
+        # Paid broadcast costs Stars: the author sees the bill before pressing ✅ Kirim.
+        paid = (
+            paid_estimate(context.lang, result.copies)
+            if runtime.settings.delivery.paid_broadcast
+            else ""
+        )
         markup = buttons(
             [
                 [
@@ -135,6 +141,7 @@ async def siaran(update: Update, context: PoskoContext) -> None:
             scope=rules.scope_words(context.lang, result.scope),
             count=result.count,
             unreachable=unreachable,
+            paid=paid,
             text=rules.preview(result.text),
         )
 

@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 # What a liaison alone may send (their own commands and the common ones, with aliases).
 LIAISON_WORDS = frozenset(
-    {"start", "bantuan", "help", "batal", "cancel", "forwards", *LIAISON_COMMANDS}
+    {"start", "bantuan", "help", "batal", "cancel", "forwards", "dashboard", *LIAISON_COMMANDS}
 )
 
 # Commands that make sense inside a posko bersama group (binding it to an area).

@@ -17,8 +17,18 @@ from storage.records import Member
 
 log = logging.getLogger(__name__)
 
-OFFICER_COMMANDS = ("hadir", "pulang", "aman", "lapor", "darurat", "laporanku", "status")
-SUPERVISOR_COMMANDS: tuple[str, ...] = ("pantau", "laporan", "rekap", "peta")
+OFFICER_COMMANDS = (
+    "hadir",
+    "pulang",
+    "aman",
+    "lapor",
+    "darurat",
+    "laporanku",
+    "status",
+    "piket",
+    "tukar",
+)
+SUPERVISOR_COMMANDS: tuple[str, ...] = ("pantau", "laporan", "rekap", "peta", "piket", "dasbor")
 ADMIN_COMMANDS: tuple[str, ...] = (
     "siaran",
     "siaran_status",
@@ -34,7 +44,7 @@ ADMIN_COMMANDS: tuple[str, ...] = (
     "ekspor",
 )
 COMMON_COMMANDS = ("bantuan", "batal")
-LIAISON_COMMANDS: tuple[str, ...] = ("disposisi",)
+LIAISON_COMMANDS: tuple[str, ...] = ("disposisi", "dasbor")
 """A liaison's own commands (SPEC §8: only the reports forwarded to their agency)."""
 
 

@@ -21,6 +21,9 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 from bot.core.access import Role
 from bot.core.clock import day_hhmm, hhmm, wib
 from bot.core.scope import covers, own_area_ids
+from bot.roster import views as roster_views
+from bot.roster.views import hours as span_text
+from bot.watch.alerts import may_take
 from bot.watch.texts import TAKE_PREFIX
 from handlers.common import (
     PoskoContext,
@@ -33,7 +36,7 @@ from handlers.common import (
     require,
     viewing_scope,
 )
-from storage import overview, posts
+from storage import overview, posts, roster
 from storage.overview import AlertLine, PostDetail, PostLine
 from storage.records import Post
 
@@ -101,6 +104,7 @@ async def _overview(
         lines: list[PostLine] = await overview.post_lines(
             tx, scope, POSTS_PER_PAGE, (page - 1) * POSTS_PER_PAGE
         )
+        piket = await roster.roster_counts(tx, [line.id for line in lines], now)
     if total == 0:
         return context.t("pantau.no_posts", scope=scope_name), None
     grouped = {name: sum(counts.get(state, 0) for state in states) for name, states in GROUPS}
@@ -117,6 +121,7 @@ async def _overview(
             name=_short(line.name),
             since=_since(line.state_since, now),
         )
+        + _piket_line(context, piket.get(line.id))
         for line in lines
     ]
     # Problem posts on this page open with one tap (in private: the detail has phones).
@@ -135,6 +140,30 @@ async def _overview(
             nav.append((context.t("pantau.next_button"), f"{PAGE_PREFIX}{page + 1}"))
         rows.append(nav)
     return "\n".join(parts), buttons(rows) if rows else None
+
+
+def _piket_line(context: PoskoContext, counts: tuple[int, int] | None) -> str:
+    """Posts with slots running: how many are rostered now, how many of them are in."""
+    if counts is None:
+        return ""
+    rostered, present = counts
+    return "\n" + context.t("roster_watch.pantau_piket", rostered=rostered, present=present)
+
+
+async def _roster_today(context: PoskoContext, post: Post, now: datetime) -> str:
+    """/pantau KODE: today's slots of the post (and last night's still running), marked."""
+    shown = await roster_views.today_of_post(context.runtime.database, post, now)
+    if not shown:
+        return ""
+    lines = ["", context.t("roster_watch.pantau_day")]
+    for slot, name in shown:
+        mark = roster_views.marked(context.lang, slot, now)
+        lines.append(
+            context.t(
+                "roster_watch.pantau_slot", span=span_text(slot), name=_short(name), mark=mark
+            )
+        )
+    return "\n".join(lines)
 
 
 async def _alerts(context: PoskoContext) -> tuple[str, InlineKeyboardMarkup | None] | None:
@@ -173,13 +202,7 @@ async def _alerts(context: PoskoContext) -> tuple[str, InlineKeyboardMarkup | No
 
 
 def _takeable(line: AlertLine, member_id: int, scope: set[int] | None) -> bool:
-    """Untaken; or taken by someone else, not recovered, and climbed to a level this
-    member covers (the take-over the alert message itself offers)."""
-    if line.taken_by is None:
-        return True
-    if not line.climbed_past_taker or line.taker_id == member_id:
-        return False
-    return line.step_area_id is not None and covers(scope, line.step_area_id)
+    return may_take(line, member_id, scope)
 
 
 def _alert_line(context: PoskoContext, line: AlertLine, now: datetime) -> str:
@@ -357,7 +380,9 @@ async def _post(update: Update, context: PoskoContext, code: str) -> None:
         return
     chat = update.effective_chat
     private = chat is not None and chat.type == ChatType.PRIVATE
-    text, markup = _post_text(context, found, context.runtime.clock.now(), private)
+    now = context.runtime.clock.now()
+    text, markup = _post_text(context, found, now, private)
+    text += await _roster_today(context, found[0], now)
     await reply(update, context, "common.raw", markup, text=text)
 
 
@@ -385,7 +410,9 @@ async def button(update: Update, context: PoskoContext) -> None:
         await query.answer(context.t("desk.not_allowed"), show_alert=True)
         return
     await query.answer()
-    text, markup = _post_text(context, found, context.runtime.clock.now(), True)
+    now = context.runtime.clock.now()
+    text, markup = _post_text(context, found, now, True)
+    text += await _roster_today(context, found[0], now)
     await context.bot.send_message(chat.id, text, reply_markup=markup)
 
 
@@ -410,5 +437,3 @@ async def _page_button(update: Update, context: PoskoContext, raw: str) -> None:
     await query.answer()
     text, markup = shown
     await edit_message(query, text, markup)
-
-

@@ -23,11 +23,14 @@ from bot.presence.checkin import CheckIn, CheckInStatus, Fix, PostWatch
 from bot.presence.geo import GeoVerdict
 from bot.reports import filing
 from bot.reports.filing import Step
+from bot.roster.attendance import late_minutes
+from bot.roster.views import hours as span_text
 from handlers import monitor, reports
 from handlers.common import PoskoContext, buttons, callback_id, command_args, drop_buttons, reply
 from storage import alerts, issues, posts, shifts
 from storage.db import Database
 from storage.records import Member, Post
+from storage.roster import Slot
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +104,18 @@ def _verdict_text(context: PoskoContext, verdict: GeoVerdict | None) -> str:
     return context.t(f"presence.geo_{verdict.reason}", distance=distance)
 
 
+def _slot_line(context: PoskoContext, slot: Slot) -> str:
+    """Which piket the check-in counts for, and how it counts."""
+    span = span_text(slot)
+    arrived = slot.arrived_at or context.runtime.clock.now()
+    if arrived < slot.start_at:
+        return context.t("roster_watch.checkin_slot_soon", span=span, start=hhmm(slot.start_at))
+    late = late_minutes(slot.start_at, arrived)
+    if late:
+        return context.t("roster_watch.checkin_slot_late", span=span, minutes=late)
+    return context.t("roster_watch.checkin_slot", span=span)
+
+
 async def _tell_check_in(update: Update, context: PoskoContext, result: CheckIn) -> None:
     post = result.post
     if result.status is CheckInStatus.NO_POSTS:
@@ -127,6 +142,8 @@ async def _tell_check_in(update: Update, context: PoskoContext, result: CheckIn)
         key = "presence.checked_in"
     if result.previous_left_empty and result.previous_post is not None:
         geo_line += "\n" + context.t("presence.left_empty", post=result.previous_post.code)
+    if result.slot is not None:
+        geo_line += "\n" + _slot_line(context, result.slot)
     await reply(
         update,
         context,

@@ -19,6 +19,7 @@ from bot.core.access import Role
 from bot.core.clock import hhmm, wib
 from bot.core.runtime import Runtime
 from bot.core.scope import own_area_ids, scope_area_ids
+from bot.insight.boundaries import outlines
 from bot.insight.group_recap import queue_daily_groups
 from bot.insight.map_picture import MapPoint, render_map, state_counts
 from bot.insight.recap import (
@@ -122,6 +123,8 @@ async def peta(update: Update, context: PoskoContext) -> None:
     async with runtime.database.read() as tx:
         posts = await store.posts_in(tx, area_ids)
         tree = await store.area_tree(tx)
+        alerted = await store.open_alert_post_ids(tx, area_ids)
+        shapes = await outlines(tx, area_ids)
     if not posts:
         await reply(update, context, "recap.empty", scope=name)
         return
@@ -133,6 +136,7 @@ async def peta(update: Update, context: PoskoContext) -> None:
             post.state,
             post.latitude,
             post.longitude,
+            alert=post.id in alerted,
         )
         for post in posts
     ]
@@ -140,9 +144,11 @@ async def peta(update: Update, context: PoskoContext) -> None:
         key: context.t(f"recap.map_{key}")
         for key in ("ok", "silent", "unstaffed", "closed", "paused", "geo_panel", "grid_panel")
     }
+    words["unplaced"] = context.t("peta.unplaced")
+    words["more"] = context.t("peta.more")
     words["empty"] = context.t("recap.map_empty")
     title = context.t("recap.map_title", scope=name)
-    picture = await asyncio.to_thread(render_map, points, title, now, words)
+    picture = await asyncio.to_thread(render_map, points, title, now, words, shapes)
     counts = state_counts(points)
     await message.reply_photo(
         InputFile(picture, filename="peta.png"),

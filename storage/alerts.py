@@ -44,6 +44,10 @@ class Person:
     name: str
     phone: str | None
     on_duty: bool
+    rostered: bool = False
+    """A slot of theirs at the post runs now (piket): they are expected there."""
+    left_at: datetime | None = None
+    """Rostered, came, and checked out before the slot's end (pulang awal)."""
 
 
 def _marks(count: int) -> str:

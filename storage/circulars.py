@@ -18,7 +18,11 @@ from storage.db import Row, Tx, from_db, to_db
 from storage.outbox import Priority
 
 KIND = "circular"
+GROUP_KIND = "circular_group"
+"""The copy for a posko bersama group of the circular's area (no read button)."""
 REPORT_KIND = "circular_report"
+BROADCAST_KINDS = frozenset({KIND, GROUP_KIND})
+"""The copies of a circular: what ``[delivery] paid_broadcast`` sends as a paid broadcast."""
 
 
 @dataclass(frozen=True, slots=True)

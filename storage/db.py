@@ -20,8 +20,9 @@ import asyncio
 import logging
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from functools import lru_cache
 from importlib import resources
@@ -62,6 +63,10 @@ def redacted(url: str) -> str:
         host = f"{host}:{parts.port}"
     user = f"{parts.username}:***@" if parts.username else ""
     return urlunsplit((parts.scheme, user + host, parts.path, parts.query, parts.fragment))
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database server could not be reached (the message names it, never a password)."""
 
 
 class BackupUnsupported(RuntimeError):
@@ -182,6 +187,28 @@ class SqliteTx(Tx):
         return list(self._sync.execute(sql, params).fetchall())
 
 
+
+class HandledUpdate:
+    """The Telegram update the current task is handling (the durable inbox, SPEC §11).
+
+    ``Database.transaction()`` runs ``record`` (storage.inbox.mark_done) inside the first
+    write transaction of the update, so its effects and its being done commit together:
+    a crash before that COMMIT leaves it pending (replayed), a crash after leaves it done
+    (never processed again). One object is shared by every task the handler starts, so
+    only the first transaction to commit carries the mark.
+    """
+
+    __slots__ = ("done", "record", "update_id")
+
+    def __init__(self, update_id: int, record: Callable[[Tx, int], Awaitable[object]]) -> None:
+        self.update_id = update_id
+        self.record = record
+        self.done = False
+
+
+handled_update: ContextVar[HandledUpdate | None] = ContextVar("handled_update", default=None)
+
+
 class ThreadTx(SqliteTx):
     """A read on aiosqlite's worker thread: for long queries that must not stall the loop."""
 
@@ -253,9 +280,19 @@ class Database:
         raise NotImplementedError
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Tx]:
+    async def transaction(self, *, bookkeeping: bool = False) -> AsyncIterator[Tx]:
+        """A write transaction. ``bookkeeping`` marks one that only notes something about
+        the sender (reachable again, app language) before the update's own work: it does
+        not carry the update's done mark, which must commit with the handler's effects."""
+        handled = None if bookkeeping else handled_update.get()
+        if handled is not None and handled.done:
+            handled = None
         async with self.lock, self._unit(write=True) as tx:
+            if handled is not None:
+                await handled.record(tx, handled.update_id)
             yield tx
+        if handled is not None:
+            handled.done = True
         # Only after COMMIT: a woken sender must find the rows it is told about.
         if tx.touched_outbox:
             for listener in self.on_outbox:

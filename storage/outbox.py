@@ -7,7 +7,7 @@ sender (bot/delivery/sender.py) drains them. Lower ``priority`` goes first.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import IntEnum
@@ -132,7 +132,7 @@ async def enqueue_call(
 _READY_SQL = """
 SELECT o.* FROM outbox AS o
 WHERE o.status = 'pending' AND o.not_before <= ?
-  AND o.chat_id NOT IN (SELECT CAST(value AS BIGINT) FROM json_each(?))
+  AND o.chat_id NOT IN (SELECT CAST(value AS BIGINT) FROM json_each(?)){kinds}
   AND NOT EXISTS (
       SELECT 1 FROM outbox AS p
       WHERE p.chat_id = o.chat_id AND p.priority = o.priority
@@ -142,16 +142,30 @@ LIMIT ?
 """
 
 
+_ANY_KIND = _READY_SQL.format(kinds="")
+_ONLY_KINDS = _READY_SQL.format(kinds="\n  AND o.kind IN (SELECT value FROM json_each(?))")
+
+
 async def ready(
-    tx: Tx, now: datetime, limit: int, exclude_chats: Iterable[int] = ()
+    tx: Tx,
+    now: datetime,
+    limit: int,
+    exclude_chats: Iterable[int] = (),
+    only_kinds: Collection[str] | None = None,
 ) -> list[OutboxItem]:
     """Pending rows due at ``now``, best first: (priority, not_before, id).
 
     Only the head of each (chat, priority) queue is returned, so a chat's messages leave in
     id order even when an earlier one was pushed back by a retry; ``exclude_chats`` are
-    chats the caller may not send to right now (throttled or paused).
+    chats the caller may not send to right now (throttled or paused); ``only_kinds``, when
+    given, keeps rows of those kinds only.
     """
-    rows = await tx.all(_READY_SQL, (to_db(now), json.dumps(sorted(set(exclude_chats))), limit))
+    held = json.dumps(sorted(set(exclude_chats)))
+    if only_kinds is None:
+        rows = await tx.all(_ANY_KIND, (to_db(now), held, limit))
+    else:
+        kinds = json.dumps(sorted(only_kinds))
+        rows = await tx.all(_ONLY_KINDS, (to_db(now), held, kinds, limit))
     return [OutboxItem.from_row(row) for row in rows]
 
 
@@ -163,6 +177,21 @@ async def claim(tx: Tx, outbox_id: int) -> bool:
     return changed == 1
 
 
+async def claim_many(tx: Tx, outbox_ids: Iterable[int]) -> set[int]:
+    """pending → sending for several rows in one statement; returns the ids moved (a row
+    someone else moved first is left out)."""
+    ids = sorted(set(outbox_ids))
+    if not ids:
+        return set()
+    rows = await tx.all(
+        "UPDATE outbox SET status = 'sending'"
+        " WHERE status = 'pending'"
+        " AND id IN (SELECT CAST(value AS BIGINT) FROM json_each(?)) RETURNING id",
+        (json.dumps(ids),),
+    )
+    return {int(row[0]) for row in rows}
+
+
 async def mark_sent(tx: Tx, outbox_id: int, now: datetime, message_id: int | None) -> bool:
     changed = await tx.execute(
         "UPDATE outbox SET status = 'sent', sent_at = ?, message_id = ?, error = NULL"
@@ -170,6 +199,18 @@ async def mark_sent(tx: Tx, outbox_id: int, now: datetime, message_id: int | Non
         (to_db(now), message_id, outbox_id),
     )
     return changed == 1
+
+
+async def mark_sent_many(
+    tx: Tx, sent: Iterable[tuple[int, datetime, int | None]]
+) -> set[int]:
+    """Several rows sending → sent, each with (id, sent at, message_id); returns the ids
+    that were still in flight."""
+    done: set[int] = set()
+    for outbox_id, now, message_id in sent:
+        if await mark_sent(tx, outbox_id, now, message_id):
+            done.add(outbox_id)
+    return done
 
 
 async def mark_failed(tx: Tx, outbox_id: int, error: str, *, count_attempt: bool = True) -> bool:

@@ -31,6 +31,7 @@ from storage.db import (
     WRITE_LOCK_PATIENCE,
     BackupUnsupported,
     Database,
+    DatabaseUnavailable,
     Params,
     Row,
     Tx,
@@ -219,7 +220,10 @@ class PostgresDatabase(Database):
 
     @classmethod
     async def connect(cls, url: str) -> PostgresDatabase:
-        return cls(url, await _connect(url))
+        try:
+            return cls(url, await _connect(url))
+        except (OSError, TimeoutError, PostgresError) as exc:
+            raise DatabaseUnavailable(f"cannot reach {redacted(url)}: {exc}") from exc
 
     async def _live(self) -> _Connection:
         """The connection, opened again if the server dropped it (a restart, a failover)."""

@@ -98,6 +98,17 @@ async def posts_in(tx: Tx, area_ids: Collection[int] | None) -> list[Post]:
     return [Post.from_row(row) for row in rows]
 
 
+async def open_alert_post_ids(tx: Tx, area_ids: Collection[int] | None) -> set[int]:
+    """Posts with an alert still open (they are labelled on /peta whatever their state)."""
+    where, params = _in_areas("p.area_id", area_ids)
+    rows = await tx.all(
+        "SELECT a.post_id FROM alerts a JOIN posts p ON p.id = a.post_id"
+        f" WHERE a.resolved_at IS NULL AND {where}",
+        params,
+    )
+    return {int(row[0]) for row in rows}
+
+
 async def day_facts(
     tx: Tx, area_ids: Collection[int] | None, start: datetime, end: datetime
 ) -> DayFacts:

@@ -58,6 +58,13 @@ def _moment(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
+SLOT_COLUMNS = _SLOT_COLUMNS
+
+
+def slot_from_row(row: Row) -> Slot:
+    return _slot(row)
+
+
 def _marks(count: int) -> str:
     return ",".join("?" * count)
 
@@ -164,12 +171,16 @@ async def future_slot_keys(
     tx: Tx, post_ids: Sequence[int], after: datetime
 ) -> dict[tuple[int, int, str, str], int]:
     """(post, member, start, end text) → id of the slots of ``post_ids`` not started by
-    ``after``: the part of the roster an import may still change."""
+    ``after``: the part of the roster an import may still change. A slot that changed
+    hands by an approved swap is keyed by the member the roster named, so importing the
+    same roster again keeps the swap."""
     found: dict[tuple[int, int, str, str], int] = {}
     for chunk in _chunks(post_ids):
         rows = await tx.all(
-            "SELECT id, post_id, member_id, start_at, end_at FROM slots"
-            f" WHERE post_id IN ({_marks(len(chunk))}) AND start_at > ?",
+            "SELECT s.id, s.post_id, coalesce((SELECT w.from_member FROM swaps w"
+            " WHERE w.slot_id = s.id AND w.state = 'disetujui' ORDER BY w.id LIMIT 1),"
+            " s.member_id), s.start_at, s.end_at FROM slots s"
+            f" WHERE s.post_id IN ({_marks(len(chunk))}) AND s.start_at > ?",
             (*chunk, to_db(after)),
         )
         for row in rows:
@@ -303,10 +314,12 @@ async def record_departure(tx: Tx, slot_id: int, at: datetime) -> None:
 
 
 async def set_holder(tx: Tx, slot_id: int, version: int, member_id: int) -> bool:
-    """The slot changes hands (a swap): compare-and-swap so a racing step is retried."""
+    """The slot changes hands (a swap): compare-and-swap so a racing step is retried. The
+    old holder's reminder and early arrival were theirs, not the new holder's."""
     return (
         await tx.execute(
-            "UPDATE slots SET member_id = ?, reminded_at = NULL, version = version + 1"
+            "UPDATE slots SET member_id = ?, reminded_at = NULL, nudged_at = NULL,"
+            " arrived_at = NULL, left_at = NULL, version = version + 1"
             " WHERE id = ? AND version = ?",
             (member_id, slot_id, version),
         )
@@ -323,6 +336,193 @@ def _chunks(values: Sequence[int], size: int = 500) -> Iterable[Sequence[int]]:
         yield values[start : start + size]
 
 
+# --- piket in the watcher, check-in and /pantau (issue 11) ----------------------
+
+
+async def save_steps_batch(tx: Tx, steps: Sequence[SlotStep]) -> int:
+    """``save_steps`` for a pass's thousands of steps in one statement; returns how many
+    slots were still at the version read (compare-and-swap)."""
+    if not steps:
+        return 0
+    return await tx.executemany(
+        "UPDATE slots SET next_due_at = ?, due_kind = ?, reminded_at = ?, nudged_at = ?,"
+        " arrived_at = ?, outcome = ?, late_minutes = ?, version = version + 1"
+        " WHERE id = ? AND version = ?",
+        [
+            (
+                to_db(step.next_due_at),
+                step.due_kind,
+                to_db(step.reminded_at),
+                to_db(step.nudged_at),
+                to_db(step.arrived_at),
+                step.outcome,
+                step.late_minutes,
+                step.slot_id,
+                step.version,
+            )
+            for step in steps
+        ],
+    )
+
+
+async def on_duty_at(tx: Tx, member_ids: Sequence[int]) -> dict[int, int]:
+    """member → the post of the member's open shift (a member has at most one)."""
+    found: dict[int, int] = {}
+    for chunk in _chunks(member_ids):
+        rows = await tx.all(
+            "SELECT member_id, post_id FROM shifts WHERE ended_at IS NULL"
+            f" AND member_id IN ({_marks(len(chunk))})",
+            chunk,
+        )
+        for row in rows:
+            found[row[0]] = row[1]
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Addressee:
+    member_id: int
+    chat_id: int
+    member_language: str | None
+    client_language: str | None
+
+
+async def addressees(tx: Tx, member_ids: Sequence[int]) -> dict[int, Addressee]:
+    """The registered members among ``member_ids`` (those the bot can write to)."""
+    found: dict[int, Addressee] = {}
+    for chunk in _chunks(member_ids):
+        rows = await tx.all(
+            "SELECT id, telegram_id, language, client_language FROM members"
+            f" WHERE telegram_id IS NOT NULL AND id IN ({_marks(len(chunk))})",
+            chunk,
+        )
+        for row in rows:
+            found[row[0]] = Addressee(row[0], row[1], row[2], row[3])
+    return found
+
+
+async def post_codes(tx: Tx, post_ids: Sequence[int]) -> dict[int, str]:
+    found: dict[int, str] = {}
+    for chunk in _chunks(post_ids):
+        rows = await tx.all(f"SELECT id, code FROM posts WHERE id IN ({_marks(len(chunk))})", chunk)
+        for row in rows:
+            found[row[0]] = row[1]
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Rostered:
+    """Someone whose slot at the post runs now, and whether they are checked in there."""
+
+    post_id: int
+    member_id: int
+    name: str
+    phone: str | None
+    on_duty: bool
+    slot: Slot
+
+
+async def rostered_now(tx: Tx, post_ids: Sequence[int], now: datetime) -> dict[int, list[Rostered]]:
+    running = await active(tx, post_ids, now)
+    if not running:
+        return {}
+    member_ids = sorted({slot.member_id for slots in running.values() for slot in slots})
+    people: dict[int, tuple[str, str | None]] = {}
+    for chunk in _chunks(member_ids):
+        rows = await tx.all(
+            f"SELECT id, name, phone FROM members WHERE id IN ({_marks(len(chunk))})", chunk
+        )
+        for row in rows:
+            people[row[0]] = (row[1], row[2])
+    at = await on_duty_at(tx, member_ids)
+    found: dict[int, list[Rostered]] = {}
+    for post_id, slots in running.items():
+        for slot in sorted(slots, key=lambda s: (s.start_at, s.id)):
+            name, phone = people.get(slot.member_id, ("?", None))
+            found.setdefault(post_id, []).append(
+                Rostered(
+                    post_id, slot.member_id, name, phone, at.get(slot.member_id) == post_id, slot
+                )
+            )
+    return found
+
+
+async def record_departures(tx: Tx, pairs: Iterable[tuple[int, int]], at: datetime) -> None:
+    """(member, post): the member left the post before the end of a slot running there;
+    an early arrival for a slot not yet started no longer counts (they are not there)."""
+    moment = to_db(at)
+    since = to_db(at - _hours(24))
+    pairs = list(pairs)
+    await tx.executemany(
+        "UPDATE slots SET left_at = ?, version = version + 1 WHERE member_id = ? AND post_id = ?"
+        " AND start_at > ? AND start_at <= ? AND end_at > ?",
+        [(moment, member, post, since, moment, moment) for member, post in pairs],
+    )
+    await tx.executemany(
+        "UPDATE slots SET arrived_at = NULL, version = version + 1 WHERE member_id = ?"
+        " AND post_id = ? AND start_at > ? AND arrived_at IS NOT NULL",
+        [(member, post, moment) for member, post in pairs],
+    )
+
+
+async def mark_short(tx: Tx, post_id: int, required: int, now: datetime) -> None:
+    """``storage.posts.mark_short`` with the roster's count: the grace starts at the
+    departure that left the post short of its running slots."""
+    await tx.execute(
+        "UPDATE posts SET short_since = ? WHERE id = ? AND short_since IS NULL AND ? >"
+        " (SELECT count(*) FROM shifts WHERE post_id = ? AND ended_at IS NULL)",
+        (to_db(now), post_id, required, post_id),
+    )
+
+
+async def arrival_candidates(
+    tx: Tx, member_id: int, post_id: int, now: datetime, ahead: timedelta
+) -> list[Slot]:
+    """The member's slots at the post running now or starting within ``ahead``."""
+    return [
+        slot
+        for slot in await of_member(tx, member_id, now, now + ahead + timedelta(seconds=1))
+        if slot.post_id == post_id and slot.start_at <= now + ahead and slot.end_at > now
+    ]
+
+
+async def roster_counts(
+    tx: Tx, post_ids: Sequence[int], now: datetime
+) -> dict[int, tuple[int, int]]:
+    """post → (slots running now, of them whose officer is checked in at the post): two
+    numbers per post, counted in SQL (the board asks for thousands of posts at once)."""
+    result: dict[int, tuple[int, int]] = {}
+    moment = to_db(now)
+    since = to_db(now - _hours(24))
+    for chunk in _chunks(post_ids):
+        rows = await tx.all(
+            "SELECT s.post_id, count(*), sum(CASE WHEN EXISTS (SELECT 1 FROM shifts h"
+            " WHERE h.post_id = s.post_id AND h.member_id = s.member_id"
+            " AND h.ended_at IS NULL) THEN 1 ELSE 0 END) FROM slots s"
+            f" WHERE s.post_id IN ({_marks(len(chunk))}) AND s.start_at > ?"
+            " AND s.start_at <= ? AND s.end_at > ? GROUP BY s.post_id",
+            (*chunk, since, moment, moment),
+        )
+        for row in rows:
+            result[row[0]] = (int(row[1]), int(row[2] or 0))
+    return result
+
+
+async def day_of_post(
+    tx: Tx, post_id: int, start: datetime, end: datetime
+) -> list[tuple[Slot, str]]:
+    """The post's slots starting in [start, end) with their holder's name, in order."""
+    slots = await of_post(tx, post_id, start, end)
+    names: dict[int, str] = {}
+    ids = sorted({slot.member_id for slot in slots})
+    for chunk in _chunks(ids):
+        rows = await tx.all(
+            f"SELECT id, name FROM members WHERE id IN ({_marks(len(chunk))})", chunk
+        )
+        names.update({row[0]: row[1] for row in rows})
+    return [(slot, names.get(slot.member_id, "?")) for slot in slots]
+
+
 # --- import -----------------------------------------------------------------------------
 
 
@@ -337,7 +537,7 @@ class ImportContext:
 
 
 async def import_context(tx: Tx) -> ImportContext:
-    posts = {row[0]: row[1] for row in await tx.all("SELECT code, id FROM posts")}
+    posts = {row[0].upper(): row[1] for row in await tx.all("SELECT code, id FROM posts")}
     members = {
         row[0]: (row[1], bool(row[2]))
         for row in await tx.all(
@@ -349,3 +549,41 @@ async def import_context(tx: Tx) -> ImportContext:
         (row[0], row[1]) for row in await tx.all("SELECT member_id, post_id FROM assignments")
     }
     return ImportContext(posts, members, assigned)
+
+
+# --- officers leaving a post -------------------------------------------------------------
+
+
+async def officer_posts(tx: Tx, member_ids: Sequence[int] | None = None) -> set[tuple[int, int]]:
+    """(member, post) of every serving officer's assignment (of ``member_ids`` only, if
+    given): compared before and after a change to find who left which post."""
+    sql = (
+        "SELECT a.member_id, a.post_id FROM assignments a JOIN member_roles r"
+        " ON r.member_id = a.member_id AND r.role = 'officer'"
+    )
+    if member_ids is None:
+        return {(row[0], row[1]) for row in await tx.all(sql)}
+    found: set[tuple[int, int]] = set()
+    for chunk in _chunks(member_ids):
+        rows = await tx.all(f"{sql} WHERE a.member_id IN ({_marks(len(chunk))})", chunk)
+        found.update((row[0], row[1]) for row in rows)
+    return found
+
+
+async def has_roster(tx: Tx) -> bool:
+    return bool(await tx.scalar("SELECT EXISTS (SELECT 1 FROM slots)"))
+
+
+async def drop_pairs(tx: Tx, pairs: Iterable[tuple[int, int]], now: datetime) -> int:
+    """The members no longer serve at these posts: their weekday rows there go, and so do
+    their slots there not started by ``now`` (with any swap request of them). Returns the
+    number of slots dropped; started slots stay as history."""
+    rows = list(pairs)
+    await tx.executemany("DELETE FROM roster_patterns WHERE member_id = ? AND post_id = ?", rows)
+    dropped = 0
+    for member, post in rows:
+        dropped += await tx.execute(
+            "DELETE FROM slots WHERE member_id = ? AND post_id = ? AND start_at > ?",
+            (member, post, to_db(now)),
+        )
+    return dropped

@@ -85,8 +85,8 @@ async def posts_by_id(tx: Tx, post_ids: Sequence[int]) -> list[Post]:
 
 
 async def next_deadline(tx: Tx) -> datetime | None:
-    """The soonest deadline of any post, unaccepted issue, report to follow up or
-    unaccepted forward (four partial-index probes)."""
+    """The soonest deadline of any post, unaccepted issue, report to follow up,
+    unaccepted forward, roster slot or open swap (six partial-index probes)."""
     posts_due = await tx.scalar("SELECT min(next_due_at) FROM posts WHERE next_due_at IS NOT NULL")
     issues_due = await tx.scalar(
         "SELECT min(next_due_at) FROM issues WHERE next_due_at IS NOT NULL"
@@ -97,9 +97,13 @@ async def next_deadline(tx: Tx) -> datetime | None:
     forwards_due = await tx.scalar(
         "SELECT min(next_due_at) FROM forwards WHERE next_due_at IS NOT NULL"
     )
+    slots_due = await tx.scalar("SELECT min(next_due_at) FROM slots WHERE next_due_at IS NOT NULL")
+    swaps_due = await tx.scalar(
+        "SELECT min(expires_at) FROM swaps WHERE state IN ('diminta', 'menunggu_persetujuan')"
+    )
     found = [
         from_db(value)
-        for value in (posts_due, issues_due, follow_ups_due, forwards_due)
+        for value in (posts_due, issues_due, follow_ups_due, forwards_due, slots_due, swaps_due)
         if value is not None
     ]
     return min((moment for moment in found if moment is not None), default=None)

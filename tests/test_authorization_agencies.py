@@ -118,13 +118,14 @@ async def test_a_liaison_has_only_their_own_commands_in_help_and_menu(
     user = LIAISONS[actor]
     help_text = (await Phone(emu, user).send("/bantuan")).text or ""
     commands = {word for word in help_text.split() if word.startswith("/")}
-    assert commands == {"/disposisi", "/bantuan", "/batal"}
+    assert commands == {"/disposisi", "/dasbor", "/bantuan", "/batal"}
     menu = await emu.wait_for(
         lambda s: (
             s.method == "setMyCommands" and s.params.get("scope", {}).get("chat_id") == user.id
         )
     )
-    assert [c["command"] for c in menu.params["commands"]] == ["disposisi", "bantuan", "batal"]
+    shown = [c["command"] for c in menu.params["commands"]]
+    assert shown == ["disposisi", "dasbor", "bantuan", "batal"]
     cancel = (await Phone(emu, user).send("/batal")).text or ""
     assert cancel != catalog("id")["agencies.liaison_only"] and cancel
 
@@ -146,7 +147,8 @@ async def test_an_admin_invites_a_liaison_who_joins_as_penghubung(emu: FakeBotAp
             s.method == "setMyCommands" and s.params.get("scope", {}).get("chat_id") == newcomer.id
         )
     )
-    assert [c["command"] for c in menu.params["commands"]] == ["disposisi", "bantuan", "batal"]
+    shown = [c["command"] for c in menu.params["commands"]]
+    assert shown == ["disposisi", "dasbor", "bantuan", "batal"]
     refused = (await Phone(emu, newcomer).send("/pantau")).text or ""
     assert refused == catalog("id")["agencies.liaison_only"]
 

@@ -11,9 +11,8 @@ import pytest
 
 from bot.core.cli import main
 
-pytestmark = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 
-
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 async def test_commands_against_a_postgresql_url(
     empty_db: str,
     tmp_path: Path,
@@ -61,3 +60,17 @@ async def test_commands_against_a_postgresql_url(
     err = capsys.readouterr().err
     assert "pg_dump" in err
     assert not (tmp_path / "b.dump").exists()
+
+
+def test_an_unreachable_server_is_one_line_without_the_password(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("POSKO_TELEGRAM__TOKEN", raising=False)
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[storage]\nurl = "postgresql://posko:s3cret@127.0.0.1:1/posko"\n', encoding="utf-8"
+    )
+    assert main(["db", "migrate", "--config", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("posko: cannot reach postgresql://posko:***@127.0.0.1:1/posko")
+    assert "s3cret" not in err and err.count("\n") == 1

@@ -97,3 +97,29 @@ def test_cli_exit_code_2_for_config_problems(
     err = capsys.readouterr().err
     assert "telegram.token is malformed" in err
     assert "SECRETPART" not in err
+
+
+def test_paid_broadcast_is_off_by_default_and_paces_at_most_1000() -> None:
+    delivery = load_settings(None).delivery
+    assert delivery.paid_broadcast is False
+    assert delivery.paid_per_s == 1000
+    chosen = load_settings(
+        None, overrides={"delivery": {"paid_broadcast": True, "paid_per_s": 250}}
+    ).delivery
+    assert chosen.paid_broadcast is True and chosen.paid_per_s == 250
+
+
+@pytest.mark.parametrize("rate", ["0", "-5", "1000.5", "5000", "nan", "inf"])
+def test_paid_per_s_out_of_range_is_refused(tmp_path: Path, rate: str) -> None:
+    toml = f"[delivery]\npaid_broadcast = true\npaid_per_s = {rate}\n"
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path / "c.toml", toml))
+    message = str(caught.value)
+    assert message.startswith("invalid setting delivery.paid_per_s:")
+    assert "at most 1000" in message and "\n" not in message
+
+
+def test_paid_broadcast_must_be_a_yes_or_no(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path / "c.toml", '[delivery]\npaid_broadcast = "maybe"\n'))
+    assert "delivery.paid_broadcast" in str(caught.value)

@@ -24,9 +24,13 @@ What is asserted, precisely:
   row of kind all_clear with that /aman's unique note; a "Laporan <ref> terkirim" reply →
   the issues row <ref> by that member with that report's unique text; a take answered
   with no text → the alert acked by that member ("already taken" → acked by someone,
-  "already over" → resolved); a "dijeda" reply → the post paused. Updates that got no
-  reply must each be explained by a kill (acknowledged, then the process died); nothing
-  stays unacknowledged.
+  "already over" → resolved); a "dijeda" reply → the post paused. A phone that got its
+  answer also waits until the inbox holds the update as done, so an update replayed after
+  a kill cannot answer into the next update's window.
+* **Durable inbox (SPEC §11).** No update is lost to a kill: at the end every update sent
+  is in the inbox, done, and none is pending. An update may go unanswered only if a killed
+  process had marked it done (its effect committed, the process died before replying).
+  None is processed twice: no /aman note and no /lapor text is in the database twice.
 * **Outbox.** Every row ends 'sent' — with an emulator record of the same chat,
   message_id and text — or 'failed' only for the deliberately blocked supervisor's chat.
 * **Duplicates.** Emulator records are matched to outbox rows by (chat, method, text):
@@ -171,6 +175,8 @@ class Kill:
     """The emulator's acknowledged update id once the killed process was reaped."""
     in_flight: frozenset[int]
     """Outbox ids the killed process left in 'sending'."""
+    done: frozenset[int]
+    """Update ids the inbox held as done once the killed process was reaped."""
 
 
 class BotProcess:
@@ -217,17 +223,28 @@ class BotProcess:
             sending = frozenset(
                 row[0] for row in conn.execute("SELECT id FROM outbox WHERE status = 'sending'")
             )
+            done = frozenset(
+                row[0] for row in conn.execute("SELECT update_id FROM inbox WHERE state = 'done'")
+            )
         loop = asyncio.get_running_loop()
-        self.kills.append(Kill(loop.time(), self.emu.acknowledged_update_id, sending))
+        self.kills.append(Kill(loop.time(), self.emu.acknowledged_update_id, sending, done))
 
     async def terminate(self) -> int:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGTERM)
         return await asyncio.wait_for(self.proc.wait(), 20)
 
-    def lost(self, update_id: int, injected_at: float) -> bool:
-        """Acknowledged by a process that was killed after the update was injected."""
-        return any(k.at > injected_at and k.acknowledged >= update_id for k in self.kills)
+    def unanswered(self, update_id: int, injected_at: float) -> bool:
+        """Done by a process that was killed after the update was injected: its effect
+        committed, its reply may have died with the process."""
+        return any(k.at > injected_at and update_id in k.done for k in self.kills)
+
+    def done(self, update_id: int) -> bool:
+        with _connect(self.db) as conn:
+            row = conn.execute(
+                "SELECT state FROM inbox WHERE update_id = ?", (update_id,)
+            ).fetchone()
+        return row is not None and row[0] == "done"
 
 
 @contextlib.contextmanager
@@ -301,16 +318,29 @@ class Load:
                         and rec.params.get("callback_query_id") == asked.query_id
                     ):
                         asked.reply = rec
-                        return rec
                 elif rec.method in ANSWERS and not _proactive(rec.text or ""):
                     asked.reply = rec
-                    return rec
-            if self.bot.lost(asked.update_id, asked.injected_at):
+                if asked.reply is not None:
+                    await self._until_done(asked, deadline)
+                    return asked.reply
+            if self.bot.unanswered(asked.update_id, asked.injected_at):
                 asked.lost = True
                 return None
             if loop.time() > deadline:
                 asked.timed_out = True
                 return None
+            await asyncio.sleep(0.03)
+
+    async def _until_done(self, asked: Asked, deadline: float) -> None:
+        """Wait until the inbox holds the answered update as done: a handler that wrote
+        nothing is marked done just after it replied, and if a kill falls in between, the
+        update is replayed and answered again. Going on earlier would let that second
+        answer land in the window of this person's next update."""
+        loop = asyncio.get_running_loop()
+        while not self.bot.done(asked.update_id):
+            if loop.time() > deadline:
+                asked.timed_out = True
+                return
             await asyncio.sleep(0.03)
 
     def _message(self, user: FakeUser, kind: str, send: Callable[[], dict[str, Any]]) -> Asked:
@@ -579,6 +609,13 @@ def _check(emu: FakeBotApi, bot: BotProcess, load: Load, db_path: Path) -> dict[
             row["ref"]: (row["reporter_id"], row["text"])
             for row in conn.execute("SELECT ref, reporter_id, text FROM issues")
         }
+        inbox = {
+            int(row["update_id"]): str(row["state"])
+            for row in conn.execute("SELECT update_id, state FROM inbox")
+        }
+        note_counts = Counter(
+            str(row[0]) for row in conn.execute("SELECT note FROM signals WHERE kind = 'all_clear'")
+        )
         alerts = {row["id"]: dict(row) for row in conn.execute("SELECT * FROM alerts")}
         paused = {row["code"]: row["paused_until"] for row in conn.execute("SELECT * FROM posts")}
         doubled = conn.execute(
@@ -650,7 +687,7 @@ def _check(emu: FakeBotApi, bot: BotProcess, load: Load, db_path: Path) -> dict[
     per_chat: dict[int, list[Asked]] = defaultdict(list)
     for asked in load.asked:
         per_chat[asked.chat_id].append(asked)
-    replied = lost = missing = errors = 0
+    replied = lost = missing = errors = dropped = 0
     checked_in: Counter[int] = Counter()
     for chat_id, asks in per_chat.items():
         asks.sort(key=lambda a: a.update_id)
@@ -683,8 +720,16 @@ def _check(emu: FakeBotApi, bot: BotProcess, load: Load, db_path: Path) -> dict[
                     f" {asked.reply and asked.reply.text!r} as its answer, the outbox says"
                     f" {reply and reply.text!r}"
                 )
+            if inbox.get(asked.update_id) != "done":
+                dropped += 1
+                problems.append(
+                    f"update {asked.update_id} ({asked.kind}) is"
+                    f" {inbox.get(asked.update_id) or 'not'} in the inbox at the end"
+                )
+            if asked.timed_out:
+                problems.append(f"update {asked.update_id} ({asked.kind}) timed out")
             if reply is None:
-                if not (asked.lost or bot.lost(asked.update_id, asked.injected_at)):
+                if not (asked.lost or bot.unanswered(asked.update_id, asked.injected_at)):
                     problems.append(f"update {asked.update_id} ({asked.kind}) never answered")
                 lost += 1
                 continue
@@ -703,6 +748,21 @@ def _check(emu: FakeBotApi, bot: BotProcess, load: Load, db_path: Path) -> dict[
             if effect is not None:
                 missing += 1
                 problems.append(f"update {asked.update_id} ({asked.kind}): {effect}")
+    # ---- nothing processed twice: every /aman note and /lapor text is unique per update
+    twice = 0
+    for asked in load.asked:
+        if asked.kind == "aman":
+            found_times = note_counts[f"cek {asked.marker}"]
+        elif asked.kind == "lapor":
+            found_times = sum(asked.marker in text.split() for _, text in issues.values())
+        else:
+            continue
+        if found_times > 1:
+            twice += 1
+            problems.append(f"update {asked.update_id} ({asked.kind}) processed {found_times}x")
+    pending = [update_id for update_id, state in inbox.items() if state != "done"]
+    if pending:
+        problems.append(f"updates still pending in the inbox at the end: {pending[:10]}")
     for member, count in checked_in.items():
         if shifts[member] < count:
             missing += count - shifts[member]
@@ -733,7 +793,9 @@ def _check(emu: FakeBotApi, bot: BotProcess, load: Load, db_path: Path) -> dict[
         "updates_sent": len(load.asked),
         "updates_by_kind": dict(sorted(kinds.items())),
         "updates_answered": replied,
-        "updates_lost_to_kills": lost,
+        "updates_lost_to_kills": dropped,
+        "replies_lost_to_kills": lost,
+        "processed_twice": twice,
         "items_lost": missing,
         "error_replies": errors,
         "outbox_rows": len(outbox),

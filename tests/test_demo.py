@@ -40,8 +40,17 @@ async def test_demo_tells_the_whole_story() -> None:
         "bot → Camat Kebon Jeruk: 📝 Tindak lanjut Bawaslu Jakarta Barat",
         "bot → Sari Dewi: ✔️ Laporan KBJ-02/0002 selesai ditangani Bawaslu Jakarta Barat",
         "bot → Camat Kebon Jeruk: ✔️ Laporan KBJ-02/0002 selesai ditangani",
+        # the piket scene (issue 11): reminded, nudged, named in the alert, a swap accepted
+        "bot → Wati Lestari: ⏰ Pengingat piket PLM-02",
+        "📋 Piket",
+        "bot → Dodi Prasetyo: ⚠️ Piket PLM-01",
+        "❗ Piket belum hadir: Dodi Prasetyo 0812-3456-7890",
+        "Rina Wati → bot: [tekan: ✅ Terima]",
+        "kini dipegang Rina Wati",
     ):
         assert event in transcript, event
+    for event in ("piket_reminded", "piket_nudged", "piket_absent_named", "piket_swapped"):
+        assert f"{event}: ya" in transcript, event
     assert "recovered: ya" in transcript and "circular: ya" in transcript
     for event in ("forwarded", "forward_climbed", "forward_accepted", "forward_done"):
         assert f"{event}: ya" in transcript, event

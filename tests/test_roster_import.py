@@ -130,10 +130,17 @@ async def test_dated_rows_replace_the_weekday_rows_of_that_day(
         await db.close()
 
 
-def test_cli_import_roster_refuses_with_exit_code(tmp_path: Path, db_path: Path) -> None:
+def test_cli_import_roster_refuses_with_exit_code(
+    tmp_path: Path, db_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     config = tmp_path / "config.toml"
     config.write_text(f'[storage]\npath = "{db_path}"\n', encoding="utf-8")
     bad = write(tmp_path, "KBJ-99,budi,mon-fri,08:00,16:00\n")
     assert cli_main(["import", "roster", str(bad), "--config", str(config)]) != 0
-    good = write(tmp_path, "KBJ-01,budi,mon-fri,08:00,16:00\n")
+    good = write(tmp_path, "kbj-01,budi,mon-fri,08:00,16:00\n")  # codes in any case
     assert cli_main(["import", "roster", str(good), "--config", str(config)]) == 0
+    printed = capsys.readouterr().out
+    assert "slots added" in printed and "0 coming slots dropped" in printed
+    fewer = write(tmp_path, "KBJ-01,budi,mon-thu,08:00,16:00\n")
+    assert cli_main(["import", "roster", str(fewer), "--config", str(config)]) == 0
+    assert "coming slots dropped" in capsys.readouterr().out

@@ -9,13 +9,14 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from aiohttp import web
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import NetworkError, RetryAfter, TimedOut
 
-from bot.core.transport import AiohttpRequest
+from bot.core.transport import AiohttpRequest, form_encode
 
 TOKEN = "123456789:AAH-fake_token-0123456789abcdefghijklmno"
 BOT_ID = 123456789
@@ -274,3 +275,18 @@ async def test_lifecycle() -> None:
         pass
     with pytest.raises(ValueError, match="connection_pool_size"):
         AiohttpRequest(connection_pool_size=0)
+
+
+@pytest.mark.parametrize(
+    "parameters",
+    [
+        {},
+        {"chat_id": "12345", "text": "Halo"},
+        {"text": "📢 Edaran #1\n\nMohon jaga netralitas ASN (100%) & lapor: a+b=c ~ é ü 中文"},
+        {"reply_markup": '{"inline_keyboard": [[{"text": "✅", "callback_data": "cr:r:1"}]]}'},
+        {"odd key/?": " leading and trailing ", "empty": ""},
+        {"every byte": "".join(map(chr, range(256)))},
+    ],
+)
+def test_form_encoding_is_urlencode_byte_for_byte(parameters: dict[str, str]) -> None:
+    assert form_encode(parameters) == urlencode(parameters).encode("ascii")

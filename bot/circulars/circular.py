@@ -37,7 +37,7 @@ PREFIX = "cr:"
 CONFIRM_PREFIX = "cr:ok:"
 CANCEL_PREFIX = "cr:no:"
 READ_PREFIX = "cr:r:"
-GROUP_COPY_KIND = "circular_group"
+GROUP_COPY_KIND = store.GROUP_KIND
 
 TELEGRAM_LIMIT = 4096
 """At most one edit of a delivery report per this long."""
@@ -185,6 +185,13 @@ class Draft:
     unreachable: int = 0
     length: int = 0
     limit: int = 0
+    groups: int = 0
+    """Posko bersama groups of an area scope, which get a copy too."""
+
+    @property
+    def copies(self) -> int:
+        """Messages the circular will send: reachable recipients and groups."""
+        return self.count - self.unreachable + self.groups
 
 
 def split_scope_and_text(args: str) -> tuple[str, str] | None:
@@ -227,6 +234,9 @@ async def draft(
             return Draft(DraftStatus.NOBODY, scope=scope)
         circular_id = await store.create(tx, author.id, scope.key, text, now)
         unreachable = sum(1 for person in people if person.unreachable)
+        groups = 0
+        if scope.kind == "area" and scope.target_id is not None:
+            groups = len(await areas.groups_in_subtree(tx, scope.target_id))
         await audit.record(
             tx, now, author.id, "draft", "circular", circular_id, scope=scope.key, count=len(people)
         )
@@ -238,6 +248,7 @@ async def draft(
         text,
         len(people),
         unreachable,
+        groups=groups,
     )
 
 
@@ -342,6 +353,7 @@ async def confirm(
         await audit.record(
             tx, now, author.id, "confirm", "circular", circular_id, recipients=figures.total
         )
+        tx.publish("circular", id=circular_id, author_id=author.id, action="sent")
     return Confirm(ConfirmStatus.SENT, circular, figures)
 
 
@@ -390,8 +402,10 @@ async def mark_read(
 ) -> ReadOutcome | None:
     """Record a read receipt once; None when there is no such circular."""
     async with db.transaction() as tx:
-        if await store.by_id(tx, circular_id) is None:
+        found = await store.by_id(tx, circular_id)
+        if found is None:
             return None
-        return await store.mark_read(tx, circular_id, member.id, now)
-
-
+        outcome = await store.mark_read(tx, circular_id, member.id, now)
+        if outcome is ReadOutcome.READ:
+            tx.publish("circular", id=circular_id, author_id=found.author_id, action="read")
+        return outcome

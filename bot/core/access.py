@@ -31,4 +31,3 @@ def language_of(member: Member | None, client_language: str | None, default: str
     if client_language and client_language.lower().startswith("id"):
         return "id"
     return default
-

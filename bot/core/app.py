@@ -31,6 +31,7 @@ from bot.core.clock import Clock, SystemClock
 from bot.core.config import Settings, check_token
 from bot.core.health import HealthServer, Metrics
 from bot.core.i18n import t
+from bot.core.inbox import PRUNE_EVERY, Inbox, InboxBot, InboxQueue
 from bot.core.logs import RedactingFilter
 from bot.core.processing import PerChatUpdateProcessor
 from bot.core.runtime import Runtime
@@ -40,10 +41,12 @@ from bot.delivery.sender import Sender
 from bot.watch.runner import WatchRunner
 from bot.watch.texts import CALL_PREFIX, TAKE_PREFIX
 from bot.watch.watcher import Watcher
+from bot.web.server import WebServer
 from handlers import (
     admin,
     alerts,
     circulars,
+    dashboard,
     disposisi,
     fallback,
     hours,
@@ -54,6 +57,7 @@ from handlers import (
     presence,
     recap,
     reports,
+    roster,
     supervision,
 )
 from handlers import export as export_handlers
@@ -91,22 +95,34 @@ def build_application(settings: Settings, clock: Clock | None = None) -> PoskoAp
     metrics = Metrics()
     processor.observer = metrics.observe_update
     runtime.metrics = metrics
+    inbox = Inbox(runtime.clock) if settings.telegram.inbox else None
+    queue = InboxQueue()
+    queue.inbox = inbox
+    processor.inbox = inbox
+    # Built here rather than by the builder: only an InboxBot stores each getUpdates batch
+    # before the Updater can acknowledge it.
+    bot = InboxBot(
+        token,
+        base_url=settings.telegram.base_url,
+        base_file_url=settings.telegram.base_file_url or "https://api.telegram.org/file/bot",
+        request=AiohttpRequest(connection_pool_size=256),
+        get_updates_request=AiohttpRequest(connection_pool_size=2, read_timeout=timeout + 10),
+        rate_limiter=direct_sends,
+        inbox=inbox,
+    )
     builder = (
         ApplicationBuilder()
-        .token(token)
-        .base_url(settings.telegram.base_url)
-        .request(AiohttpRequest(connection_pool_size=256))
-        .get_updates_request(AiohttpRequest(connection_pool_size=2, read_timeout=timeout + 10))
+        .bot(bot)
+        .update_queue(queue)
         .concurrent_updates(processor)
-        .rate_limiter(direct_sends)
         .context_types(ContextTypes(context=PoskoContext))
         .post_init(_on_start)
         .post_shutdown(_on_stop)
     )
-    if settings.telegram.base_file_url:
-        builder = builder.base_file_url(settings.telegram.base_file_url)
     app: PoskoApp = builder.build()  # type: ignore[assignment]
     app.bot_data["runtime"] = runtime
+    if inbox is not None:
+        app.bot_data["inbox"] = inbox
     app.bot_data["direct_sends"] = direct_sends
     _add_handlers(app)
     recap.register(app)
@@ -114,6 +130,8 @@ def build_application(settings: Settings, clock: Clock | None = None) -> PoskoAp
     export_handlers.register(app)
     people.register(app)
     hours.register(app)
+    dashboard.register(app)
+    roster.register(app)
     app.add_error_handler(_on_error)
     return app
 
@@ -183,6 +201,25 @@ async def _checkpoint(context: Any) -> None:
     await runtime.database.checkpoint()
 
 
+async def _prune_inbox(context: Any) -> None:
+    inbox: Inbox = context.application.bot_data["inbox"]
+    await inbox.prune()
+
+
+async def _start_inbox(app: PoskoApp, db: Database) -> None:
+    """Bind the inbox and queue what the last process stored but did not finish: before
+    polling or the webhook starts, so those updates run first, each chat's in order."""
+    inbox = app.bot_data.get("inbox")
+    if not isinstance(inbox, Inbox):
+        return
+    inbox.db = db
+    await inbox.prune()
+    await inbox.replay(app.update_queue, app.bot)
+    assert app.job_queue is not None
+    every = PRUNE_EVERY.total_seconds()
+    app.job_queue.run_repeating(_prune_inbox, interval=every, first=every, name="inbox_prune")
+
+
 async def _on_start(app: PoskoApp) -> None:
     runtime: Runtime = app.bot_data["runtime"]
     db = await Database.open(runtime.settings.storage.target)
@@ -214,11 +251,16 @@ async def _on_start(app: PoskoApp) -> None:
     )
     await recap.start_jobs(app)
     await circulars.start_jobs(app)
+    await _start_inbox(app, db)
     http = runtime.settings.http
     if http.port is not None and isinstance(runtime.metrics, Metrics):
         server = HealthServer(runtime, runtime.metrics, http.listen, http.port)
         await server.start()
         app.bot_data["health_server"] = server
+    if runtime.settings.web.port is not None:
+        room = WebServer(runtime)
+        await room.start()
+        runtime.web = room
     language = runtime.settings.bot.default_language
     try:
         await app.bot.set_my_commands(
@@ -231,6 +273,9 @@ async def _on_start(app: PoskoApp) -> None:
 
 async def _on_stop(app: PoskoApp) -> None:
     runtime: Runtime = app.bot_data["runtime"]
+    if isinstance(runtime.web, WebServer):
+        await runtime.web.stop()
+        runtime.web = None
     server = app.bot_data.pop("health_server", None)
     if isinstance(server, HealthServer):
         await server.stop()

@@ -27,6 +27,15 @@ def _parser() -> argparse.ArgumentParser:
     with_config(commands.add_parser("run", help="run the bot (migrates the database first)"))
     demo = commands.add_parser("demo", help="local rehearsal: emulator, sample city, transcript")
     demo.add_argument("--interactive", action="store_true", help="type as a simulated officer")
+    demo.add_argument(
+        "--web",
+        nargs="?",
+        const=8080,
+        type=int,
+        default=None,
+        metavar="PORT",
+        help="serve the command room on 127.0.0.1:PORT (8080) and print its login link",
+    )
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     with_config(db_commands.add_parser("migrate", help="bring the database to the latest schema"))
@@ -48,10 +57,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     imp = with_config(
         commands.add_parser(
-            "import", help="upsert areas, posts, members, agencies or the roster from CSV"
+            "import",
+            help="upsert areas, posts, members, agencies or the roster from CSV, or area"
+            " boundaries from GeoJSON",
         )
     )
-    imp.add_argument("kind", choices=["areas", "posts", "members", "agencies", "roster"])
+    imp.add_argument(
+        "kind", choices=["areas", "posts", "members", "agencies", "roster", "boundaries"]
+    )
     imp.add_argument("file", type=Path)
     inv = with_config(commands.add_parser("invite", help="create an invite code for a member"))
     inv.add_argument("ref", help="the member's ref")
@@ -84,13 +97,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.rehearsal.demo import main as demo_main
 
         setup_logging("WARNING", "text")
-        return demo_main(interactive=args.interactive)
+        return demo_main(interactive=args.interactive, web_port=args.web)
     try:
         settings = load_settings(args.config, require_token=args.command == "run")
     except ConfigError as exc:
         print(f"posko: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     setup_logging(settings.log.level, settings.log.format)
+    from storage.db import DatabaseUnavailable
+
     try:
         if args.command == "run":
             return _run(settings)
@@ -102,6 +117,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"posko: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    except DatabaseUnavailable as exc:
+        print(f"posko: {exc}", file=sys.stderr)
+        return EXIT_DATA
     except KeyboardInterrupt:
         return 130
 
@@ -183,6 +201,8 @@ async def _import(db: object, kind: str, path: Path, settings: Settings) -> int:
     from storage.db import Database
 
     assert isinstance(db, Database)
+    if kind == "boundaries":
+        return await _import_boundaries(db, path)
     try:
         summary = await import_csv(
             db,
@@ -195,9 +215,27 @@ async def _import(db: object, kind: str, path: Path, settings: Settings) -> int:
         print(f"posko: import refused, nothing was written:\n{exc}", file=sys.stderr)
         return EXIT_DATA
     if kind == "roster":
-        print(f"{path.name}: {summary.created} slots added, {summary.updated} kept")
+        print(
+            f"{path.name}: {summary.created} slots added, {summary.updated} kept, "
+            f"{summary.dropped} coming slots dropped (the posts in the file follow it now)"
+        )
     else:
         print(f"{path.name}: {summary.created} created, {summary.updated} updated")
+    return 0
+
+
+async def _import_boundaries(db: object, path: Path) -> int:
+    from bot.exchange.boundary_file import import_boundaries
+    from bot.exchange.csv_file import ImportFailed
+    from storage.db import Database
+
+    assert isinstance(db, Database)
+    try:
+        summary = await import_boundaries(db, path, SystemClock().now())
+    except ImportFailed as exc:
+        print(f"posko: import refused, nothing was written:\n{exc}", file=sys.stderr)
+        return EXIT_DATA
+    print(f"{path.name}: {summary.created} outlines created, {summary.updated} updated")
     return 0
 
 

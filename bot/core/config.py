@@ -36,6 +36,7 @@ _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 MAX_DURATION_S = 365 * 86400
 TOKEN_PATTERN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{10,}$")
 TOKEN_SECRET_NAME = "telegram_token"
+PAID_BROADCAST_MAX_PER_S = 1000.0
 
 
 class ConfigError(Exception):
@@ -94,6 +95,9 @@ class TelegramSettings(BaseModel):
     port: int = 8443
     url: str | None = None
     secret_token: str | None = Field(default=None, repr=False)
+    # The durable inbox (SPEC §11). Off only to measure what it costs (bench/updates.py):
+    # without it an update acknowledged but not yet handled is lost in a crash.
+    inbox: bool = True
 
 
 class StorageSettings(BaseModel):
@@ -150,6 +154,20 @@ class DeliverySettings(BaseModel):
     per_group_per_min: float = Field(default=20.0, gt=0)
     max_attempts: int = Field(default=8, ge=1)
     request_timeout: Duration = timedelta(seconds=10)
+    # Telegram's paid broadcast (SPEC §11): circulars go with allow_paid_broadcast, paced
+    # at paid_per_s on their own instead of within global_per_s; 0.1 Star per message.
+    paid_broadcast: bool = False
+    paid_per_s: float = 1000.0
+
+    @field_validator("paid_per_s")
+    @classmethod
+    def _paid_rate(cls, value: float) -> float:
+        if not 0 < value <= PAID_BROADCAST_MAX_PER_S:
+            raise ValueError(
+                f"must be more than 0 and at most {PAID_BROADCAST_MAX_PER_S:g}"
+                " (Telegram's paid broadcast allows up to 1000 messages a second)"
+            )
+        return value
 
 
 class InviteSettings(BaseModel):
@@ -248,6 +266,39 @@ class HttpSettings(BaseModel):
     listen: str = "127.0.0.1"
 
 
+class WebSettings(BaseModel):
+    """The command room (SPEC §10): pages and ``/api/`` served from the bot process."""
+
+    model_config = {"extra": "forbid"}
+
+    port: int | None = None  # None: the command room is off
+    listen: str = "127.0.0.1"
+    # The https address the pages are reached at (Mini App button, login and wall links).
+    public_url: str | None = None
+    # A map tile URL template ("https://tile.example.org/{z}/{x}/{y}.png"); empty: no basemap.
+    tiles: str = ""
+    tiles_attribution: str = ""
+    session_ttl: Duration = timedelta(hours=12)
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("expected an http(s):// address, e.g. 'https://posko.example.go.id'")
+        return value.rstrip("/")
+
+    @field_validator("tiles")
+    @classmethod
+    def _tile_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if value and (parts.scheme not in ("http", "https") or not parts.hostname):
+            raise ValueError("expected an https:// tile URL template with {z}/{x}/{y}")
+        return value
+
+
 class RecapSettings(BaseModel):
     model_config = {"extra": "forbid"}
 
@@ -300,6 +351,7 @@ class Settings(BaseSettings):
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
     bot: BotSettings = Field(default_factory=BotSettings)
     recap: RecapSettings = Field(default_factory=RecapSettings)
     powers: PowersSettings = Field(default_factory=PowersSettings)

@@ -13,16 +13,26 @@ import asyncio
 import inspect
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
+
+from storage.db import HandledUpdate
 
 # Updates with neither a user nor a chat, and objects that are not Updates at all, are
 # rare enough to share one line.
 SHARED_KEY = None
 
 Key = int | None
+
+
+class UpdateLedger(Protocol):
+    """What records an update as processed (bot.core.inbox.Inbox)."""
+
+    def begin(self, update: object) -> HandledUpdate | None: ...
+
+    async def finish(self, handled: HandledUpdate) -> None: ...
 
 
 class _Turn:
@@ -49,7 +59,7 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
     concurrently. Per-group state must be guarded by its own lock.
     """
 
-    __slots__ = ("_turns", "observer")
+    __slots__ = ("_turns", "inbox", "observer")
 
     def __init__(self, max_concurrent_updates: int = 256) -> None:
         super().__init__(max_concurrent_updates)
@@ -58,6 +68,8 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         self._turns: dict[Key, _Turn] = {}
         # Called with (seconds, failed) after each update: the metrics' handler latency.
         self.observer: Callable[[float, bool], None] | None = None
+        # Marks each update done once handled (the durable inbox); None when it is off.
+        self.inbox: UpdateLedger | None = None
 
     @staticmethod
     def key_for(update: object) -> Key:
@@ -110,14 +122,25 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
                 coroutine.close()
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        # Runs in the update's own task, so the context set by begin() is that update's.
+        # Inside the person's turn: their next update starts only once this one is done.
+        handled = self.inbox.begin(update) if self.inbox is not None else None
         started = time.perf_counter()
         failed = True
         try:
             await coroutine
             failed = False
+        except Exception:
+            # A handler that failed is not retried: done, so a poison update cannot come
+            # back at every start. Cancelled (shutting down) it stays pending.
+            if handled is not None and self.inbox is not None:
+                await self.inbox.finish(handled)
+            raise
         finally:
             if self.observer is not None:
                 self.observer(time.perf_counter() - started, failed)
+        if handled is not None and self.inbox is not None:
+            await self.inbox.finish(handled)
 
     async def initialize(self) -> None:
         pass

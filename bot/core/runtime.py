@@ -23,6 +23,8 @@ class Runtime:
     watcher: Watcher | None = None
     sender: Any = None
     metrics: Any = None
+    web: Any = None
+    """The command room's server (bot.web.server.WebServer) when ``[web] port`` is set."""
     members: MemberCache = field(default_factory=MemberCache)
     # (member id, roles, language) whose command menu this process has set.
     menus: set[tuple[int, frozenset[str], str]] = field(default_factory=set)

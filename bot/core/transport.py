@@ -13,7 +13,7 @@ chained onto ours.
 from __future__ import annotations
 
 import asyncio
-from urllib.parse import quote, unquote, urlencode, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import aiohttp
 from telegram._utils.defaultvalue import DefaultValue
@@ -200,6 +200,26 @@ class AiohttpRequest(BaseRequest):
             raise TimedOut(_POOL_TIMEOUT_MESSAGE) from None
 
 
+# quote_plus(safe="") as one C-level str.translate: urllib quotes byte by byte in Python,
+# which at a thousand sends a second (paid broadcast) was a tenth of the sender's time.
+_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
+_FORM_QUOTE = [
+    chr(byte) if byte in _UNRESERVED else "+" if byte == 0x20 else f"%{byte:02X}"
+    for byte in range(256)
+]
+
+
+def _form_quote(text: str) -> str:
+    return text.encode("utf-8").decode("latin-1").translate(_FORM_QUOTE)
+
+
+def form_encode(parameters: dict[str, str]) -> bytes:
+    """``urlencode(parameters).encode("ascii")``, byte for byte, faster."""
+    return "&".join(
+        f"{_form_quote(str(key))}={_form_quote(str(value))}" for key, value in parameters.items()
+    ).encode("ascii")
+
+
 def _request_body(
     request_data: RequestData | None, files: UploadFileDict | None
 ) -> aiohttp.BytesPayload | aiohttp.FormData | None:
@@ -208,7 +228,7 @@ def _request_body(
     if not files:
         # Encoded here rather than through FormData: same bytes, less work per request.
         return aiohttp.BytesPayload(
-            urlencode(request_data.json_parameters).encode("ascii"),
+            form_encode(request_data.json_parameters),
             content_type="application/x-www-form-urlencoded",
         )
     form = aiohttp.FormData()

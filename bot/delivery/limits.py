@@ -21,12 +21,13 @@ class Slot:
 class Window:
     """At most ``capacity`` sends in any ``span`` seconds."""
 
-    __slots__ = ("_slots", "capacity", "span")
+    __slots__ = ("_pruned_at", "_slots", "capacity", "span")
 
     def __init__(self, capacity: int, span: float) -> None:
         self.capacity = capacity
         self.span = span + WINDOW_MARGIN
         self._slots: list[Slot] = []
+        self._pruned_at = math.nan
 
     @classmethod
     def of_rate(cls, count: float, per: float) -> Window:
@@ -37,8 +38,11 @@ class Window:
         return cls(1, per / count)
 
     def _prune(self, now: float) -> None:
-        if self._slots:
+        # Once per instant: a slot released since ended at or before ``now``, so it cannot
+        # have left the window yet (the paid window holds a thousand slots).
+        if self._slots and now != self._pruned_at:
             self._slots = [s for s in self._slots if s.end + self.span > now]
+            self._pruned_at = now
 
     def empty(self, now: float) -> bool:
         self._prune(now)

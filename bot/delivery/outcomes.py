@@ -12,6 +12,8 @@ from telegram.error import RetryAfter
 @dataclass(frozen=True, slots=True)
 class Delivered:
     message_id: int | None
+    paid: bool = False
+    """Sent as a paid broadcast."""
 
 
 @dataclass(frozen=True, slots=True)

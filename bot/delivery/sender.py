@@ -17,6 +17,13 @@ number of bulk rows is picked by the very next claim:
   ``span`` after the answer came back, because the server stamped it somewhere in between.
   The overall limit is also paced by a small token bucket so that a backlog leaves evenly
   rather than in bursts.
+* Paid broadcast (``paid_broadcast``, SPEC §11): a circular's copies go in a lane of their
+  own, sent with ``allow_paid_broadcast`` and paced at ``paid_per_s`` by their own window
+  and bucket instead of ``global_per_s``, which is left whole for alerts and everything
+  else; every send, paid or not, also counts against ``paid_per_s``, the most Telegram
+  takes from a bot in a second. Each pass claims for the normal lane first, so alerts still
+  go ahead of the bulk. A copy Telegram refuses because the bot's Stars cannot pay for it
+  fails like any other permanent error (reason ``stars_balance``).
 * Errors: ``RetryAfter`` pauses the chat (everything when several chats are told to wait
   at once) and retries without spending an attempt; timeouts, network errors and 5xx
   retry with exponential backoff and jitter until ``max_attempts``; blocked / deactivated
@@ -38,7 +45,6 @@ import logging
 import math
 import random
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -58,8 +64,9 @@ from telegram.ext import ExtBot
 
 from bot.core.clock import Clock
 from bot.core.config import DeliverySettings
+from bot.delivery.budget import Budget
 from bot.delivery.direct import OUTBOX_SEND, input_media
-from bot.delivery.limits import Bucket, Slot, Window
+from bot.delivery.limits import Slot
 from bot.delivery.outcomes import (
     Delivered,
     Failed,
@@ -70,6 +77,7 @@ from bot.delivery.outcomes import (
     retry_after_seconds,
 )
 from storage import members, outbox
+from storage.circulars import BROADCAST_KINDS
 from storage.db import Database
 from storage.outbox import OutboxItem
 
@@ -78,14 +86,19 @@ log = logging.getLogger(__name__)
 BATCH = 8
 """Rows claimed per pass at most; the next pass re-selects, so priorities apply at once."""
 MAX_IN_FLIGHT = 64
+PAID_BATCH = 128
+"""Paid broadcast rows claimed per pass at most: at 1000/s a pass every ~0.1 s suffices."""
+PAID_IN_FLIGHT = 256
+"""Paid sends awaiting an answer at most (rate × round trip, with room to spare)."""
+RAW_SEND_MESSAGE = "sendmessage"
+PAID_BALANCE_ERROR = "balance_too_low"
+"""Telegram's refusal of a paid broadcast the bot's Stars cannot pay for (lowercased)."""
 IDLE_CAP = 1.0
 """Longest sleep when nothing is due: the outbox is re-read at least this often."""
 MIN_PAUSE = 0.001
 BACKOFF_BASE = 2.0
 BACKOFF_CAP = 300.0
 JITTER = 0.2
-FLOOD_CHATS = 2
-"""Distinct chats told to wait within one retry window that mean a global flood wait."""
 OUTAGE_RETRY = 10.0
 """Longest wait between tries of a row while the Bot API answers nothing (an outage)."""
 PROBE_FRESH = 1.0
@@ -108,18 +121,36 @@ _TYPED: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
-
 SETTLE_RETRY_FIRST = 0.05
 SETTLE_RETRY_MAX = 5.0
 
+
+@dataclass(slots=True)
+class _Claimed:
+    item: OutboxItem
+    paid: bool
+    """Sent as a paid broadcast, in the paid lane."""
+    slots: list[Slot]
+
+
+@dataclass(slots=True)
+class _SentBatch:
+    """Deliveries recorded together: one transaction for every answer that came in while
+    the previous one was being written, instead of one each (a thousand a second)."""
+
+    rows: dict[int, tuple[datetime, int | None]]
+    """outbox id → (answered at, message_id)"""
+    done: asyncio.Future[set[int] | None]
+    """The ids marked sent; None if the sender stopped before they could be recorded."""
+
+
 @dataclass(slots=True)
 class _Pass:
-    claimed: list[tuple[OutboxItem, list[Slot]]]
+    claimed: list[_Claimed]
     soonest: float
     """Timestamp at which something held back by a limit or pause may go."""
     limited: bool
     """The overall limit (or a global pause) stopped the pass, not a lack of due rows."""
-
 
 
 # --------------------------------------------------------------------------------------------
@@ -150,19 +181,19 @@ class Sender:
         # Limits run on seconds since this instant: small floats keep their precision.
         self._epoch = clock.now()
 
-        self._global = Window.of_rate(settings.global_per_s, 1.0)
-        self._pace = Bucket(settings.global_per_s, max(1, math.ceil(settings.global_per_s / 10)))
-        self._chat_windows: dict[int, Window] = {}
-        self._group_windows: dict[int, Window] = {}
-        self._paused: dict[int, float] = {}
-        self._global_pause = 0.0
-        self._floods: dict[int, float] = {}
+        self._budget = Budget(settings)
+        self._paid_kinds: frozenset[str] = (
+            BROADCAST_KINDS if settings.paid_broadcast else frozenset()
+        )
+        self._paid_flying: set[int] = set()
         self._down = False
         """A getMe found the Bot API unreachable and nothing has been answered since."""
         self._probe: asyncio.Task[bool] | None = None
         self._probe_at = -math.inf
 
         self._in_flight: dict[int, asyncio.Task[None]] = {}
+        self._sent_batch: _SentBatch | None = None
+        self._flusher: asyncio.Task[None] | None = None
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -174,9 +205,11 @@ class Sender:
         self.n_429 = 0
         self.migrated = 0
         self.outage_retries = 0
+        self.paid_sent = 0
+        """Messages delivered as paid broadcasts (0.1 Star each)."""
         self.failures: Counter[str] = Counter()
         """Failed rows by reason: blocked, deactivated, kicked, forbidden, chat_not_found,
-        bad_request, gave_up, unsupported, invalid."""
+        stars_balance, bad_request, gave_up, unsupported, invalid."""
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -211,6 +244,9 @@ class Sender:
             for t in pending:
                 t.cancel()
             await asyncio.gather(*flying.values(), return_exceptions=True)
+            flusher = self._flusher
+            if flusher is not None and not flusher.done():
+                await asyncio.wait({flusher}, timeout=self._stop_grace)
             try:
                 async with self._db.transaction() as tx:
                     released = await outbox.release(tx, flying)
@@ -236,8 +272,8 @@ class Sender:
         before = self.sent
         while True:
             step = await self._claim()
-            for item, slots in step.claimed:
-                self._spawn(item, slots)
+            for claimed in step.claimed:
+                self._spawn(claimed)
             if step.claimed:
                 continue
             if not self._in_flight:
@@ -257,6 +293,7 @@ class Sender:
             "n_429": self.n_429,
             "migrated": self.migrated,
             "outage_retries": self.outage_retries,
+            "paid_sent": self.paid_sent,
             "in_flight": self.in_flight,
         }
         figures.update({f"failed_{reason}": n for reason, n in sorted(self.failures.items())})
@@ -287,8 +324,8 @@ class Sender:
         """One claim pass; returns how long to sleep before the next one (0: at once)."""
         self._wakeup.clear()
         step = await self._claim()
-        for item, slots in step.claimed:
-            self._spawn(item, slots)
+        for claimed in step.claimed:
+            self._spawn(claimed)
         if step.claimed:
             await asyncio.sleep(0)
             return 0.0
@@ -307,38 +344,6 @@ class Sender:
             async with asyncio.timeout(seconds):
                 await self._wakeup.wait()
 
-    def _room(self, now: float) -> tuple[int, float]:
-        """How many sends the overall limits allow now, and when more will be allowed."""
-        if now < self._global_pause:
-            return 0, self._global_pause
-        room = min(
-            self._global.free(now),
-            self._pace.available(now),
-            MAX_IN_FLIGHT - len(self._in_flight),
-        )
-        if room > 0:
-            return room, now
-        return 0, max(self._global.next_free(now), self._pace.next_token(now))
-
-    def _held_chats(self, now: float) -> tuple[set[int], float]:
-        """Chats that may not be sent to now, and the soonest one of them frees up."""
-        held: set[int] = set()
-        soonest = math.inf
-        for chat, until in list(self._paused.items()):
-            if until <= now:
-                del self._paused[chat]
-            else:
-                held.add(chat)
-                soonest = min(soonest, until)
-        for windows in (self._chat_windows, self._group_windows):
-            for chat, window in list(windows.items()):
-                if window.empty(now):
-                    del windows[chat]
-                elif window.free(now) <= 0:
-                    held.add(chat)
-                    soonest = min(soonest, window.next_free(now))
-        return held, soonest
-
     def _seconds(self, moment: datetime) -> float:
         return (moment - self._epoch).total_seconds()
 
@@ -348,80 +353,80 @@ class Sender:
     async def _claim(self) -> _Pass:
         now_dt = self._clock.now()
         now = self._seconds(now_dt)
-        room, when = self._room(now)
+        paid_flying = len(self._paid_flying)
+        room, when = self._budget.room(now, MAX_IN_FLIGHT - (len(self._in_flight) - paid_flying))
+        paid_room, paid_when = self._budget.paid_room(now, PAID_IN_FLIGHT - paid_flying)
+        if room <= 0 and paid_room <= 0:
+            return _Pass([], min(when, paid_when), limited=True)
+        held, soonest = self._budget.held_chats(now)
+        # A lane without room now is due again when it frees up.
         if room <= 0:
-            return _Pass([], when, limited=True)
-        held, soonest = self._held_chats(now)
-        chosen: list[OutboxItem] = []
+            soonest = min(soonest, when)
+        if paid_room <= 0 and self._budget.paid:
+            soonest = min(soonest, paid_when)
+        room = min(room, BATCH)
+        paid_room = min(paid_room, PAID_BATCH)
+        # Ordered best first, so the normal lane's rows (alerts first) come ahead of the
+        # bulk; with the normal lane full, only paid rows are worth reading.
+        only = self._paid_kinds if room <= 0 else None
+        picked: list[tuple[OutboxItem, bool]] = []
         async with self._db.transaction() as tx:
-            for item in await outbox.ready(tx, now_dt, min(room, BATCH), held):
+            for item in await outbox.ready(tx, now_dt, max(room, 0) + paid_room, held, only):
                 # One row per chat per pass: the chat's window is re-checked next pass.
                 if item.chat_id in held:
                     continue
-                if await outbox.claim(tx, item.id):
-                    chosen.append(item)
-                    held.add(item.chat_id)
+                paid = item.kind in self._paid_kinds
+                if paid:
+                    if paid_room <= 0:
+                        continue
+                    paid_room -= 1
+                else:
+                    if room <= 0:
+                        continue
+                    room -= 1
+                picked.append((item, paid))
+                held.add(item.chat_id)
+            moved = await outbox.claim_many(tx, (item.id for item, _ in picked))
         # Slots are taken only once the claims are committed, so a failed transaction
         # cannot leak them.
-        claimed = [(item, self._reserve(item.chat_id, now)) for item in chosen]
+        claimed = [
+            _Claimed(item, paid, self._budget.reserve(item.chat_id, now, paid))
+            for item, paid in picked
+            if item.id in moved
+        ]
         return _Pass(claimed, soonest, limited=False)
-
-    def _reserve(self, chat_id: int, now: float) -> list[Slot]:
-        self._pace.take(now)
-        slots = [self._global.take()]
-        window = self._chat_windows.get(chat_id)
-        if window is None:
-            window = self._chat_windows[chat_id] = Window.of_rate(
-                self._settings.per_chat_per_s, 1.0
-            )
-        slots.append(window.take())
-        if chat_id < 0:
-            group = self._group_windows.get(chat_id)
-            if group is None:
-                group = self._group_windows[chat_id] = Window.of_rate(
-                    self._settings.per_group_per_min, 60.0
-                )
-            slots.append(group.take())
-        return slots
 
     def note_direct_send(self, chat_id: int) -> None:
         """A reply sent straight to a person (not through the outbox) uses the same
         Telegram budget: count it in the windows so that the outbox leaves room for it."""
-        now = self._now()
-        slot = self._global.take()
-        slot.end = now
-        window = self._chat_windows.get(chat_id)
-        if window is None:
-            window = self._chat_windows[chat_id] = Window.of_rate(
-                self._settings.per_chat_per_s, 1.0
-            )
-        window.take().end = now
+        self._budget.note_direct_send(chat_id, self._now())
 
-    def _release(self, slots: Iterable[Slot]) -> None:
-        now = self._now()
-        for slot in slots:
-            slot.end = now
-
-    def _spawn(self, item: OutboxItem, slots: list[Slot]) -> None:
-        task = asyncio.create_task(self._deliver(item, slots), name=f"outbox-{item.id}")
+    def _spawn(self, claimed: _Claimed) -> None:
+        item = claimed.item
+        task = asyncio.create_task(
+            self._deliver(item, claimed.slots, claimed.paid), name=f"outbox-{item.id}"
+        )
         self._in_flight[item.id] = task
+        if claimed.paid:
+            self._paid_flying.add(item.id)
         task.add_done_callback(functools.partial(self._done, item.id))
 
     def _done(self, outbox_id: int, task: asyncio.Task[None]) -> None:
         self._in_flight.pop(outbox_id, None)
+        self._paid_flying.discard(outbox_id)
         if not task.cancelled() and task.exception() is not None:
             log.error("outbox %d: delivery task died: %r", outbox_id, task.exception())
         self._wakeup.set()
 
     # ---------------------------------------------------------------- one message
 
-    async def _deliver(self, item: OutboxItem, slots: list[Slot]) -> None:
+    async def _deliver(self, item: OutboxItem, slots: list[Slot], paid: bool = False) -> None:
         outcome: Outcome
         try:
             try:
-                message_id = await self._call(item)
+                message_id = await self._call(item, paid)
             finally:
-                self._release(slots)
+                self._budget.release(item.chat_id, slots, self._now())
         except Exception as exc:
             outcome = self._classify(item, exc)
             if isinstance(exc, NetworkError) and isinstance(outcome, Retry):
@@ -429,7 +434,7 @@ class Sender:
             else:
                 recovered = isinstance(exc, TelegramError) and self._answered()
         else:
-            outcome = Delivered(message_id)
+            outcome = Delivered(message_id, paid)
             recovered = self._answered()
         await self._settle(item, outcome, recovered)
 
@@ -475,9 +480,11 @@ class Sender:
             return False  # an answer, even a refusal, means the API is there
         return False
 
-    async def _call(self, item: OutboxItem) -> int | None:
+    async def _call(self, item: OutboxItem, paid: bool = False) -> int | None:
         params: dict[str, Any] = dict(item.payload)
         params["chat_id"] = item.chat_id
+        if paid:
+            params["allow_paid_broadcast"] = True
         if item.topic_id is not None:
             params["message_thread_id"] = item.topic_id
         try:
@@ -490,6 +497,15 @@ class Sender:
                 if typed is None:
                     result: Any = await self._bot.do_api_request(
                         item.method, api_kwargs=params, **marker
+                    )
+                elif paid and item.method == "sendMessage":
+                    # At a thousand a second, building a telegram.Message per answer to read
+                    # its message_id is a sixth of the sender's time: take the raw answer.
+                    # PTB warns about do_api_request("sendMessage") as it has a typed method;
+                    # Bot API method names are case-insensitive, and the lower-case spelling
+                    # is not an attribute of the Bot.
+                    result = await self._bot.do_api_request(
+                        RAW_SEND_MESSAGE, api_kwargs=params, **marker
                     )
                 else:
                     name, positional = typed
@@ -516,7 +532,7 @@ class Sender:
         if isinstance(exc, RetryAfter):
             self.n_429 += 1
             seconds = retry_after_seconds(exc)
-            self._flood_wait(item.chat_id, seconds)
+            self._budget.flood_wait(item.chat_id, self._now(), seconds)
             log.warning("outbox %d: chat %d told to wait %gs", item.id, item.chat_id, seconds)
             return Retry(seconds, error, count_attempt=False)
         if isinstance(exc, ChatMigrated):
@@ -530,6 +546,10 @@ class Sender:
             lowered = str(exc).lower()
             if "chat not found" in lowered or "peer_id_invalid" in lowered:
                 return Failed("chat_not_found", error, unreachable=True)
+            if PAID_BALANCE_ERROR in lowered:
+                # The bot's Stars ran out: this copy is lost, like any refused message; the
+                # circular's report counts it failed and the log says why.
+                return Failed("stars_balance", error)
             return Failed("bad_request", error)
         if isinstance(exc, EndPointNotFound):
             return Failed("unsupported", error)
@@ -544,19 +564,53 @@ class Sender:
         base = min(BACKOFF_CAP, BACKOFF_BASE * 2.0 ** min(attempts, 30))
         return base * self._rng.uniform(1 - JITTER, 1 + JITTER)
 
-    def _flood_wait(self, chat_id: int, seconds: float) -> None:
-        now = self._now()
-        until = now + seconds
-        self._paused[chat_id] = max(self._paused.get(chat_id, 0.0), until)
-        self._floods = {c: t for c, t in self._floods.items() if t > now}
-        self._floods[chat_id] = until
-        if len(self._floods) >= FLOOD_CHATS:
-            # Several chats told to wait at once: it is the bot, not one chat.
-            self._global_pause = max(self._global_pause, max(self._floods.values()))
-            log.warning("outbox: global flood wait until +%gs", self._global_pause - now)
+    async def _record_delivered(
+        self, outbox_id: int, now: datetime, message_id: int | None
+    ) -> bool | None:
+        """Mark one row sent in the next batch; whether it was still in flight (None: the
+        sender stopped before it could be recorded)."""
+        batch = self._sent_batch
+        if batch is None:
+            batch = self._sent_batch = _SentBatch({}, asyncio.get_running_loop().create_future())
+            self._flusher = asyncio.create_task(self._flush_sent(batch), name="outbox-sent")
+        batch.rows[outbox_id] = (now, message_id)
+        done = await asyncio.shield(batch.done)
+        return None if done is None else outbox_id in done
+
+    async def _flush_sent(self, batch: _SentBatch) -> None:
+        pause = SETTLE_RETRY_FIRST
+        done: set[int] | None = None
+        try:
+            await asyncio.sleep(0)  # answers that arrived together join this batch
+            while True:
+                try:
+                    async with self._db.transaction() as tx:
+                        if self._sent_batch is batch:
+                            self._sent_batch = None  # later answers start the next batch
+                        done = await outbox.mark_sent_many(
+                            tx, [(i, at, mid) for i, (at, mid) in batch.rows.items()]
+                        )
+                    break
+                except Exception:
+                    # As in _settle: the messages are out; keep trying to record them.
+                    log.exception("outbox: could not record %d deliveries", len(batch.rows))
+                    if self._stopping:
+                        break
+                    await asyncio.sleep(pause)
+                    pause = min(pause * 2, SETTLE_RETRY_MAX)
+        finally:
+            if self._sent_batch is batch:
+                self._sent_batch = None
+            if not batch.done.done():
+                batch.done.set_result(done)
 
     async def _settle(self, item: OutboxItem, outcome: Outcome, recovered: bool = False) -> None:
         now = self._clock.now()
+        if isinstance(outcome, Delivered) and not recovered:
+            sent = await self._record_delivered(item.id, now, outcome.message_id)
+            if sent is not None:
+                self._tally(item, outcome, sent)
+            return
         released = 0
         pause = SETTLE_RETRY_FIRST
         while True:
@@ -603,11 +657,15 @@ class Sender:
             log.warning("outbox: the Bot API answers again; %d waiting rows are due now", released)
             if released:
                 self._wakeup.set()
+        self._tally(item, outcome, done)
+
+    def _tally(self, item: OutboxItem, outcome: Outcome, done: bool) -> None:
         if not done:
             log.warning("outbox %d: row was no longer in flight; outcome dropped", item.id)
             return
         if isinstance(outcome, Delivered):
             self.sent += 1
+            self.paid_sent += outcome.paid
         elif isinstance(outcome, Migrated):
             self.migrated += 1
             log.info(

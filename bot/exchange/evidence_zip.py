@@ -72,9 +72,7 @@ def _read(
     with store.snapshot(db_path) as conn:
         places = Places(store.area_tree(conn))
         rows = list(issue_rows(conn, period, places, language, area_ids))
-        media = [
-            Media(*row) for row in store.issue_media(conn, period.start, period.end, area_ids)
-        ]
+        media = [Media(*row) for row in store.issue_media(conn, period.start, period.end, area_ids)]
     return rows, media
 
 

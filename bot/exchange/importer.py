@@ -88,6 +88,7 @@ class ImportSummary:
     kind: Kind
     created: int  # for a roster: slots added
     updated: int  # for a roster: coming slots kept as they were
+    dropped: int = 0  # for a roster: coming slots the new roster no longer has
 
     @property
     def total(self) -> int:
@@ -108,6 +109,7 @@ async def import_csv(
     rows = read(path, COLUMNS[kind], OPTIONAL_COLUMNS[kind], row_word, errors)
     if errors:
         raise ImportFailed(errors.messages)
+    dropped = 0
     async with db.transaction() as tx:
         if kind == "areas":
             created, updated = await _import_areas(tx, rows, errors, now)
@@ -116,7 +118,7 @@ async def import_csv(
         elif kind == "agencies":
             created, updated = await import_agencies(tx, rows, errors, now)
         elif kind == "roster":
-            created, updated = await import_roster(
+            created, updated, dropped = await import_roster(
                 tx, rows, errors, now, roster or RosterSettings()
             )
         else:
@@ -133,7 +135,7 @@ async def import_csv(
             created=created,
             updated=updated,
         )
-    return ImportSummary(kind, created, updated)
+    return ImportSummary(kind, created, updated, dropped)
 
 
 # --- areas ---------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.exchange.csv_file import MAX_INT64, Errors, Line, items, shown, spreadsheet_hint
-from storage import agencies, areas, members, posts
+from storage import agencies, areas, members, posts, roster
 from storage.db import Tx
 from storage.members import MemberRow
 from storage.records import ROLES
@@ -331,6 +331,11 @@ async def import_members(
         if row is not None:
             parsed.append(row)
     errors.fail_if_any()
+    rostered = await roster.has_roster(tx)
+    serving = await roster.officer_posts(tx) if rostered else set()
     await members.upsert(tx, parsed, now)
+    if rostered:
+        # An officer taken off a post (or no longer an officer) leaves its roster there.
+        await roster.drop_pairs(tx, serving - await roster.officer_posts(tx), now)
     created = sum(1 for row in parsed if row.ref not in stored)
     return created, len(parsed) - created

@@ -48,8 +48,8 @@ class _Row:
 
 async def import_roster(
     tx: Tx, lines: list[Line], errors: Errors, now: datetime, settings: RosterSettings
-) -> tuple[int, int]:
-    """Check every row, then write; returns (slots added, slots kept)."""
+) -> tuple[int, int, int]:
+    """Check every row, then write; returns (slots added, kept, dropped)."""
     context = await store.import_context(tx)
     rows = [row for line in lines if (row := _row(line, context, errors)) is not None]
     if not errors:
@@ -72,13 +72,13 @@ async def import_roster(
             patterns[key] = Pattern(*key)
     plan = planning.RosterPlan(post_ids, list(patterns.values()), dated, dated_days)
     result = await planning.write(tx, plan, now, settings)
-    return result.added, result.kept
+    return result.added, result.kept, result.dropped
 
 
 def _row(line: Line, context: store.ImportContext, errors: Errors) -> _Row | None:
     n = line.number
     ok = True
-    post_code, ref = line["post"], line["member"]
+    post_code, ref = line["post"].upper(), line["member"]
     post_id = context.posts.get(post_code)
     if post_id is None:
         ok = False

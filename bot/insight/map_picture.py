@@ -1,4 +1,10 @@
-"""The /peta picture: posts coloured by watch state, placed by coordinates where known.
+"""The /peta picture: posts coloured by watch state, placed by coordinates where known,
+over the outlines of the viewer's areas when they were imported; no basemap.
+
+Every problem post (unstaffed, silent, an alert open) is labelled with its code whatever
+the number of posts; labels are placed so that none covers another or a problem post's
+marker (bot/insight/map_labels.py), and a problem post whose label finds no room is
+listed in a box under the map, so none is silently lost.
 
 Pure and thread-safe: only matplotlib's object API (``Figure`` + ``FigureCanvasAgg``) is
 used, never ``pyplot``, so that rendering can run in a worker thread while the bot keeps
@@ -8,79 +14,80 @@ answering. Posts without coordinates go to a separate panel, in little blocks pe
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from io import BytesIO
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from bot.core.clock import wib
+from bot.insight.boundaries import Outline
+from bot.insight.geometry import bbox, label_point
+from bot.insight.map_labels import Box, LabelWish, Placement, place_labels
+from bot.insight.map_panels import (
+    GeoFrame,
+    GridFrame,
+    block_name,
+    draw_geo,
+    draw_grid,
+    geo_frame,
+    grid_frame,
+    marker_radius_px,
+)
+from bot.insight.map_style import (
+    AREA_TEXT,
+    COLOURS,
+    DEFAULT_LABELS,
+    DPI,
+    GROUPS,
+    HEIGHT_PX,
+    LABEL_LIMIT,
+    STATE_GROUP,
+    TEXT,
+    WIDTH_PX,
+    MapPoint,
+    rgb,
+)
 
 if TYPE_CHECKING:  # matplotlib and numpy load on first render: ~45 MB the bot need not carry
     from matplotlib.figure import Figure
 
-from bot.core.clock import wib
+__all__ = [
+    "COLOURS",
+    "DPI",
+    "GROUPS",
+    "HEIGHT_PX",
+    "STATE_GROUP",
+    "TEXT",
+    "WIDTH_PX",
+    "MapPicture",
+    "MapPoint",
+    "draw_map",
+    "png_size",
+    "render_map",
+    "rgb",
+    "state_counts",
+]
 
-WIDTH_PX = 1080
-HEIGHT_PX = 1350
-DPI = 100
-
-# posts.state → the colour group shown on the map.
-STATE_GROUP: dict[str, str] = {
-    "staffed": "ok",
-    "reminded": "ok",
-    "silent": "silent",
-    "unstaffed": "unstaffed",
-    "opening": "unstaffed",
-    "closed": "closed",
-    "paused": "paused",
-}
-# Order of the legend; problems are drawn last so that they stay on top.
-GROUPS = ("ok", "silent", "unstaffed", "closed", "paused")
-DRAW_ORDER = ("closed", "paused", "ok", "unstaffed", "silent")
-COLOURS: dict[str, str] = {
-    "ok": "#2e9d3a",  # green: heard from
-    "silent": "#f28c00",  # orange
-    "unstaffed": "#d62728",  # red
-    "closed": "#8d99ae",  # slate grey (kept off pure grey so text never looks like it)
-    "paused": "#1f6fd1",  # blue
-}
-DEFAULT_LABELS: dict[str, str] = {
-    "ok": "Aman",
-    "silent": "Senyap",
-    "unstaffed": "Kosong",
-    "closed": "Tutup",
-    "paused": "Jeda",
-    "geo_panel": "Menurut koordinat",
-    "grid_panel": "Tanpa koordinat (per kelurahan)",
-    "empty": "Tidak ada posko",
-}
-TEXT = "#1b1b1b"
-LABEL_LIMIT = 30  # post codes are written only when a panel has at most this many posts
-GROUP_LABEL_LIMIT = 24  # area names in the grid panel, likewise
+TOP = 0.88
+BOTTOM = 0.13  # the legend lives below
+LABEL_PT = 13.0  # a code beside its marker on a busy map: still legible on a phone
+BIG_LABEL_PT = 18.0  # on a small map
+AREA_PT = 14.0
+SIDE_PT = 15.0
+SIDE_LINES = 6  # at most, below the heading, before "+N more"
 
 
 @dataclass(frozen=True)
-class MapPoint:
-    code: str
-    name: str
-    area: str
-    state: str
-    latitude: float | None
-    longitude: float | None
+class MapPicture:
+    png: bytes
+    labels: Placement = field(default_factory=Placement)
+    listed: list[str] = field(default_factory=list)  # problem posts written in the side box
+    more: int = 0  # problem posts neither labelled nor listed (counted in the side box)
 
-    @property
-    def group(self) -> str:
-        return STATE_GROUP.get(self.state, "closed")
-
-    @property
-    def placed(self) -> bool:
-        return self.latitude is not None and self.longitude is not None
-
-
-def rgb(colour: str) -> tuple[int, int, int]:
-    """'#rrggbb' → (r, g, b) in 0..255 (tests count pixels near these)."""
-    value = colour.lstrip("#")
-    return int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16)
+    def problem_codes_shown(self) -> set[str]:
+        """Codes of problem posts readable in the picture: labelled, or in the side box."""
+        return {label.text for label in self.labels.placed if label.problem} | set(self.listed)
 
 
 def state_counts(points: Sequence[MapPoint]) -> dict[str, int]:
@@ -95,11 +102,204 @@ def render_map(
     title: str,
     now: datetime,
     labels: Mapping[str, str] | None = None,
+    outlines: Sequence[Outline] = (),
 ) -> bytes:
     """A phone-sized PNG (1080×1350) of the posts; ``labels`` translates the words."""
+    return draw_map(points, title, now, labels, outlines).png
+
+
+class _Measure:
+    """Text sizes in pixels, from the renderer that will draw them."""
+
+    def __init__(self, figure: Figure) -> None:
+        from matplotlib.font_manager import FontProperties
+
+        self._renderer: Any = figure.canvas.get_renderer()  # type: ignore[attr-defined]
+        self._fonts: dict[tuple[float, bool], Any] = {}
+        self._font = FontProperties
+
+    def __call__(self, text: str, size: float, bold: bool = True) -> tuple[float, float]:
+        font = self._fonts.get((size, bold))
+        if font is None:
+            font = self._font(size=size, weight="bold" if bold else "normal")
+            self._fonts[(size, bold)] = font
+        width, height, _ = self._renderer.get_text_width_height_descent(text, font, ismath=False)
+        return float(width), float(height)
+
+
+@dataclass
+class _Frames:
+    geo: GeoFrame | None
+    grid: GridFrame | None
+
+
+def _frames(
+    placed: Sequence[MapPoint],
+    loose: Sequence[MapPoint],
+    outlines: Sequence[Outline],
+    bottom: float,
+) -> _Frames:
+    if placed and loose:
+        share = len(placed) / (len(placed) + len(loose))
+        split = bottom + (TOP - bottom) * min(0.7, max(0.35, 1 - share))
+        return _Frames(
+            geo_frame((0.05, split + 0.04, 0.9, TOP - split - 0.06), placed, outlines),
+            grid_frame((0.03, bottom, 0.94, split - bottom), loose),
+        )
+    if placed:
+        return _Frames(geo_frame((0.05, bottom, 0.9, TOP - bottom - 0.03), placed, outlines), None)
+    return _Frames(None, grid_frame((0.03, bottom, 0.94, TOP - bottom), loose))
+
+
+def _label_box(measure: _Measure, text: str, size: float) -> tuple[float, float]:
+    width, height = measure(text, size)
+    pad = 0.25 * size * DPI / 72
+    return width + 2 * pad, height + 2 * pad
+
+
+def _place_geo(frame: GeoFrame, measure: _Measure) -> Placement:
+    points = frame.points
+    radius = marker_radius_px(len(points))
+    everyone = len(points) <= LABEL_LIMIT
+    size = BIG_LABEL_PT if everyone else LABEL_PT
+    wishes: list[LabelWish] = []
+    obstacles: list[tuple[Box, str | None]] = []
+    for point in points:
+        x, y = frame.point_px(point)
+        if point.problem:
+            obstacles.append((Box.around(x, y, 2 * radius, 2 * radius), point.code))
+        if point.problem or everyone:
+            width, height = _label_box(measure, point.code, size)
+            wishes.append(
+                LabelWish(point.code, x, y, radius, width, height, point.rank, point.problem,
+                          size=size)
+            )  # fmt: skip
+    placement = place_labels(wishes, frame.px, obstacles)
+    names = _area_name_wishes(frame, measure)
+    if names:
+        taken = [label.box for label in placement.placed]
+        placement.extend(place_labels(names, frame.px, obstacles, taken))
+    return placement
+
+
+def _area_name_wishes(frame: GeoFrame, measure: _Measure) -> list[LabelWish]:
+    """Kecamatan names (kelurahan names when no kecamatan is drawn), where they fit inside
+    their outline as drawn; placed after every post label, so they give way."""
+    levels = {outline.level for outline in frame.outlines}
+    level = "kecamatan" if "kecamatan" in levels else "kelurahan"
+    wishes = []
+    for outline in frame.outlines:
+        if outline.level != level or not outline.parts:
+            continue
+        x, y = frame.to_px(*label_point(outline.parts))
+        west, south, east, north = bbox(outline.parts)
+        x0, y0 = frame.to_px(west, south)
+        x1, y1 = frame.to_px(east, north)
+        width, height = measure(outline.name, AREA_PT, bold=False)
+        if width > (x1 - x0) * 0.9 or height > (y1 - y0) * 0.9:
+            continue  # no space: the outline speaks for itself
+        spot = Box.around(x, y, width + 4, height + 4)
+        wishes.append(
+            LabelWish(outline.name, x, y, 0, width + 4, height + 4, 100, inside=spot,
+                      around=False, kind="area", size=AREA_PT)
+        )  # fmt: skip
+    return wishes
+
+
+def _place_grid(frame: GridFrame, measure: _Measure) -> Placement:
+    cells = frame.cells()
+    everyone = len(cells) <= LABEL_LIMIT
+    obstacles: list[tuple[Box, str | None]] = [
+        (box, point.code) for point, box in cells if point.problem
+    ]
+    if frame.names_shown:
+        for block in frame.blocks:
+            x, y = frame.to_px(block.x, block.y + block.height + 0.5)
+            width, height = measure(block_name(frame, block), frame.name_size, bold=False)
+            obstacles.append((Box(x, y - height / 2, x + width, y + height / 2), None))
+    wishes: list[LabelWish] = []
+    for point, box in cells:
+        if not (point.problem or everyone):
+            continue
+        inner = min(16.0, frame.cell * 0.85 / max(4, len(point.code)) / 1.39 / 0.6)
+        x, y = box.centre
+        if inner >= 7:
+            width, height = measure(point.code, inner)
+            if width <= frame.cell * 0.92 and height <= frame.cell * 0.9:
+                wishes.append(
+                    LabelWish(point.code, x, y, frame.cell / 2, width, height, point.rank,
+                              point.problem, inside=box, around=False, size=inner)
+                )  # fmt: skip
+                continue
+        width, height = _label_box(measure, point.code, LABEL_PT)
+        wishes.append(
+            LabelWish(point.code, x, y, frame.cell / 2, width, height, point.rank, point.problem,
+                      size=LABEL_PT)
+        )  # fmt: skip
+    return place_labels(wishes, frame.bounds, obstacles)
+
+
+def _place(frames: _Frames, measure: _Measure) -> Placement:
+    placement = Placement()
+    if frames.geo is not None:
+        placement.extend(_place_geo(frames.geo, measure))
+    if frames.grid is not None:
+        placement.extend(_place_grid(frames.grid, measure))
+    return placement
+
+
+def _side_lines(
+    codes: Sequence[str], words: Mapping[str, str], measure: _Measure
+) -> tuple[list[str], list[str], int]:
+    """The side box's lines (heading first), the codes they name, how many did not fit."""
+    room = WIDTH_PX * 0.9
+    lines: list[str] = []
+    line = ""
+    listed: list[str] = []
+    for code in codes:
+        candidate = f"{line}, {code}" if line else code
+        if measure(candidate, SIDE_PT, bold=False)[0] <= room:
+            line = candidate
+            listed.append(code)
+            continue
+        if len(lines) + 1 == SIDE_LINES:
+            break
+        lines.append(line + ",")
+        line = code
+        listed.append(code)
+    more = len(codes) - len(listed)
+    if more:
+        # The last line gives up codes until the count of the rest fits beside them.
+        while True:
+            tail = words["more"].format(count=more)
+            text = f"{line}, {tail}" if line else tail
+            if measure(text, SIDE_PT, bold=False)[0] <= room or not line:
+                line = text
+                break
+            last = line.rsplit(", ", 1)
+            line = last[0] if len(last) == 2 else ""
+            listed.pop()
+            more += 1
+    lines.append(line)
+    heading = words["unplaced"].format(count=len(codes))
+    return [heading, *lines], listed, more
+
+
+def _side_height(lines: int) -> float:
+    """Figure fraction the side box takes for so many lines."""
+    return (lines * SIDE_PT * 1.45 * DPI / 72 + 18) / HEIGHT_PX
+
+
+def draw_map(
+    points: Sequence[MapPoint],
+    title: str,
+    now: datetime,
+    labels: Mapping[str, str] | None = None,
+    outlines: Sequence[Outline] = (),
+) -> MapPicture:
+    """The picture and where its labels went (tests read the placement)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-    from matplotlib.patches import Patch
 
     words = {**DEFAULT_LABELS, **(labels or {})}
     figure = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI, facecolor="white")
@@ -109,18 +309,89 @@ def render_map(
     figure.text(0.5, 0.93, stamp, ha="center", va="top", fontsize=22, color=TEXT)
     placed = [point for point in points if point.placed]
     loose = [point for point in points if not point.placed]
-    top, bottom = 0.88, 0.13
     if not points:
         figure.text(0.5, 0.5, words["empty"], ha="center", va="center", fontsize=28, color=TEXT)
-    elif placed and loose:
-        share = len(placed) / len(points)
-        split = bottom + (top - bottom) * min(0.7, max(0.35, 1 - share))
-        _geo_panel(figure, (0.05, split + 0.04, 0.9, top - split - 0.06), placed, words)
-        _grid_panel(figure, (0.03, bottom, 0.94, split - bottom), loose, words)
-    elif placed:
-        _geo_panel(figure, (0.05, bottom, 0.9, top - bottom - 0.03), placed, words)
-    else:
-        _grid_panel(figure, (0.03, bottom, 0.94, top - bottom), loose, words)
+        return MapPicture(_finish(figure, points, words))
+    measure = _Measure(figure)
+    frames = _frames(placed, loose, outlines, BOTTOM)
+    placement = _place(frames, measure)
+    side: tuple[list[str], list[str], int] = ([], [], 0)
+    if placement.unplaced:
+        # Make room for the box, then place again in the smaller panels: the second
+        # placement is the one drawn and listed.
+        first, _, _ = _side_lines(placement.unplaced, words, measure)
+        frames = _frames(placed, loose, outlines, BOTTOM + _side_height(len(first)))
+        placement = _place(frames, measure)
+        if placement.unplaced:
+            side = _side_lines(placement.unplaced, words, measure)
+    if frames.geo is not None:
+        draw_geo(figure, frames.geo, words)
+    if frames.grid is not None:
+        draw_grid(figure, frames.grid, words)
+    _draw_labels(figure, placement, {point.code: point for point in points})
+    lines, listed, more = side
+    if lines:
+        _draw_side_box(figure, lines)
+    return MapPicture(_finish(figure, points, words), placement, listed, more)
+
+
+def _draw_labels(figure: Figure, placement: Placement, by_code: Mapping[str, MapPoint]) -> None:
+    from matplotlib.patches import Rectangle
+
+    for label in placement.placed:
+        x, y = label.box.centre
+        if label.kind == "area":
+            figure.text(x / WIDTH_PX, y / HEIGHT_PX, label.text, ha="center", va="center",
+                        fontsize=label.size, color=AREA_TEXT, style="italic", zorder=5)  # fmt: skip
+            continue
+        point = by_code[label.text]
+        if label.inside:
+            figure.text(x / WIDTH_PX, y / HEIGHT_PX, label.text, ha="center", va="center",
+                        fontsize=label.size, color="white", weight="bold", zorder=6)  # fmt: skip
+            continue
+        box = label.box
+        figure.add_artist(
+            Rectangle(
+                (box.x0 / WIDTH_PX, box.y0 / HEIGHT_PX),
+                (box.x1 - box.x0) / WIDTH_PX,
+                (box.y1 - box.y0) / HEIGHT_PX,
+                transform=figure.transFigure,
+                facecolor="white",
+                alpha=0.92,
+                edgecolor=COLOURS[point.group] if point.problem else "#cfcfcf",
+                linewidth=1.4 if point.problem else 0.8,
+                zorder=5,
+            )
+        )
+        figure.text(x / WIDTH_PX, y / HEIGHT_PX, label.text, ha="center", va="center",
+                    fontsize=label.size, color=TEXT, weight="bold", zorder=6)  # fmt: skip
+
+
+def _draw_side_box(figure: Figure, lines: Sequence[str]) -> None:
+    from matplotlib.patches import FancyBboxPatch
+
+    top = BOTTOM + _side_height(len(lines)) - 0.012
+    step = SIDE_PT * 1.45 * DPI / 72 / HEIGHT_PX
+    figure.add_artist(
+        FancyBboxPatch(
+            (0.035, BOTTOM - 0.004),
+            0.93,
+            top - BOTTOM + 0.01,
+            boxstyle="round,pad=0.004",
+            transform=figure.transFigure,
+            facecolor="#fff7e6",
+            edgecolor=COLOURS["silent"],
+            linewidth=1.2,
+        )
+    )
+    for index, line in enumerate(lines):
+        figure.text(0.05, top - index * step, line, ha="left", va="top", fontsize=SIDE_PT,
+                    color=TEXT, weight="bold" if index == 0 else "normal")  # fmt: skip
+
+
+def _finish(figure: Figure, points: Sequence[MapPoint], words: Mapping[str, str]) -> bytes:
+    from matplotlib.patches import Patch
+
     counts = state_counts(points)
     handles = [
         Patch(facecolor=COLOURS[group], edgecolor="none", label=f"{words[group]} {counts[group]}")
@@ -143,173 +414,6 @@ def render_map(
     buffer = BytesIO()
     figure.savefig(buffer, format="png", dpi=DPI)
     return buffer.getvalue()
-
-
-def _marker_size(count: int) -> float:
-    """Scatter area in points²: big dots for a kelurahan, small ones for a city."""
-    if count <= LABEL_LIMIT:
-        return 700.0
-    if count <= 300:
-        return 130.0
-    if count <= 1000:
-        return 55.0
-    return 26.0
-
-
-def _geo_panel(
-    figure: Figure,
-    box: tuple[float, float, float, float],
-    points: Sequence[MapPoint],
-    words: Mapping[str, str],
-) -> None:
-    import numpy as np
-
-    ax = figure.add_axes(box)
-    lons = np.array([point.longitude for point in points], dtype=float)
-    lats = np.array([point.latitude for point in points], dtype=float)
-    groups = np.array([point.group for point in points])
-    size = _marker_size(len(points))
-    for group in DRAW_ORDER:
-        mask = groups == group
-        if mask.any():
-            ax.scatter(
-                lons[mask],
-                lats[mask],
-                s=size,
-                c=COLOURS[group],
-                edgecolors="white",
-                linewidths=0.6 if len(points) > LABEL_LIMIT else 1.5,
-                zorder=3,
-            )
-    # Fill the panel while keeping distances true: a degree of longitude is shorter than
-    # one of latitude away from the equator, so widen whichever span is too narrow.
-    shrink = max(0.2, math.cos(math.radians(float(lats.mean()))))
-    centre_lon = (float(lons.min()) + float(lons.max())) / 2
-    centre_lat = (float(lats.min()) + float(lats.max())) / 2
-    span_lon = max(float(np.ptp(lons)) * 1.16, 0.008) * shrink  # in latitude-sized units
-    span_lat = max(float(np.ptp(lats)) * 1.16, 0.008)
-    box_ratio = (box[2] * WIDTH_PX) / (box[3] * HEIGHT_PX)
-    if span_lon / span_lat < box_ratio:
-        span_lon = span_lat * box_ratio
-    else:
-        span_lat = span_lon / box_ratio
-    ax.set_xlim(centre_lon - span_lon / shrink / 2, centre_lon + span_lon / shrink / 2)
-    ax.set_ylim(centre_lat - span_lat / 2, centre_lat + span_lat / 2)
-    if len(points) <= LABEL_LIMIT:
-        for point in points:
-            ax.annotate(
-                point.code,
-                (point.longitude, point.latitude),  # type: ignore[arg-type]
-                xytext=(0, 17),
-                textcoords="offset points",
-                ha="center",
-                va="bottom",
-                fontsize=18,
-                color=TEXT,
-                zorder=4,
-            )
-    ax.set_xticks([])
-    ax.set_yticks([])
-    ax.set_facecolor("#f7f7f4")
-    for spine in ax.spines.values():
-        spine.set_color("#cfcfcf")
-    ax.set_title(words["geo_panel"], fontsize=20, color=TEXT, loc="left")
-
-
-@dataclass(frozen=True)
-class _Block:
-    area: str
-    points: list[MapPoint]
-    width: int
-    height: int
-    x: int = 0
-    y: int = 0
-
-
-def _pack(points: Sequence[MapPoint], aspect: float) -> tuple[list[_Block], int, int]:
-    """Shelf-pack one square-ish block of cells per area; returns blocks with their top-left
-    cell, and the grid's width and height in cells (gaps and a label row included)."""
-    by_area: dict[str, list[MapPoint]] = {}
-    for point in sorted(points, key=lambda p: (p.area, p.code)):
-        by_area.setdefault(point.area, []).append(point)
-    shapes: list[_Block] = []
-    for area, members in by_area.items():
-        width = math.ceil(math.sqrt(len(members)))
-        height = math.ceil(len(members) / width)
-        shapes.append(_Block(area, members, width, height))
-    labelled = len(shapes) <= GROUP_LABEL_LIMIT
-    gap_below = 1 if labelled else 0
-    cells = sum((b.width + 1) * (b.height + 1 + gap_below) for b in shapes)
-    columns = max(max(b.width for b in shapes) + 1, math.ceil(math.sqrt(cells * aspect)), 8)
-    placed: list[_Block] = []
-    x = y = shelf = 0
-    for block in shapes:
-        if x and x + block.width > columns:
-            x, y, shelf = 0, y + shelf, 0
-        placed.append(_Block(block.area, block.points, block.width, block.height, x, y))
-        x += block.width + 1
-        shelf = max(shelf, block.height + 1 + gap_below)
-    rows = y + shelf - 1  # no gap after the last shelf
-    return placed, columns, max(rows, 1)
-
-
-def _grid_panel(
-    figure: Figure,
-    box: tuple[float, float, float, float],
-    points: Sequence[MapPoint],
-    words: Mapping[str, str],
-) -> None:
-    import numpy as np
-
-    ax = figure.add_axes(box)
-    panel_w = box[2] * WIDTH_PX
-    panel_h = box[3] * HEIGHT_PX * 0.9  # the panel title takes the rest
-    blocks, columns, rows = _pack(points, panel_w / panel_h)
-    columns = max(columns, math.ceil(rows * panel_w / panel_h))
-    image = np.ones((rows, columns, 3), dtype=float)
-    colours = {group: np.array(rgb(colour)) / 255 for group, colour in COLOURS.items()}
-    for block in blocks:
-        for index, point in enumerate(block.points):
-            row, column = divmod(index, block.width)
-            image[block.y + row, block.x + column] = colours[point.group]
-    ax.imshow(image, interpolation="nearest", aspect="equal", extent=(0, columns, rows, 0))
-    cell_px = min(panel_w / columns, panel_h / rows)
-    labelled = len(blocks) <= GROUP_LABEL_LIMIT
-    if labelled:
-        size = min(16.0, cell_px * 0.55 / 1.39)
-        if size >= 8:
-            for block in blocks:
-                room = max(1, int((block.width + 0.8) * cell_px / (size * 1.39 * 0.6)))
-                name = block.area if len(block.area) <= room else block.area[: room - 1] + "…"
-                ax.text(
-                    block.x,
-                    block.y + block.height + 0.5,
-                    name,
-                    ha="left",
-                    va="center",
-                    fontsize=size,
-                    color=TEXT,
-                )
-    if len(points) <= LABEL_LIMIT:
-        for block in blocks:
-            for index, point in enumerate(block.points):
-                row, column = divmod(index, block.width)
-                size = min(16.0, cell_px * 0.85 / max(4, len(point.code)) / 1.39 / 0.6)
-                if size >= 7:
-                    ax.text(
-                        block.x + column + 0.5,
-                        block.y + row + 0.5,
-                        point.code,
-                        ha="center",
-                        va="center",
-                        fontsize=size,
-                        color="white",
-                        weight="bold",
-                    )
-    ax.set_xlim(0, columns)
-    ax.set_ylim(rows, 0)
-    ax.set_axis_off()
-    ax.set_title(words["grid_panel"], fontsize=20, color=TEXT, loc="left")
 
 
 def png_size(data: bytes) -> tuple[int, int]:

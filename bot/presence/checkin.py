@@ -9,9 +9,12 @@ from enum import Enum
 from typing import Protocol
 
 from bot.presence import geo
+from bot.roster import presence as roster_presence
 from storage import drafts, posts, shifts
+from storage import web as web_store
 from storage.db import Database, Tx
 from storage.records import Member, Post, Shift
+from storage.roster import Slot
 
 
 class PostWatch(Protocol):
@@ -25,9 +28,16 @@ class PostWatch(Protocol):
 
 
 async def touched(tx: Tx, watch: PostWatch | None, post_ids: Sequence[int], now: datetime) -> None:
+    """The posts' facts changed (presence, a signal, a take): re-decide them, and tell the
+    command room the state that led to (after the re-decision, so it is the new one)."""
     if watch is not None and post_ids:
         await watch.refresh(tx, post_ids, now)
         tx.touched_deadlines = True
+    await web_store.publish_posts(tx, post_ids, "update")
+
+
+def _ahead(watch: PostWatch | None) -> timedelta:
+    return roster_presence.arrival_window(watch)
 
 
 CHECKIN_DRAFT = "checkin"
@@ -65,6 +75,8 @@ class CheckIn:
     since: datetime | None = None
     previous_left_empty: bool = False
     """Moving away left the previous post open and short of officers."""
+    slot: Slot | None = None
+    """The roster slot this check-in counts for (piket), if any."""
 
 
 def judge(post: Post, fix: Fix) -> geo.GeoVerdict:
@@ -93,17 +105,23 @@ async def _check_in_at(
         await shifts.update_position(
             tx, current.id, now, _position(fix, verdict), fix.live_message_id
         )
-        return CheckIn(CheckInStatus.ALREADY, post=post, verdict=verdict, since=current.started_at)
+        slot = await roster_presence.arrive(tx, member.id, post.id, now, _ahead(watch))
+        return CheckIn(
+            CheckInStatus.ALREADY, post=post, verdict=verdict, since=current.started_at, slot=slot
+        )
     previous = None
     if current is not None:
         await shifts.end(tx, current.id, now, "replaced")
         await posts.mark_short(tx, current.post_id, now)
         previous = await posts.by_id(tx, current.post_id)
+        if previous is not None:
+            await roster_presence.depart(tx, member.id, previous, now)
     await shifts.start(tx, member.id, post.id, now, _position(fix, verdict), fix.live_message_id)
+    slot = await roster_presence.arrive(tx, member.id, post.id, now, _ahead(watch))
     await posts.record_signal(tx, post.id, member.id, "checkin", now)
     await touched(tx, watch, [post.id] + ([previous.id] if previous else []), now)
     if previous is None:
-        return CheckIn(CheckInStatus.CHECKED_IN, post=post, verdict=verdict, since=now)
+        return CheckIn(CheckInStatus.CHECKED_IN, post=post, verdict=verdict, since=now, slot=slot)
     previous = await posts.by_id(tx, previous.id) or previous  # its state after the move
     return CheckIn(
         CheckInStatus.MOVED,
@@ -112,6 +130,7 @@ async def _check_in_at(
         previous_post=previous,
         since=now,
         previous_left_empty=await _left_short(tx, previous),
+        slot=slot,
     )
 
 
@@ -237,6 +256,9 @@ async def check_out(
             return CheckOut(None, None)
         await shifts.end(tx, current.id, now, "checkout")
         await posts.mark_short(tx, current.post_id, now)
+        post = await posts.by_id(tx, current.post_id)
+        assert post is not None
+        await roster_presence.depart(tx, member.id, post, now)
         await touched(tx, watch, [current.post_id], now)
         post = await posts.by_id(tx, current.post_id)
         assert post is not None

@@ -189,7 +189,7 @@ async def heard_from(db: Database, member: Member, now: datetime) -> Member:
     """A member marked unreachable wrote to the bot in private: whatever blocked the
     bot is undone (Telegram delivers nothing from a user who blocked it), so circulars,
     recaps and alerts reach them again."""
-    async with db.transaction() as tx:
+    async with db.transaction(bookkeeping=True) as tx:
         if await members.mark_reachable(tx, member.id):
             await audit.record(tx, now, member.id, "reachable", "member", member.id)
     return replace(member, unreachable=False)
@@ -198,7 +198,7 @@ async def heard_from(db: Database, member: Member, now: datetime) -> Member:
 async def note_app_language(db: Database, member: Member, client_language: str) -> Member:
     """The language the member's Telegram app reports, remembered: messages the bot sends
     on its own (alerts, forwards, circulars) follow it when the member set none."""
-    async with db.transaction() as tx:
+    async with db.transaction(bookkeeping=True) as tx:
         await members.note_client_language(tx, member.id, client_language)
     return replace(member, client_language=client_language)
 

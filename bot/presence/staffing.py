@@ -15,7 +15,7 @@ from typing import Any
 from bot.core.i18n import DEFAULT_LANGUAGE, t
 from bot.exchange.member_rows import Known, Problem, cells_of, check_row
 from bot.presence.checkin import PostWatch, touched
-from storage import audit, members, posts, shifts, staff_changes
+from storage import audit, members, posts, roster, shifts, staff_changes
 from storage.db import Database, Tx
 from storage.members import MemberRow
 from storage.outbox import Priority, enqueue
@@ -186,10 +186,14 @@ async def confirm(
         if found.status is not Status.READY or found.row is None:
             await staff_changes.set_outcome(tx, change_id, "refused")
             return Decision(Outcome.REFUSED, found)
+        known = await members.row_by_ref(tx, found.row.ref)
+        serving = await roster.officer_posts(tx, [known[0]]) if known is not None else set()
         await members.upsert(tx, [found.row], now)
         after = await members.row_by_ref(tx, found.row.ref)
         assert after is not None
         member_id = after[0]
+        # Off a post: the officer's coming piket there goes with the assignment.
+        await roster.drop_pairs(tx, serving - await roster.officer_posts(tx, [member_id]), now)
         detail: dict[str, Any] = {"ref": found.row.ref, "before": list(found.before)}
         detail["after"] = list(found.row.posts)
         ended = await _end_shift_off_post(tx, member_id, found.row.posts, now, watch)

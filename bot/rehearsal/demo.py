@@ -21,9 +21,10 @@ from typing import Any, TextIO
 from bot.core.app import PoskoApp, build_application, running
 from bot.core.clock import SystemClock, wib
 from bot.core.config import Settings, load_settings
-from bot.rehearsal import disposisi_scene
+from bot.exchange.boundary_file import check as check_boundaries
+from bot.rehearsal import disposisi_scene, piket_scene
 from bot.rehearsal.emulator import FakeBotApi, FakeUser, Sent
-from storage import agencies, areas, health, members, posts
+from storage import agencies, areas, boundaries, health, members, posts
 from storage.areas import AreaRow
 from storage.db import Database
 from storage.members import MemberRow
@@ -68,6 +69,7 @@ class Person:
     posts: tuple[str, ...] = ()
     areas: tuple[str, ...] = ()
     agency: str | None = None
+    phone: str | None = None
 
 
 PEOPLE = [
@@ -75,6 +77,10 @@ PEOPLE = [
     Person("sari", "Sari Dewi", FakeUser(1002, "Sari"), ("officer",), ("KBJ-02",)),
     Person("agus", "Agus Salim", FakeUser(1003, "Agus"), ("officer",), ("PLM-01",)),
     Person("rina", "Rina Wati", FakeUser(1004, "Rina"), ("officer",), ("PLM-02",)),
+    # rostered in the piket scene
+    Person("dodi", "Dodi Prasetyo", FakeUser(1005, "Dodi"), ("officer",), ("PLM-01",),
+           phone="0812-3456-7890"),
+    Person("wati", "Wati Lestari", FakeUser(1006, "Wati"), ("officer",), ("PLM-02",)),
     Person(
         "lurah_kbj",
         "Lurah Kebon Jeruk",
@@ -104,6 +110,9 @@ PEOPLE = [
     ),
 ]  # fmt: skip
 BY_REF = {person.ref: person for person in PEOPLE}
+# Rough outlines of the demo's kecamatan and kelurahan, so /peta in the demo draws them;
+# the same file shows the format of `posko import boundaries`.
+BOUNDARIES_FILE = Path(__file__).with_name("demo_boundaries.geojson")
 POST_SPOTS = {post.code: (post.latitude or 0.0, post.longitude or 0.0) for post in CITY_POSTS}
 
 
@@ -188,7 +197,10 @@ def media_line(record: Sent) -> str | None:
     return f"{label} {record.text}" if record.text else label
 
 
-def demo_settings(db_path: Path, emu: FakeBotApi) -> Settings:
+def demo_settings(db_path: Path, emu: FakeBotApi, web_port: int | None = None) -> Settings:
+    # The command room without a basemap: the demo needs no network; the demo city's
+    # outlines are drawn instead.
+    web = {"web": {"port": web_port, "listen": "127.0.0.1"}} if web_port is not None else {}
     return load_settings(
         None,
         overrides={
@@ -201,7 +213,9 @@ def demo_settings(db_path: Path, emu: FakeBotApi) -> Settings:
             },
             "storage": {"path": str(db_path)},
             "watch": DEMO_POLICY,
+            "roster": piket_scene.DEMO_ROSTER,
             "log": {"level": "WARNING"},
+            **web,
         },
     )
 
@@ -213,12 +227,15 @@ async def seed(db_path: Path) -> None:
         now = datetime.now(UTC)
         rows = [
             MemberRow(
-                p.ref, p.name, None, None, p.roles, p.posts, p.areas, p.user.id, None, p.agency
+                p.ref, p.name, None, p.phone, p.roles, p.posts, p.areas, p.user.id, None, p.agency
             )
             for p in PEOPLE
         ]
         async with db.transaction() as tx:
             await areas.upsert(tx, CITY_AREAS, now)
+            known = {row.code for row in CITY_AREAS}
+            outlines = check_boundaries(BOUNDARIES_FILE.read_bytes(), BOUNDARIES_FILE.name, known)
+            await boundaries.upsert(tx, outlines, now)
             await posts.upsert(tx, CITY_POSTS, now)
             await agencies.upsert(tx, disposisi_scene.AGENCIES, now)
             await members.upsert(tx, rows, now)
@@ -296,7 +313,9 @@ async def _keep_alive(stage: Stage, refs: list[str], every: float) -> None:
                 await stage.text(ref, "/aman")
 
 
-async def scripted_evening(stage: Stage, transcript: Transcript) -> dict[str, Any]:
+async def scripted_evening(
+    stage: Stage, transcript: Transcript, database: Database, settings: Settings
+) -> dict[str, Any]:
     hour = wib(datetime.now(UTC)).hour
     if 4 <= hour < 11:
         part = "Pagi"
@@ -345,6 +364,7 @@ async def scripted_evening(stage: Stage, transcript: Transcript) -> dict[str, An
         await stage.text("camat_kbj", "/pantau")
         assert first.text
         forward = await disposisi_scene.forward_scene(stage, transcript)
+        piket = await piket_scene.piket_scene(stage, transcript, database, settings.roster)
     finally:
         keeper.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -356,6 +376,7 @@ async def scripted_evening(stage: Stage, transcript: Transcript) -> dict[str, An
         "taken": True,
         "recovered": True,
         **forward,
+        **piket,
     }
 
 
@@ -376,7 +397,36 @@ async def _circular_scene(stage: Stage, transcript: Transcript) -> bool:
     return True
 
 
-async def run_demo(out: TextIO = sys.stdout, interactive: bool = False) -> int:
+WEB_WAIT_S = 60.0
+
+
+async def open_room(app: PoskoApp, out: TextIO, wait: bool) -> None:
+    """``posko demo --web``: prints the admin's login link and a wall link, then waits
+    (up to a minute) for a page to open so the newcomer sees the evening from its start."""
+    from bot.web.auth import issue_link
+
+    runtime = app.bot_data["runtime"]
+    server = runtime.web
+    async with runtime.database.read() as tx:
+        ops = await members.by_telegram_id(tx, BY_REF["ops"].user.id)
+    assert ops is not None and server is not None
+    now = runtime.clock.now()
+    login = await issue_link(runtime.database, ops, "login", now)
+    wall = await issue_link(runtime.database, ops, "wall", now)
+    print(f"Ruang komando / command room: {server.url}/login/{login}", file=out)
+    print(f"  (masuk sebagai {ops.name}; tautan sekali pakai, 10 menit)", file=out)
+    print(f"Layar dinding / wall screen:  {server.url}/layar/{wall}", file=out, flush=True)
+    if not wait:
+        return
+    print("Menunggu halaman dibuka (paling lama 60 detik)…", file=out, flush=True)
+    deadline = time.monotonic() + WEB_WAIT_S
+    while not server.hub.subscribers and time.monotonic() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.2)  # the hub has no "someone subscribed" signal to wait on
+
+
+async def run_demo(
+    out: TextIO = sys.stdout, interactive: bool = False, web_port: int | None = None
+) -> int:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="posko-demo-") as folder:
         db_path = Path(folder) / "demo.db"
@@ -384,7 +434,7 @@ async def run_demo(out: TextIO = sys.stdout, interactive: bool = False) -> int:
         async with FakeBotApi(bot_username="posko_demo_bot") as emu:
             transcript = Transcript(emu, out, started)
             follower = asyncio.create_task(transcript.follow())
-            app = build_application(demo_settings(db_path, emu), SystemClock())
+            app = build_application(demo_settings(db_path, emu, web_port), SystemClock())
             print(
                 "Posko demo: emulator Bot API lokal, kota contoh, kebijakan detik-an.",
                 file=out,
@@ -393,14 +443,22 @@ async def run_demo(out: TextIO = sys.stdout, interactive: bool = False) -> int:
             try:
                 async with running(app):
                     stage = Stage(emu, transcript)
+                    if web_port is not None:
+                        await open_room(app, out, wait=not interactive)
                     if interactive:
                         await interactive_session(stage, transcript, out)
                     else:
-                        outcome = await scripted_evening(stage, transcript)
+                        runtime = app.bot_data["runtime"]
+                        outcome = await scripted_evening(
+                            stage, transcript, runtime.database, runtime.settings
+                        )
                         outcome["circular"] = await _circular_scene(stage, transcript)
                         await asyncio.sleep(0.5)
                         transcript.flush()
                         await _summary(app, emu, transcript, outcome, out, started)
+                        if web_port is not None:
+                            print("Ruang komando tetap menyala; Ctrl+C untuk selesai.", file=out)
+                            await asyncio.Event().wait()
             finally:
                 follower.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -484,5 +542,8 @@ async def interactive_session(stage: Stage, transcript: Transcript, out: TextIO)
         transcript.flush()
 
 
-def main(interactive: bool = False) -> int:
-    return asyncio.run(run_demo(interactive=interactive))
+def main(interactive: bool = False, web_port: int | None = None) -> int:
+    try:
+        return asyncio.run(run_demo(interactive=interactive, web_port=web_port))
+    except KeyboardInterrupt:
+        return 0

@@ -19,6 +19,7 @@ from bot.reports.forward_close import close_forwards
 from bot.watch.escalation import Level, levels_for
 from storage import audit, drafts, issues
 from storage import watch as watch_store
+from storage import web as web_store
 from storage.db import Database, Tx
 from storage.issues import IssueCard, IssueEvent
 from storage.outbox import Priority, enqueue
@@ -130,6 +131,7 @@ async def withdraw(db: Database, member: Member, issue_id: int, now: datetime) -
         await audit.record(
             tx, now, member.id, "issue_withdraw", "issue", issue_id, ref=card.issue.ref
         )
+        await web_store.publish_issue(tx, issue_id, "withdrawn")
         current = await issues.card(tx, issue_id)
         assert current is not None
         await _tell_supervisors(tx, current, "reports.notice_withdrawn", now)

@@ -29,6 +29,7 @@ from bot.reports.forward_close import close_forwards
 from bot.watch.escalation import climbing, levels_for, opening
 from storage import areas, audit, drafts, issues, posts
 from storage import watch as watch_store
+from storage import web as web_store
 from storage.db import Database, Tx
 from storage.issues import IssueCard
 from storage.outbox import Priority, enqueue
@@ -304,6 +305,32 @@ async def give_note(
         return DeskResult(result.verdict, result.card, action, origin)
 
 
+async def move_now(
+    db: Database,
+    member: Member,
+    issue_id: int,
+    action: str,
+    note: str | None,
+    now: datetime,
+    follow_up_after: timedelta = DEFAULT_FOLLOW_UP,
+) -> DeskResult:
+    """A move whose note (when it needs one) comes with it, as from the command room:
+    the same checks, the same CAS and the same notices as the button and its note."""
+    async with db.transaction() as tx:
+        move = MOVES.get(action)
+        if move is None:
+            return DeskResult(Verdict.UNKNOWN)
+        text = (note or "").strip() or None
+        if move.needs_note and text is None:
+            return DeskResult(Verdict.EMPTY, action=action)
+        if text is not None and len(text) > MAX_NOTE:
+            return DeskResult(Verdict.TOO_LONG, action=action)
+        checked = await _check(tx, member, issue_id, move)
+        if checked.verdict is not Verdict.DONE or checked.card is None:
+            return checked
+        return await _apply(tx, member, checked.card, move, text, now, follow_up_after)
+
+
 async def _check(tx: Tx, member: Member, issue_id: int, move: Move) -> DeskResult:
     """Role, scope and status, on the server side, for every button and note."""
     card = await issues.card(tx, issue_id)
@@ -364,6 +391,7 @@ async def _apply(
         note=note,
     )
     await close_forwards(tx, current, member, target, now)
+    await web_store.publish_issue(tx, card.issue.id, move.action)
     followed = target in FOLLOWED_STATUSES
     await issues.set_follow_up(tx, card.issue.id, now + follow_up_after if followed else None)
     await _tell_reporter(tx, current, member, move, note, now)

@@ -287,6 +287,7 @@ async def _send(
         ref=checked.card.issue.ref, agency=forward.agency_code, forward=forward.id,
     )  # fmt: skip
     await accept_on_forward(tx, member, checked.card, now, follow_up_after)
+    _publish(tx, forward, checked.card, "sent")
     await _deliver_card(tx, forward, checked.card, liaisons, now, climbed=False)
     await _tell(tx, forward, checked.card, member, "sent", note, now)
     await tell_groups(tx, forward, checked.card, member, "sent", note, now, liaison_rows)
@@ -431,7 +432,17 @@ async def _after(
     )  # fmt: skip
     await _tell(tx, forward, card, member, step, note, now)
     await tell_groups(tx, forward, card, member, step, note, now, liaison_rows)
+    _publish(tx, forward, card, step)
     return Result(Outcome.DONE, card, forward=forward)
+
+
+def _publish(tx: Tx, forward: Forward, card: IssueCard, step: str) -> None:
+    """Tell the command room (the post's area decides who hears it; ids and states only)."""
+    tx.publish(
+        "forward", id=forward.id, issue_id=card.issue.id, ref=card.issue.ref,
+        agency_id=forward.agency_id, agency=forward.agency_code, area_id=card.area_id,
+        state=forward.state, action=step,
+    )  # fmt: skip
 
 
 async def give_note(

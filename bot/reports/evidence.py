@@ -79,9 +79,7 @@ def _media_calls(caption: str, items: list[tuple[str, str]]) -> list[Call]:
 def calls(language: str, card: IssueCard, items: list[tuple[str, str]]) -> list[Call]:
     """The calls that bring a card's evidence: album (or single file), then the pin."""
     issue = card.issue
-    result = _media_calls(
-        t(language, "evidence.caption", ref=issue.ref, count=len(items)), items
-    )
+    result = _media_calls(t(language, "evidence.caption", ref=issue.ref, count=len(items)), items)
     if issue.latitude is not None and issue.longitude is not None:
         result.append(
             Call("sendLocation", {"latitude": issue.latitude, "longitude": issue.longitude})

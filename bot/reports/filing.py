@@ -15,6 +15,7 @@ from typing import Any
 from bot.presence.checkin import PostWatch, current_post, touched
 from bot.reports.desk import announce_new_issue
 from storage import drafts, issues, posts
+from storage import web as web_store
 from storage.db import Database, Tx
 from storage.records import SEVERITIES, Draft, Issue, Member, Post
 
@@ -400,6 +401,7 @@ async def _file(
         now,
     )
     await announce_new_issue(tx, issue, now)
+    await web_store.publish_issue(tx, issue.id, "new")
     if watch is not None:
         await watch.track_issue(tx, issue.id, issue.post_id, issue.severity, now)
     await posts.record_signal(tx, draft.post_id, member.id, "issue", now, issue.ref)

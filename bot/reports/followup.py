@@ -111,9 +111,7 @@ async def follow_up(
             continue
         # Like an alert, it never goes quiet while open: one level up per ``after``, then
         # repeated at the top every ``after``.
-        held &= await issues.advance_follow_up(
-            tx, item.id, item.stage, item.stage + 1, now + after
-        )
+        held &= await issues.advance_follow_up(tx, item.id, item.stage, item.stage + 1, now + after)
         ladder = ladder_for(await areas.path(tx, card.area_id))
         mine = next(
             (

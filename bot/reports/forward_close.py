@@ -21,9 +21,7 @@ WHY = {"ditarik": "withdrawn", "ditolak": "rejected", "selesai": "resolved"}
 """The report's status (as read back) → why its forwards close."""
 
 
-async def close_forwards(
-    tx: Tx, card: IssueCard, actor: Member, status: str, now: datetime
-) -> int:
+async def close_forwards(tx: Tx, card: IssueCard, actor: Member, status: str, now: datetime) -> int:
     """Close the report's open forwards because it became ``status`` (ditarik, ditolak,
     selesai); returns how many were closed."""
     why = WHY.get(status)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from bot.core.config import RosterSettings
+from bot.roster import swaps
 from bot.roster.slots import ONE_DAY, Pattern, PlannedSlot, expand, first_step, wib_date
 from storage import roster as store
 from storage.db import Tx, to_db
@@ -71,6 +72,7 @@ async def write(tx: Tx, plan: RosterPlan, now: datetime, settings: RosterSetting
         else:
             new.append(slot)
     dropped = [slot_id for slot_id in existing.values() if slot_id not in kept]
+    await swaps.cancel_for_slots(tx, dropped, now)
     await store.delete_slots(tx, dropped)
     await store.insert_slots(tx, _with_steps(new, now, settings))
     await store.set_expanded_through(tx, through)

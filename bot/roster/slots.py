@@ -25,6 +25,8 @@ LATEST = date(2100, 12, 31)
 ALL_WEEK = 0b1111111
 _TIME = re.compile(r"^(\d{1,2})[:.](\d{2})$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# Spreadsheets set to Indonesian dates save them as 27/11/2026.
+_DMY = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
 ONE_DAY = timedelta(days=1)
 
 
@@ -64,11 +66,17 @@ def parse_time(text: str) -> int:
 
 
 def parse_day_spec(text: str) -> date | int:
-    """A date (YYYY-MM-DD, 2000-2100) or a weekday mask from 'mon-fri', 'sat,sun'."""
+    """A date (YYYY-MM-DD or DD/MM/YYYY, 2000-2100) or a weekday mask from 'mon-fri',
+    'sat,sun'."""
     value = text.strip()
-    if _DATE.match(value):
+    dmy = _DMY.match(value)
+    if _DATE.match(value) or dmy:
         try:
-            day = date.fromisoformat(value)
+            day = (
+                date(int(dmy.group(3)), int(dmy.group(2)), int(dmy.group(1)))
+                if dmy
+                else date.fromisoformat(value)
+            )
         except ValueError:
             raise RosterError(f"{value!r} is not a calendar date; expected YYYY-MM-DD") from None
         if not EARLIEST <= day <= LATEST:
@@ -137,19 +145,6 @@ def expand(
             yield PlannedSlot(pattern.post_id, pattern.member_id, *interval, pattern_id)
 
 
-def overlapping(intervals: list[tuple[datetime, datetime, int]]) -> list[tuple[int, int]]:
-    """Pairs of tags whose intervals overlap (touching ends do not), for one member."""
-    found: list[tuple[int, int]] = []
-    ordered = sorted(intervals)
-    for index, (start, end, tag) in enumerate(ordered):
-        for other_start, _, other_tag in ordered[index + 1 :]:
-            if other_start >= end:
-                break
-            found.append((tag, other_tag))
-        del start
-    return found
-
-
 @dataclass(frozen=True, slots=True)
 class Step:
     kind: str  # remind | start | nudge | end
@@ -160,13 +155,13 @@ def first_step(
     start_at: datetime, end_at: datetime, now: datetime, remind_before: timedelta
 ) -> Step | None:
     """Where a new slot's walk begins: a slot imported late skips the steps already
-    passed (no reminder for a slot already started); an ended slot has none."""
+    passed (a slot already started gets no reminder, one starting soon gets it now); an
+    ended slot has none."""
     if now >= end_at:
         return None
-    if now < start_at - remind_before:
-        return Step("remind", start_at - remind_before)
     if now < start_at:
-        return Step("start", start_at)
+        # A slot rostered less than remind_before ahead is announced at once.
+        return Step("remind", max(now, start_at - remind_before))
     return Step("start", now)
 
 

@@ -53,7 +53,3 @@ def next_state(
     if moved is None:
         raise SwapRefused("not_now")
     return moved
-
-
-def expired(state: str, expires_at: datetime, now: datetime) -> bool:
-    return state in OPEN and now >= expires_at

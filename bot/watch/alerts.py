@@ -4,12 +4,13 @@ calling a post's officers on behalf of the supervisor who took it."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 
 from bot.core.i18n import DEFAULT_LANGUAGE, t
-from bot.core.scope import area_in_scope
+from bot.core.scope import area_in_scope, covers
 from bot.presence.checkin import PostWatch, touched
 from bot.watch.texts import call_markup, people_text
 from storage import alerts as alerts_store
@@ -18,6 +19,7 @@ from storage import watch as store
 from storage.alerts import Person
 from storage.db import Database, Tx
 from storage.outbox import Priority, enqueue
+from storage.overview import AlertLine
 from storage.records import Member
 from storage.watch import AlertRow, Recipient, recipient_language
 
@@ -57,6 +59,21 @@ def taken_text(language: str, post_code: str, people: tuple[Person, ...]) -> str
             people_text(language, people, private=True),
         )
     )
+
+
+def may_take(line: AlertLine, member_id: int, scope: Collection[int] | None) -> bool:
+    """Whether "Ambil alih" is offered: untaken; or taken by someone else, not recovered,
+    and climbed to a level this member covers (the take-over the alert message offers)."""
+    if line.taken_by is None:
+        return True
+    if not line.climbed_past_taker or line.taker_id == member_id:
+        return False
+    return line.step_area_id is not None and covers(scope, line.step_area_id)
+
+
+NO_CHAT = 0
+"""``pressed_in`` of a take from outside Telegram (the command room): every chat is told
+through the outbox, and the taker gets the people to call in private."""
 
 
 async def _take_over(tx: Tx, member: Member, alert: AlertRow, now: datetime) -> int | None:
@@ -104,6 +121,10 @@ async def take(
                 owner = await members.by_id(tx, owner_id) if owner_id is not None else None
                 return Take(TakeStatus.ALREADY_TAKEN, post.code, owner.name if owner else None)
         await audit.record(tx, now, member.id, "take", "alert", alert_id, post=post.code)
+        tx.publish(
+            "alert", id=alert_id, post=post.code, area_id=post.area_id, kind=alert.kind,
+            action="taken", taken_by=member.name,
+        )  # fmt: skip
         log.info("alert taken post=%s alert=%s by member=%s", post.code, alert_id, member.id)
         told = await store.notified(tx, [alert_id])
         recipients = list(told.get(alert_id, []))

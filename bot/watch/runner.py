@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from telegram.ext import Job, JobQueue
 
+from bot.roster import planning
+from bot.roster.slots import wib_date
 from bot.watch.watcher import Watcher
 
 log = logging.getLogger(__name__)
@@ -27,6 +29,7 @@ class WatchRunner:
         self._job: Job[Any] | None = None
         self._planned = float("inf")
         self.failures = 0
+        self._extended_for: date | None = None  # the WIB day the roster was last extended
 
     def start(self) -> None:
         self._schedule(0.0)
@@ -70,9 +73,28 @@ class WatchRunner:
             self.failures += 1
             log.exception("watch pass failed; retrying shortly")
             deadline = None
+        # After the pass (a shift change at midnight is not held up), and on its own: a
+        # failing extension must never stop the alerts; it is tried again next run.
+        try:
+            await self._extend_roster()
+        except Exception:
+            log.exception("roster extension failed; retrying at the next run")
         delay = self.max_sleep
         if deadline is not None:
             until = (deadline - self.watcher.clock.now()).total_seconds()
             delay = min(self.max_sleep, max(0.0, until))
         if self._job is None or time.monotonic() + delay < self._planned:
             self._schedule(delay)
+
+    async def _extend_roster(self) -> None:
+        """Weekday roster rows become slots through the horizon: at startup, then once a
+        WIB day (a date comparison on every other run)."""
+        now = self.watcher.clock.now()
+        today = wib_date(now)
+        if self._extended_for == today:
+            return
+        async with self.watcher.db.transaction() as tx:
+            added = await planning.extend(tx, now, self.watcher.settings.roster)
+        self._extended_for = today
+        if added:
+            log.info("roster extended: %s slots added", added)

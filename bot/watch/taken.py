@@ -105,6 +105,10 @@ async def follow(
             (alert.id, alert.taken_stage, alert.taken_stage + 1, alert.step + 1, level.area.id, due)
         )
         result[post.id] = due
+        tx.publish(
+            "alert", id=alert.id, post=post.code, area_id=post.area_id, kind=alert.kind,
+            action="climbed_past_taker",
+        )  # fmt: skip
         log.info(
             "taken alert %s post=%s alert=%s area=%s",
             "escalated" if climbed else "repeated",

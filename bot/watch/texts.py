@@ -45,6 +45,53 @@ def call_markup(language: str, alert_id: int) -> dict[str, Any]:
     return {"inline_keyboard": [[{"text": label, "callback_data": f"{CALL_PREFIX}{alert_id}"}]]}
 
 
+def _piket_detail(
+    language: str,
+    post: Post,
+    people: Sequence[Person],
+    rostered: int,
+    since: datetime,
+    private: bool,
+) -> str:
+    """Piket running: how many of the required are in, and who is rostered and absent
+    (with a phone in a private chat), so the supervisor knows whom to call."""
+    required = max(post.min_staff, rostered)
+    on_duty = sum(1 for person in people if person.on_duty)
+    line = t(
+        language, "roster_watch.alert_short", on_duty=on_duty, required=required, since=hhmm(since)
+    )
+    absent = [
+        person
+        for person in people
+        if person.rostered and not person.on_duty and person.left_at is None
+    ]
+    gone = [person for person in people if person.rostered and person.left_at is not None]
+    if absent:
+        names = [
+            t(language, "roster_watch.absent_phone", name=person.name, phone=person.phone)
+            if private and person.phone
+            else person.name
+            for person in absent[:PEOPLE_SHOWN]
+        ]
+        if len(absent) > PEOPLE_SHOWN:
+            names.append(t(language, "followup.more", count=len(absent) - PEOPLE_SHOWN))
+        line += "\n" + t(language, "roster_watch.alert_absent", people="; ".join(names))
+    if gone:
+        names = [
+            t(
+                language,
+                "roster_watch.left_person",
+                name=person.name
+                if not (private and person.phone)
+                else t(language, "roster_watch.absent_phone", name=person.name, phone=person.phone),
+                time=hhmm(person.left_at) if person.left_at else "-",
+            )
+            for person in gone[:PEOPLE_SHOWN]
+        ]
+        line += "\n" + t(language, "roster_watch.alert_left", people="; ".join(names))
+    return line
+
+
 def alert_text(
     language: str,
     post: Post,
@@ -56,7 +103,10 @@ def alert_text(
     lead: str,
 ) -> str:
     on_duty = [person.name for person in people if person.on_duty]
-    if kind == "silent":
+    rostered = sum(1 for person in people if person.rostered)
+    if kind == "unstaffed" and rostered:
+        detail = _piket_detail(language, post, people, rostered, since or now, private)
+    elif kind == "silent":
         # who is on duty stands in the people line below, with how to reach them
         detail = t(language, "alert.detail_silent", since=hhmm(since) if since else "-")
     elif post.min_staff <= 1:

@@ -24,15 +24,17 @@ from bot.core.i18n import duration_text, t
 from bot.reports import disposisi
 from bot.reports import followup as report_followup
 from bot.reports.desk import ESCALATING_SEVERITIES, escalate_issue
+from bot.roster import swaps as roster_swaps
+from bot.roster import watch as roster_watch
 from bot.watch import hours as hours_rules
 from bot.watch import taken
 from bot.watch.escalation import Level, area_path, climbing, levels_for, opening
 from bot.watch.rules import Act, AlertFacts, Decision, Facts, Policy, State, decide
 from bot.watch.schedule import PostSchedules, Schedule
 from bot.watch.texts import alert_text, take_markup
-from storage import alerts as alerts_store
 from storage import issues as issues_store
 from storage import posts as posts_store
+from storage import roster as roster_store
 from storage import watch as store
 from storage.alerts import Person
 from storage.db import Database, Tx
@@ -170,6 +172,9 @@ class Watcher:
                     if due:
                         with _collector_paused():
                             await self._process(tx, due, moment)
+                    slot_steps, held = await roster_watch.walk(self, tx, moment)
+                    if not held:
+                        raise ConcurrentChange
                     issues_due = await store.due_issues(tx, moment, PASS_LIMIT)
                     if issues_due:
                         await self._climb_issues(tx, issues_due, moment)
@@ -179,7 +184,8 @@ class Watcher:
                     climbed = await disposisi.climb_due(
                         tx, moment, PASS_LIMIT, self.settings.watch.escalate_after
                     )
-                    handled = len(due) + len(issues_due) + len(follow_ups) + climbed
+                    climbed += await roster_swaps.expire_due(tx, moment, PASS_LIMIT)
+                    handled = len(due) + slot_steps + len(issues_due) + len(follow_ups) + climbed
                 break
             except ConcurrentChange:
                 log.warning("watch pass retried after a concurrent change (attempt %s)", attempt)
@@ -299,6 +305,7 @@ class Watcher:
         ids = [post.id for post in posts]
         counts = await store.on_duty_counts(tx, ids)
         alerts = await store.open_alerts(tx, ids)
+        running = await roster_store.active(tx, ids, now)  # piket: the officers required
         tree = await self._area_tree(tx)
         decisions: list[tuple[Post, Decision, list[Area]]] = []
         updates: list[PostUpdate] = []
@@ -318,15 +325,17 @@ class Watcher:
                 windows[id(schedule)] = known
             window, next_open = known
             alert = alerts.get(post.id)
+            on_duty = counts.get(post.id, 0)
+            required, short_since = roster_watch.staffing(post, running.get(post.id), on_duty)
             facts = Facts(
                 state=State(post.state),
                 window=window,
                 next_open=next_open,
                 paused_until=post.paused_until,
-                on_duty=counts.get(post.id, 0),
-                min_staff=post.min_staff,
+                on_duty=on_duty,
+                min_staff=required,
                 window_opened_at=post.window_opened_at,
-                short_since=post.short_since,
+                short_since=short_since,
                 last_signal_at=post.last_signal_at,
                 silence_reminded_at=post.silence_reminded_at,
                 open_reminded_for=post.open_reminded_for,
@@ -368,6 +377,12 @@ class Watcher:
         changed = await store.save_posts(tx, updates, now)
         if changed != len(updates):
             raise ConcurrentChange
+        for (post, _, _), update in zip(decisions, updates, strict=True):
+            if update.state_changed:
+                tx.publish(
+                    "post", id=post.id, post=post.code, area_id=post.area_id,
+                    state=update.state, reason="watch",
+                )  # fmt: skip
         if outgoing.rows:
             await store.outbox_many(tx, outgoing.rows, now)
             tx.touched_outbox = True
@@ -405,8 +420,8 @@ class Watcher:
         following = by_act.get(Act.FOLLOW_TAKEN, [])
         # The people to call, for every alert text of the pass in one query (after the
         # shifts closed above, as each text must see them).
-        people = await alerts_store.people(
-            tx, [item[0].id for group in (opening, climbing, following) for item in group]
+        people = await roster_watch.people(
+            tx, [item[0].id for group in (opening, climbing, following) for item in group], now
         )
         if opening:
             alert_due.update(await self._open_alerts(tx, opening, context, people, outgoing, now))
@@ -472,6 +487,10 @@ class Watcher:
         for post, kind, levels, _ in plans:
             alert_id = ids[post.id]
             log.info("alert opened post=%s kind=%s alert=%s", post.code, kind, alert_id)
+            tx.publish(
+                "alert", id=alert_id, post=post.code, area_id=post.area_id, kind=kind,
+                action="opened",
+            )  # fmt: skip
             if not levels:
                 log.warning(
                     "alert on %s has nobody to go to (no supervisors, no admins)", post.code
@@ -541,6 +560,10 @@ class Watcher:
             )
             result[post.id] = due
             level = levels[target]
+            tx.publish(
+                "alert", id=alert.id, post=post.code, area_id=post.area_id, kind=alert.kind,
+                action="escalated" if climbed else "repeated", step=alert.step + 1,
+            )  # fmt: skip
             texts: dict[tuple[str, bool], str] = {}
             lead_key = "alert.lead_escalated" if climbed else "alert.lead_repeat"
             since = post.last_signal_at if alert.kind == "silent" else post.short_since
@@ -589,6 +612,10 @@ class Watcher:
         for post, _, _, reason, _ in items:
             alert = alerts[post.id]
             log.info("alert resolved post=%s alert=%s reason=%s", post.code, alert.id, reason)
+            tx.publish(
+                "alert", id=alert.id, post=post.code, area_id=post.area_id, kind=alert.kind,
+                action="resolved", reason=reason,
+            )  # fmt: skip
             # Only a signal or check-ins mean the post recovered; the rest end the alert.
             key = {
                 "signal": "alert.recovered",

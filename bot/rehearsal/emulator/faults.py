@@ -103,10 +103,33 @@ class FaultsMixin(EmulatorState):
         per_chat_per_s: float = 1,
         per_group_per_min: float = 20,
         retry_after: int = 1,
+        paid_per_s: float = 1000,
     ) -> None:
+        """Answer 429 above Telegram's limits; a paid broadcast message (sent with
+        ``allow_paid_broadcast``) skips ``global_per_s`` but not ``paid_per_s``."""
         self._rate.enforce(
-            _RateLimits(global_per_s, per_chat_per_s, per_group_per_min, retry_after)
+            _RateLimits(global_per_s, per_chat_per_s, per_group_per_min, retry_after, paid_per_s)
         )
+
+    @property
+    def star_balance(self) -> float:
+        """The bot's Telegram Stars; a paid broadcast message costs 0.1 and is refused
+        (400 BALANCE_TOO_LOW) when the balance cannot pay for it."""
+        return self._rate.wallet.balance
+
+    @star_balance.setter
+    def star_balance(self, stars: float) -> None:
+        self._rate.wallet.balance = stars
+
+    @property
+    def stars_charged(self) -> float:
+        """Stars paid for paid broadcast messages since the server started."""
+        return self._rate.wallet.charged
+
+    @property
+    def paid_messages(self) -> int:
+        """Messages sent (and paid for) with ``allow_paid_broadcast``."""
+        return self._rate.wallet.paid_messages
 
     def outage(self, seconds: float) -> None:
         self._down_until = time.monotonic() + seconds

@@ -10,6 +10,7 @@ from bot.rehearsal.emulator.chats import ChatsMixin
 from bot.rehearsal.emulator.content import _caption, _check_markup, _echo_markup
 from bot.rehearsal.emulator.files import _StoredFile
 from bot.rehearsal.emulator.journal import JournalMixin
+from bot.rehearsal.emulator.limits import paid_broadcast
 from bot.rehearsal.emulator.records import JSONDict
 from bot.rehearsal.emulator.wire import _ApiError, _str_param, _Upload
 
@@ -34,7 +35,7 @@ class MediaMixin(ChatsMixin, JournalMixin):
             raise _ApiError(400, "Bad Request: can't use file of type Document as Photo")
         caption = _caption(p)
         markup = _check_markup(p.get("reply_markup"))
-        self._rate.check(int(chat["id"]))
+        self._rate.check(int(chat["id"]), paid_broadcast(p))
         if isinstance(source, _StoredFile):
             sizes = list(source.obj)
         elif isinstance(source, _Upload):
@@ -69,10 +70,8 @@ class MediaMixin(ChatsMixin, JournalMixin):
             source = self._files.input_file({"media": item.get("media")}, files, "media")
             built.append((item, self._album_content(str(kind), source)))
         if "document" in types and len(types) > 1:
-            raise _ApiError(
-                400, "Bad Request: document can't be mixed with other media types"
-            )
-        self._rate.check(int(chat["id"]))
+            raise _ApiError(400, "Bad Request: document can't be mixed with other media types")
+        self._rate.check(int(chat["id"]), paid_broadcast(p))
         group_id = f"{next(self._album_seq)}"
         messages: list[JSONDict] = []
         for item, content in built:
@@ -81,7 +80,12 @@ class MediaMixin(ChatsMixin, JournalMixin):
             messages.append(self._new_bot_message(chat, p, extra))
         first_caption = messages[0].get("caption")
         self._record(
-            "sendMediaGroup", p, chat["id"], first_caption, messages[0]["message_id"], messages,
+            "sendMediaGroup",
+            p,
+            chat["id"],
+            first_caption,
+            messages[0]["message_id"],
+            messages,
             files,
         )
         return messages
@@ -108,7 +112,7 @@ class MediaMixin(ChatsMixin, JournalMixin):
         source = self._files.input_file(p, files, "document")
         caption = _caption(p)
         markup = _check_markup(p.get("reply_markup"))
-        self._rate.check(int(chat["id"]))
+        self._rate.check(int(chat["id"]), paid_broadcast(p))
         if isinstance(source, _StoredFile):
             if source.kind == "document":
                 doc = dict(source.obj)

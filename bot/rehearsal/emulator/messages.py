@@ -13,6 +13,7 @@ from bot.rehearsal.emulator.content import (
     _render_text_param,
 )
 from bot.rehearsal.emulator.journal import JournalMixin
+from bot.rehearsal.emulator.limits import paid_broadcast
 from bot.rehearsal.emulator.records import JSONDict
 from bot.rehearsal.emulator.wire import _ApiError, _float_param, _str_param, _Upload
 
@@ -40,7 +41,7 @@ class MessagesMixin(ChatsMixin, JournalMixin):
         chat = self._target_chat(p)
         plain, entities = _render_text_param(p, "message is too long")
         markup = _check_markup(p.get("reply_markup"))
-        self._rate.check(int(chat["id"]))
+        self._rate.check(int(chat["id"]), paid_broadcast(p))
         extra: JSONDict = {"text": plain}
         if entities:
             extra["entities"] = entities
