@@ -276,10 +276,10 @@ async def _copy(
 
 
 def render(checks: Sequence[TableCheck]) -> list[str]:
-    """The per-table lines the command prints."""
+    """The per-table lines the command prints (alphabetical, to find a table by eye)."""
     width = max([len("table"), *(len(check.table) for check in checks)])
     lines = [f"{'table':<{width}}  {'rows':>9}  checksum"]
-    for check in checks:
+    for check in sorted(checks, key=lambda check: check.table):
         if check.ok:
             lines.append(
                 f"{check.table:<{width}}  {check.source_rows:>9}  ok {check.source_sum[:12]}"
