@@ -45,6 +45,16 @@ def _parser() -> argparse.ArgumentParser:
         )
     )
     backup.add_argument("target", type=Path)
+    copy = with_config(
+        db_commands.add_parser(
+            "copy",
+            help="copy the SQLite database ([storage] path) to PostgreSQL, checked row for row",
+        )
+    )
+    copy.add_argument("--to", required=True, metavar="URL", help="postgresql://user@host/db")
+    copy.add_argument(
+        "--replace", action="store_true", help="empty the target's tables first (one transaction)"
+    )
     imp = with_config(
         commands.add_parser(
             "import",
@@ -101,6 +111,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(settings)
         if args.command == "export":
             return _export(args, settings)
+        if args.command == "db" and args.db_command == "copy":
+            return asyncio.run(_db_copy(settings.storage.path, args.to, args.replace))
         return asyncio.run(_offline(args, settings))
     except ConfigError as exc:
         print(f"posko: {exc}", file=sys.stderr)
@@ -147,6 +159,40 @@ async def _offline(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         await db.close()
     return EXIT_CONFIG
+
+
+async def _db_copy(source: Path, url: str, replace: bool) -> int:
+    """Never opens the source as the bot does (no migration): it reads a snapshot of it."""
+    from bot.exchange.db_copy import CopyError, CopyFailed, CopyRefused, copy_database, render
+    from storage.db import redacted
+
+    print(f"copying {source} to {redacted(url)}{' (replacing its rows)' if replace else ''}")
+    try:
+        report = await copy_database(source, url, replace=replace, progress=print)
+    except CopyRefused as exc:
+        print(f"posko: copy refused, nothing was written: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except CopyFailed as exc:
+        print("\n".join(render(exc.report.checks)))
+        print(
+            f"posko: {exc}: the copy was rolled back, {exc.report.target} is as it was",
+            file=sys.stderr,
+        )
+        return EXIT_DATA
+    except (CopyError, OSError) as exc:
+        print(f"posko: copy failed and was rolled back: {exc}", file=sys.stderr)
+        return EXIT_DATA
+    print("\n".join(render(report.checks)))
+    print(
+        f"{report.rows} rows in {len(report.checks)} tables copied and verified in"
+        f" {report.seconds:.1f} s (schema version {report.version}, the source as of"
+        f" {report.taken_at:%H:%M:%S} UTC)"
+    )
+    print(
+        "changes after that moment are not in the copy: stop the bot, copy again with"
+        " --replace, then set [storage] url"
+    )
+    return 0
 
 
 async def _import(db: object, kind: str, path: Path, settings: Settings) -> int:
