@@ -93,8 +93,8 @@ from tests.conftest import (
 
 T = TypeVar("T")
 
-EXAMPLES = int(os.environ.get("POSKO_FUZZ_EXAMPLES", "150"))
-MIN_UPDATES = 2_000
+EXAMPLES = int(os.environ.get("POSKO_FUZZ_EXAMPLES", "100"))
+MIN_UPDATES = 13 * EXAMPLES  # a run sends about 25 per example
 UPDATE_TIMEOUT = 30.0
 
 # --- who sends ----------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Crash safety: the real ``posko run`` process is SIGKILLed twenty times under mixed load.
+"""Crash safety: the real ``posko run`` process is SIGKILLed a dozen times under mixed load.
 
 The bot runs as a subprocess (``python -m bot run --config F``) against the fake Bot API
 served by this test process, with a second-scale watch policy. While officers check in,
@@ -72,7 +72,7 @@ from storage.members import MemberRow
 from tests.conftest import AREAS, MONAS, POSTS, T0
 
 ROOT = Path(__file__).resolve().parents[1]
-KILLS = 20
+KILLS = 12
 KILL_DELAY = (0.2, 1.5)
 LATENCY = 0.05
 SETTLE = 0.1
@@ -518,7 +518,7 @@ def _rendered(payload: dict[str, Any]) -> str:
     return render_text(text, payload.get("parse_mode"), payload.get("entities"))[0]
 
 
-async def test_sigkill_twenty_times_under_load_loses_nothing(tmp_path: Path) -> None:
+async def test_sigkill_a_dozen_times_under_load_loses_nothing(tmp_path: Path) -> None:
     seed = int(os.environ.get("POSKO_CRASH_SEED", str(time.time_ns() % 2**32)))
     rng = random.Random(seed)
     db_path = tmp_path / "posko.db"
