@@ -545,3 +545,54 @@ async def import_context(tx: Tx) -> ImportContext:
         (row[0], row[1]) for row in await tx.all("SELECT member_id, post_id FROM assignments")
     }
     return ImportContext(posts, members, assigned)
+
+
+# --- slots in bulk: the national import and the daily extension (issue 11, rperf) -------
+
+SlotRow = tuple[int, int, str, str, int | None, str | None, str | None]
+"""A slot in stored form: (post_id, member_id, start_at, end_at, pattern_id, next_due_at,
+due_kind), the moments already ``to_db`` text (thousands of slots share a few instants)."""
+
+# The page cache of a bulk insert (KiB): at national size (~5 million slots) the index
+# pages a slot lands on (slots_due above all, keyed by a deadline unrelated to the post
+# order) no longer fit SQLite's usual cache, and every row paid a page read and a dirty
+# page spilled to the WAL.
+BULK_CACHE_KIB = 1_048_576
+# Inserting at least this many rows into a slots table holding fewer drops its secondary
+# indexes and builds them again afterwards: one sort per index instead of millions of
+# scattered B-tree inserts.
+REBUILD_INDEXES_AT = 200_000
+
+
+async def insert_slot_rows(tx: Tx, rows: Sequence[SlotRow]) -> None:
+    if not rows:
+        return
+    previous_cache = int(await tx.scalar("PRAGMA cache_size"))
+    if len(rows) >= 20_000:
+        await tx.execute(f"PRAGMA cache_size=-{BULK_CACHE_KIB}")
+    try:
+        indexes: list[tuple[str, str]] = []
+        if len(rows) >= REBUILD_INDEXES_AT and len(rows) > await _slots_at_most(tx, len(rows)):
+            indexes = [
+                (row[0], row[1])
+                for row in await tx.all(
+                    "SELECT name, sql FROM sqlite_master WHERE type = 'index'"
+                    " AND tbl_name = 'slots' AND sql IS NOT NULL"
+                )
+            ]
+            for name, _ in indexes:
+                await tx.execute(f'DROP INDEX "{name}"')
+        await tx.executemany(
+            "INSERT INTO slots (post_id, member_id, start_at, end_at, pattern_id, next_due_at,"
+            " due_kind) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        for _, sql in indexes:
+            await tx.execute(sql)
+    finally:
+        await tx.execute(f"PRAGMA cache_size={previous_cache}")
+
+
+async def _slots_at_most(tx: Tx, limit: int) -> int:
+    """How many slots there are, counting no further than ``limit``."""
+    return int(await tx.scalar("SELECT count(*) FROM (SELECT 1 FROM slots LIMIT ?)", (limit,)))
