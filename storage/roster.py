@@ -582,6 +582,11 @@ async def insert_slot_rows(tx: Tx, rows: Sequence[SlotRow]) -> None:
             ]
             for name, _ in indexes:
                 await tx.execute(f'DROP INDEX "{name}"')
+            # The indexes are built afterwards whatever the order, so the table is laid out
+            # by start: the slots a shift change ends and starts (tens of thousands, of as
+            # many posts) then share a few thousand pages instead of one page each, which
+            # the watcher's pass would read, dirty and commit.
+            rows = sorted(rows, key=_start_of)
         await tx.executemany(
             "INSERT INTO slots (post_id, member_id, start_at, end_at, pattern_id, next_due_at,"
             " due_kind) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -591,6 +596,10 @@ async def insert_slot_rows(tx: Tx, rows: Sequence[SlotRow]) -> None:
             await tx.execute(sql)
     finally:
         await tx.execute(f"PRAGMA cache_size={previous_cache}")
+
+
+def _start_of(row: SlotRow) -> str:
+    return row[2]
 
 
 async def _slots_at_most(tx: Tx, limit: int) -> int:
