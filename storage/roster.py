@@ -605,3 +605,19 @@ def _start_of(row: SlotRow) -> str:
 async def _slots_at_most(tx: Tx, limit: int) -> int:
     """How many slots there are, counting no further than ``limit``."""
     return int(await tx.scalar("SELECT count(*) FROM (SELECT 1 FROM slots LIMIT ?)", (limit,)))
+
+
+async def insert_missing_slot_rows(tx: Tx, rows: Sequence[SlotRow]) -> int:
+    """Insert the rows that are not slots yet and whose roster pattern still exists (an
+    extension in several transactions may be resumed after a crash, or a roster imported
+    between two of them may have replaced the patterns); returns how many went in."""
+    before = int(await tx.scalar("SELECT total_changes()"))
+    await tx.executemany(
+        "INSERT INTO slots (post_id, member_id, start_at, end_at, pattern_id, next_due_at,"
+        " due_kind) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7"
+        " WHERE (?5 IS NULL OR EXISTS (SELECT 1 FROM roster_patterns WHERE id = ?5))"
+        " AND NOT EXISTS (SELECT 1 FROM slots WHERE post_id = ?1 AND start_at = ?3"
+        " AND member_id = ?2 AND end_at = ?4)",
+        rows,
+    )
+    return int(await tx.scalar("SELECT total_changes()")) - before

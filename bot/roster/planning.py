@@ -24,7 +24,7 @@ from bot.roster.slots import (
     wib_date,
 )
 from storage import roster as store
-from storage.db import Tx, to_db
+from storage.db import Database, Tx, to_db
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +110,66 @@ async def extend(tx: Tx, now: datetime, settings: RosterSettings) -> int:
 
 _Known = tuple[str, str, str | None, str | None]
 """A slot's start, end, first deadline (stored text) and the deadline's kind."""
+
+
+# Rows per transaction of the daily extension (a day is ~360,000 slots nationally).
+EXTEND_ROWS_PER_STEP = 20_000
+
+
+async def extend_in_steps(
+    db: Database, now: datetime, settings: RosterSettings, rows_per_step: int = EXTEND_ROWS_PER_STEP
+) -> int:
+    """``extend`` in short transactions, so the bot keeps answering while a national
+    roster grows by a day. The horizon moves only in the last one; a crash in between
+    leaves slots that the next run skips. A roster imported meanwhile replaced the
+    patterns of its posts (new ids) and expanded them only through the old horizon:
+    the rows of replaced patterns are skipped, and the new patterns are expanded in the
+    last transaction."""
+    async with db.read() as tx:
+        target = horizon_end(now, settings)
+        through = await store.expanded_through(tx)
+        if through is None or through >= target:
+            return 0 if through is not None else await _extend_first(db, now, settings)
+        patterns = await store.all_patterns(tx)
+        skipped = await store.dated_days(tx, through + ONE_DAY, target)
+    first = through + ONE_DAY
+    known = {pattern_id for pattern_id, _ in patterns}
+    steps = _Steps(now, settings, ended_only=True)
+    as_patterns = [(pattern_id, _pattern(row)) for pattern_id, row in patterns]
+    rows = [row for row in _rows(as_patterns, first, target, skipped, steps) if row is not None]
+    del patterns, as_patterns
+    added = 0
+    for begin in range(0, len(rows), rows_per_step):
+        async with db.transaction() as tx:
+            if await store.expanded_through(tx) != through:
+                return added  # extended meanwhile by another runner
+            added += await store.insert_missing_slot_rows(tx, rows[begin : begin + rows_per_step])
+            tx.touched_deadlines = True
+    async with db.transaction() as tx:
+        if await store.expanded_through(tx) != through:
+            return added
+        fresh = [
+            (pattern_id, _pattern(row))
+            for pattern_id, row in await store.all_patterns(tx)
+            if pattern_id not in known
+        ]
+        if fresh:
+            skipped = await store.dated_days(tx, first, target)
+            late = [row for row in _rows(fresh, first, target, skipped, steps) if row is not None]
+            added += await store.insert_missing_slot_rows(tx, late)
+        await store.set_expanded_through(tx, target)
+        tx.touched_deadlines = True
+    return added
+
+
+async def _extend_first(db: Database, now: datetime, settings: RosterSettings) -> int:
+    """No horizon yet (no roster ever written): nothing to split."""
+    async with db.transaction() as tx:
+        return await extend(tx, now, settings)
+
+
+def _pattern(row: store.PatternRow) -> Pattern:
+    return Pattern(row.post_id, row.member_id, row.days, row.start_minute, row.end_minute)
 
 
 class _Steps:
