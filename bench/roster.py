@@ -29,6 +29,11 @@ each, N posts (``24h``, min_staff 1), three registered officers per post assigne
    with Telegram's limits; lag = arrival at the emulator − the reminder's due time.
 6. ``db_mb``: the database file; ``slots``: rows in slots; ``loop_s``: bench/reference.py.
 
+``import_s`` times ``import_csv`` only (writing roster.csv is preparation). On a shared
+machine wall times stretch with the other processes' load, which ``loop_s`` (best of 3)
+does not show: ``import_cpu_s`` and ``due_pass_cpu_ms`` are this process's CPU time for
+the same spans (the import also waits on its own writes).
+
 Goals on the reference machine (loop_s 0.3): import_s < 120, due_pass_ms < 2000,
 idle_pass_ms < 5, reminder_lag_ms_p99 < 2000. The last line is one JSON object.
 """
