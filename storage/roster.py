@@ -587,3 +587,82 @@ async def drop_pairs(tx: Tx, pairs: Iterable[tuple[int, int]], now: datetime) ->
             (member, post, to_db(now)),
         )
     return dropped
+
+
+# --- slots in bulk: the national import and the daily extension (issue 11, rperf) -------
+
+SlotRow = tuple[int, int, str, str, int | None, str | None, str | None]
+_INSERT_SLOT = (
+    "INSERT INTO slots (post_id, member_id, start_at, end_at, pattern_id, next_due_at,"
+    " due_kind) VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+"""A slot in stored form: (post_id, member_id, start_at, end_at, pattern_id, next_due_at,
+due_kind), the moments already ``to_db`` text (thousands of slots share a few instants)."""
+
+# The page cache of a bulk insert (KiB): at national size (~5 million slots) the index
+# pages a slot lands on (slots_due above all, keyed by a deadline unrelated to the post
+# order) no longer fit SQLite's usual cache, and every row paid a page read and a dirty
+# page spilled to the WAL.
+BULK_CACHE_KIB = 1_048_576
+# Inserting at least this many rows into a slots table holding fewer drops its secondary
+# indexes and builds them again afterwards: one sort per index instead of millions of
+# scattered B-tree inserts.
+REBUILD_INDEXES_AT = 200_000
+
+
+async def insert_slot_rows(tx: Tx, rows: Sequence[SlotRow]) -> None:
+    if not rows:
+        return
+    if tx.dialect != "sqlite":
+        # PostgreSQL keeps its own buffers and builds no index row by row out of cache.
+        await tx.executemany(_INSERT_SLOT, rows)
+        return
+    previous_cache = int(await tx.scalar("PRAGMA cache_size"))
+    if len(rows) >= 20_000:
+        await tx.execute(f"PRAGMA cache_size=-{BULK_CACHE_KIB}")
+    try:
+        indexes: list[tuple[str, str]] = []
+        if len(rows) >= REBUILD_INDEXES_AT and len(rows) > await _slots_at_most(tx, len(rows)):
+            indexes = [
+                (row[0], row[1])
+                for row in await tx.all(
+                    "SELECT name, sql FROM sqlite_master WHERE type = 'index'"
+                    " AND tbl_name = 'slots' AND sql IS NOT NULL"
+                )
+            ]
+            for name, _ in indexes:
+                await tx.execute(f'DROP INDEX "{name}"')
+            # The indexes are built afterwards whatever the order, so the table is laid out
+            # by start: the slots a shift change ends and starts (tens of thousands, of as
+            # many posts) then share a few thousand pages instead of one page each, which
+            # the watcher's pass would read, dirty and commit.
+            rows = sorted(rows, key=_start_of)
+        await tx.executemany(_INSERT_SLOT, rows)
+        for _, sql in indexes:
+            await tx.execute(sql)
+    finally:
+        await tx.execute(f"PRAGMA cache_size={previous_cache}")
+
+
+def _start_of(row: SlotRow) -> str:
+    return row[2]
+
+
+async def _slots_at_most(tx: Tx, limit: int) -> int:
+    """How many slots there are, counting no further than ``limit``."""
+    return int(await tx.scalar("SELECT count(*) FROM (SELECT 1 FROM slots LIMIT ?)", (limit,)))
+
+
+async def insert_missing_slot_rows(tx: Tx, rows: Sequence[SlotRow]) -> int:
+    """Insert the rows that are not slots yet and whose roster pattern still exists (an
+    extension in several transactions may be resumed after a crash, or a roster imported
+    between two of them may have replaced the patterns); returns how many went in."""
+    return await tx.executemany(
+        "INSERT INTO slots (post_id, member_id, start_at, end_at, pattern_id, next_due_at,"
+        " due_kind) SELECT ?, ?, ?, ?, ?, ?, ?"
+        " WHERE (CAST(? AS BIGINT) IS NULL"
+        " OR EXISTS (SELECT 1 FROM roster_patterns WHERE id = ?))"
+        " AND NOT EXISTS (SELECT 1 FROM slots WHERE post_id = ? AND start_at = ?"
+        " AND member_id = ? AND end_at = ?)",
+        [(*row, row[4], row[4], row[0], row[2], row[1], row[3]) for row in rows],
+    )

@@ -33,8 +33,10 @@ from storage.roster import Slot, SlotStep
 from storage.watch import recipient_language
 
 # Slot steps per pass: a shift change starts (and ends) tens of thousands at once, and
-# each step is a few microseconds of Python and one row of one executemany.
-SLOT_PASS_LIMIT = 25_000
+# each step is a few microseconds of Python and one row of one executemany. A national
+# shift change (20,000 slots ending, as many starting: bench/roster.py) fits one pass;
+# cut in two, most of its posts were re-decided twice, the second time for nothing.
+SLOT_PASS_LIMIT = 50_000
 
 OutboxRow = tuple[int, int | None, int, str, str, str | None, int | None]
 

@@ -100,8 +100,7 @@ class WatchRunner:
         today = wib_date(now)
         if self._extended_for == today:
             return
-        async with self.watcher.db.transaction() as tx:
-            added = await planning.extend(tx, now, self.watcher.settings.roster)
+        added = await planning.extend_in_steps(self.watcher.db, now, self.watcher.settings.roster)
         self._extended_for = today
         if added:
             log.info("roster extended: %s slots added", added)

@@ -169,10 +169,11 @@ class Watcher:
             try:
                 async with self.db.transaction() as tx:
                     due = await store.due_posts(tx, moment, PASS_LIMIT)
-                    if due:
-                        with _collector_paused():
+                    with _collector_paused():
+                        if due:
                             await self._process(tx, due, moment)
-                    slot_steps, held = await roster_watch.walk(self, tx, moment)
+                        # a shift change: tens of thousands of slots and their steps
+                        slot_steps, held = await roster_watch.walk(self, tx, moment)
                     if not held:
                         raise ConcurrentChange
                     issues_due = await store.due_issues(tx, moment, PASS_LIMIT)
