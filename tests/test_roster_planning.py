@@ -3,6 +3,7 @@ keeps unchanged ones (nobody reminded twice), and the daily extension follows th
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -220,3 +221,16 @@ class _Then:
 
     async def __aexit__(self, *exc):  # type: ignore[no-untyped-def]
         return await self.inner.__aexit__(*exc)
+
+
+async def test_the_first_extension_runs_without_a_horizon_yet(db_path: Path) -> None:
+    """No roster written yet (slots put in directly): the stepwise extension starts the
+    horizon in its own transaction, never inside its read (the lock is not reentrant)."""
+    db = await Database.open(db_path)
+    try:
+        added = await asyncio.wait_for(extend_in_steps(db, T0, SETTINGS), timeout=10)
+        async with db.read() as tx:
+            assert await roster.expanded_through(tx) == TUESDAY + timedelta(days=7)
+        assert added == 0
+    finally:
+        await db.close()

@@ -129,13 +129,17 @@ async def extend_in_steps(
     patterns of its posts (new ids) and expanded them only through the old horizon:
     the rows of replaced patterns are skipped, and the new patterns are expanded in the
     last transaction."""
+    target = horizon_end(now, settings)
     async with db.read() as tx:
-        target = horizon_end(now, settings)
         through = await store.expanded_through(tx)
-        if through is None or through >= target:
-            return 0 if through is not None else await _extend_first(db, now, settings)
-        patterns = await store.all_patterns(tx)
-        skipped = await store.dated_days(tx, through + ONE_DAY, target)
+        if through is not None and through < target:
+            patterns = await store.all_patterns(tx)
+            skipped = await store.dated_days(tx, through + ONE_DAY, target)
+    # Outside the read: the store's lock is not reentrant.
+    if through is None:
+        return await _extend_first(db, now, settings)
+    if through >= target:
+        return 0
     first = through + ONE_DAY
     known = {pattern_id for pattern_id, _ in patterns}
     steps = _Steps(now, settings, ended_only=True)
