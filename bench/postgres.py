@@ -58,6 +58,9 @@ PARTS = ("updates", "watch", "failover", "inbox", "paid")
 def commands(server: str, quick: bool) -> dict[str, list[str]]:
     bench = ROOT / "bench"
     short_updates = ["--quick", "--rates", "200,300"] if quick else []
+    # Finer and lower steps than updates.py's own, so that PostgreSQL's rate is found
+    # even below SQLite's first step (the ratio would otherwise read 0).
+    ratio_rates = ["--rates", "100,150,200,250,300,350,400,500,600,700,800"]
     small_city = (
         ["--posts", "10000", "--small", "2000", "--repeats", "1", "--idle-passes", "20"]
         if quick
@@ -69,7 +72,7 @@ def commands(server: str, quick: bool) -> dict[str, list[str]]:
             "--storage",
             server,
             "--vs-sqlite",
-            *short_updates,
+            *(short_updates or ratio_rates),
         ],
         "watch": [str(bench / "watch.py"), "--storage", server, *small_city],
         "failover": [str(bench / "failover.py")],
