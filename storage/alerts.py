@@ -59,13 +59,17 @@ async def people(tx: Tx, post_ids: Sequence[int]) -> dict[int, list[Person]]:
     if not post_ids:
         return {}
     marks = _marks(len(post_ids))
+    # On duty = the pair came from an open shift. Said by the union itself rather than an
+    # EXISTS per row: PostgreSQL ran that EXISTS as a hash of every open shift in the city
+    # (bench/watch.py --storage, 1,000 posts due of 100,000).
     rows = await tx.all(
-        "SELECT p.post_id, m.id, m.name, m.phone, EXISTS (SELECT 1 FROM shifts s"
-        "  WHERE s.member_id = m.id AND s.post_id = p.post_id AND s.ended_at IS NULL) AS on_duty"
-        f" FROM (SELECT post_id, member_id FROM assignments WHERE post_id IN ({marks})"
-        f"  UNION SELECT post_id, member_id FROM shifts WHERE ended_at IS NULL"
-        f"  AND post_id IN ({marks})) p"
-        " JOIN members m ON m.id = p.member_id ORDER BY on_duty DESC, m.name",
+        "SELECT p.post_id, m.id, m.name, m.phone, p.on_duty"
+        " FROM (SELECT post_id, member_id, max(on_duty) AS on_duty FROM"
+        f"  (SELECT post_id, member_id, 0 AS on_duty FROM assignments WHERE post_id IN ({marks})"
+        "   UNION ALL SELECT post_id, member_id, 1 AS on_duty FROM shifts"
+        f"   WHERE ended_at IS NULL AND post_id IN ({marks})) AS pairs"
+        "  GROUP BY post_id, member_id) AS p"
+        " JOIN members m ON m.id = p.member_id ORDER BY p.on_duty DESC, m.name",
         (*post_ids, *post_ids),
     )
     result: dict[int, list[Person]] = {}

@@ -131,3 +131,45 @@ async def test_portable_statements_answer_alike(empty_db: Path | str) -> None:
             assert [r[0] for r in ordered] == ["a", "b", "c"]
     finally:
         await db.close()
+
+
+@pytest.mark.both_backends
+async def test_batches_change_and_count_as_row_by_row(empty_db: Path | str) -> None:
+    """executemany goes in one round trip on PostgreSQL where it can (plain inserts, updates
+    by distinct ids); what it changes and counts must be what the rows one by one give."""
+    db = await Database.open(empty_db)
+    try:
+        async with db.transaction() as tx:
+            await tx.execute(
+                _TABLE if tx.dialect == "sqlite" else dialect.script(_TABLE + ";", set())
+            )
+            inserted = await tx.executemany(
+                "INSERT INTO things (code, n, note) VALUES (?, ?, coalesce(?, 'none'))",
+                [("a", 1, None), ("b", 2, "x"), ("c", 3, 7)],
+            )
+            assert inserted == 3
+            ids = {r[1]: r[0] for r in await tx.all("SELECT id, code FROM things")}
+            # inserted in the order given, as the ids say
+            assert ids["a"] < ids["b"] < ids["c"]
+            swap = (
+                "UPDATE things SET n = n + 10, note = CASE WHEN ? THEN ? ELSE note END"
+                " WHERE id = ? AND n = ?"
+            )
+            moved = await tx.executemany(
+                swap,
+                [(1, "moved", ids["a"], 1), (0, "no", ids["b"], 2), (1, "stale", ids["c"], 99)],
+            )
+            assert moved == 2
+            # the same id twice: the second sees the first's change, as row by row
+            twice = await tx.executemany(swap, [(0, "", ids["a"], 11), (0, "", ids["a"], 21)])
+            assert twice == 2
+            assert await tx.executemany(swap, []) == 0
+        async with db.read() as tx:
+            rows = await tx.all("SELECT code, n, note FROM things ORDER BY code")
+            assert [tuple(r) for r in rows] == [
+                ("a", 31, "moved"),
+                ("b", 12, "x"),
+                ("c", 3, "7"),
+            ]
+    finally:
+        await db.close()
