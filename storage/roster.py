@@ -230,25 +230,7 @@ class SlotStep:
 
 async def save_steps(tx: Tx, steps: Sequence[SlotStep]) -> int:
     """Apply the steps whose slot is unchanged since read; returns how many applied."""
-    changed = 0
-    for step in steps:
-        changed += await tx.execute(
-            "UPDATE slots SET next_due_at = ?, due_kind = ?, reminded_at = ?, nudged_at = ?,"
-            " arrived_at = ?, outcome = ?, late_minutes = ?, version = version + 1"
-            " WHERE id = ? AND version = ?",
-            (
-                to_db(step.next_due_at),
-                step.due_kind,
-                to_db(step.reminded_at),
-                to_db(step.nudged_at),
-                to_db(step.arrived_at),
-                step.outcome,
-                step.late_minutes,
-                step.slot_id,
-                step.version,
-            ),
-        )
-    return changed
+    return await save_steps_batch(tx, steps)
 
 
 async def active(
