@@ -130,10 +130,12 @@ async def last_signal(tx: Tx, post_id: int) -> tuple[str, datetime, str | None] 
     return row["kind"], datetime.fromisoformat(row["at"]), row["name"]
 
 
-async def mark_short(tx: Tx, post_id: int, now: datetime) -> None:
-    """An officer left: if the post is now short of staff, the grace period starts now."""
+async def mark_short(tx: Tx, post_id: int, now: datetime, required: int | None = None) -> None:
+    """An officer left: if the post is now short of staff (``min_staff``, or ``required``
+    while a roster asks for more), the grace period starts now."""
     await tx.execute(
-        "UPDATE posts SET short_since = ? WHERE id = ? AND short_since IS NULL AND min_staff >"
+        "UPDATE posts SET short_since = ? WHERE id = ? AND short_since IS NULL"
+        " AND coalesce(CAST(? AS BIGINT), min_staff) >"
         " (SELECT count(*) FROM shifts WHERE post_id = ? AND ended_at IS NULL)",
-        (to_db(now), post_id, post_id),
+        (to_db(now), post_id, required, post_id),
     )

@@ -447,16 +447,6 @@ async def record_departures(tx: Tx, pairs: Iterable[tuple[int, int]], at: dateti
     )
 
 
-async def mark_short(tx: Tx, post_id: int, required: int, now: datetime) -> None:
-    """``storage.posts.mark_short`` with the roster's count: the grace starts at the
-    departure that left the post short of its running slots."""
-    await tx.execute(
-        "UPDATE posts SET short_since = ? WHERE id = ? AND short_since IS NULL AND ? >"
-        " (SELECT count(*) FROM shifts WHERE post_id = ? AND ended_at IS NULL)",
-        (to_db(now), post_id, required, post_id),
-    )
-
-
 async def arrival_candidates(
     tx: Tx, member_id: int, post_id: int, now: datetime, ahead: timedelta
 ) -> list[Slot]:

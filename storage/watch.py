@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from storage import roster, swaps
 from storage.db import Tx, from_db, to_db
 from storage.records import POST_COLUMNS, Area, Post
 
@@ -97,15 +98,12 @@ async def next_deadline(tx: Tx) -> datetime | None:
     forwards_due = await tx.scalar(
         "SELECT min(next_due_at) FROM forwards WHERE next_due_at IS NOT NULL"
     )
-    slots_due = await tx.scalar("SELECT min(next_due_at) FROM slots WHERE next_due_at IS NOT NULL")
-    swaps_due = await tx.scalar(
-        "SELECT min(expires_at) FROM swaps WHERE state IN ('diminta', 'menunggu_persetujuan')"
-    )
     found = [
         from_db(value)
-        for value in (posts_due, issues_due, follow_ups_due, forwards_due, slots_due, swaps_due)
+        for value in (posts_due, issues_due, follow_ups_due, forwards_due)
         if value is not None
     ]
+    found += [await roster.next_due(tx), await swaps.next_swap_expiry(tx)]
     return min((moment for moment in found if moment is not None), default=None)
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from bot.core.config import RosterSettings, Settings
+from bot.roster.slots import required_staff
+from storage import posts
 from storage import roster as store
 from storage.db import Tx
 from storage.records import Post
@@ -41,4 +43,5 @@ async def depart(tx: Tx, member_id: int, post: Post, now: datetime) -> None:
     await store.record_departures(tx, [(member_id, post.id)], now)
     running = (await store.active(tx, [post.id], now)).get(post.id, [])
     if running:
-        await store.mark_short(tx, post.id, max(post.min_staff, len(running)), now)
+        required = required_staff(post.min_staff, len(running))
+        await posts.mark_short(tx, post.id, now, required=required)

@@ -145,6 +145,11 @@ def expand(
             yield PlannedSlot(pattern.post_id, pattern.member_id, *interval, pattern_id)
 
 
+def required_staff(min_staff: int, running: int) -> int:
+    """Officers a post needs while open: its ``min_staff``, or more when more slots run."""
+    return max(min_staff, running)
+
+
 @dataclass(frozen=True, slots=True)
 class Step:
     kind: str  # remind | start | nudge | end

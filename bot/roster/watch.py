@@ -20,7 +20,7 @@ from typing import Protocol
 from bot.core.config import Settings
 from bot.core.i18n import t
 from bot.roster.attendance import Mark, classify
-from bot.roster.slots import Step, after
+from bot.roster.slots import Step, after, required_staff
 from bot.roster.views import hours
 from storage import alerts as alerts_store
 from storage import roster as store
@@ -153,7 +153,7 @@ def staffing(
     grace runs from there, not from the window's opening."""
     if not running:
         return post.min_staff, post.short_since
-    required = max(post.min_staff, len(running))
+    required = required_staff(post.min_staff, len(running))
     short_since = post.short_since
     if short_since is None and on_duty < required:
         short_since = max(slot.start_at for slot in running)

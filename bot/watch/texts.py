@@ -12,6 +12,7 @@ from typing import Any
 
 from bot.core.clock import hhmm
 from bot.core.i18n import t
+from bot.roster.slots import required_staff
 from storage.alerts import Person
 from storage.records import Post
 
@@ -55,7 +56,7 @@ def _piket_detail(
 ) -> str:
     """Piket running: how many of the required are in, and who is rostered and absent
     (with a phone in a private chat), so the supervisor knows whom to call."""
-    required = max(post.min_staff, rostered)
+    required = required_staff(post.min_staff, rostered)
     on_duty = sum(1 for person in people if person.on_duty)
     line = t(
         language, "roster_watch.alert_short", on_duty=on_duty, required=required, since=hhmm(since)
