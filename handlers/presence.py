@@ -78,9 +78,7 @@ async def hadir(update: Update, context: PoskoContext) -> None:
     await reply(update, context, "presence.ask_location", location_keyboard(context))
 
 
-async def _offer_move(
-    update: Update, context: PoskoContext, member: Member, post: Post
-) -> None:
+async def _offer_move(update: Update, context: PoskoContext, member: Member, post: Post) -> None:
     """'Salah posko?': the officer's other posts, one tap to carry the duty over."""
     others = await checkin.other_posts(context.runtime.database, member)
     if not others:

@@ -390,9 +390,7 @@ def _media(message: Message) -> filing.Media | None:
     return filing.Media(file_id, kind, message.caption, message.media_group_id)
 
 
-async def _photo_added(
-    update: Update, context: PoskoContext, added: corrections.Added
-) -> None:
+async def _photo_added(update: Update, context: PoskoContext, added: corrections.Added) -> None:
     """A photo for an own open report (the 📷 step of /laporanku REF)."""
     card = added.result.card
     ref = card.issue.ref if card is not None else "-"

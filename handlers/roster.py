@@ -16,6 +16,7 @@ from telegram.constants import ChatType
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.core.access import Role, has_role
+from bot.core.clock import wib_date
 from bot.roster import swaps, views
 from bot.roster.swaps import Answer
 from bot.roster.views import Access, DayError
@@ -69,12 +70,12 @@ async def piket(update: Update, context: PoskoContext) -> None:
         await reply(update, context, "roster.piket_too_many")
         return
     try:
-        day = views.parse_day(" ".join(words[1:]), views.today(now)) if words[1:] else None
+        day = views.parse_day(" ".join(words[1:]), wib_date(now)) if words[1:] else None
     except DayError as error:
         key = "roster.piket_day_range" if error.reason == "range" else "roster.piket_bad_day"
         await reply(update, context, key)
         return
-    found = await views.post_day(runtime.database, member, words[0][:40], day or views.today(now))
+    found = await views.post_day(runtime.database, member, words[0][:40], day or wib_date(now))
     if found.access is Access.NOT_SUPERVISOR:
         await reply(update, context, "roster.piket_only_supervisors")
     elif found.access is Access.UNKNOWN or found.post is None or found.day is None:

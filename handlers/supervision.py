@@ -94,9 +94,7 @@ def _filter_label(context: PoskoContext, wanted: desk.Filter) -> str:
     return context.t(f"issue_status.{wanted.token}")
 
 
-async def _send_page(
-    update: Update, context: PoskoContext, wanted: desk.Filter, page: int
-) -> None:
+async def _send_page(update: Update, context: PoskoContext, wanted: desk.Filter, page: int) -> None:
     member = context.me()
     token = wanted.token
     found = await desk.listing(context.runtime.database, member, wanted, page, ISSUES_PER_PAGE)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -38,6 +38,17 @@ class FakeClock:
 
 def wib(moment: datetime) -> datetime:
     return moment.astimezone(WIB)
+
+
+def wib_date(moment: datetime) -> date:
+    """The WIB calendar date of ``moment``."""
+    return moment.astimezone(WIB).date()
+
+
+def wib_day(day: date) -> tuple[datetime, datetime]:
+    """The WIB day as UTC instants ``[00:00, 24:00)``."""
+    start = datetime(day.year, day.month, day.day, tzinfo=WIB).astimezone(UTC)
+    return start, start + timedelta(days=1)
 
 
 @lru_cache(maxsize=1024)

@@ -17,10 +17,10 @@ import logging
 import statistics
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from io import BytesIO
 
-from bot.core.clock import WIB, hhmm, wib
+from bot.core.clock import hhmm, wib, wib_day
 from bot.core.config import Settings
 from bot.core.i18n import duration_text, label, t
 from bot.insight.agency_recap import AgencyStat, agency_stats
@@ -55,8 +55,7 @@ _LEVEL_RANK = {"provinsi": 0, "kota": 1, "kecamatan": 2, "kelurahan": 3}
 
 def day_bounds(day: date) -> Interval:
     """The WIB day as UTC instants ``[00:00, 24:00)``."""
-    start = datetime(day.year, day.month, day.day, tzinfo=WIB).astimezone(UTC)
-    return start, start + timedelta(days=1)
+    return wib_day(day)
 
 
 def merge(intervals: Iterable[Interval]) -> list[Interval]:

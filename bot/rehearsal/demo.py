@@ -440,9 +440,7 @@ async def wait_for_page(app: PoskoApp, out: TextIO) -> None:
     its start; the officers are in and keep sending /aman meanwhile."""
     server = app.bot_data["runtime"].web
     assert server is not None
-    print(
-        f"Menunggu halaman dibuka (paling lama {WEB_WAIT_S:.0f} detik)…", file=out, flush=True
-    )
+    print(f"Menunggu halaman dibuka (paling lama {WEB_WAIT_S:.0f} detik)…", file=out, flush=True)
     deadline = time.monotonic() + WEB_WAIT_S
     while not server.hub.subscribers and time.monotonic() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.2)  # the hub has no "someone subscribed" signal to wait on

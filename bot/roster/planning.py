@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from bot.core.clock import wib_date
 from bot.core.config import RosterSettings
 from bot.roster import swaps
 from bot.roster.slots import (
@@ -22,7 +23,6 @@ from bot.roster.slots import (
     days_between,
     first_step,
     span,
-    wib_date,
 )
 from storage import roster as store
 from storage.db import Database, Tx, to_db

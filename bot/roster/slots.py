@@ -114,10 +114,6 @@ def span(day: date, start_minute: int, end_minute: int) -> tuple[datetime, datet
     return start.astimezone(UTC), (start + timedelta(minutes=length)).astimezone(UTC)
 
 
-def wib_date(moment: datetime) -> date:
-    return moment.astimezone(WIB).date()
-
-
 def days_between(first: date, last: date) -> Iterator[date]:
     day = first
     while day <= last:

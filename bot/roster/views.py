@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from enum import Enum
 
 from bot.core.access import Role, has_role
-from bot.core.clock import WIB, hhmm, wib
+from bot.core.clock import hhmm, wib_date, wib_day
 from bot.core.i18n import t
 from bot.core.scope import covers, scope_area_ids
 from bot.roster.attendance import Attendance, Mark
-from bot.roster.slots import EARLIEST, LATEST, wib_date
+from bot.roster.slots import EARLIEST, LATEST
 from bot.roster.standing import standing
 from storage import posts
 from storage import roster as store
@@ -215,11 +215,6 @@ class PostDay:
     rows: list[tuple[Slot, str]] = field(default_factory=list)
 
 
-def day_bounds(day: date) -> tuple[datetime, datetime]:
-    start = datetime.combine(day, time(), WIB)
-    return start, start + timedelta(days=1)
-
-
 async def post_day(db: Database, member: Member, key: str | int, day: date) -> PostDay:
     """The slots of a post starting on ``day`` (WIB), for a supervisor in scope or an admin;
     ``key`` is a typed code or a button's post id."""
@@ -229,14 +224,14 @@ async def post_day(db: Database, member: Member, key: str | int, day: date) -> P
         post = await (posts.by_code(tx, key) if isinstance(key, str) else posts.by_id(tx, key))
         if post is None or not covers(await scope_area_ids(tx, member), post.area_id):
             return PostDay(Access.UNKNOWN)
-        start, end = day_bounds(day)
+        start, end = wib_day(day)
         rows = await store.day_of_post(tx, post.id, start, end)
     return PostDay(Access.OK, post, day, rows)
 
 
 async def today_of_post(db: Database, post: Post, now: datetime) -> list[tuple[Slot, str]]:
     """The post's slots of today (WIB) and last night's still running, with holders."""
-    start, end = day_bounds(wib(now).date())
+    start, end = wib_day(wib_date(now))
     async with db.read() as tx:
         slots = await store.day_of_post(tx, post.id, start - timedelta(days=1), end)
     return [(slot, name) for slot, name in slots if slot.start_at >= start or slot.end_at > now]
@@ -274,7 +269,3 @@ def day_rows(language: str, post_id: int, day: date) -> list[list[tuple[str, str
         label = t(language, "roster.button_next", day=day_label(language, after))
         row.append((label, f"{DAY_PREFIX}{post_id}:{day_key(after)}"))
     return [row] if row else []
-
-
-def today(now: datetime) -> date:
-    return wib(now).date()

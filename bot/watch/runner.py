@@ -11,8 +11,8 @@ from typing import Any
 
 from telegram.ext import Job, JobQueue
 
+from bot.core.clock import wib_date
 from bot.roster import planning
-from bot.roster.slots import wib_date
 from bot.watch.watcher import Watcher
 
 log = logging.getLogger(__name__)
