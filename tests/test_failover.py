@@ -141,7 +141,7 @@ class Replica:
             return None
         try:
             async with http.get(
-                f"http://127.0.0.1:{self.port}/healthz", timeout=aiohttp.ClientTimeout(total=1)
+                f"http://127.0.0.1:{self.port}/healthz", timeout=aiohttp.ClientTimeout(total=3)
             ) as response:
                 body = await response.json()
         except (aiohttp.ClientError, TimeoutError, ValueError):
@@ -210,10 +210,18 @@ class Pair:
         return time.monotonic() - started
 
     async def leader(self, http: aiohttp.ClientSession) -> Replica:
-        roles = {r.name: await r.role(http) for r in self.replicas}
-        leaders = [r for r in self.replicas if roles[r.name] == "leader"]
-        assert len(leaders) == 1, f"roles {roles}"
-        return leaders[0]
+        """The one replica answering "leader"; a busy machine may leave /healthz unanswered
+        for a moment (asked again for up to 30 s), but two leaders fail at once."""
+        started = time.monotonic()
+        while True:
+            roles = {r.name: await r.role(http) for r in self.replicas}
+            leaders = [r for r in self.replicas if roles[r.name] == "leader"]
+            assert len(leaders) <= 1, f"two leaders: {roles}"
+            if leaders:
+                return leaders[0]
+            if time.monotonic() - started > 30:
+                raise AssertionError(f"no leader after 30 s: roles {roles}")
+            await asyncio.sleep(0.1)
 
     async def watch_roles(self, http: aiohttp.ClientSession, stop: asyncio.Event) -> None:
         while not stop.is_set():
