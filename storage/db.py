@@ -187,7 +187,6 @@ class SqliteTx(Tx):
         return list(self._sync.execute(sql, params).fetchall())
 
 
-
 class HandledUpdate:
     """The Telegram update the current task is handling (the durable inbox, SPEC §11).
 

@@ -48,6 +48,9 @@ log = logging.getLogger(__name__)
 WRITER_LOCK = 0x706F736B6F
 VERSION_TABLE = "posko_schema_version"
 PREPARED_PER_CONNECTION = 2048
+READERS = 3
+"""Reader connections (``read``, ``snapshot``) beside the writer's: a long export's
+snapshot leaves the others to the short reads."""
 
 Coerce = Callable[[Any], Any] | None
 
@@ -374,8 +377,8 @@ class PostgresDatabase(Database):
         super().__init__(redacted(url))
         self.url = url
         self._conn = conn
-        self._reader: _Connection | None = None
-        self._reader_lock = asyncio.Lock()
+        self._idle_readers: list[_Connection] = []
+        self._readers_free = asyncio.Semaphore(READERS)
 
     @classmethod
     async def connect(cls, url: str) -> PostgresDatabase:
@@ -417,25 +420,43 @@ class PostgresDatabase(Database):
             await conn.raw.execute("COMMIT" if write else "ROLLBACK")
 
     @asynccontextmanager
-    async def snapshot(self) -> AsyncIterator[Tx]:  # type: ignore[override]
-        """A read-only REPEATABLE READ transaction on a second connection."""
-        async with self._reader_lock:
-            if self._reader is None or self._reader.raw.is_closed():
-                self._reader = await _connect(self.url)
-            reader = self._reader
-            await reader.raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+    async def read(self) -> AsyncIterator[Tx]:
+        """A read-only REPEATABLE READ transaction on a reader connection, without the
+        writers' lock: on SQLite a read costs microseconds under it, here every statement
+        is a round trip, and a writer waiting behind a reader's round trips (or a reader
+        behind a writer's) was what held the update rate down (bench/updates.py). A
+        reader sees everything committed before it began, as it would under the lock."""
+        async with self._readers_free:
+            conn = self._idle_readers.pop() if self._idle_readers else None
+            if conn is None or conn.raw.is_closed():
+                conn = await _connect(self.url)
+            reusable = False
             try:
-                yield PgTx(reader, writable=False)
+                await conn.raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                try:
+                    yield PgTx(conn, writable=False)
+                finally:
+                    if not conn.raw.is_closed():
+                        await conn.raw.execute("ROLLBACK")
+                        reusable = True
             finally:
-                if not reader.raw.is_closed():
-                    await reader.raw.execute("ROLLBACK")
+                if reusable:
+                    self._idle_readers.append(conn)
+                else:  # broken, or interrupted mid-transaction: never handed out again
+                    conn.raw.terminate()
+
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[Tx]:  # type: ignore[override]
+        """A read-only REPEATABLE READ transaction on a reader connection (as ``read``)."""
+        async with self.read() as tx:
+            yield tx
 
     async def close(self) -> None:
         async with self.lock:
-            for conn in (self._reader, self._conn):
-                if conn is not None and not conn.raw.is_closed():
+            readers, self._idle_readers = self._idle_readers, []
+            for conn in (*readers, self._conn):
+                if not conn.raw.is_closed():
                     await conn.raw.close()
-            self._reader = None
 
     @staticmethod
     async def stored_version(conn: _Connection) -> int:

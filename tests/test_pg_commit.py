@@ -4,11 +4,17 @@ outlive the server's crash (the inbox's stored updates) and unless the URL asks 
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
+from telegram import Update
 
-from storage.db import Database
+from bot.core.clock import FakeClock
+from bot.core.inbox import Inbox
+from storage.db import Database, Tx
+from storage.postgres import PostgresDatabase
+from tests.conftest import T0
 
 pytestmark = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 
@@ -45,3 +51,30 @@ async def test_the_url_may_ask_every_commit_to_wait(migrated_db: str) -> None:
             assert await tx.scalar(SETTING) == "on"
     finally:
         await db.close()
+
+
+class _Recording(PostgresDatabase):
+    """Notes, for each write transaction, whether it asked for a durable commit."""
+
+    durable: list[bool]
+
+    def _unit(self, write: bool, durable: bool = False) -> AbstractAsyncContextManager[Tx]:
+        if write:
+            self.durable.append(durable)
+        return super()._unit(write, durable)
+
+
+async def test_the_inbox_stores_updates_durably_and_handles_them_fast(migrated_db: str) -> None:
+    db = await _Recording.connect(_with_query(migrated_db))
+    db.durable = []
+    inbox = Inbox(FakeClock(T0))
+    inbox.db = db
+    try:
+        await inbox.store([Update(41), Update(42)])  # before Telegram hears they arrived
+        handled = inbox.begin(Update(41))
+        assert handled is not None
+        async with db.transaction() as tx:  # the handler's effects, with the done mark
+            assert await tx.scalar("SELECT state FROM inbox WHERE update_id = 41") == "done"
+    finally:
+        await db.close()
+    assert db.durable == [True, False]
