@@ -85,6 +85,19 @@ async def posts_by_id(tx: Tx, post_ids: Sequence[int]) -> list[Post]:
     return Post.from_rows(rows)
 
 
+async def posts_with_on_duty(tx: Tx, post_ids: Sequence[int]) -> tuple[list[Post], dict[int, int]]:
+    """:func:`posts_by_id` and :func:`on_duty_counts` in one statement: a re-decision inside
+    a handler's transaction (one round trip fewer on a networked database)."""
+    rows = await tx.all(
+        f"SELECT {', '.join(POST_COLUMNS)}, (SELECT count(*) FROM shifts"
+        " WHERE shifts.ended_at IS NULL AND shifts.post_id = posts.id) AS posko_on_duty"
+        f" FROM posts WHERE id IN ({_marks(len(post_ids))})",
+        post_ids,
+    )
+    counts = {row["id"]: row["posko_on_duty"] for row in rows if row["posko_on_duty"]}
+    return Post.from_rows(rows), counts
+
+
 async def next_deadline(tx: Tx) -> datetime | None:
     """The soonest deadline of any post, unaccepted issue, report to follow up,
     unaccepted forward, roster slot or open swap (six partial-index probes)."""

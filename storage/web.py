@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from storage.db import Tx, from_db, to_db
+from storage.records import Post
 
 # --- links ----------------------------------------------------------------------------------
 
@@ -328,6 +329,19 @@ async def publish_posts(tx: Tx, post_ids: Collection[int], reason: str) -> None:
             last_signal_at=row[4],
             reason=reason,
         )
+
+
+def publish_post(tx: Tx, post: Post, state: str, reason: str) -> None:
+    """As :func:`publish_posts`, for a post the caller has just read and decided."""
+    tx.publish(
+        "post",
+        id=post.id,
+        post=post.code,
+        area_id=post.area_id,
+        state=state,
+        last_signal_at=to_db(post.last_signal_at),
+        reason=reason,
+    )
 
 
 async def issue_area(tx: Tx, issue_id: int) -> tuple[str, int, str] | None:

@@ -20,7 +20,9 @@ from storage.roster import Slot
 class PostWatch(Protocol):
     """Re-decides a post's watch state after its facts changed (bot.watch.watcher.Watcher)."""
 
-    async def refresh(self, tx: Tx, post_ids: Sequence[int], now: datetime) -> None: ...
+    async def refresh(
+        self, tx: Tx, post_ids: Sequence[int], now: datetime
+    ) -> Sequence[tuple[Post, str]]: ...
 
     async def track_issue(
         self, tx: Tx, issue_id: int, post_id: int, severity: str, now: datetime
@@ -30,10 +32,13 @@ class PostWatch(Protocol):
 async def touched(tx: Tx, watch: PostWatch | None, post_ids: Sequence[int], now: datetime) -> None:
     """The posts' facts changed (presence, a signal, a take): re-decide them, and tell the
     command room the state that led to (after the re-decision, so it is the new one)."""
-    if watch is not None and post_ids:
-        await watch.refresh(tx, post_ids, now)
-        tx.touched_deadlines = True
-    await web_store.publish_posts(tx, post_ids, "update")
+    if watch is None or not post_ids:
+        await web_store.publish_posts(tx, post_ids, "update")
+        return
+    refreshed = await watch.refresh(tx, post_ids, now)
+    tx.touched_deadlines = True
+    for post, state in refreshed:  # what publish_posts would read back, without the read
+        web_store.publish_post(tx, post, state, "update")
 
 
 def _ahead(watch: PostWatch | None) -> timedelta:

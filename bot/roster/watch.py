@@ -44,7 +44,7 @@ OutboxRow = tuple[int, int | None, int, str, str, str | None, int | None]
 class PostRefresh(Protocol):
     settings: Settings
 
-    async def refresh(self, tx: Tx, post_ids: Sequence[int], now: datetime) -> None: ...
+    async def refresh(self, tx: Tx, post_ids: Sequence[int], now: datetime) -> object: ...
 
 
 def _minutes(delta: timedelta) -> int:

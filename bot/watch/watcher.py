@@ -197,15 +197,20 @@ class Watcher:
             self._notify()
         return handled
 
-    async def refresh(self, tx: Tx, post_ids: Sequence[int], now: datetime) -> None:
-        """Re-decide posts whose facts just changed (inside the caller's transaction)."""
-        posts = await store.posts_by_id(tx, post_ids)
-        if posts:
-            soonest = await self._process(tx, posts, now)
-            if soonest is not None and (
-                self.soonest_refreshed is None or soonest < self.soonest_refreshed
-            ):
-                self.soonest_refreshed = soonest
+    async def refresh(
+        self, tx: Tx, post_ids: Sequence[int], now: datetime
+    ) -> list[tuple[Post, str]]:
+        """Re-decide posts whose facts just changed (inside the caller's transaction);
+        returns each post as read before the decision, with the state it is in now."""
+        posts, counts = await store.posts_with_on_duty(tx, post_ids)
+        if not posts:
+            return []
+        soonest, states = await self._process(tx, posts, now, counts)
+        if soonest is not None and (
+            self.soonest_refreshed is None or soonest < self.soonest_refreshed
+        ):
+            self.soonest_refreshed = soonest
+        return [(post, states[post.id]) for post in posts]
 
     async def track_issue(
         self, tx: Tx, issue_id: int, post_id: int, severity: str, now: datetime
@@ -297,14 +302,22 @@ class Watcher:
     def path(tree: dict[int, Area], area_id: int) -> list[Area]:
         return area_path(tree, area_id)
 
-    async def _process(self, tx: Tx, posts: Sequence[Post], now: datetime) -> datetime | None:
-        """Decide and write; returns the soonest new deadline among the posts."""
+    async def _process(
+        self,
+        tx: Tx,
+        posts: Sequence[Post],
+        now: datetime,
+        counts: dict[int, int] | None = None,
+    ) -> tuple[datetime | None, dict[int, str]]:
+        """Decide and write; returns the soonest new deadline among the posts, and each
+        post's state now. ``counts``: the officers on duty per post, when already read."""
         if self.dated_stale:
             stored_hours = await hours_rules.stored_overrides(tx)
             self._schedules = PostSchedules.from_settings(self.settings, stored_hours)
             self.dated_stale = False
         ids = [post.id for post in posts]
-        counts = await store.on_duty_counts(tx, ids)
+        if counts is None:
+            counts = await store.on_duty_counts(tx, ids)
         alerts = await store.open_alerts(tx, ids)
         running = await roster_store.active(tx, ids, now)  # piket: the officers required
         tree = await self._area_tree(tx)
@@ -388,7 +401,8 @@ class Watcher:
             await store.outbox_many(tx, outgoing.rows, now)
             tx.touched_outbox = True
         deadlines = [update.next_due_at for update in updates if update.next_due_at is not None]
-        return min(deadlines) if deadlines else None
+        states = {update.post_id: update.state for update in updates}
+        return (min(deadlines) if deadlines else None), states
 
     async def _apply(
         self,
