@@ -85,17 +85,44 @@ async def posts_by_id(tx: Tx, post_ids: Sequence[int]) -> list[Post]:
     return Post.from_rows(rows)
 
 
-async def posts_with_on_duty(tx: Tx, post_ids: Sequence[int]) -> tuple[list[Post], dict[int, int]]:
-    """:func:`posts_by_id` and :func:`on_duty_counts` in one statement: a re-decision inside
-    a handler's transaction (one round trip fewer on a networked database)."""
+_ALERT_FIELDS = (
+    "id",
+    "post_id",
+    "kind",
+    "opened_at",
+    "step",
+    "step_area_id",
+    "next_due_at",
+    "acked_by",
+    "resolved_at",
+    "acked_at",
+    "taken_stage",
+    "called_at",
+)
+
+
+async def posts_for_decision(
+    tx: Tx, post_ids: Sequence[int]
+) -> tuple[list[Post], dict[int, int], dict[int, AlertRow]]:
+    """:func:`posts_by_id`, :func:`on_duty_counts` and :func:`open_alerts` in one statement
+    (a post has at most one open alert: ``alerts_one_open``), for a re-decision inside a
+    handler's transaction: two round trips fewer on a networked database."""
+    alert_columns = ", ".join(f"a.{name} AS alert_{name}" for name in _ALERT_FIELDS)
     rows = await tx.all(
-        f"SELECT {', '.join(POST_COLUMNS)}, (SELECT count(*) FROM shifts"
-        " WHERE shifts.ended_at IS NULL AND shifts.post_id = posts.id) AS posko_on_duty"
-        f" FROM posts WHERE id IN ({_marks(len(post_ids))})",
+        f"SELECT {', '.join(f'p.{name}' for name in POST_COLUMNS)}, {alert_columns},"
+        " (SELECT count(*) FROM shifts s WHERE s.ended_at IS NULL AND s.post_id = p.id)"
+        " AS posko_on_duty FROM posts p"
+        " LEFT JOIN alerts a ON a.post_id = p.id AND a.resolved_at IS NULL"
+        f" WHERE p.id IN ({_marks(len(post_ids))})",
         post_ids,
     )
     counts = {row["id"]: row["posko_on_duty"] for row in rows if row["posko_on_duty"]}
-    return Post.from_rows(rows), counts
+    alerts = {
+        row["id"]: _alert_of({name: row[f"alert_{name}"] for name in _ALERT_FIELDS})
+        for row in rows
+        if row["alert_id"] is not None
+    }
+    return Post.from_rows(rows), counts, alerts
 
 
 async def next_deadline(tx: Tx) -> datetime | None:
@@ -171,7 +198,10 @@ async def on_duty_names(tx: Tx, post_ids: Sequence[int]) -> dict[int, list[str]]
 def _alert(row: Any) -> AlertRow:
     # One dict per row (the first column of a name wins, as with ``row[name]``).
     keys = row.keys()
-    values: dict[str, Any] = dict(zip(keys[::-1], tuple(row)[::-1], strict=True))
+    return _alert_of(dict(zip(keys[::-1], tuple(row)[::-1], strict=True)))
+
+
+def _alert_of(values: dict[str, Any]) -> AlertRow:
     opened = from_db(values["opened_at"])
     assert opened is not None
     return AlertRow(

@@ -20,6 +20,7 @@ from bot.watch import alerts
 from bot.watch.alerts import TakeStatus
 from bot.watch.watcher import Watcher
 from storage import areas, members, posts
+from storage import watch as watch_store
 from storage.db import Database
 from storage.members import MemberRow
 from storage.posts import PostRow
@@ -266,9 +267,7 @@ async def test_unaccepted_high_issue_climbs_until_accepted(db: Database, tmp_pat
     clock = FakeClock(OPEN)
     watcher = Watcher(db, settings_for(tmp_path / "w.db"), clock)
     budi = await member(db, "budi")
-    outcome = await filing.one_shot(
-        db, budi, "keamanan", "ribut di TPS", 500, clock.now(), watcher
-    )
+    outcome = await filing.one_shot(db, budi, "keamanan", "ribut di TPS", 500, clock.now(), watcher)
     assert outcome.issue is not None
     async with db.transaction() as tx:
         await tx.execute("UPDATE issues SET severity = 'tinggi'")
@@ -324,3 +323,31 @@ async def test_notices_reach_the_forum_topic_the_alert_went_to(
         ("recovered", 22),
         ("recovered", 11),
     ]
+
+
+async def test_a_handlers_redecision_reads_what_a_pass_reads(db: Database, tmp_path: Path) -> None:
+    """posts_for_decision (one statement) == posts_by_id + on_duty_counts + open_alerts."""
+    clock = FakeClock(OPEN + 5 * M)
+    watcher = Watcher(db, settings_for(tmp_path / "w.db"), clock)
+    await checkin.check_in(
+        db, await member(db, "budi"), Fix(*MONAS, 10, None), clock.now(), watcher
+    )
+    clock.set(OPEN + 95 * M)
+    await watcher.sweep()  # silent: an open alert, one officer on duty
+    async with db.transaction() as tx:
+        ids = [int(await tx.scalar("SELECT id FROM posts WHERE code = 'DAY-01'"))]
+        await posts.upsert(
+            tx,
+            [PostRow("NITE-02", "Posko Malam", "31.73.01.1001", *MONAS, 100, 1, "24h")],
+            clock.now(),
+        )
+        ids.append(int(await tx.scalar("SELECT id FROM posts WHERE code = 'NITE-02'")))
+        together = await watch_store.posts_for_decision(tx, ids)
+        apart = (
+            await watch_store.posts_by_id(tx, ids),
+            await watch_store.on_duty_counts(tx, ids),
+            await watch_store.open_alerts(tx, ids),
+        )
+    assert sorted(together[0], key=lambda p: p.id) == sorted(apart[0], key=lambda p: p.id)
+    assert together[1:] == apart[1:]
+    assert together[1] == {ids[0]: 1} and list(together[2]) == [ids[0]]

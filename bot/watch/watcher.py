@@ -202,10 +202,10 @@ class Watcher:
     ) -> list[tuple[Post, str]]:
         """Re-decide posts whose facts just changed (inside the caller's transaction);
         returns each post as read before the decision, with the state it is in now."""
-        posts, counts = await store.posts_with_on_duty(tx, post_ids)
+        posts, counts, alerts = await store.posts_for_decision(tx, post_ids)
         if not posts:
             return []
-        soonest, states = await self._process(tx, posts, now, counts)
+        soonest, states = await self._process(tx, posts, now, (counts, alerts))
         if soonest is not None and (
             self.soonest_refreshed is None or soonest < self.soonest_refreshed
         ):
@@ -307,18 +307,21 @@ class Watcher:
         tx: Tx,
         posts: Sequence[Post],
         now: datetime,
-        counts: dict[int, int] | None = None,
+        read: tuple[dict[int, int], dict[int, store.AlertRow]] | None = None,
     ) -> tuple[datetime | None, dict[int, str]]:
         """Decide and write; returns the soonest new deadline among the posts, and each
-        post's state now. ``counts``: the officers on duty per post, when already read."""
+        post's state now. ``read``: the officers on duty and the open alert per post,
+        when read with the posts."""
         if self.dated_stale:
             stored_hours = await hours_rules.stored_overrides(tx)
             self._schedules = PostSchedules.from_settings(self.settings, stored_hours)
             self.dated_stale = False
         ids = [post.id for post in posts]
-        if counts is None:
+        if read is None:
             counts = await store.on_duty_counts(tx, ids)
-        alerts = await store.open_alerts(tx, ids)
+            alerts = await store.open_alerts(tx, ids)
+        else:
+            counts, alerts = read
         running = await roster_store.active(tx, ids, now)  # piket: the officers required
         tree = await self._area_tree(tx)
         decisions: list[tuple[Post, Decision, list[Area]]] = []
