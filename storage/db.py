@@ -298,6 +298,19 @@ class Database:
                 yield tx
             if handled is not None:
                 handled.done = True
+        self._announce(tx)
+
+    def standalone(self, *, durable: bool = False) -> AbstractAsyncContextManager[Tx]:
+        """A write transaction made of statements each safe on its own, whatever another
+        writer does meanwhile (an insert that skips what exists, an update by key), with no
+        read-then-write to protect: it needs no turn among the writers. SQLite runs it as
+        any other; PostgreSQL on a connection of its own, beside the writers and without
+        their lock (the inbox stores a getUpdates batch there while handlers write). It
+        never carries an update's done mark."""
+        return self.transaction(bookkeeping=True, durable=durable)
+
+    def _announce(self, tx: Tx) -> None:
+        """Tell the listeners what a committed transaction touched."""
         # Only after COMMIT: a woken sender must find the rows it is told about.
         if tx.touched_outbox:
             for listener in self.on_outbox:

@@ -20,7 +20,7 @@ import logging
 import re
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -378,6 +378,8 @@ class PostgresDatabase(Database):
         self.url = url
         self._conn = conn
         self._idle_readers: list[_Connection] = []
+        self._beside: _Connection | None = None
+        self._beside_lock = asyncio.Lock()
         self._readers_free = asyncio.Semaphore(READERS)
 
     @classmethod
@@ -420,6 +422,27 @@ class PostgresDatabase(Database):
             await conn.raw.execute("COMMIT" if write else "ROLLBACK")
 
     @asynccontextmanager
+    async def _standalone(self, durable: bool) -> AsyncIterator[Tx]:
+        async with self._beside_lock:
+            if self._beside is None or self._beside.raw.is_closed():
+                self._beside = await _connect(self.url)
+            conn = self._beside
+            flush = "; SET LOCAL synchronous_commit = on" if durable else ""
+            await conn.raw.execute(f"BEGIN{flush}")
+            tx = PgTx(conn)
+            try:
+                yield tx
+            except BaseException:
+                if not conn.raw.is_closed():
+                    await conn.raw.execute("ROLLBACK")
+                raise
+            await conn.raw.execute("COMMIT")
+        self._announce(tx)
+
+    def standalone(self, *, durable: bool = False) -> AbstractAsyncContextManager[Tx]:
+        return self._standalone(durable)
+
+    @asynccontextmanager
     async def read(self) -> AsyncIterator[Tx]:
         """A read-only REPEATABLE READ transaction on a reader connection, without the
         writers' lock: on SQLite a read costs microseconds under it, here every statement
@@ -454,7 +477,8 @@ class PostgresDatabase(Database):
     async def close(self) -> None:
         async with self.lock:
             readers, self._idle_readers = self._idle_readers, []
-            for conn in (*readers, self._conn):
+            beside, self._beside = self._beside, None
+            for conn in (*readers, *([beside] if beside else []), self._conn):
                 if not conn.raw.is_closed():
                     await conn.raw.close()
 

@@ -102,7 +102,8 @@ class Inbox:
         token = handled_update.set(None)
         try:
             # Telegram is told they arrived once this returns: durable before that.
-            async with self.database.transaction(durable=True) as tx:
+            # Inserts that skip what is stored: no turn among the handlers' writers.
+            async with self.database.standalone(durable=True) as tx:
                 new = await inbox_store.store(tx, rows, self.clock.now())
                 seen = [update_id for update_id in ids if update_id not in new]
                 orphans = await inbox_store.still_pending(tx, seen) - ours if seen else set()
@@ -120,7 +121,7 @@ class Inbox:
         """Store only, for the leader to handle: a webhook replica standing by."""
         token = handled_update.set(None)
         try:
-            async with self.database.transaction(durable=True) as tx:
+            async with self.database.standalone(durable=True) as tx:
                 await inbox_store.store(tx, [received(u) for u in updates], self.clock.now())
         finally:
             handled_update.reset(token)
