@@ -7,7 +7,7 @@ the number of due posts, and nothing when none is due (one probe of a partial in
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -231,6 +231,23 @@ async def open_alerts(tx: Tx, post_ids: Sequence[int]) -> dict[int, AlertRow]:
 async def alert_by_id(tx: Tx, alert_id: int) -> AlertRow | None:
     row = await tx.one("SELECT * FROM alerts WHERE id = ?", (alert_id,))
     return None if row is None else _alert(row)
+
+
+def saved(post: Post, update: PostUpdate, now: datetime) -> Post:
+    """``post`` as :func:`save_posts` leaves it with ``update`` (what reading it back gives)."""
+    return replace(
+        post,
+        state=update.state,
+        state_since=now if update.state_changed else post.state_since,
+        next_due_at=update.next_due_at,
+        due_kind=update.due_kind,
+        window_opened_at=update.window_opened_at,
+        window_closes_at=update.window_closes_at,
+        short_since=update.short_since,
+        silence_reminded_at=update.silence_reminded_at,
+        open_reminded_for=update.open_reminded_for,
+        version=post.version + 1,
+    )
 
 
 async def save_posts(tx: Tx, updates: Sequence[PostUpdate], now: datetime) -> int:

@@ -331,14 +331,14 @@ async def publish_posts(tx: Tx, post_ids: Collection[int], reason: str) -> None:
         )
 
 
-def publish_post(tx: Tx, post: Post, state: str, reason: str) -> None:
-    """As :func:`publish_posts`, for a post the caller has just read and decided."""
+def publish_post(tx: Tx, post: Post, reason: str) -> None:
+    """As :func:`publish_posts`, for a post as the caller has just written it."""
     tx.publish(
         "post",
         id=post.id,
         post=post.code,
         area_id=post.area_id,
-        state=state,
+        state=post.state,
         last_signal_at=to_db(post.last_signal_at),
         reason=reason,
     )

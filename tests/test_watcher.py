@@ -351,3 +351,19 @@ async def test_a_handlers_redecision_reads_what_a_pass_reads(db: Database, tmp_p
     assert sorted(together[0], key=lambda p: p.id) == sorted(apart[0], key=lambda p: p.id)
     assert together[1:] == apart[1:]
     assert together[1] == {ids[0]: 1} and list(together[2]) == [ids[0]]
+
+
+async def test_a_redecision_returns_the_posts_as_written(db: Database, tmp_path: Path) -> None:
+    """What refresh returns (no read back) is what reading the posts back gives."""
+    clock = FakeClock(OPEN + 5 * M)
+    watcher = Watcher(db, settings_for(tmp_path / "w.db"), clock)
+    await checkin.check_in(
+        db, await member(db, "budi"), Fix(*MONAS, 10, None), clock.now(), watcher
+    )
+    for minutes in (95, 96, 481):  # silent (a state change), unchanged, closed at 16:00
+        clock.set(OPEN + minutes * M)
+        async with db.transaction() as tx:
+            ids = [int(await tx.scalar("SELECT id FROM posts WHERE code = 'DAY-01'"))]
+            refreshed = await watcher.refresh(tx, ids, clock.now())
+            assert refreshed == await watch_store.posts_by_id(tx, ids)
+    assert refreshed[0].state == "closed"

@@ -20,25 +20,27 @@ from storage.roster import Slot
 class PostWatch(Protocol):
     """Re-decides a post's watch state after its facts changed (bot.watch.watcher.Watcher)."""
 
-    async def refresh(
-        self, tx: Tx, post_ids: Sequence[int], now: datetime
-    ) -> Sequence[tuple[Post, str]]: ...
+    async def refresh(self, tx: Tx, post_ids: Sequence[int], now: datetime) -> Sequence[Post]: ...
 
     async def track_issue(
         self, tx: Tx, issue_id: int, post_id: int, severity: str, now: datetime
     ) -> None: ...
 
 
-async def touched(tx: Tx, watch: PostWatch | None, post_ids: Sequence[int], now: datetime) -> None:
+async def touched(
+    tx: Tx, watch: PostWatch | None, post_ids: Sequence[int], now: datetime
+) -> Sequence[Post]:
     """The posts' facts changed (presence, a signal, a take): re-decide them, and tell the
-    command room the state that led to (after the re-decision, so it is the new one)."""
+    command room the state that led to (after the re-decision, so it is the new one).
+    Returns the posts as they are now (none without a watcher: nothing was re-read)."""
     if watch is None or not post_ids:
         await web_store.publish_posts(tx, post_ids, "update")
-        return
+        return ()
     refreshed = await watch.refresh(tx, post_ids, now)
     tx.touched_deadlines = True
-    for post, state in refreshed:  # what publish_posts would read back, without the read
-        web_store.publish_post(tx, post, state, "update")
+    for post in refreshed:  # what publish_posts would read back, without the read
+        web_store.publish_post(tx, post, "update")
+    return refreshed
 
 
 def _ahead(watch: PostWatch | None) -> timedelta:
@@ -285,8 +287,8 @@ async def all_clear(
         if current is None:
             return None
         await posts.record_signal(tx, current.post_id, member.id, "all_clear", now, note)
-        await touched(tx, watch, [current.post_id], now)
-        return await posts.by_id(tx, current.post_id)
+        refreshed = await touched(tx, watch, [current.post_id], now)
+        return refreshed[0] if refreshed else await posts.by_id(tx, current.post_id)
 
 
 async def current_post(tx: Tx, member: Member) -> Post | None:

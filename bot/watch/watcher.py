@@ -197,20 +197,18 @@ class Watcher:
             self._notify()
         return handled
 
-    async def refresh(
-        self, tx: Tx, post_ids: Sequence[int], now: datetime
-    ) -> list[tuple[Post, str]]:
+    async def refresh(self, tx: Tx, post_ids: Sequence[int], now: datetime) -> list[Post]:
         """Re-decide posts whose facts just changed (inside the caller's transaction);
-        returns each post as read before the decision, with the state it is in now."""
+        returns them as they are now."""
         posts, counts, alerts = await store.posts_for_decision(tx, post_ids)
         if not posts:
             return []
-        soonest, states = await self._process(tx, posts, now, (counts, alerts))
+        soonest, decided = await self._process(tx, posts, now, (counts, alerts))
         if soonest is not None and (
             self.soonest_refreshed is None or soonest < self.soonest_refreshed
         ):
             self.soonest_refreshed = soonest
-        return [(post, states[post.id]) for post in posts]
+        return [decided[post.id] for post in posts]
 
     async def track_issue(
         self, tx: Tx, issue_id: int, post_id: int, severity: str, now: datetime
@@ -308,9 +306,9 @@ class Watcher:
         posts: Sequence[Post],
         now: datetime,
         read: tuple[dict[int, int], dict[int, store.AlertRow]] | None = None,
-    ) -> tuple[datetime | None, dict[int, str]]:
+    ) -> tuple[datetime | None, dict[int, Post]]:
         """Decide and write; returns the soonest new deadline among the posts, and each
-        post's state now. ``read``: the officers on duty and the open alert per post,
+        post as it is now. ``read``: the officers on duty and the open alert per post,
         when read with the posts."""
         if self.dated_stale:
             stored_hours = await hours_rules.stored_overrides(tx)
@@ -404,8 +402,11 @@ class Watcher:
             await store.outbox_many(tx, outgoing.rows, now)
             tx.touched_outbox = True
         deadlines = [update.next_due_at for update in updates if update.next_due_at is not None]
-        states = {update.post_id: update.state for update in updates}
-        return (min(deadlines) if deadlines else None), states
+        decided = {
+            post.id: store.saved(post, update, now)
+            for (post, _, _), update in zip(decisions, updates, strict=True)
+        }
+        return (min(deadlines) if deadlines else None), decided
 
     async def _apply(
         self,
