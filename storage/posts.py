@@ -107,6 +107,14 @@ async def record_signal(
 ) -> None:
     """A proof of life: stored, and the post's newest-signal time moved forward."""
     stamp = to_db(at)
+    if tx.dialect == "postgresql":  # one round trip instead of two (SQLite has no DML in WITH)
+        await tx.execute(
+            "WITH signal AS (INSERT INTO signals (post_id, member_id, kind, at, note)"
+            " VALUES (?, ?, ?, ?, ?)) UPDATE posts SET last_signal_at = ? WHERE id = ?"
+            " AND (last_signal_at IS NULL OR last_signal_at < ?)",
+            (post_id, member_id, kind, stamp, note, stamp, post_id, stamp),
+        )
+        return
     await tx.execute(
         "INSERT INTO signals (post_id, member_id, kind, at, note) VALUES (?, ?, ?, ?, ?)",
         (post_id, member_id, kind, stamp, note),
