@@ -253,11 +253,28 @@ def _numbered(toks: list[Token]) -> str:
 @lru_cache(maxsize=4096)
 def query(sql: str) -> str:
     """A statement (or several) in SQLite's dialect, for PostgreSQL."""
+    return _numbered(_translated(sql))
+
+
+@lru_cache(maxsize=1024)
+def query_around_parameters(sql: str) -> tuple[str, ...]:
+    """The statement for PostgreSQL cut at its parameters: n + 1 texts around its n
+    parameters, for sending it with its values written in (storage/postgres.py)."""
+    parts: list[list[str]] = [[]]
+    for tok in _translated(sql):
+        if tok.kind == "param":
+            parts.append([])
+        else:
+            parts[-1].append(tok.text)
+    return tuple("".join(part) for part in parts)
+
+
+def _translated(sql: str) -> list[Token]:
     toks = _simple_words(_rewrite_functions(tokens(sql)))
     out: list[Token] = []
     for statement in _statements(toks):
         out.extend(_insert_or_ignore(statement))
-    return _numbered(out)
+    return out
 
 
 # --- migrations --------------------------------------------------------------------------

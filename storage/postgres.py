@@ -286,15 +286,68 @@ def _args(params: Params, coerce: tuple[Coerce, ...]) -> list[Any]:
     return values
 
 
+def _literal(value: Any) -> str | None:
+    """``value`` written into a statement: a quoted literal whose type PostgreSQL infers
+    from where it stands, as it does a parameter's; None for a value not written in."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    text = str(value)
+    if "\x00" in text:
+        return None
+    # standard_conforming_strings is on (the session sets it): only ' needs doubling.
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _written_in(sql: str, params: Params) -> str | None:
+    """The statement with its values written in, or None when one cannot be."""
+    if isinstance(params, dict):
+        return None
+    parts = dialect.query_around_parameters(sql)
+    values = list(params)
+    if len(values) != len(parts) - 1:
+        return None
+    out = [parts[0]]
+    for value, after in zip(values, parts[1:], strict=True):
+        literal = _literal(value)
+        if literal is None:
+            return None
+        out += (literal, after)
+    return "".join(out)
+
+
 class PgTx(Tx):
+    """A transaction on one connection. A write transaction's BEGIN (with the writers' lock)
+    is sent with its first statement: when that is an ``execute`` whose values can be
+    written in (the inbox's done mark, in every handler's first write), BEGIN and it are one
+    round trip."""
+
     dialect = "postgresql"
 
-    def __init__(self, conn: _Connection, writable: bool = True) -> None:
+    def __init__(self, conn: _Connection, writable: bool = True, begin: str | None = None) -> None:
         super().__init__()
         self._conn = conn
         self._writable = writable
+        self._begin = begin
+
+    @property
+    def begun(self) -> bool:
+        """Whether BEGIN was sent (a transaction that ran no statement has nothing to end)."""
+        return self._begin is None
+
+    async def _started(self) -> None:
+        if self._begin is not None:
+            script, self._begin = self._begin, None
+            await self._conn.raw.execute(script)
 
     async def execute(self, sql: str, params: Params = ()) -> int:
+        if self._begin is not None:
+            statement = _written_in(sql, params)
+            if statement is not None:
+                script, self._begin = self._begin, None
+                return _changed(await self._conn.raw.execute(f"{script}; {statement}"))
+        await self._started()
         stmt, coerce = await self._conn.statement(sql)
         await stmt.fetch(*_args(params, coerce))
         return _changed(stmt.get_statusmsg())
@@ -302,6 +355,7 @@ class PgTx(Tx):
     async def insert(self, sql: str, params: Params = ()) -> int:
         if not self._writable:
             raise RuntimeError("a snapshot is read-only")
+        await self._started()
         if not re.search(r"\bRETURNING\b", sql, re.I):
             sql = f"{sql.rstrip().rstrip(';')} RETURNING id"
         stmt, coerce = await self._conn.statement(sql)
@@ -313,6 +367,7 @@ class PgTx(Tx):
     async def executemany(self, sql: str, rows: Iterable[Params]) -> int:
         if not self._writable:
             raise RuntimeError("a snapshot is read-only")
+        await self._started()
         stmt, coerce = await self._conn.statement(sql)
         batch = [_args(row, coerce) for row in rows]
         if not batch:
@@ -338,11 +393,13 @@ class PgTx(Tx):
         return changed
 
     async def one(self, sql: str, params: Params = ()) -> Row | None:
+        await self._started()
         stmt, coerce = await self._conn.statement(sql)
         row: Row | None = await stmt.fetchrow(*_args(params, coerce))
         return row
 
     async def all(self, sql: str, params: Params = ()) -> list[Row]:
+        await self._started()
         stmt, coerce = await self._conn.statement(sql)
         return list(await stmt.fetch(*_args(params, coerce)))
 
@@ -356,7 +413,7 @@ def _session_settings(url: str) -> dict[str, str]:
     inbox's stored updates, before Telegram is told they arrived) asks for a durable commit
     (``Database.transaction(durable=True)``); an effect lost with the server is replayed
     from the inbox, whose done mark it carried."""
-    settings = {"application_name": "posko"}
+    settings = {"application_name": "posko", "standard_conforming_strings": "on"}
     if "synchronous_commit" not in parse_qs(urlsplit(url).query):
         settings["synchronous_commit"] = "off"
     return settings
@@ -396,30 +453,32 @@ class PostgresDatabase(Database):
             self._conn = await _connect(self.url)
         return self._conn
 
-    async def _begin(self, conn: _Connection, write: bool, durable: bool) -> None:
-        if write:
-            patience = int(WRITE_LOCK_PATIENCE * 1000)
-            flush = " SET LOCAL synchronous_commit = on;" if durable else ""
-            await conn.raw.execute(
-                f"BEGIN; SET LOCAL lock_timeout = {patience};{flush}"
-                f" SELECT pg_advisory_xact_lock({WRITER_LOCK})"
-            )
-        else:
-            await conn.raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+    @staticmethod
+    def _begin(write: bool, durable: bool) -> str:
+        if not write:
+            return "BEGIN ISOLATION LEVEL REPEATABLE READ"
+        patience = int(WRITE_LOCK_PATIENCE * 1000)
+        flush = " SET LOCAL synchronous_commit = on;" if durable else ""
+        return (
+            f"BEGIN; SET LOCAL lock_timeout = {patience};{flush}"
+            f" SELECT pg_advisory_xact_lock({WRITER_LOCK})"
+        )
 
     @asynccontextmanager
     async def _unit(self, write: bool, durable: bool = False) -> AsyncIterator[Tx]:
         conn = await self._live()
-        await self._begin(conn, write, durable)
-        tx = PgTx(conn)
+        tx = PgTx(conn, begin=self._begin(write, durable))
+        if not write:
+            await tx._started()
         try:
             yield tx
         except BaseException:
-            if not conn.raw.is_closed():
+            if tx.begun and not conn.raw.is_closed():
                 await conn.raw.execute("ROLLBACK")
             raise
         else:
-            await conn.raw.execute("COMMIT" if write else "ROLLBACK")
+            if tx.begun:
+                await conn.raw.execute("COMMIT" if write else "ROLLBACK")
 
     @asynccontextmanager
     async def _standalone(self, durable: bool) -> AsyncIterator[Tx]:
