@@ -16,13 +16,14 @@ from telegram import (
     ReplyKeyboardRemove,
     Update,
 )
-from telegram.error import BadRequest
+from telegram.error import BadRequest, NetworkError
 from telegram.ext import Application, ApplicationHandlerStop, BaseHandler, CallbackContext, ExtBot
 
 from bot.core.access import Role, has_role
 from bot.core.i18n import label, t
 from bot.core.runtime import Runtime
 from bot.core.scope import Scope, power_scope, scope_area_ids
+from bot.delivery import replies
 from storage.db import Tx
 from storage.records import Member
 
@@ -107,7 +108,22 @@ async def reply(
     message = update.effective_message
     if message is None:
         return None
-    return await message.reply_text(context.t(key, **values), reply_markup=markup)
+    text = context.t(key, **values)
+    try:
+        return await message.reply_text(text, reply_markup=markup)
+    except BadRequest:
+        raise  # Telegram refused this message: sending it again would not help
+    except NetworkError as exc:  # Telegram out of reach for now: the sender keeps trying
+        log.warning("reply to chat %s not sent now (%s); queued", message.chat_id, exc)
+        topic = message.message_thread_id if message.is_topic_message else None
+        await replies.later(
+            context.runtime,
+            message.chat_id,
+            topic,
+            text,
+            None if markup is None else markup.to_dict(),
+        )
+        return None
 
 
 async def answer(query: CallbackQuery, text: str | None = None, alert: bool = False) -> None:

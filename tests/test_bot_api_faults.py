@@ -179,6 +179,25 @@ async def test_5xx_timeouts_and_dropped_connections_are_retried(
         await still_polling(app, emu)
 
 
+async def test_a_reply_telegram_could_not_take_is_sent_by_the_outbox(
+    emu: FakeBotApi, start_bot: AppFactory
+) -> None:
+    budi = Phone(emu, BUDI)
+    async with start_bot(real_time=True, watch=FAST, delivery=DELIVERY) as app:
+        await quiet_city(emu, budi)
+        await drained(app)
+        emu.fail_next("sendMessage", 502)  # the direct reply to /aman
+        answered = await budi.send("/aman")
+        assert "Situasi aman" in (answered.text or "")
+        queued = [row for row in await drained(app) if row["kind"] == "reply"]
+        assert [(row["chat_id"], row["status"]) for row in queued] == [(BUDI.id, "sent")]
+        assert deliveries(emu, queued)[queued[0]["id"]] == 1
+        emu.fail_next("sendMessage", 400, description="Bad Request: message is too long")
+        refused = await budi.send("/aman")  # Telegram refused it: said so, not queued again
+        assert "Situasi aman" not in (refused.text or "")
+        assert [row["kind"] for row in await drained(app)].count("reply") == 1
+
+
 async def test_outage_delays_alerts_and_replies_but_loses_nothing(
     emu: FakeBotApi, start_bot: AppFactory
 ) -> None:
