@@ -211,8 +211,24 @@ async def db_rows(
         await db.close()
 
 
+async def db_write(db_path: Path | str, sql: str, params: tuple[object, ...] = ()) -> int:
+    """Run one write on the test's database, whichever the back end; rows changed."""
+    db = await Database.open(db_path)
+    try:
+        async with db.transaction() as tx:
+            return await tx.execute(sql, params)
+    finally:
+        await db.close()
+
+
 def storage_section(db_path: Path | str) -> dict[str, str]:
     return {"url": db_path} if is_postgres(db_path) else {"path": str(db_path)}
+
+
+def storage_toml(db_path: Path | str) -> str:
+    """The ``[storage]`` section of a config file for the test's database."""
+    ((key, value),) = storage_section(db_path).items()
+    return f'[storage]\n{key} = "{Path(value).as_posix() if key == "path" else value}"\n'
 
 
 def make_settings(emu: FakeBotApi, db_path: Path | str, **sections: Any) -> Settings:

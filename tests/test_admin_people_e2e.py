@@ -14,7 +14,7 @@ from bot.core.cli import main as cli_main
 from bot.presence.registration import invite
 from bot.rehearsal.emulator import FakeBotApi, FakeUser, Sent
 from storage.db import Database
-from tests.conftest import ADMIN, BUDI, MONAS, NEWBIE, STRANGER, T0, Phone
+from tests.conftest import ADMIN, BUDI, MONAS, NEWBIE, STRANGER, T0, Phone, storage_toml
 
 Phones = Callable[[FakeUser], Phone]
 
@@ -98,9 +98,7 @@ async def test_lost_phone_moves_the_member_to_the_new_account(
         )
     ]
     assert actions == ["invite"]  # one row, in the transaction that made the code
-    (detail_text,) = await query(
-        db_path, "SELECT detail FROM audit_log WHERE action = 'invite'"
-    )
+    (detail_text,) = await query(db_path, "SELECT detail FROM audit_log WHERE action = 'invite'")
     assert json.loads(str(detail_text[0]))["via"] == "bot"
 
 
@@ -170,7 +168,7 @@ def test_cli_invite_rebind(
 ) -> None:
     monkeypatch.delenv("POSKO_TELEGRAM__TOKEN", raising=False)
     config = tmp_path / "config.toml"
-    config.write_text(f'[storage]\npath = "{db_path}"\n', encoding="utf-8")
+    config.write_text(storage_toml(db_path), encoding="utf-8")
     assert cli_main(["invite", "budi", "--rebind", "--config", str(config)]) == 0
     out = capsys.readouterr().out
     assert "rebind" in out
@@ -289,7 +287,8 @@ async def test_moving_an_officer_on_duty_closes_that_duty_and_tells_them(
     rows = await query(db_path, "SELECT end_reason FROM shifts")
     assert rows == [("auto_closed",)]
     told = await query(
-        db_path, "SELECT payload FROM outbox WHERE chat_id = ? AND kind = 'staff_change'",
+        db_path,
+        "SELECT payload FROM outbox WHERE chat_id = ? AND kind = 'staff_change'",
         (BUDI.id,),
     )
     last = json.loads(str(told[-1][0]))["text"]

@@ -22,8 +22,9 @@ def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
-def test_import_invite_and_backup(config: Path, tmp_path: Path,
-                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_import_invite_and_backup(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "areas.csv").write_text(
         "code,name,level,parent_code\n31.73,Jakarta Barat,kota,\n"
         "31.73.01,Kebon Jeruk,kecamatan,31.73\n31.73.01.1001,Kebon Jeruk,kelurahan,31.73.01\n",
@@ -55,11 +56,13 @@ def test_import_invite_and_backup(config: Path, tmp_path: Path,
     assert main(["db", "backup", str(target), "--config", str(config)]) == 2
 
 
-def test_bad_import_changes_nothing(config: Path, tmp_path: Path,
-                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_import_changes_nothing(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = tmp_path / "areas.csv"
-    bad.write_text("code,name,level,parent_code\n31.73,Jakarta Barat,kota,\nX,Y,desa,31.73\n",
-                   encoding="utf-8")
+    bad.write_text(
+        "code,name,level,parent_code\n31.73,Jakarta Barat,kota,\nX,Y,desa,31.73\n", encoding="utf-8"
+    )
     assert main(["import", "areas", str(bad), "--config", str(config)]) == 1
     err = capsys.readouterr().err
     assert "nothing was written" in err and "areas.csv:3" in err and "level" in err

@@ -220,9 +220,7 @@ async def test_laporan_ref_outside_scope_or_unknown_gives_nothing(
         unknown = await phone(LURAH).send("/laporan KBJ-01/9999")
         assert "KBJ-01/9999" in (unknown.text or "") and "Riwayat" not in (unknown.text or "")
         await asyncio.sleep(0.3)
-        assert not [
-            s for s in emu.sent[mark:] if s.method in ("sendMediaGroup", "sendLocation")
-        ]
+        assert not [s for s in emu.sent[mark:] if s.method in ("sendMediaGroup", "sendLocation")]
 
 
 async def test_a_video_travels_in_the_album_as_a_video(

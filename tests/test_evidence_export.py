@@ -17,7 +17,7 @@ from bot.core.app import PoskoApp, build_application, running
 from bot.core.cli import main
 from bot.core.clock import FakeClock
 from bot.rehearsal.emulator import FakeBotApi
-from tests.conftest import ADMIN, BUDI, SARI, Phone, make_settings
+from tests.conftest import ADMIN, BUDI, SARI, Phone, make_settings, storage_toml
 from tests.test_export import seed_records
 
 PHOTO_A = b"\xff\xd8\xff\xe0photo-a-bytes\xff\xd9"
@@ -101,7 +101,7 @@ async def test_command_line_writes_the_zip(
     emu.send_photo(BUDI, file_id="photo-a", content=PHOTO_A)
     config = tmp_path / "config.toml"
     config.write_text(
-        f'[storage]\npath = "{db_path.as_posix()}"\n'
+        f"{storage_toml(db_path)}"
         f'[telegram]\nbase_url = "{emu.base_url}"\nbase_file_url = "{emu.base_file_url}"\n',
         encoding="utf-8",
     )

@@ -5,11 +5,10 @@ and the alert climbs to the camat as "diambil alih oleh …, belum pulih"."""
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 from bot.rehearsal.emulator import FakeBotApi
-from tests.conftest import ADMIN, BUDI, CAMAT, LURAH, MONAS, SARI, AppFactory, Phone
+from tests.conftest import ADMIN, BUDI, CAMAT, LURAH, MONAS, SARI, AppFactory, Phone, db_write
 
 FAST = {
     "staff_grace": "1s",
@@ -25,16 +24,15 @@ BUDI_PHONE = "+6281234567890"
 SARI_PHONE = "+6285511112222"
 
 
-def give_phones(db_path: Path) -> None:
-    with sqlite3.connect(db_path) as conn:
-        conn.execute("UPDATE members SET phone = ? WHERE ref = 'budi'", (BUDI_PHONE,))
-        conn.execute("UPDATE members SET phone = ? WHERE ref = 'sari'", (SARI_PHONE,))
+async def give_phones(db_path: Path) -> None:
+    await db_write(db_path, "UPDATE members SET phone = ? WHERE ref = 'budi'", (BUDI_PHONE,))
+    await db_write(db_path, "UPDATE members SET phone = ? WHERE ref = 'sari'", (SARI_PHONE,))
 
 
 async def test_taken_alert_calls_officers_reminds_and_climbs(
     emu: FakeBotApi, start_bot: AppFactory, db_path: Path
 ) -> None:
-    give_phones(db_path)
+    await give_phones(db_path)
     group = -100777
     lurah, budi = Phone(emu, LURAH), Phone(emu, BUDI)
     async with start_bot(real_time=True, watch=FAST):
@@ -137,7 +135,7 @@ async def test_accepted_report_left_reminds_assignee_then_level_above(
 async def test_taken_in_a_group_the_phones_go_to_the_takers_private_chat(
     emu: FakeBotApi, start_bot: AppFactory, db_path: Path
 ) -> None:
-    give_phones(db_path)
+    await give_phones(db_path)
     group = -100778
     async with start_bot(real_time=True, watch=FAST):
         admin = Phone(emu, ADMIN)

@@ -13,6 +13,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bot.core.clock import FakeClock
 from bot.reports import disposisi, filing
 from bot.reports.disposisi import Outcome
@@ -206,6 +208,7 @@ async def test_without_a_post_setting_the_ladder_uses_the_watch_setting(
     assert await forward_due(db) == OPEN + ESCALATE
 
 
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # reads the file with sqlite3
 async def test_the_room_migration_keeps_every_forward_and_its_events(
     db: Database, migrated_db: Path, tmp_path: Path
 ) -> None:

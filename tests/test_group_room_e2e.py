@@ -8,13 +8,23 @@ phone numbers.
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
 from bot.core.clock import FakeClock
 from bot.rehearsal.emulator import FakeBotApi, FakeUser, Sent
-from tests.conftest import ADMIN, BUDI, CAMAT, LURAH, MONAS, STRANGER, AppFactory, Phone
+from tests.conftest import (
+    ADMIN,
+    BUDI,
+    CAMAT,
+    LURAH,
+    MONAS,
+    STRANGER,
+    AppFactory,
+    Phone,
+    db_rows,
+    db_write,
+)
 from tests.test_alerts_e2e import FAST
 from tests.test_evidence_e2e import (
     PHOTOS,
@@ -55,12 +65,12 @@ async def test_room_hears_reports_of_its_subtree_takes_and_outcomes(
         refusal = await emu.wait_for(lambda s: s.method == "answerCallbackQuery", after=mark)
         assert "belum terdaftar" in (refusal.params.get("text") or "")
         assert ref not in (refusal.params.get("text") or "")
-        assert _status(db_path) == "baru"
+        assert await _status(db_path) == "baru"
         # the camat, a member of the group, accepts from the group under their own scope
         mark = emu.mark()
         emu.press_button(CAMAT, card, next(d for _, d in emu.inline_buttons(card) if "accept" in d))
         await emu.wait_for(lambda s: s.method == "answerCallbackQuery", after=mark)
-        assert _status(db_path) == "diterima"
+        assert await _status(db_path) == "diterima"
         # the lurah (private card) hears who took it
         await ticking(
             emu,
@@ -90,10 +100,9 @@ def lurah_card_resolve(emu: FakeBotApi, card: Sent) -> str:
     return accept.removesuffix(":accept") + ":resolve"
 
 
-def _status(db_path: Path) -> str:
-    with sqlite3.connect(db_path) as conn:
-        row = conn.execute("SELECT status FROM issues").fetchone()
-    return str(row[0])
+async def _status(db_path: Path) -> str:
+    ((status,),) = await db_rows(db_path, "SELECT status FROM issues")
+    return str(status)
 
 
 async def test_room_hears_an_alert_when_it_opens_and_who_takes_it(
@@ -127,8 +136,7 @@ async def test_room_hears_an_alert_when_it_opens_and_who_takes_it(
 async def test_pantau_peta_rekap_in_a_bound_room_are_scoped_and_without_phones(
     emu: FakeBotApi, start_bot: AppFactory, db_path: Path
 ) -> None:
-    with sqlite3.connect(db_path) as conn:
-        conn.execute("UPDATE members SET phone = ? WHERE ref = 'budi'", (BUDI_PHONE,))
+    await db_write(db_path, "UPDATE members SET phone = ? WHERE ref = 'budi'", (BUDI_PHONE,))
     await bind_group(db_path, "31.73.01.1001", ROOM)
     async with start_bot():
         mark = in_room(emu, CAMAT, "/pantau")

@@ -77,8 +77,7 @@ def test_handlers_import_each_other_without_a_circle() -> None:
             for imported in imports(ROOT / "handlers" / f"{name}.py")
             if imported.startswith("handlers.")
         }
-        & names
-        - {name}
+        & names - {name}
         for name in names
     }
     visiting: list[str] = []

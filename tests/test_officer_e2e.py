@@ -273,8 +273,9 @@ async def test_wrong_post_moves_with_pindah_posko(
     assert "Hadir tercatat di KBJ-02" in (moved.text or "")
     assert "Tugas di KBJ-01 diakhiri" in (moved.text or "")
     rows = await query(
-        db_path, "SELECT p.code, s.end_reason, s.inside_geofence FROM shifts s"
-        " JOIN posts p ON p.id = s.post_id ORDER BY s.id"
+        db_path,
+        "SELECT p.code, s.end_reason, s.inside_geofence FROM shifts s"
+        " JOIN posts p ON p.id = s.post_id ORDER BY s.id",
     )
     # judged again against KBJ-02's own geofence, from where she last was
     assert rows == [("KBJ-01", "replaced", 1), ("KBJ-02", None, 0)]

@@ -71,7 +71,7 @@ async def test_accepted_report_reminds_assignee_then_tells_level_above(
     assert await sent(db, FOLLOW) == []
     clock.set(OPEN + 10 * M + 2 * H)
     await watcher.sweep()
-    (chat, kind, text, data), = await sent(db, FOLLOW)
+    ((chat, kind, text, data),) = await sent(db, FOLLOW)
     assert (chat, kind) == (2001, "issue_follow_up")  # the lurah, who accepted it
     assert "masih diterima sejak" in text and "08:10 WIB" in text and "Kotak suara" in text
     moves = [f"sv:i:{issue_id}:{move}" for move in ("start", "resolve", "reject")]
@@ -106,7 +106,7 @@ async def test_progress_restarts_and_resolving_ends_the_follow_up(
     assert await sent(db, FOLLOW) == []
     clock.set(OPEN + 3 * H)
     await watcher.sweep()
-    (chat, _, text, data), = await sent(db, FOLLOW)
+    ((chat, _, text, data),) = await sent(db, FOLLOW)
     # the camat started the work, so it now waits for him (not the lurah who accepted)
     assert chat == 2002 and "in progress" in text
     assert data == [f"sv:i:{issue_id}:resolve", f"sv:i:{issue_id}:reject", f"fw:s:{issue_id}"]

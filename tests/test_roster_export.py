@@ -180,9 +180,7 @@ def test_attendance_to_csv_with_outcomes_as_of_now(config: Path, tmp_path: Path)
         ("KBJ-01", "18:30", "", "", "", "belum_hadir"),
         ("KBJ-01", "20:00", "", "", "", "belum_mulai"),
     ]
-    assert rows[0]["sumber jadwal"] == "tanggal" and rows[2]["sumber jadwal"].startswith(
-        "mingguan"
-    )
+    assert rows[0]["sumber jadwal"] == "tanggal" and rows[2]["sumber jadwal"].startswith("mingguan")
 
 
 def test_attendance_to_xlsx_with_real_wib_times(config: Path, tmp_path: Path) -> None:
@@ -211,9 +209,7 @@ def test_attendance_to_xlsx_with_real_wib_times(config: Path, tmp_path: Path) ->
 def test_roster_to_xlsx_in_english(tmp_path: Path, config: Path) -> None:
     database = tmp_path / "data" / "posko.db"
     out = tmp_path / "roster.xlsx"
-    count = export(
-        database, "roster", Period(WEDNESDAY, WEDNESDAY), "xlsx", out, "en", now=at(19)
-    )
+    count = export(database, "roster", Period(WEDNESDAY, WEDNESDAY), "xlsx", out, "en", now=at(19))
     assert count == 1  # Wednesday: the dated night slot only
     sheet = load_workbook(out).active
     assert sheet is not None

@@ -13,7 +13,7 @@ from bot.exchange.csv_file import ImportFailed
 from bot.exchange.importer import import_csv
 from storage import roster
 from storage.db import Database
-from tests.conftest import T0
+from tests.conftest import T0, storage_toml
 
 HEADER = "post,member,date,start,end\n"
 
@@ -134,7 +134,7 @@ def test_cli_import_roster_refuses_with_exit_code(
     tmp_path: Path, db_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = tmp_path / "config.toml"
-    config.write_text(f'[storage]\npath = "{db_path}"\n', encoding="utf-8")
+    config.write_text(storage_toml(db_path), encoding="utf-8")
     bad = write(tmp_path, "KBJ-99,budi,mon-fri,08:00,16:00\n")
     assert cli_main(["import", "roster", str(bad), "--config", str(config)]) != 0
     good = write(tmp_path, "kbj-01,budi,mon-fri,08:00,16:00\n")  # codes in any case

@@ -227,8 +227,11 @@ def test_early_check_in_before_the_window_is_not_closed() -> None:
         T0 - 10 * M,
     )
     assert acts(early) == []
-    ended = decide(facts(state=State.STAFFED, window=None, next_open=None, on_duty=1), POLICY,
-                   T0 + timedelta(hours=8))
+    ended = decide(
+        facts(state=State.STAFFED, window=None, next_open=None, on_duty=1),
+        POLICY,
+        T0 + timedelta(hours=8),
+    )
     assert acts(ended) == [Act.CLOSE_SHIFTS]
 
 
@@ -238,8 +241,11 @@ def test_nothing_opens_within_the_horizon_is_looked_at_again() -> None:
 
 
 def test_post_needing_nobody_is_never_silent() -> None:
-    quiet = decide(facts(state=State.STAFFED, window_opened_at=T0, min_staff=0, on_duty=0),
-                   POLICY, T0 + timedelta(hours=5))
+    quiet = decide(
+        facts(state=State.STAFFED, window_opened_at=T0, min_staff=0, on_duty=0),
+        POLICY,
+        T0 + timedelta(hours=5),
+    )
     assert quiet.state is State.STAFFED and acts(quiet) == []
 
 
@@ -249,8 +255,14 @@ def test_long_24h_window_keeps_its_opening() -> None:
     capped = (now - timedelta(days=14), now + timedelta(days=14))
     alert = AlertFacts(9, "silent", acked=True, next_due_at=None)
     decision = decide(
-        facts(state=State.SILENT, window=capped, window_opened_at=T0, on_duty=1,
-              last_signal_at=now - 200 * M, alert=alert),
+        facts(
+            state=State.SILENT,
+            window=capped,
+            window_opened_at=T0,
+            on_duty=1,
+            last_signal_at=now - 200 * M,
+            alert=alert,
+        ),
         POLICY,
         now,
     )
