@@ -180,6 +180,24 @@ async def test_a_redelivered_update_has_no_second_effect(
     assert await _signals(db_path, "sekali saja") == 1
 
 
+async def test_a_polled_update_is_stored_as_telegram_sent_it(
+    emu: FakeBotApi, db_path: Path, start_bot: AppFactory
+) -> None:
+    async with start_bot():
+        mark = emu.mark()
+        update = emu.send_text(BUDI, "/aman  dua  spasi ")
+        await emu.wait_reply(BUDI.id, after=mark)
+    db = await Database.open(db_path)
+    try:
+        async with db.read() as tx:
+            payload = await tx.scalar(
+                "SELECT payload FROM inbox WHERE update_id = ?", (update["update_id"],)
+            )
+    finally:
+        await db.close()
+    assert json.loads(payload) == update  # the JSON as served, not PTB's rewriting of it
+
+
 async def test_pending_updates_survive_a_restart_and_run_once_in_order(
     emu: FakeBotApi, db_path: Path, start_bot: AppFactory
 ) -> None:

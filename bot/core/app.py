@@ -31,7 +31,14 @@ from bot.core.clock import Clock, SystemClock
 from bot.core.config import Settings, check_token
 from bot.core.health import HealthServer, Metrics
 from bot.core.i18n import t
-from bot.core.inbox import PRUNE_EVERY, AlreadyHandled, Inbox, InboxBot, InboxQueue
+from bot.core.inbox import (
+    PRUNE_EVERY,
+    AlreadyHandled,
+    Inbox,
+    InboxBot,
+    InboxQueue,
+    UpdatesRequest,
+)
 from bot.core.leader import Leadership
 from bot.core.logs import RedactingFilter
 from bot.core.processing import PerChatUpdateProcessor
@@ -108,7 +115,9 @@ def build_application(settings: Settings, clock: Clock | None = None) -> PoskoAp
         base_url=settings.telegram.base_url,
         base_file_url=settings.telegram.base_file_url or "https://api.telegram.org/file/bot",
         request=AiohttpRequest(connection_pool_size=256),
-        get_updates_request=AiohttpRequest(connection_pool_size=2, read_timeout=timeout + 10),
+        get_updates_request=UpdatesRequest(
+            connection_pool_size=2, read_timeout=timeout + 10, inbox=inbox
+        ),
         rate_limiter=direct_sends,
         inbox=inbox,
     )

@@ -35,10 +35,13 @@ from datetime import timedelta
 from typing import Any
 
 from telegram import Bot, Update
+from telegram._utils.types import ODVInput
 from telegram.error import NetworkError
 from telegram.ext import ExtBot
+from telegram.request import BaseRequest, RequestData
 
 from bot.core.clock import Clock
+from bot.core.transport import AiohttpRequest
 from storage import inbox as inbox_store
 from storage.db import Database, HandledUpdate, Tx, handled_update
 
@@ -59,13 +62,17 @@ class AlreadyHandled(Exception):
     rolled back rather than committed a second time."""
 
 
-def received(update: Update) -> inbox_store.Received:
+def received(update: Update, payload: str | None = None) -> inbox_store.Received:
+    """The update as the inbox stores it: ``payload`` is the JSON Telegram sent, when known
+    (else written again from the parsed update, which costs ten times as much)."""
     chat = update.effective_chat
-    return inbox_store.Received(
-        update.update_id,
-        chat.id if chat is not None else None,
-        json.dumps(update.to_dict(recursive=True), ensure_ascii=False, separators=(",", ":")),
-    )
+    if payload is None:
+        payload = _json(update.to_dict(recursive=True))
+    return inbox_store.Received(update.update_id, chat.id if chat is not None else None, payload)
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 class Inbox:
@@ -78,6 +85,8 @@ class Inbox:
         self._verdicts: dict[int, bool] = {}
         # Updates this process queued for handling (bounded; oldest forgotten first).
         self._queued: OrderedDict[int, None] = OrderedDict()
+        # The JSON of the last getUpdates batch as Telegram sent it, by update id.
+        self._payloads: dict[int, str] = {}
         self.redelivered = 0
         self.replayed = 0
         self.adopted = 0
@@ -88,12 +97,21 @@ class Inbox:
             raise RuntimeError("the inbox has no database yet (post_init has not run)")
         return self.db
 
+    def note_batch(self, result: object) -> None:
+        """Keep the JSON of a getUpdates answer (:class:`UpdatesRequest`) for ``store``."""
+        self._payloads = {}
+        if isinstance(result, list):
+            for item in result:
+                if isinstance(item, dict) and isinstance(item.get("update_id"), int):
+                    self._payloads[item["update_id"]] = _json(item)
+
     async def store(self, updates: Sequence[Update]) -> None:
         """Store a batch in one transaction, remembering which updates this process should
         handle: those new to the inbox, and those left pending by another process."""
         if not updates:
             return
-        rows = [received(update) for update in updates]
+        payloads, self._payloads = self._payloads, {}
+        rows = [received(update, payloads.get(update.update_id)) for update in updates]
         ids = [row.update_id for row in rows]
         ours = {update_id for update_id in ids if update_id in self._queued}
         # Claimed before the write, so an ``adopt`` running meanwhile leaves them alone.
@@ -262,6 +280,43 @@ class InboxQueue(asyncio.Queue[object]):
             if not await inbox.admit(item):
                 return
         await super().put(item)
+
+
+class UpdatesRequest(AiohttpRequest):
+    """The getUpdates connection: hands each answer's JSON to the inbox, which stores it as
+    Telegram sent it (PTB parses it into Updates; writing them back to JSON cost more than
+    the rest of the inbox, bench/updates.py --inbox-overhead)."""
+
+    def __init__(self, *args: Any, inbox: Inbox | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.inbox = inbox
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        write_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        code, body = await super().do_request(
+            url,
+            method,
+            request_data,
+            read_timeout=read_timeout,
+            write_timeout=write_timeout,
+            connect_timeout=connect_timeout,
+            pool_timeout=pool_timeout,
+        )
+        if self.inbox is not None and code == 200 and url.endswith("/getUpdates"):
+            try:
+                answer = json.loads(body)
+            except ValueError:
+                answer = None  # PTB reports it; the updates are written from what it parsed
+            self.inbox.note_batch(answer.get("result") if isinstance(answer, dict) else None)
+        return code, body
 
 
 class InboxBot(ExtBot[Any]):
