@@ -271,8 +271,7 @@ async def reminder_lag(db: Database, settings: Settings, start: datetime) -> lis
         # Marked sent, not deleted: a DELETE checks every outbox row against the
         # unindexed alert_notifications.outbox_id (minutes at this size).
         await tx.execute(
-            "UPDATE outbox SET status = 'sent', sent_at = ? WHERE status IN"
-            " ('pending', 'sending')",
+            "UPDATE outbox SET status = 'sent', sent_at = ? WHERE status IN ('pending', 'sending')",
             (to_db(start),),
         )
     clock = OffsetClock(start)
