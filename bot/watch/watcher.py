@@ -204,10 +204,8 @@ class Watcher:
         if not posts:
             return []
         soonest, decided = await self._process(tx, posts, now, (counts, alerts))
-        if soonest is not None and (
-            self.soonest_refreshed is None or soonest < self.soonest_refreshed
-        ):
-            self.soonest_refreshed = soonest
+        if soonest is not None:
+            self.soonest_refreshed = min(soonest, self.soonest_refreshed or soonest)
         return [decided[post.id] for post in posts]
 
     async def track_issue(
@@ -315,11 +313,10 @@ class Watcher:
             self._schedules = PostSchedules.from_settings(self.settings, stored_hours)
             self.dated_stale = False
         ids = [post.id for post in posts]
-        if read is None:
-            counts = await store.on_duty_counts(tx, ids)
-            alerts = await store.open_alerts(tx, ids)
-        else:
-            counts, alerts = read
+        counts, alerts = read or (
+            await store.on_duty_counts(tx, ids),
+            await store.open_alerts(tx, ids),
+        )
         running = await roster_store.active(tx, ids, now)  # piket: the officers required
         tree = await self._area_tree(tx)
         decisions: list[tuple[Post, Decision, list[Area]]] = []
