@@ -24,6 +24,7 @@ from typing import Any
 import asyncpg
 
 from storage.db import Database, redacted
+from storage.leadership import LEADER_CLASS, LEADER_TRY
 from storage.postgres import VERSION_TABLE, WRITER_LOCK
 
 Values = tuple[Any, ...]
@@ -211,6 +212,11 @@ class PgTarget:
 
     async def close(self) -> None:
         await self._conn.close()
+
+    async def lead(self) -> bool:
+        """Take the target's leader lock for the copy (storage/leadership.py): False when a
+        bot leads on it now. Held until :meth:`close`, so no bot starts leading meanwhile."""
+        return bool(await self._conn.fetchval(LEADER_TRY, LEADER_CLASS))
 
     async def column_types(self) -> dict[str, dict[str, str]]:
         """table → column → type name, for the tables of the current schema (the schema

@@ -34,7 +34,7 @@ LEASE = 6.0
 ANSWER_WITHIN = 2.0
 """Seconds a lock statement (try, ping) may take before the attempt counts as failed."""
 
-_TRY = "SELECT pg_try_advisory_lock($1, hashtext(current_schema()))"
+LEADER_TRY = "SELECT pg_try_advisory_lock($1, hashtext(current_schema()))"
 _UNLOCK = "SELECT pg_advisory_unlock($1, hashtext(current_schema()))"
 
 
@@ -109,7 +109,7 @@ class AdvisoryLeaderLock(LeaderLock):
     async def try_acquire(self) -> bool:
         try:
             conn = await self._connection()
-            got = bool(await conn.fetchval(_TRY, LEADER_CLASS, timeout=ANSWER_WITHIN))
+            got = bool(await conn.fetchval(LEADER_TRY, LEADER_CLASS, timeout=ANSWER_WITHIN))
         except Exception as exc:
             log.debug("leader lock: not taken (%s)", exc)
             await self._drop()

@@ -37,6 +37,7 @@ from storage import issues, members, outbox, overview, posts, roster
 from storage.copy import PgTarget, Table, parents_first
 from storage.db import Database, migrations
 from storage.issues import NewIssue, Where
+from storage.leadership import AdvisoryLeaderLock
 
 on_postgresql = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 
@@ -263,6 +264,22 @@ async def test_a_target_holding_rows_is_refused_and_replace_empties_it_first(
     assert await bot_reads(empty_db, start) == await bot_reads(path, start)
 
 
+@on_postgresql
+async def test_a_target_a_bot_leads_on_is_refused_even_with_replace(
+    source: tuple[Path, datetime], empty_db: str
+) -> None:
+    path, _ = source
+    await copy_database(path, empty_db)
+    lock = AdvisoryLeaderLock(empty_db)  # what a running bot holds
+    assert await lock.try_acquire()
+    try:
+        with pytest.raises(CopyRefused, match=r"a posko bot is running on .*stop every bot"):
+            await copy_database(path, empty_db, replace=True)
+    finally:
+        await lock.release()
+    assert (await copy_database(path, empty_db, replace=True)).failed == []
+
+
 async def _scalar(target: Path | str, sql: str) -> Any:
     db = await Database.open(target)
     try:
@@ -382,6 +399,11 @@ async def test_the_command_prints_the_table_and_refuses_a_second_copy(
     assert await asyncio.to_thread(run, "--to", empty_db) == 2
     assert "no SQLite database at" in capsys.readouterr().err
     assert not (tmp_path / "missing.db").exists()
+    # a config that runs on PostgreSQL already is not the SQLite one to copy from
+    config.write_text(f'[storage]\nurl = "{empty_db}"\n', encoding="utf-8")
+    assert await asyncio.to_thread(run, "--to", empty_db, "--replace") == 2
+    assert "already runs on" in capsys.readouterr().err
+    assert await _scalar(empty_db, "SELECT count(*) FROM posts") == len(CITY_POSTS)
 
 
 def test_checksums_ignore_order_but_not_types_or_repeats() -> None:

@@ -112,6 +112,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "export":
             return _export(args, settings)
         if args.command == "db" and args.db_command == "copy":
+            if settings.storage.url is not None:
+                print(
+                    f"posko: this config already runs on {settings.storage.shown} ([storage]"
+                    " url); db copy reads the SQLite file of [storage] path: give it the"
+                    " config the bot ran with on SQLite",
+                    file=sys.stderr,
+                )
+                return EXIT_CONFIG
             return asyncio.run(_db_copy(settings.storage.path, args.to, args.replace))
         return asyncio.run(_offline(args, settings))
     except ConfigError as exc:

@@ -227,9 +227,14 @@ async def _copy(
     except CopyError as exc:  # missing or unreadable: nothing was touched yet
         raise CopyRefused(str(exc)) from exc
     _check_version(found, expected, str(source))
-    _check_version(await migrate_target(url), expected, shown)
     target = await PgTarget.connect(url)
     try:
+        if not await target.lead():
+            raise CopyRefused(
+                f"a posko bot is running on {shown} (it holds the leader lock): stop every"
+                " bot on it before copying into it"
+            )
+        _check_version(await migrate_target(url), expected, shown)
         types = await target.column_types()
         holding = await target.tables_with_rows(sorted(types))
         if holding and not replace:
