@@ -28,7 +28,7 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import aiosqlite
 
@@ -54,15 +54,24 @@ def is_postgres(target: str | Path) -> bool:
 
 
 def redacted(url: str) -> str:
-    """The URL without its password, for logs and messages."""
+    """The URL without its password (in the user part or as ``?password=``), for logs and
+    messages; the rest as written (an IPv6 host keeps its brackets, a bad port stays)."""
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    user = f"{parts.username}:***@" if parts.username else ""
-    return urlunsplit((parts.scheme, user + host, parts.path, parts.query, parts.fragment))
+    netloc = parts.netloc
+    if "@" in netloc:
+        user, host = netloc.rsplit("@", 1)
+        if ":" in user:
+            netloc = f"{user.split(':', 1)[0]}:***@{host}"
+    query = "&".join(
+        f"{pair.split('=', 1)[0]}=***"
+        if unquote(pair.split("=", 1)[0]).lower() in _SECRET_PARAMETERS
+        else pair
+        for pair in parts.query.split("&")
+    )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+_SECRET_PARAMETERS = frozenset({"password", "sslpassword", "passfile"})
 
 
 class DatabaseUnavailable(RuntimeError):

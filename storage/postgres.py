@@ -445,6 +445,8 @@ class PostgresDatabase(Database):
             return cls(url, await _connect(url))
         except (OSError, TimeoutError, PostgresError) as exc:
             raise DatabaseUnavailable(f"cannot reach {redacted(url)}: {exc}") from exc
+        except ValueError as exc:  # asyncpg parsing the URL (its message never quotes it)
+            raise DatabaseUnavailable(f"{redacted(url)} is not a usable URL: {exc}") from exc
 
     async def _live(self) -> _Connection:
         """The connection, opened again if the server dropped it (a restart, a failover)."""

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.core.cli import main
+from storage.db import redacted
 
 
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
@@ -74,3 +75,32 @@ def test_an_unreachable_server_is_one_line_without_the_password(
     err = capsys.readouterr().err
     assert err.startswith("posko: cannot reach postgresql://posko:***@127.0.0.1:1/posko")
     assert "s3cret" not in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("postgresql://posko@127.0.0.1:1/posko?password=s3cret", "cannot reach"),
+        ("postgresql://posko:s3cret@127.0.0.1:abc/posko", "port must be a number"),
+    ],
+)
+def test_a_password_is_never_shown_wherever_the_url_carries_it(
+    url: str,
+    said: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.delenv("POSKO_TELEGRAM__TOKEN", raising=False)
+    config = tmp_path / "config.toml"
+    config.write_text(f'[storage]\nurl = "{url}"\n', encoding="utf-8")
+    assert main(["db", "migrate", "--config", str(config)]) in (1, 2)
+    err = capsys.readouterr().err
+    assert said in err and "s3cret" not in err and err.count("\n") == 1
+
+
+def test_redacted_keeps_the_rest_of_the_url_as_written() -> None:
+    assert redacted("postgresql://u:p@[::1]:5432/x?sslmode=require&password=p") == (
+        "postgresql://u:***@[::1]:5432/x?sslmode=require&password=***"
+    )
+    assert redacted("postgresql://db.internal/posko") == "postgresql://db.internal/posko"

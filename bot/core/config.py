@@ -112,6 +112,11 @@ class StorageSettings(BaseModel):
     def _postgres_url(cls, value: str | None) -> str | None:
         if value is not None and not is_postgres(value):
             raise ValueError("must start with postgresql:// (or postgres://)")
+        if value is not None:
+            try:
+                _ = urlsplit(value).port  # raises on a port that is not a number
+            except ValueError:
+                raise ValueError("its port must be a number, as in host:5432") from None
         return value
 
     @property
