@@ -293,7 +293,8 @@ def _literal(value: Any) -> str | None:
         return "NULL"
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         return None
-    text = str(value)
+    # a whole float reads as an integer where one is expected, as the parameter would
+    text = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
     if "\x00" in text:
         return None
     # standard_conforming_strings is on (the session sets it): only ' needs doubling.
@@ -436,6 +437,8 @@ class PostgresDatabase(Database):
         self._conn = conn
         self._idle_readers: list[_Connection] = []
         self._beside: _Connection | None = None
+        self._snapshot: _Connection | None = None
+        self._snapshot_lock = asyncio.Lock()
         self._beside_lock = asyncio.Lock()
         self._readers_free = asyncio.Semaphore(READERS)
 
@@ -456,9 +459,7 @@ class PostgresDatabase(Database):
         return self._conn
 
     @staticmethod
-    def _begin(write: bool, durable: bool) -> str:
-        if not write:
-            return "BEGIN ISOLATION LEVEL REPEATABLE READ"
+    def _begin(durable: bool) -> str:
         patience = int(WRITE_LOCK_PATIENCE * 1000)
         flush = " SET LOCAL synchronous_commit = on;" if durable else ""
         return (
@@ -468,10 +469,11 @@ class PostgresDatabase(Database):
 
     @asynccontextmanager
     async def _unit(self, write: bool, durable: bool = False) -> AsyncIterator[Tx]:
-        conn = await self._live()
-        tx = PgTx(conn, begin=self._begin(write, durable))
+        """A write transaction on the writer's connection (reads go to :meth:`read`)."""
         if not write:
-            await tx._started()
+            raise ValueError("reads run on the reader connections: use read()")
+        conn = await self._live()
+        tx = PgTx(conn, begin=self._begin(durable))
         try:
             yield tx
         except BaseException:
@@ -480,7 +482,7 @@ class PostgresDatabase(Database):
             raise
         else:
             if tx.begun:
-                await conn.raw.execute("COMMIT" if write else "ROLLBACK")
+                await conn.raw.execute("COMMIT")
 
     @asynccontextmanager
     async def _standalone(self, durable: bool) -> AsyncIterator[Tx]:
@@ -531,15 +533,25 @@ class PostgresDatabase(Database):
 
     @asynccontextmanager
     async def snapshot(self) -> AsyncIterator[Tx]:  # type: ignore[override]
-        """A read-only REPEATABLE READ transaction on a reader connection (as ``read``)."""
-        async with self.read() as tx:
-            yield tx
+        """A read-only REPEATABLE READ transaction on a connection of its own: a long
+        export takes none of the readers the bot's short reads need."""
+        async with self._snapshot_lock:
+            if self._snapshot is None or self._snapshot.raw.is_closed():
+                self._snapshot = await _connect(self.url)
+            conn = self._snapshot
+            await conn.raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            try:
+                yield PgTx(conn, writable=False)
+            finally:
+                if not conn.raw.is_closed():
+                    await conn.raw.execute("ROLLBACK")
 
     async def close(self) -> None:
         async with self.lock:
             readers, self._idle_readers = self._idle_readers, []
-            beside, self._beside = self._beside, None
-            for conn in (*readers, *([beside] if beside else []), self._conn):
+            others = [c for c in (self._beside, self._snapshot) if c is not None]
+            self._beside = self._snapshot = None
+            for conn in (*readers, *others, self._conn):
                 if not conn.raw.is_closed():
                     await conn.raw.close()
 

@@ -102,6 +102,7 @@ def test_values_are_written_in_as_quoted_literals_or_not_at_all() -> None:
         " WHERE update_id = '41' AND state = NULL"
     )
     assert _written_in("SELECT ?", ("it's",)) == "SELECT 'it''s'"
+    assert _written_in("SELECT ?, ?", (5.0, 5.5)) == "SELECT '5', '5.5'"  # 5.0 fits an int
     assert _written_in("SELECT ?", (True,)) is None  # left to the prepared statement
     assert _written_in("SELECT ?", (b"raw",)) is None
     assert _written_in("SELECT ?", ("nul\x00",)) is None
