@@ -84,6 +84,22 @@ async def test_a_standby_leads_once_the_lock_is_free_and_stands_by_when_it_is_lo
     assert duties.log == ["lead", "stand by"]  # a standby has nothing to hand back
 
 
+async def test_a_leader_frozen_past_its_checks_confirms_its_lock_before_polling() -> None:
+    lock = ScriptedLock()
+    duties = Duties()
+    now = [100.0]
+    leadership = Leadership(
+        lock, duties.elected, duties.deposed, every=1.0, monotonic=lambda: now[0]
+    )
+    await leadership._step()  # elected (the periodic loop is not started: time is ours)
+    lock.ours = False  # meanwhile the server ended the session
+    now[0] += 1.0  # checked a second ago: trusted without asking
+    assert await leadership.still_leading()
+    now[0] += 10.0  # frozen (SIGSTOP) for ten seconds: asks the lock first
+    assert not await leadership.still_leading()
+    assert duties.log == ["lead", "stand by"]
+
+
 async def test_duties_that_fail_to_start_are_stopped_and_the_lock_given_back() -> None:
     lock = ScriptedLock()
     duties = Duties(fail_first=True)

@@ -306,7 +306,9 @@ async def _lead(app: PoskoApp) -> None:
     runtime: Runtime = app.bot_data["runtime"]
     db = runtime.database
     if isinstance(app.bot, InboxBot):
-        app.bot.allow_polling(True)
+        leadership = runtime.leadership
+        gate = leadership.still_leading if isinstance(leadership, Leadership) else None
+        app.bot.allow_polling(True, gate)
     if isinstance(app.update_queue, InboxQueue):
         app.update_queue.processing = True
     async with db.transaction() as tx:

@@ -30,7 +30,7 @@ import asyncio
 import json
 import logging
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -322,7 +322,7 @@ class UpdatesRequest(AiohttpRequest):
 class InboxBot(ExtBot[Any]):
     """An ExtBot that stores each getUpdates batch in the inbox before returning it."""
 
-    __slots__ = ("_inbox", "_polling")
+    __slots__ = ("_gate", "_inbox", "_polling")
 
     def __init__(self, *args: Any, inbox: Inbox | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -330,12 +330,17 @@ class InboxBot(ExtBot[Any]):
         # False while this process stands by: no getUpdates reaches Telegram (not even
         # PTB's last one when polling stops), so only the leader ever takes updates.
         self._polling = True
+        self._gate: Callable[[], Awaitable[bool]] | None = None
 
-    def allow_polling(self, allowed: bool) -> None:
+    def allow_polling(
+        self, allowed: bool, gate: Callable[[], Awaitable[bool]] | None = None
+    ) -> None:
+        """``gate``: asked before each poll (a leader confirming its lock is fresh)."""
         self._polling = allowed
+        self._gate = gate
 
     async def get_updates(self, *args: Any, **kwargs: Any) -> tuple[Update, ...]:
-        if not self._polling:
+        if not self._polling or (self._gate is not None and not await self._gate()):
             return ()
         updates = await super().get_updates(*args, **kwargs)
         inbox = self._inbox

@@ -40,8 +40,10 @@ class Leadership:
         on_elected: Callable[[], Awaitable[None]],
         on_deposed: Callable[[], Awaitable[None]],
         every: float = TRY_EVERY,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.lock = lock
+        self._monotonic = monotonic
         self._on_elected = on_elected
         self._on_deposed = on_deposed
         self.every = every
@@ -50,6 +52,8 @@ class Leadership:
         """How many times this process became the leader."""
         self.elected_at: float | None = None
         """time.monotonic() of the last election (None while standing by)."""
+        self._confirmed_at = 0.0
+        """time.monotonic() the lock was last known held."""
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -81,17 +85,28 @@ class Leadership:
             except Exception:
                 log.exception("leadership check failed; trying again")
 
+    async def still_leading(self) -> bool:
+        """Whether this process leads, the lock confirmed within the last ``every`` seconds:
+        asked before each poll, so a leader that was frozen (SIGSTOP, a stalled VM) longer
+        than that checks its lock before acting rather than after."""
+        if self.leading and self._monotonic() - self._confirmed_at > self.every * 1.5:
+            await self._step()
+        return self.leading
+
     async def _step(self) -> None:
         if self.leading:
             if not await self.lock.holds():
                 log.warning("leader lock lost: this process stops leading and stands by")
                 await self._step_down()
+            else:
+                self._confirmed_at = self._monotonic()
             return
         if not await self.lock.try_acquire():
             return
+        self._confirmed_at = self._monotonic()
         self.leading = True
         self.terms += 1
-        self.elected_at = time.monotonic()
+        self.elected_at = self._monotonic()
         if self.lock.shared:
             log.warning("this process leads now (term %s)", self.terms)
         try:
