@@ -154,7 +154,7 @@ def _number(text: str) -> bool:
 
 
 def _parse(data: str) -> tuple[str, int] | None:
-    for prefix in (CONFIRM_PREFIX, CANCEL_PREFIX, READ_PREFIX):
+    for prefix in (CONFIRM_PREFIX, CANCEL_PREFIX, READ_PREFIX, receipts.RETRY_PREFIX):
         if data.startswith(prefix):
             raw = data.removeprefix(prefix)
             if _number(raw):
@@ -190,6 +190,15 @@ async def button(update: Update, context: PoskoContext) -> None:
         return
     if prefix == CANCEL_PREFIX:
         await _cancel(update, context, circular_id, reach)
+        return
+    if prefix == receipts.RETRY_PREFIX:
+        again = await rules.retry_unpaid(runtime.database, member, circular_id, now, reach)
+        if again is None:
+            await query.answer(context.t("circular.not_yours"), show_alert=True)
+        elif again:
+            await query.answer(context.t("circular.retry_toast", count=again))
+        else:
+            await query.answer(context.t("circular.retry_none"), show_alert=True)
         return
     message = query.message
     where = (message.chat.id, message.message_id) if message is not None else None
@@ -335,6 +344,11 @@ async def jadwal_tambah(update: Update, context: PoskoContext) -> None:
             when=result.when,
             scope=rules.scope_words(context.lang, result.scope),
             count=result.count,
+            paid=(
+                paid_estimate(context.lang, result.count)
+                if runtime.settings.delivery.paid_broadcast
+                else ""
+            ),
         )
 
 

@@ -79,10 +79,12 @@ class Figures:
     failed: int
     blocked: int
     read: int
+    unpaid: int = 0
+    """Of the failed, those Telegram refused because the bot's Stars ran out (paid broadcast)."""
 
     def digest(self, status: str) -> str:
         figures = (self.total, self.sent, self.pending, self.failed, self.blocked, self.read)
-        return "|".join([*map(str, figures), status])
+        return "|".join([*map(str, figures), str(self.unpaid), status])
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,13 +294,33 @@ async def figures(tx: Tx, circular_id: int) -> Figures:
         " COUNT(*) FILTER (WHERE o.status = 'failed' AND m.unreachable_at IS NULL),"
         " COUNT(*) FILTER"
         "  (WHERE o.id IS NULL OR (o.status = 'failed' AND m.unreachable_at IS NOT NULL)),"
-        " COUNT(*) FILTER (WHERE r.read_at IS NOT NULL)"
+        " COUNT(*) FILTER (WHERE r.read_at IS NOT NULL),"
+        " COUNT(*) FILTER (WHERE o.status = 'failed' AND m.unreachable_at IS NULL"
+        "  AND lower(o.error) LIKE '%balance_too_low%')"
         " FROM circular_recipients r JOIN members m ON m.id = r.member_id"
         " LEFT JOIN outbox o ON o.id = r.outbox_id WHERE r.circular_id = ?",
         (circular_id,),
     )
     assert row is not None
     return Figures(*(int(value) for value in row))
+
+
+async def retry_unpaid(tx: Tx, circular_id: int, now: datetime) -> int:
+    """Queue again the copies Telegram refused for want of Stars (the balance was topped
+    up); the circular is sending again until they are through. Returns how many."""
+    again = await tx.execute(
+        "UPDATE outbox SET status = 'pending', error = NULL, not_before = ?"
+        " WHERE status = 'failed' AND lower(error) LIKE '%balance_too_low%' AND id IN"
+        " (SELECT outbox_id FROM circular_recipients WHERE circular_id = ?)",
+        (to_db(now), circular_id),
+    )
+    if again:
+        tx.touched_outbox = True
+        await tx.execute(
+            "UPDATE circulars SET status = 'sending' WHERE id = ? AND status = 'done'",
+            (circular_id,),
+        )
+    return again
 
 
 async def unread(tx: Tx, circular_id: int) -> list[Unread]:

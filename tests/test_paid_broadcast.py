@@ -231,7 +231,7 @@ async def test_paid_circular_end_to_end_with_cost_and_an_alert_in_the_middle(
         preview = await admin.send("/siaran petugas Apel pagi pukul 06.30.")
         text = preview.text or ""
         assert f"{officers} penerima" in text
-        assert f"Siaran berbayar: ±{officers} pesan × 0,1 ⭐ = 20,3 Stars" in text
+        assert f"Siaran berbayar: {officers} pesan × 0,1 ⭐ = 20,3 ⭐" in text
         assert not emu.paid_messages  # nothing is spent before ✅ Kirim
 
         await admin.press(preview, admin.buttons(preview)[0][1])
@@ -276,7 +276,7 @@ async def test_paid_circular_when_the_stars_run_out_reports_the_failures(
     admin = Phone(emu, ADMIN)
     async with start_paid():
         preview = await admin.send("/siaran 31.73.01.1001 Mohon jaga netralitas ASN.")
-        assert "±3 pesan × 0,1 ⭐ = 0,3 Stars" in (preview.text or "")
+        assert "3 pesan × 0,1 ⭐ = 0,3 ⭐" in (preview.text or "")
         await admin.press(preview, admin.buttons(preview)[0][1])
         assert preview.message_id is not None
         final = await emu.wait_for(
@@ -287,9 +287,31 @@ async def test_paid_circular_when_the_stars_run_out_reports_the_failures(
             ),
             timeout=15,
         )
-    assert "Terkirim: 2 (67%)" in (final.text or "") and "Gagal: 1" in (final.text or "")
-    assert [r.description for r in emu.rejected] == ["Bad Request: BALANCE_TOO_LOW"]
-    assert emu.star_balance == 0
+        assert "Terkirim: 2 (67%)" in (final.text or "") and "Gagal: 1" in (final.text or "")
+        assert [r.description for r in emu.rejected] == ["Bad Request: BALANCE_TOO_LOW"]
+        assert emu.star_balance == 0
+        # the report says why and what to do, with the button that does it
+        assert "1 salinan gagal karena saldo Bintang bot habis" in (final.text or "")
+        ((label, again),) = admin.buttons(final)
+        assert label == "🔁 Kirim ulang 1 salinan"
+        emu.star_balance = 1.0  # topped up
+        mark = emu.mark()
+        answered = await admin.press(final, again)
+        assert "1 salinan dikirim ulang" in (answered.text or "")
+        through = await emu.wait_for(
+            lambda s: (
+                s.method == "editMessageText"
+                and s.message_id == preview.message_id
+                and "Terkirim: 3 (100%)" in (s.text or "")
+                and "selesai" in (s.text or "")
+            ),
+            timeout=15,
+            after=mark,
+        )
+        assert "saldo Bintang" not in (through.text or "") and not admin.buttons(through)
+        assert emu.paid_messages == 3
+        again_again = await admin.press(final, again, forge=True)  # a stale tap: nothing waits
+        assert "Tidak ada salinan" in (again_again.text or "")
 
 
 async def test_preview_shows_no_cost_without_paid_broadcast(
@@ -305,11 +327,21 @@ async def test_preview_shows_no_cost_without_paid_broadcast(
 @pytest.mark.parametrize(
     ("language", "copies", "line"),
     [
-        ("id", 3, "Siaran berbayar: ±3 pesan × 0,1 ⭐ = 0,3 Stars"),
-        ("id", 10_000, "Siaran berbayar: ±10.000 pesan × 0,1 ⭐ = 1.000 Stars"),
-        ("en", 12_345, "Paid broadcast: ±12,345 messages × 0.1 ⭐ = 1,234.5 Stars"),
+        ("id", 3, "Siaran berbayar: 3 pesan × 0,1 ⭐ = 0,3 ⭐"),
+        ("id", 10_000, "Siaran berbayar: 10.000 pesan × 0,1 ⭐ = 1.000 ⭐"),
+        ("en", 12_345, "Paid broadcast: 12,345 messages × 0.1 ⭐ = 1,234.5 ⭐"),
     ],
 )
 def test_cost_line(language: str, copies: int, line: str) -> None:
     assert paid_estimate(language, copies) == "\n" + line
     assert number("id", 1234.5) == "1.234,5"
+
+
+async def test_a_scheduled_paid_circular_shows_its_cost_when_scheduled(
+    emu: FakeBotApi, start_paid: Starter
+) -> None:
+    admin = Phone(emu, ADMIN)
+    async with start_paid():
+        added = await admin.send("/jadwal_tambah 2026-12-31 07:00 31.73.01.1001 Apel pagi.")
+    assert "Jadwal #1 tersimpan" in (added.text or "")
+    assert "Siaran berbayar: 3 pesan × 0,1 ⭐ = 0,3 ⭐" in (added.text or "")

@@ -397,6 +397,26 @@ async def cancel(
     return CancelStatus.CANCELLED
 
 
+async def retry_unpaid(
+    db: Database,
+    author: Member,
+    circular_id: int,
+    now: datetime,
+    reach: Collection[int] | None = None,
+) -> int | None:
+    """The author sends again the copies refused for want of Stars; None when the circular
+    is not theirs (or does not exist), else how many copies go out again."""
+    async with db.transaction() as tx:
+        found = await store.by_id(tx, circular_id)
+        mine = has_role(author, Role.ADMIN) if reach is None else bool(reach)
+        if found is None or found.author_id != author.id or not mine:
+            return None
+        again = await store.retry_unpaid(tx, circular_id, now)
+        if again:
+            await audit.record(tx, now, author.id, "retry", "circular", circular_id, copies=again)
+    return again
+
+
 async def mark_read(
     db: Database, member: Member, circular_id: int, now: datetime
 ) -> ReadOutcome | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from bot.circulars.texts import area_label, snippet
 from bot.core.access import language_of
@@ -63,9 +64,24 @@ def report_text(
             status=t(language, f"circular.status_{circular.status}"),
         ),
     ]
+    if figures.unpaid:
+        lines.append(t(language, "circular.report_unpaid", count=figures.unpaid))
     if detail_hint:
         lines.append(t(language, "circular.report_hint", id=circular.id))
     return "\n".join(lines)
+
+
+RETRY_PREFIX = "cr:again:"
+"""The report's button that sends again the copies the bot's Stars could not pay for."""
+
+
+def report_markup(language: str, circular: Circular, figures: Figures) -> dict[str, Any] | None:
+    """The report's button, as Bot API JSON: send again what the Stars could not pay for."""
+    if not figures.unpaid:
+        return None
+    label = t(language, "circular.retry_button", count=figures.unpaid)
+    button = {"text": label, "callback_data": f"{RETRY_PREFIX}{circular.id}"}
+    return {"inline_keyboard": [[button]]}
 
 
 async def queue_report(
@@ -78,6 +94,7 @@ async def queue_report(
         now,
         kind=REPORT_KIND,
         priority=Priority.NOTICE,
+        reply_markup=report_markup(language, circular, figures),
         ref_type=REPORT_KIND,
         ref_id=circular.id,
     )
@@ -141,6 +158,7 @@ async def _refresh_one(tx: Tx, circular: Circular, now: datetime, default: str) 
         kind=REPORT_KIND,
         priority=Priority.NOTICE,
         method="editMessageText",
+        reply_markup=report_markup(language, shown, figures),
         ref_type=REPORT_KIND,
         ref_id=circular.id,
         extra={"message_id": message_id},
