@@ -105,15 +105,23 @@ def refused(reach: Scope) -> bool:
 async def reply(
     update: Update, context: PoskoContext, key: str, markup: Markup | None = None, **values: object
 ) -> Message | None:
+    return await say(update, context, context.t(key, **values), markup)
+
+
+async def say(
+    update: Update, context: PoskoContext, text: str, markup: Markup | None = None
+) -> Message | None:
+    """Answer in the chat the update came from. When Telegram cannot be reached now the
+    answer goes to the outbox, whose sender delivers it once it can (a timed-out send that
+    did arrive is then repeated: a second answer beats none); one Telegram refused is not."""
     message = update.effective_message
     if message is None:
         return None
-    text = context.t(key, **values)
     try:
         return await message.reply_text(text, reply_markup=markup)
     except BadRequest:
-        raise  # Telegram refused this message: sending it again would not help
-    except NetworkError as exc:  # Telegram out of reach for now: the sender keeps trying
+        raise
+    except NetworkError as exc:
         log.warning("reply to chat %s not sent now (%s); queued", message.chat_id, exc)
         topic = message.message_thread_id if message.is_topic_message else None
         await replies.later(

@@ -36,7 +36,15 @@ from bot.exchange.export import (
     parse_format,
     parse_kind,
 )
-from handlers.common import PoskoContext, command_args, power_reach, put_first, refused, reply
+from handlers.common import (
+    PoskoContext,
+    command_args,
+    power_reach,
+    put_first,
+    refused,
+    reply,
+    say,
+)
 from storage import audit
 
 log = logging.getLogger(__name__)
@@ -104,7 +112,7 @@ async def ekspor(update: Update, context: PoskoContext) -> None:
         kind, period, fmt = _request(command_args(message).split(), now)
     except ExportError as exc:
         key = f"export.bad_{exc.code}" if exc.code in ("date", "range") else "export.usage"
-        await message.reply_text(context.t(key, **exc.values))
+        await say(update, context, context.t(key, **exc.values))
         return
     slots = _slots(context)
     if slots.locked():

@@ -12,7 +12,7 @@ from bot.core.access import language_of
 from bot.core.logs import bind
 from bot.core.runtime import Runtime
 from bot.presence.registration import heard_from, note_app_language, recognise
-from handlers.common import PoskoContext, Room
+from handlers.common import PoskoContext, Room, reply
 from handlers.menu import LIAISON_COMMANDS, liaison_only, set_menu
 from storage import areas
 
@@ -101,7 +101,7 @@ async def gate(update: Update, context: PoskoContext) -> None:
     context.member = member
     context.lang = language_of(member, client_language, runtime.settings.bot.default_language)
     if update.edited_message is not None and update.edited_message.location is None:
-        await update.edited_message.reply_text(context.t("common.edited_ignored"))
+        await reply(update, context, "common.edited_ignored")
         raise ApplicationHandlerStop
     if member is None:
         if update.message is not None and _start_code(update.message):
@@ -116,7 +116,7 @@ async def gate(update: Update, context: PoskoContext) -> None:
     ):
         # A liaison sees only what is forwarded to their agency (SPEC §8): no posts,
         # presence, recaps or other reports. One polite answer for every such command.
-        await update.message.reply_text(context.t("agencies.liaison_only"))
+        await reply(update, context, "agencies.liaison_only")
         raise ApplicationHandlerStop
     menu_key = (member.id, member.roles, context.lang)
     if chat is not None and chat.type == ChatType.PRIVATE and menu_key not in runtime.menus:

@@ -31,7 +31,15 @@ from bot.insight.recap import (
     render_chart,
     render_text,
 )
-from handlers.common import PoskoContext, command_args, put_first, reply, require, viewing_scope
+from handlers.common import (
+    PoskoContext,
+    command_args,
+    put_first,
+    reply,
+    require,
+    say,
+    viewing_scope,
+)
 from storage import overview
 from storage import recap as store
 from storage.records import Area
@@ -94,7 +102,7 @@ async def rekap(update: Update, context: PoskoContext) -> None:
     if not recap.posts:
         await reply(update, context, "recap.empty", scope=name)
         return
-    await message.reply_text(render_text(context.lang, recap))
+    await say(update, context, render_text(context.lang, recap))
     if not recap.chart_posts():
         return
     picture = await asyncio.to_thread(render_chart, recap, chart_words(context.lang, recap))
