@@ -428,6 +428,17 @@ async def _connect(url: str) -> _Connection:
     return _Connection(conn)
 
 
+@asynccontextmanager
+async def _read_only(conn: _Connection) -> AsyncIterator[Tx]:
+    """A read-only REPEATABLE READ transaction on ``conn``: one consistent snapshot."""
+    await conn.raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+    try:
+        yield PgTx(conn, writable=False)
+    finally:
+        if not conn.raw.is_closed():
+            await conn.raw.execute("ROLLBACK")
+
+
 class PostgresDatabase(Database):
     dialect = "postgresql"
 
@@ -516,20 +527,14 @@ class PostgresDatabase(Database):
             conn = self._idle_readers.pop() if self._idle_readers else None
             if conn is None or conn.raw.is_closed():
                 conn = await _connect(self.url)
-            reusable = False
             try:
-                await conn.raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                try:
-                    yield PgTx(conn, writable=False)
-                finally:
-                    if not conn.raw.is_closed():
-                        await conn.raw.execute("ROLLBACK")
-                        reusable = True
+                async with _read_only(conn) as tx:
+                    yield tx
             finally:
-                if reusable:
+                if conn.raw.is_closed() or conn.raw.is_in_transaction():
+                    conn.raw.terminate()  # broken, or interrupted mid-transaction
+                else:
                     self._idle_readers.append(conn)
-                else:  # broken, or interrupted mid-transaction: never handed out again
-                    conn.raw.terminate()
 
     @asynccontextmanager
     async def snapshot(self) -> AsyncIterator[Tx]:  # type: ignore[override]
@@ -538,13 +543,8 @@ class PostgresDatabase(Database):
         async with self._snapshot_lock:
             if self._snapshot is None or self._snapshot.raw.is_closed():
                 self._snapshot = await _connect(self.url)
-            conn = self._snapshot
-            await conn.raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            try:
-                yield PgTx(conn, writable=False)
-            finally:
-                if not conn.raw.is_closed():
-                    await conn.raw.execute("ROLLBACK")
+            async with _read_only(self._snapshot) as tx:
+                yield tx
 
     async def close(self) -> None:
         async with self.lock:
