@@ -531,7 +531,7 @@ async def bot_main(
     rss_start = peak_rss_mb()
     steps: list[dict[str, Any]] = []
     profiler = None
-    async with running(app, poll_timeout=timedelta(seconds=1)):
+    async with running(app, poll_timeout=timedelta(seconds=1), freeze_startup=True):
         rss_idle = peak_rss_mb()
         warm = await ask("warmup", args.warmup_rate, 200.0, 0.0 if args.quick else 2.0)
         print(

@@ -3,6 +3,7 @@ across redeliveries and restarts."""
 
 from __future__ import annotations
 
+import gc
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -10,11 +11,13 @@ from typing import Any
 
 from telegram import Update
 
+from bot.core.app import build_application, running
+from bot.core.clock import FakeClock
 from bot.core.inbox import received
 from bot.rehearsal.emulator import FakeBotApi
 from storage import inbox
 from storage.db import Database, HandledUpdate, handled_update
-from tests.conftest import BUDI, MONAS, T0, AppFactory, Phone
+from tests.conftest import BUDI, MONAS, T0, AppFactory, Phone, make_settings
 
 
 def _row(update_id: int, chat_id: int | None = 7) -> inbox.Received:
@@ -282,3 +285,14 @@ async def test_without_the_inbox_nothing_is_stored(
     async with db.read() as tx:
         assert await tx.scalar("SELECT count(*) FROM inbox") == 0
     await db.close()
+
+
+async def test_the_long_running_bot_puts_its_start_up_out_of_the_collectors_sight(
+    emu: FakeBotApi, db_path: Path
+) -> None:
+    app = build_application(make_settings(emu, db_path), FakeClock(T0))
+    async with running(app, poll_timeout=timedelta(seconds=1), freeze_startup=True):
+        assert gc.get_freeze_count() > 10_000  # PTB, the handlers, the catalogs
+        status = await Phone(emu, BUDI).send("/status")
+        assert status.text
+    assert gc.get_freeze_count() == 0  # given back on exit

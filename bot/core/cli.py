@@ -171,6 +171,7 @@ async def _offline(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _db_copy(source: Path, url: str, replace: bool) -> int:
     """Never opens the source as the bot does (no migration): it reads a snapshot of it."""
+    from bot.core.clock import wib
     from bot.exchange.db_copy import CopyError, CopyFailed, CopyRefused, copy_database, render
     from storage.db import redacted
 
@@ -194,7 +195,7 @@ async def _db_copy(source: Path, url: str, replace: bool) -> int:
     print(
         f"{report.rows} rows in {len(report.checks)} tables copied and verified in"
         f" {report.seconds:.1f} s (schema version {report.version}, the source as of"
-        f" {report.taken_at:%H:%M:%S} UTC)"
+        f" {wib(report.taken_at):%H:%M:%S} WIB)"
     )
     print(
         "changes after that moment are not in the copy: stop the bot, copy again with"

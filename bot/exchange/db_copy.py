@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from bot.core.clock import wib
 from storage.copy import (
     DRIVER_ERRORS,
     CopyError,
@@ -247,7 +248,7 @@ async def _copy(
             _check_version(snapshot.version(), expected, str(source))
             tables = foreign_key_order(snapshot.tables())
             progress(
-                f"snapshot of {source} taken at {snapshot.taken_at:%H:%M:%S} UTC;"
+                f"snapshot of {source} taken at {wib(snapshot.taken_at):%H:%M:%S} WIB;"
                 f" loading {len(tables)} tables"
             )
             problems = _schema_differences(tables, types)
