@@ -372,6 +372,9 @@ class SqliteDatabase(Database):
         super().__init__(path)
         self._sync = conn
         self._thread: aiosqlite.Connection | None = None
+        self._beside: sqlite3.Connection | None = None
+        self._beside_lock = asyncio.Lock()
+        self._autocheckpoint = True
 
     @classmethod
     async def connect(cls, path: str | Path) -> SqliteDatabase:
@@ -387,7 +390,38 @@ class SqliteDatabase(Database):
         """The long-running bot hands WAL checkpoints to :meth:`checkpoint` (a job on a
         worker thread): SQLite's automatic one runs inside whichever commit crosses 1,000
         pages, and a city-wide watcher pass would pay for it on the event loop."""
-        self._sync.execute("PRAGMA wal_autocheckpoint=0")
+        self._autocheckpoint = False
+        for conn in (self._sync, self._beside):
+            if conn is not None:
+                conn.execute("PRAGMA wal_autocheckpoint=0")
+
+    def standalone(self, *, durable: bool = False) -> AbstractAsyncContextManager[Tx]:
+        if self.path == ":memory:":  # a second connection would be another database
+            return super().standalone(durable=durable)
+        return self._standalone()
+
+    @asynccontextmanager
+    async def _standalone(self) -> AsyncIterator[Tx]:
+        """On a second connection, so it waits only for a transaction open right now (a
+        unit suspended mid-way), never behind every unit queued on ``lock``: the inbox's
+        store of a batch, between two polls, is not held up by a burst of handlers. Its
+        statements never suspend, so it holds SQLite's write lock for one turn of the loop."""
+        async with self._beside_lock:
+            if self._beside is None:
+                self._beside = _connect(self.path)
+                self._beside.execute("PRAGMA busy_timeout=0")  # never block the loop
+                if not self._autocheckpoint:
+                    self._beside.execute("PRAGMA wal_autocheckpoint=0")
+            conn = self._beside
+            await self._begin("BEGIN IMMEDIATE", conn)
+            tx = SqliteTx(conn)
+            try:
+                yield tx
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        self._announce(tx)
 
     async def checkpoint(self) -> None:
         """Copy the WAL back into the database on a worker thread, without blocking writers
@@ -412,6 +446,9 @@ class SqliteDatabase(Database):
             if self._thread is not None:
                 await self._thread.close()
                 self._thread = None
+            if self._beside is not None:
+                self._beside.close()
+                self._beside = None
             self._sync.close()
 
     async def schema_version(self) -> int:
@@ -442,14 +479,16 @@ class SqliteDatabase(Database):
             current = version
         return before, current
 
-    async def _begin(self, statement: str) -> None:
-        """BEGIN, waiting without blocking the loop while another process writes."""
+    async def _begin(self, statement: str, conn: sqlite3.Connection | None = None) -> None:
+        """BEGIN, waiting without blocking the loop while another process (or connection)
+        writes."""
+        conn = self._sync if conn is None else conn
         loop = asyncio.get_running_loop()
         deadline = loop.time() + WRITE_LOCK_PATIENCE
         pause = 0.002
         while True:
             try:
-                self._sync.execute(statement)
+                conn.execute(statement)
                 return
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) and "busy" not in str(exc):
