@@ -311,7 +311,8 @@ async def retry_unpaid(tx: Tx, circular_id: int, now: datetime) -> int:
     again = await tx.execute(
         "UPDATE outbox SET status = 'pending', error = NULL, not_before = ?"
         " WHERE status = 'failed' AND lower(error) LIKE '%balance_too_low%' AND id IN"
-        " (SELECT outbox_id FROM circular_recipients WHERE circular_id = ?)",
+        " (SELECT r.outbox_id FROM circular_recipients r JOIN members m ON m.id = r.member_id"
+        "  WHERE r.circular_id = ? AND m.unreachable_at IS NULL)",
         (to_db(now), circular_id),
     )
     if again:

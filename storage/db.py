@@ -282,26 +282,21 @@ class Database:
             return await PostgresDatabase.connect(str(target))
         return await SqliteDatabase.connect(target)
 
-    def _unit(self, write: bool, durable: bool = False) -> AbstractAsyncContextManager[Tx]:
+    def _unit(self, write: bool) -> AbstractAsyncContextManager[Tx]:
         """BEGIN … COMMIT (or ROLLBACK on error; always ROLLBACK when not ``write``),
-        called with ``lock`` held; ``durable``: see :meth:`transaction`."""
+        called with ``lock`` held."""
         raise NotImplementedError
 
     @asynccontextmanager
-    async def transaction(
-        self, *, bookkeeping: bool = False, durable: bool = False
-    ) -> AsyncIterator[Tx]:
+    async def transaction(self, *, bookkeeping: bool = False) -> AsyncIterator[Tx]:
         """A write transaction. ``bookkeeping`` marks one that only notes something about
         the sender (reachable again, app language) before the update's own work: it does
-        not carry the update's done mark, which must commit with the handler's effects.
-        ``durable``: COMMIT returns only once the commit would survive the database
-        server's crash (PostgreSQL's other commits do not wait for the WAL flush; SQLite's
-        are all alike, in WAL mode with synchronous=NORMAL)."""
+        not carry the update's done mark, which must commit with the handler's effects."""
         handled = None if bookkeeping else handled_update.get()
         async with self.lock:
             if handled is not None and handled.done:
                 handled = None
-            async with self._unit(write=True, durable=durable) as tx:
+            async with self._unit(write=True) as tx:
                 if handled is not None:
                     await handled.record(tx, handled.update_id)
                 yield tx
@@ -315,8 +310,10 @@ class Database:
         read-then-write to protect: it needs no turn among the writers. SQLite runs it as
         any other; PostgreSQL on a connection of its own, beside the writers and without
         their lock (the inbox stores a getUpdates batch there while handlers write). It
-        never carries an update's done mark."""
-        return self.transaction(bookkeeping=True, durable=durable)
+        never carries an update's done mark. ``durable``: COMMIT returns only once the
+        commit would survive the database server's crash (PostgreSQL's other commits do not
+        wait for the WAL flush; SQLite's are all alike, WAL with synchronous=NORMAL)."""
+        return self.transaction(bookkeeping=True)
 
     def _announce(self, tx: Tx) -> None:
         """Tell the listeners what a committed transaction touched."""
@@ -499,7 +496,7 @@ class SqliteDatabase(Database):
             pause = min(pause * 2, 0.1)
 
     @asynccontextmanager
-    async def _unit(self, write: bool, durable: bool = False) -> AsyncIterator[Tx]:
+    async def _unit(self, write: bool) -> AsyncIterator[Tx]:
         await self._begin("BEGIN IMMEDIATE" if write else "BEGIN")
         tx = SqliteTx(self._sync)
         try:

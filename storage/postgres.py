@@ -49,8 +49,8 @@ WRITER_LOCK = 0x706F736B6F
 VERSION_TABLE = "posko_schema_version"
 PREPARED_PER_CONNECTION = 2048
 READERS = 3
-"""Reader connections (``read``, ``snapshot``) beside the writer's: a long export's
-snapshot leaves the others to the short reads."""
+"""Reader connections (``read``) beside the writer's; exports read on a snapshot
+connection of their own."""
 
 Coerce = Callable[[Any], Any] | None
 
@@ -291,10 +291,9 @@ def _literal(value: Any) -> str | None:
     from where it stands, as it does a parameter's; None for a value not written in."""
     if value is None:
         return "NULL"
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return None
-    # a whole float reads as an integer where one is expected, as the parameter would
-    text = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return None  # a float's text depends on its column: the prepared statement decides
+    text = str(value)
     if "\x00" in text:
         return None
     # standard_conforming_strings is on (the session sets it): only ' needs doubling.
@@ -412,7 +411,7 @@ def _session_settings(url: str) -> dict[str, str]:
     crash once the WAL writer flushed it (within 3 × ``wal_writer_delay``); the database is
     never left inconsistent. What must outlive a server crash the moment it commits (the
     inbox's stored updates, before Telegram is told they arrived) asks for a durable commit
-    (``Database.transaction(durable=True)``); an effect lost with the server is replayed
+    (``Database.standalone(durable=True)``); an effect lost with the server is replayed
     from the inbox, whose done mark it carried."""
     settings = {"application_name": "posko", "standard_conforming_strings": "on"}
     if "synchronous_commit" not in parse_qs(urlsplit(url).query):
@@ -469,22 +468,18 @@ class PostgresDatabase(Database):
             self._conn = await _connect(self.url)
         return self._conn
 
-    @staticmethod
-    def _begin(durable: bool) -> str:
-        patience = int(WRITE_LOCK_PATIENCE * 1000)
-        flush = " SET LOCAL synchronous_commit = on;" if durable else ""
-        return (
-            f"BEGIN; SET LOCAL lock_timeout = {patience};{flush}"
-            f" SELECT pg_advisory_xact_lock({WRITER_LOCK})"
-        )
-
     @asynccontextmanager
-    async def _unit(self, write: bool, durable: bool = False) -> AsyncIterator[Tx]:
+    async def _unit(self, write: bool) -> AsyncIterator[Tx]:
         """A write transaction on the writer's connection (reads go to :meth:`read`)."""
         if not write:
             raise ValueError("reads run on the reader connections: use read()")
         conn = await self._live()
-        tx = PgTx(conn, begin=self._begin(durable))
+        patience = int(WRITE_LOCK_PATIENCE * 1000)
+        begin = (
+            f"BEGIN; SET LOCAL lock_timeout = {patience};"
+            f" SELECT pg_advisory_xact_lock({WRITER_LOCK})"
+        )
+        tx = PgTx(conn, begin=begin)
         try:
             yield tx
         except BaseException:
@@ -543,8 +538,13 @@ class PostgresDatabase(Database):
         async with self._snapshot_lock:
             if self._snapshot is None or self._snapshot.raw.is_closed():
                 self._snapshot = await _connect(self.url)
-            async with _read_only(self._snapshot) as tx:
-                yield tx
+            conn = self._snapshot
+            try:
+                async with _read_only(conn) as tx:
+                    yield tx
+            finally:
+                if conn.raw.is_in_transaction():  # interrupted: never reused mid-snapshot
+                    conn.raw.terminate()
 
     async def close(self) -> None:
         async with self.lock:

@@ -31,6 +31,7 @@ class ScriptedLock(LeaderLock):
         self.free = True
         self.ours = False
         self.released = 0
+        self.checks = 0
 
     async def try_acquire(self) -> bool:
         if self.free:
@@ -38,6 +39,8 @@ class ScriptedLock(LeaderLock):
         return self.ours
 
     async def holds(self) -> bool:
+        self.checks += 1
+        await asyncio.sleep(0)  # a round trip: another task may run meanwhile
         return self.ours
 
     async def release(self) -> None:
@@ -95,9 +98,12 @@ async def test_a_leader_frozen_past_its_checks_confirms_its_lock_before_polling(
     lock.ours = False  # meanwhile the server ended the session
     now[0] += 1.0  # checked a second ago: trusted without asking
     assert await leadership.still_leading()
-    now[0] += 10.0  # frozen (SIGSTOP) for ten seconds: asks the lock first
-    assert not await leadership.still_leading()
-    assert duties.log == ["lead", "stand by"]
+    now[0] += 10.0  # frozen (SIGSTOP) for ten seconds: asks the lock first, once
+    assert await asyncio.gather(leadership.still_leading(), leadership.still_leading()) == [
+        False,
+        False,
+    ]
+    assert duties.log == ["lead", "stand by"] and lock.checks == 1
 
 
 async def test_duties_that_fail_to_start_are_stopped_and_the_lock_given_back() -> None:

@@ -38,7 +38,7 @@ async def test_only_durable_transactions_wait_for_the_flush(migrated_db: str) ->
     try:
         async with db.transaction() as tx:
             assert await tx.scalar(SETTING) == "off"
-        async with db.transaction(durable=True) as tx:
+        async with db.standalone(durable=True) as tx:
             assert await tx.scalar(SETTING) == "on"
         async with db.transaction() as tx:  # SET LOCAL: the next one is fast again
             assert await tx.scalar(SETTING) == "off"
@@ -63,10 +63,10 @@ class _Recording(PostgresDatabase):
 
     writes: list[tuple[str, bool]]
 
-    def _unit(self, write: bool, durable: bool = False) -> AbstractAsyncContextManager[Tx]:
+    def _unit(self, write: bool) -> AbstractAsyncContextManager[Tx]:
         if write:
-            self.writes.append(("writer", durable))
-        return super()._unit(write, durable)
+            self.writes.append(("writer", False))
+        return super()._unit(write)
 
     def standalone(self, *, durable: bool = False) -> AbstractAsyncContextManager[Tx]:
         self.writes.append(("beside", durable))
@@ -102,7 +102,7 @@ def test_values_are_written_in_as_quoted_literals_or_not_at_all() -> None:
         " WHERE update_id = '41' AND state = NULL"
     )
     assert _written_in("SELECT ?", ("it's",)) == "SELECT 'it''s'"
-    assert _written_in("SELECT ?, ?", (5.0, 5.5)) == "SELECT '5', '5.5'"  # 5.0 fits an int
+    assert _written_in("SELECT ?", (5.0,)) is None  # a float's text depends on its column
     assert _written_in("SELECT ?", (True,)) is None  # left to the prepared statement
     assert _written_in("SELECT ?", (b"raw",)) is None
     assert _written_in("SELECT ?", ("nul\x00",)) is None

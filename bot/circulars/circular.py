@@ -408,8 +408,10 @@ async def retry_unpaid(
     is not theirs (or does not exist), else how many copies go out again."""
     async with db.transaction() as tx:
         found = await store.by_id(tx, circular_id)
-        mine = has_role(author, Role.ADMIN) if reach is None else bool(reach)
-        if found is None or found.author_id != author.id or not mine:
+        if found is None or found.author_id != author.id:
+            return None
+        scope = await resolve_scope(tx, found.scope)
+        if not await _may_send(tx, author, scope, reach):  # as confirm checks, again now
             return None
         again = await store.retry_unpaid(tx, circular_id, now)
         if again:

@@ -54,6 +54,8 @@ class Leadership:
         """time.monotonic() of the last election (None while standing by)."""
         self._confirmed_at = 0.0
         """time.monotonic() the lock was last known held."""
+        self._stepping = asyncio.Lock()
+        """One check of the lock at a time (the lock's connection takes one statement)."""
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -62,7 +64,8 @@ class Leadership:
 
     async def start(self) -> None:
         """Try once now (a lone process leads before this returns), then keep watching."""
-        await self._step()
+        async with self._stepping:
+            await self._step()
         if self._task is None:
             self._task = asyncio.create_task(self._loop(), name="leadership")
 
@@ -81,7 +84,8 @@ class Leadership:
         while True:
             await asyncio.sleep(self.every)
             try:
-                await self._step()
+                async with self._stepping:
+                    await self._step()
             except Exception:
                 log.exception("leadership check failed; trying again")
 
@@ -89,9 +93,14 @@ class Leadership:
         """Whether this process leads, the lock confirmed within the last ``every`` seconds:
         asked before each poll, so a leader that was frozen (SIGSTOP, a stalled VM) longer
         than that checks its lock before acting rather than after."""
-        if self.leading and self._monotonic() - self._confirmed_at > self.every * 1.5:
-            await self._step()
+        if self.leading and self._stale():
+            async with self._stepping:
+                if self.leading and self._stale():  # not confirmed while this waited
+                    await self._step()
         return self.leading
+
+    def _stale(self) -> bool:
+        return self._monotonic() - self._confirmed_at > self.every * 1.5
 
     async def _step(self) -> None:
         if self.leading:

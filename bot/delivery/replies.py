@@ -23,7 +23,9 @@ async def later(
     reply_markup: dict[str, Any] | None,
 ) -> int:
     """Queue the reply for the sender; returns its outbox id."""
-    async with runtime.database.transaction() as tx:
+    # Not the update's done mark: the handler's own effects carry it (or, with none,
+    # the processor's finish), so a crash here replays the update rather than losing them.
+    async with runtime.database.transaction(bookkeeping=True) as tx:
         outbox_id = await outbox.enqueue(
             tx,
             chat_id,
