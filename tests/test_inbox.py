@@ -3,12 +3,14 @@ across redeliveries and restarts."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from telegram import Update
 
 from bot.core.app import build_application, running
@@ -296,3 +298,17 @@ async def test_the_long_running_bot_puts_its_start_up_out_of_the_collectors_sigh
         status = await Phone(emu, BUDI).send("/status")
         assert status.text
     assert gc.get_freeze_count() == 0  # given back on exit
+
+
+@pytest.mark.both_backends
+async def test_the_inbox_store_never_waits_behind_the_writers_queued_for_their_turn(
+    migrated_db: Path | str,
+) -> None:
+    db = await Database.open(migrated_db)
+    try:
+        # the lock held as by writers queued for their turn, none with a transaction open
+        async with db.lock, asyncio.timeout(5), db.standalone(durable=True) as tx:
+            assert await inbox.store(tx, [_row(7)], T0) == {7}
+        assert await _rows(db) == [(7, "pending", None)]
+    finally:
+        await db.close()
