@@ -438,6 +438,26 @@ async def _read_only(conn: _Connection) -> AsyncIterator[Tx]:
             await conn.raw.execute("ROLLBACK")
 
 
+@asynccontextmanager
+async def _writing(conn: _Connection, begin: str) -> AsyncIterator[PgTx]:
+    """A write transaction on ``conn`` that ``begin`` opens with its first statement;
+    COMMIT, or ROLLBACK on error, only when something was sent."""
+    tx = PgTx(conn, begin=begin)
+    try:
+        yield tx
+    except BaseException:
+        if tx.begun and not conn.raw.is_closed():
+            await conn.raw.execute("ROLLBACK")
+        raise
+    if tx.begun:
+        await conn.raw.execute("COMMIT")
+
+
+async def _open(conn: _Connection | None, url: str) -> _Connection:
+    """``conn``, or a new connection when there is none yet or the server dropped it."""
+    return conn if conn is not None and not conn.raw.is_closed() else await _connect(url)
+
+
 class PostgresDatabase(Database):
     dialect = "postgresql"
 
@@ -479,33 +499,16 @@ class PostgresDatabase(Database):
             f"BEGIN; SET LOCAL lock_timeout = {patience};"
             f" SELECT pg_advisory_xact_lock({WRITER_LOCK})"
         )
-        tx = PgTx(conn, begin=begin)
-        try:
+        async with _writing(conn, begin) as tx:
             yield tx
-        except BaseException:
-            if tx.begun and not conn.raw.is_closed():
-                await conn.raw.execute("ROLLBACK")
-            raise
-        else:
-            if tx.begun:
-                await conn.raw.execute("COMMIT")
 
     @asynccontextmanager
     async def _standalone(self, durable: bool) -> AsyncIterator[Tx]:
         async with self._beside_lock:
-            if self._beside is None or self._beside.raw.is_closed():
-                self._beside = await _connect(self.url)
-            conn = self._beside
+            self._beside = await _open(self._beside, self.url)
             flush = "; SET LOCAL synchronous_commit = on" if durable else ""
-            await conn.raw.execute(f"BEGIN{flush}")
-            tx = PgTx(conn)
-            try:
+            async with _writing(self._beside, f"BEGIN{flush}") as tx:
                 yield tx
-            except BaseException:
-                if not conn.raw.is_closed():
-                    await conn.raw.execute("ROLLBACK")
-                raise
-            await conn.raw.execute("COMMIT")
         self._announce(tx)
 
     def standalone(self, *, durable: bool = False) -> AbstractAsyncContextManager[Tx]:
@@ -519,9 +522,7 @@ class PostgresDatabase(Database):
         behind a writer's) was what held the update rate down (bench/updates.py). A
         reader sees everything committed before it began, as it would under the lock."""
         async with self._readers_free:
-            conn = self._idle_readers.pop() if self._idle_readers else None
-            if conn is None or conn.raw.is_closed():
-                conn = await _connect(self.url)
+            conn = await _open(self._idle_readers.pop() if self._idle_readers else None, self.url)
             try:
                 async with _read_only(conn) as tx:
                     yield tx
@@ -536,9 +537,7 @@ class PostgresDatabase(Database):
         """A read-only REPEATABLE READ transaction on a connection of its own: a long
         export takes none of the readers the bot's short reads need."""
         async with self._snapshot_lock:
-            if self._snapshot is None or self._snapshot.raw.is_closed():
-                self._snapshot = await _connect(self.url)
-            conn = self._snapshot
+            conn = self._snapshot = await _open(self._snapshot, self.url)
             try:
                 async with _read_only(conn) as tx:
                     yield tx
