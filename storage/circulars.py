@@ -15,7 +15,7 @@ from datetime import datetime
 from enum import Enum
 
 from storage.db import Row, Tx, from_db, to_db
-from storage.outbox import Priority
+from storage.outbox import Priority, unpaid
 
 KIND = "circular"
 GROUP_KIND = "circular_group"
@@ -296,7 +296,7 @@ async def figures(tx: Tx, circular_id: int) -> Figures:
         "  (WHERE o.id IS NULL OR (o.status = 'failed' AND m.unreachable_at IS NOT NULL)),"
         " COUNT(*) FILTER (WHERE r.read_at IS NOT NULL),"
         " COUNT(*) FILTER (WHERE o.status = 'failed' AND m.unreachable_at IS NULL"
-        "  AND lower(o.error) LIKE '%balance_too_low%')"
+        f"  AND {unpaid('o.error')})"
         " FROM circular_recipients r JOIN members m ON m.id = r.member_id"
         " LEFT JOIN outbox o ON o.id = r.outbox_id WHERE r.circular_id = ?",
         (circular_id,),
@@ -310,7 +310,7 @@ async def retry_unpaid(tx: Tx, circular_id: int, now: datetime) -> int:
     up); the circular is sending again until they are through. Returns how many."""
     again = await tx.execute(
         "UPDATE outbox SET status = 'pending', error = NULL, not_before = ?"
-        " WHERE status = 'failed' AND lower(error) LIKE '%balance_too_low%' AND id IN"
+        f" WHERE status = 'failed' AND {unpaid('error')} AND id IN"
         " (SELECT r.outbox_id FROM circular_recipients r JOIN members m ON m.id = r.member_id"
         "  WHERE r.circular_id = ? AND m.unreachable_at IS NULL)",
         (to_db(now), circular_id),

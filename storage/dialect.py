@@ -280,7 +280,6 @@ def _translated(sql: str) -> list[Token]:
 # --- migrations --------------------------------------------------------------------------
 
 _CREATE_TABLE = re.compile(r"^\s*CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)", re.I)
-_ALTER_TABLE = re.compile(r"^\s*ALTER\s+TABLE\s+(\w+)", re.I)
 _TEXT_COLUMN = re.compile(r"(?im)^(\s*(?:\(\s*)?[a-z_][a-z_0-9]*\s+)TEXT\b")
 _ADD_TEXT_COLUMN = re.compile(r"(?i)(ADD\s+COLUMN\s+[a-z_][a-z_0-9]*\s+)TEXT\b")
 

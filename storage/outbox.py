@@ -15,6 +15,15 @@ from typing import Any
 
 from storage.db import Row, Tx, from_db, to_db
 
+BALANCE_TOO_LOW = "balance_too_low"
+"""Telegram's refusal of a paid broadcast the bot's Stars cannot pay for (lowercased), as
+a failed row's ``error`` carries it."""
+
+
+def unpaid(error_column: str) -> str:
+    """SQL: the failed row was refused for want of Stars (``error_column``: its error)."""
+    return f"lower({error_column}) LIKE '%{BALANCE_TOO_LOW}%'"
+
 
 class Priority(IntEnum):
     ALERT = 0

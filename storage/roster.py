@@ -228,11 +228,6 @@ class SlotStep:
     late_minutes: int | None
 
 
-async def save_steps(tx: Tx, steps: Sequence[SlotStep]) -> int:
-    """Apply the steps whose slot is unchanged since read; returns how many applied."""
-    return await save_steps_batch(tx, steps)
-
-
 async def active(
     tx: Tx, post_ids: Sequence[int], now: datetime, longest_hours: int = 24
 ) -> dict[int, list[Slot]]:
@@ -322,8 +317,8 @@ def _chunks(values: Sequence[int], size: int = 500) -> Iterable[Sequence[int]]:
 
 
 async def save_steps_batch(tx: Tx, steps: Sequence[SlotStep]) -> int:
-    """``save_steps`` for a pass's thousands of steps in one statement; returns how many
-    slots were still at the version read (compare-and-swap)."""
+    """Apply the steps whose slot is unchanged since read, a pass's thousands in one
+    statement; returns how many slots were still at the version read (compare-and-swap)."""
     if not steps:
         return 0
     return await tx.executemany(
@@ -552,13 +547,11 @@ async def drop_pairs(tx: Tx, pairs: Iterable[tuple[int, int]], now: datetime) ->
     number of slots dropped; started slots stay as history."""
     rows = list(pairs)
     await tx.executemany("DELETE FROM roster_patterns WHERE member_id = ? AND post_id = ?", rows)
-    dropped = 0
-    for member, post in rows:
-        dropped += await tx.execute(
-            "DELETE FROM slots WHERE member_id = ? AND post_id = ? AND start_at > ?",
-            (member, post, to_db(now)),
-        )
-    return dropped
+    since = to_db(now)
+    return await tx.executemany(
+        "DELETE FROM slots WHERE member_id = ? AND post_id = ? AND start_at > ?",
+        [(member, post, since) for member, post in rows],
+    )
 
 
 # --- slots in bulk: the national import and the daily extension (issue 11, rperf) -------

@@ -91,7 +91,7 @@ async def add_slot(
         step = store.SlotStep(
             slot_id, slot.version, None, None, None, None, slot.arrived_at, outcome, late
         )
-        assert await store.save_steps(tx, [step]) == 1
+        assert await store.save_steps_batch(tx, [step]) == 1
     return slot_id
 
 

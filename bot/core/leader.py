@@ -50,8 +50,6 @@ class Leadership:
         self.leading = False
         self.terms = 0
         """How many times this process became the leader."""
-        self.elected_at: float | None = None
-        """time.monotonic() of the last election (None while standing by)."""
         self._confirmed_at = 0.0
         """time.monotonic() the lock was last known held."""
         self._stepping = asyncio.Lock()
@@ -115,7 +113,6 @@ class Leadership:
         self._confirmed_at = self._monotonic()
         self.leading = True
         self.terms += 1
-        self.elected_at = self._monotonic()
         if self.lock.shared:
             log.warning("this process leads now (term %s)", self.terms)
         try:
@@ -129,7 +126,6 @@ class Leadership:
 
     async def _step_down(self) -> None:
         self.leading = False
-        self.elected_at = None
         try:
             await asyncio.wait_for(self._on_deposed(), STEP_DOWN_WITHIN)
         except Exception:

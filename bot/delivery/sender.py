@@ -91,8 +91,6 @@ PAID_BATCH = 128
 PAID_IN_FLIGHT = 256
 """Paid sends awaiting an answer at most (rate × round trip, with room to spare)."""
 RAW_SEND_MESSAGE = "sendmessage"
-PAID_BALANCE_ERROR = "balance_too_low"
-"""Telegram's refusal of a paid broadcast the bot's Stars cannot pay for (lowercased)."""
 IDLE_CAP = 1.0
 """Longest sleep when nothing is due: the outbox is re-read at least this often."""
 MIN_PAUSE = 0.001
@@ -554,7 +552,7 @@ class Sender:
             lowered = str(exc).lower()
             if "chat not found" in lowered or "peer_id_invalid" in lowered:
                 return Failed("chat_not_found", error, unreachable=True)
-            if PAID_BALANCE_ERROR in lowered:
+            if outbox.BALANCE_TOO_LOW in lowered:
                 # The bot's Stars ran out: this copy is lost, like any refused message; the
                 # circular's report counts it failed and the log says why.
                 return Failed("stars_balance", error)

@@ -186,8 +186,12 @@ async def confirm(
         if found.status is not Status.READY or found.row is None:
             await staff_changes.set_outcome(tx, change_id, "refused")
             return Decision(Outcome.REFUSED, found)
-        known = await members.row_by_ref(tx, found.row.ref)
-        serving = await roster.officer_posts(tx, [known[0]]) if known is not None else set()
+        # plan() found the member (None: "add", a member who does not exist yet)
+        serving = (
+            await roster.officer_posts(tx, [found.member_id])
+            if found.member_id is not None
+            else set()
+        )
         await members.upsert(tx, [found.row], now)
         after = await members.row_by_ref(tx, found.row.ref)
         assert after is not None

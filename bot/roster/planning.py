@@ -96,10 +96,7 @@ async def extend(tx: Tx, now: datetime, settings: RosterSettings) -> int:
     if through is not None and through >= target:
         return 0
     first = wib_date(now) if through is None else through + ONE_DAY
-    patterns = [
-        (pattern_id, Pattern(p.post_id, p.member_id, p.days, p.start_minute, p.end_minute))
-        for pattern_id, p in await store.all_patterns(tx)
-    ]
+    patterns = [(pattern_id, _pattern(p)) for pattern_id, p in await store.all_patterns(tx)]
     skipped = await store.dated_days(tx, first, target)
     steps = _Steps(now, settings, ended_only=True)
     new = [row for row in _rows(patterns, first, target, skipped, steps) if row is not None]

@@ -67,27 +67,23 @@ def _piket_detail(
         if person.rostered and not person.on_duty and person.left_at is None
     ]
     gone = [person for person in people if person.rostered and person.left_at is not None]
+
+    def who(person: Person) -> str:
+        """The name, with the phone only in a private chat (a group never sees it)."""
+        if private and person.phone:
+            return t(language, "roster_watch.absent_phone", name=person.name, phone=person.phone)
+        return str(person.name)
+
     if absent:
-        names = [
-            t(language, "roster_watch.absent_phone", name=person.name, phone=person.phone)
-            if private and person.phone
-            else person.name
-            for person in absent[:PEOPLE_SHOWN]
-        ]
+        names = [who(person) for person in absent[:PEOPLE_SHOWN]]
         if len(absent) > PEOPLE_SHOWN:
             names.append(t(language, "followup.more", count=len(absent) - PEOPLE_SHOWN))
         line += "\n" + t(language, "roster_watch.alert_absent", people="; ".join(names))
     if gone:
         names = [
-            t(
-                language,
-                "roster_watch.left_person",
-                name=person.name
-                if not (private and person.phone)
-                else t(language, "roster_watch.absent_phone", name=person.name, phone=person.phone),
-                time=hhmm(person.left_at) if person.left_at else "-",
-            )
+            t(language, "roster_watch.left_person", name=who(person), time=hhmm(person.left_at))
             for person in gone[:PEOPLE_SHOWN]
+            if person.left_at is not None
         ]
         line += "\n" + t(language, "roster_watch.alert_left", people="; ".join(names))
     return line
