@@ -115,13 +115,17 @@ class Hub:
         try:
             subscriber.queue.put_nowait(item)
         except asyncio.QueueFull:
-            # Too slow to keep up: empty its queue, tell it to reload, and let it go.
+            # Too slow to keep up: tell it to reload, and let it go.
             self.dropped += 1
             subscriber.dropped = True
-            self.subscribers.discard(subscriber)
-            while not subscriber.queue.empty():
-                subscriber.queue.get_nowait()
-            subscriber.queue.put_nowait(RELOAD)
+            self._let_go(subscriber, RELOAD)
+
+    def _let_go(self, subscriber: Subscriber, last: str) -> None:
+        """No more events for ``subscriber``: what it had queued goes, ``last`` ends it."""
+        self.subscribers.discard(subscriber)
+        while not subscriber.queue.empty():
+            subscriber.queue.get_nowait()
+        subscriber.queue.put_nowait(last)
 
     def subscribe(
         self, audience: Audience, last_event_id: str | None = None
@@ -158,10 +162,7 @@ class Hub:
         ended = set(session_ids)
         for subscriber in list(self.subscribers):
             if subscriber.audience.session_id in ended:
-                self.subscribers.discard(subscriber)
-                while not subscriber.queue.empty():
-                    subscriber.queue.get_nowait()
-                subscriber.queue.put_nowait(ENDED)
+                self._let_go(subscriber, ENDED)
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
         self.subscribers.discard(subscriber)

@@ -29,6 +29,8 @@ def frame(event: Event) -> bytes:
 
 RELOAD_FRAME = f"event: {RELOAD}\ndata: {{}}\n\n".encode()
 ENDED_FRAME = f"event: {ENDED}\ndata: {{}}\n\n".encode()
+LAST_FRAMES = {RELOAD: RELOAD_FRAME, ENDED: ENDED_FRAME}
+"""The frame that ends a stream, by the queue item that ends it."""
 BATCH = 1024
 LINGER = 0.1
 
@@ -41,8 +43,8 @@ def _frames(batch: list[Event | str | None]) -> tuple[bytes, bool]:
     for item in batch:
         if item is None:
             return b"".join(parts), True
-        if item in (RELOAD, ENDED):
-            parts.append(RELOAD_FRAME if item == RELOAD else ENDED_FRAME)
+        if isinstance(item, str):
+            parts.append(LAST_FRAMES[item])
             return b"".join(parts), True
         assert isinstance(item, Event)
         parts.append(frame(item))
@@ -77,7 +79,7 @@ async def events(request: web.Request) -> web.StreamResponse:
             # Linger a moment and send whatever came meanwhile in one write: woken once per
             # event, 200 screens would cost the bot's loop 200 turns for every change.
             # (Changes must show within 2 s; this adds at most LINGER.)
-            if item is not None and item not in (RELOAD, ENDED):
+            if isinstance(item, Event):
                 await asyncio.sleep(LINGER)
             batch = [item]
             while len(batch) < BATCH and not subscriber.queue.empty():
