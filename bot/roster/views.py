@@ -140,9 +140,11 @@ def attendance_of(slot: Slot, now: datetime) -> Attendance:
     )
 
 
-def marked(language: str, slot: Slot, now: datetime) -> str:
-    """'terlambat 12 menit, pulang awal 14:00': the one wording of a slot's mark."""
-    attendance = attendance_of(slot, now)
+def marked(language: str, slot: Slot, now: datetime, attendance: Attendance | None = None) -> str:
+    """'terlambat 12 menit, pulang awal 14:00': the one wording of a slot's mark
+    (``attendance``: when the caller has worked it out already)."""
+    if attendance is None:
+        attendance = attendance_of(slot, now)
     text = mark_text(language, attendance)
     if attendance.left_early and slot.left_at is not None:
         text += ", " + t(language, "roster.left_early", time=hhmm(slot.left_at))
@@ -190,9 +192,7 @@ def week_text(language: str, week: Week, now: datetime) -> str:
         if slot.start_at <= now or day == today:
             attendance = attendance_of(slot, now)
             if attendance.mark is not Mark.NOT_STARTED:
-                line += f" — {mark_text(language, attendance)}"
-                if attendance.left_early and slot.left_at is not None:
-                    line += ", " + t(language, "roster.left_early", time=hhmm(slot.left_at))
+                line += f" — {marked(language, slot, now, attendance)}"
         lines.append(line)
     lines += ["", t(language, "roster.piket_hint")]
     return "\n".join(lines)

@@ -167,17 +167,6 @@ async def people(tx: Tx, post_ids: Sequence[int], now: datetime) -> dict[int, li
     for post_id, rostered in (await store.rostered_now(tx, post_ids, now)).items():
         listed = found.setdefault(post_id, [])
         marked = {person.member_id for person in rostered}
-        listed[:] = [
-            replace(person, rostered=True) if person.member_id in marked else person
-            for person in listed
-        ]
-        known = {person.member_id for person in listed}
-        for person in rostered:
-            if person.member_id not in known:
-                known.add(person.member_id)
-                listed.append(
-                    Person(person.member_id, person.name, person.phone, person.on_duty, True)
-                )
         # Who came and went before the end is not "absent": the text says they left.
         left = {
             person.member_id: person.slot.left_at
@@ -185,7 +174,23 @@ async def people(tx: Tx, post_ids: Sequence[int], now: datetime) -> dict[int, li
             if not person.on_duty and person.slot.arrived_at is not None
         }
         listed[:] = [
-            replace(person, left_at=left[person.member_id]) if person.member_id in left else person
+            replace(person, rostered=True, left_at=left.get(person.member_id))
+            if person.member_id in marked
+            else person
             for person in listed
         ]
+        known = {person.member_id for person in listed}
+        for person in rostered:
+            if person.member_id not in known:
+                known.add(person.member_id)
+                listed.append(
+                    Person(
+                        person.member_id,
+                        person.name,
+                        person.phone,
+                        person.on_duty,
+                        True,
+                        left_at=left.get(person.member_id),
+                    )
+                )
     return found
