@@ -152,7 +152,8 @@ def _piket_line(context: PoskoContext, counts: tuple[int, int] | None) -> str:
 
 async def _roster_today(context: PoskoContext, post: Post, now: datetime) -> str:
     """/pantau KODE: today's slots of the post (and last night's still running), marked."""
-    shown = await roster_views.today_of_post(context.runtime.database, post, now)
+    async with context.runtime.database.read() as tx:
+        shown = await roster_views.today_of_post(tx, post.id, now)
     if not shown:
         return ""
     lines = ["", context.t("roster_watch.pantau_day")]

@@ -21,7 +21,7 @@ from bot.roster.slots import EARLIEST, LATEST
 from bot.roster.standing import standing
 from storage import posts
 from storage import roster as store
-from storage.db import Database
+from storage.db import Database, Tx
 from storage.records import Member, Post
 from storage.roster import Slot
 
@@ -229,11 +229,10 @@ async def post_day(db: Database, member: Member, key: str | int, day: date) -> P
     return PostDay(Access.OK, post, day, rows)
 
 
-async def today_of_post(db: Database, post: Post, now: datetime) -> list[tuple[Slot, str]]:
+async def today_of_post(tx: Tx, post_id: int, now: datetime) -> list[tuple[Slot, str]]:
     """The post's slots of today (WIB) and last night's still running, with holders."""
     start, end = wib_day(wib_date(now))
-    async with db.read() as tx:
-        slots = await store.day_of_post(tx, post.id, start - timedelta(days=1), end)
+    slots = await store.day_of_post(tx, post_id, start - timedelta(days=1), end)
     return [(slot, name) for slot, name in slots if slot.start_at >= start or slot.end_at > now]
 
 

@@ -33,7 +33,6 @@ from bot.web.api import (
 )
 from storage import alerts as alerts_store
 from storage import overview
-from storage import posts as posts_store
 from storage import roster as roster_store
 from storage import web as store
 from storage.alerts import Person
@@ -183,19 +182,17 @@ async def one_post(request: web.Request) -> web.Response:
     now = runtime.clock.now()
     async with runtime.database.read() as tx:
         board = await store.board(tx, None, code)
+        if not board:
+            raise fail(404, "unknown_post")
+        post = board[0]
+        if not found.sees_posts or not covers(found.scope, post.area_id):
+            raise fail(403, "out_of_scope")
         tree = await store.areas_by_id(tx)
-        rosters = await roster_store.roster_counts(tx, [post.id for post in board], now)
-        people = await alerts_store.people(tx, [post.id for post in board])
-        record = await posts_store.by_id(tx, board[0].id) if board else None
-    if not board or record is None:
-        raise fail(404, "unknown_post")
-    post = board[0]
-    if not found.sees_posts or not covers(found.scope, post.area_id):
-        raise fail(403, "out_of_scope")
-    language = _language(request, found)
-    today = await roster_views.today_of_post(runtime.database, record, now)
-    async with runtime.database.read() as tx:
+        rosters = await roster_store.roster_counts(tx, [post.id], now)
+        people = await alerts_store.people(tx, [post.id])
+        today = await roster_views.today_of_post(tx, post.id, now)
         at = await roster_store.on_duty_at(tx, sorted({slot.member_id for slot, _ in today}))
+    language = _language(request, found)
     member_id = found.viewer.member.id
     body = _post_json(
         post, _paths(tree)(post.area_id), member_id, found.scope, tree, rosters.get(post.id)
