@@ -557,10 +557,10 @@ async def drop_pairs(tx: Tx, pairs: Iterable[tuple[int, int]], now: datetime) ->
 # --- slots in bulk: the national import and the daily extension (issue 11, rperf) -------
 
 SlotRow = tuple[int, int, str, str, int | None, str | None, str | None]
-_INSERT_SLOT = (
-    "INSERT INTO slots (post_id, member_id, start_at, end_at, pattern_id, next_due_at,"
-    " due_kind) VALUES (?, ?, ?, ?, ?, ?, ?)"
+_INTO_SLOTS = (
+    "INSERT INTO slots (post_id, member_id, start_at, end_at, pattern_id, next_due_at, due_kind)"
 )
+_INSERT_SLOT = f"{_INTO_SLOTS} VALUES (?, ?, ?, ?, ?, ?, ?)"
 """A slot in stored form: (post_id, member_id, start_at, end_at, pattern_id, next_due_at,
 due_kind), the moments already ``to_db`` text (thousands of slots share a few instants)."""
 
@@ -623,8 +623,7 @@ async def insert_missing_slot_rows(tx: Tx, rows: Sequence[SlotRow]) -> int:
     extension in several transactions may be resumed after a crash, or a roster imported
     between two of them may have replaced the patterns); returns how many went in."""
     return await tx.executemany(
-        "INSERT INTO slots (post_id, member_id, start_at, end_at, pattern_id, next_due_at,"
-        " due_kind) SELECT ?, ?, ?, ?, ?, ?, ?"
+        f"{_INTO_SLOTS} SELECT ?, ?, ?, ?, ?, ?, ?"
         " WHERE (CAST(? AS BIGINT) IS NULL"
         " OR EXISTS (SELECT 1 FROM roster_patterns WHERE id = ?))"
         " AND NOT EXISTS (SELECT 1 FROM slots WHERE post_id = ? AND start_at = ?"
