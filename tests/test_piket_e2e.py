@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.rehearsal.emulator import FakeBotApi
+from bot.rehearsal.emulator import FakeBotApi, FakeUser, Sent
 from bot.roster.views import DayError, parse_day
 from storage import roster
 from storage.db import Database
@@ -49,8 +49,14 @@ async def roster_day(db_path: Path) -> list[int]:
 async def test_officer_sees_the_next_seven_days(
     emu: FakeBotApi, start_bot: AppFactory, roster_day: list[int]
 ) -> None:
+    async def piket(user: FakeUser, answer: str) -> Sent:
+        """The /piket answer (the watcher's reminders to the same chat may come first)."""
+        mark = emu.mark()
+        emu.send_text(user, "/piket")
+        return await emu.wait_reply(user.id, after=mark, contains=answer)
+
     async with start_bot():
-        week = await Phone(emu, BUDI).send("/piket")
+        week = await piket(BUDI, "📅 Piket")
         text = week.text or ""
         lines = text.splitlines()
         assert "Sel 24/11  18:00–23:00  KBJ-01 Posko Kel. Kebon Jeruk — terlambat 12 menit" in lines
@@ -62,11 +68,11 @@ async def test_officer_sees_the_next_seven_days(
         # days are grouped: a blank line between Tuesday and Wednesday
         wednesday = lines.index("Rab 25/11  08:00–16:00  KBJ-01 Posko Kel. Kebon Jeruk")
         assert lines[wednesday - 1] == "" and lines[wednesday - 2].startswith("Sel 24/11")
-        sari = await Phone(emu, SARI).send("/piket")
+        sari = await piket(SARI, "📅 Piket")
         assert "18:30–23:00  KBJ-01 Posko Kel. Kebon Jeruk — belum hadir" in (sari.text or "")
         assert "Budi" not in (sari.text or "")
         # nobody rostered: said so, with what to do
-        john = await Phone(emu, JOHN).send("/piket")
+        john = await piket(JOHN, "duties")
         assert "no duties" in (john.text or "") and "supervisor" in (john.text or "")
 
 
