@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import aiosqlite
@@ -87,6 +87,8 @@ _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 WRITE_LOCK_PATIENCE = 10.0
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 @lru_cache(maxsize=4096)
@@ -303,6 +305,19 @@ class Database:
             if handled is not None:
                 handled.done = True
         self._announce(tx)
+
+    async def concurrently(self, work: Callable[[Tx], Awaitable[T]]) -> T:
+        """``work`` in a write transaction that may run beside other ``concurrently`` ones:
+        for the officers' hot paths (check-in, all clear, a one-shot report), whose
+        read-then-writes on rows another officer's update could change all come after an
+        UPDATE of the post's row (its signal, its issue number), whose row lock orders two
+        updates of one post as the writers' turn would. Every other write transaction
+        still runs alone. ``work`` may run more than once (a deadlock between two posts'
+        row locks rolls one back and runs it again), so it must act only through ``tx``.
+        SQLite runs it as any other transaction; PostgreSQL on writer connections of its
+        own (storage/postgres.py). It carries the update's done mark, as ``transaction``."""
+        async with self.transaction() as tx:
+            return await work(tx)
 
     def standalone(self, *, durable: bool = False) -> AbstractAsyncContextManager[Tx]:
         """A write transaction made of statements each safe on its own, whatever another

@@ -37,7 +37,9 @@ from storage.db import (
     DatabaseUnavailable,
     Params,
     Row,
+    T,
     Tx,
+    handled_update,
     migrations,
     redacted,
 )
@@ -51,6 +53,11 @@ PREPARED_PER_CONNECTION = 2048
 READERS = 3
 """Reader connections (``read``) beside the writer's; exports read on a snapshot
 connection of their own."""
+WRITERS = 4
+"""Connections for ``concurrently``'s transactions, which overlap one another."""
+ATTEMPTS = 4
+"""Runs of one ``concurrently`` transaction that a deadlock may roll back, at most."""
+RETRIED = (asyncpg.exceptions.DeadlockDetectedError, asyncpg.exceptions.SerializationError)
 
 Coerce = Callable[[Any], Any] | None
 
@@ -471,6 +478,8 @@ class PostgresDatabase(Database):
         self._snapshot_lock = asyncio.Lock()
         self._beside_lock = asyncio.Lock()
         self._readers_free = asyncio.Semaphore(READERS)
+        self._idle_writers: list[_Connection] = []
+        self._writers_free = asyncio.Semaphore(WRITERS)
 
     @classmethod
     async def connect(cls, url: str) -> PostgresDatabase:
@@ -501,6 +510,45 @@ class PostgresDatabase(Database):
         )
         async with _writing(conn, begin) as tx:
             yield tx
+
+    async def concurrently(self, work: Callable[[Tx], Awaitable[T]]) -> T:
+        """On a writer connection of its own, under the writers' lock taken *shared*: it
+        overlaps other ``concurrently`` transactions (their round trips were what held the
+        update rate down while every writer waited its turn) and never a writer that takes
+        the lock whole (``transaction``: the watcher's pass, an admin's change), which waits
+        for them and makes later ones wait for it. Two of them on one post meet at its row
+        lock; two that lock two posts in opposite orders deadlock, and the one PostgreSQL
+        rolls back runs again."""
+        handled = handled_update.get()
+        patience = int(WRITE_LOCK_PATIENCE * 1000)
+        begin = (
+            f"BEGIN; SET LOCAL lock_timeout = {patience};"
+            f" SELECT pg_advisory_xact_lock_shared({WRITER_LOCK})"
+        )
+        async with self._writers_free:
+            conn = await _open(self._idle_writers.pop() if self._idle_writers else None, self.url)
+            try:
+                for attempt in range(1, ATTEMPTS + 1):
+                    carries = handled is not None and not handled.done
+                    try:
+                        async with _writing(conn, begin) as tx:
+                            if handled is not None and carries:
+                                await handled.record(tx, handled.update_id)
+                            result = await work(tx)
+                        break
+                    except RETRIED as exc:
+                        if attempt == ATTEMPTS:
+                            raise
+                        log.info("write rolled back (%s); running it again", exc.sqlstate)
+            finally:
+                if conn.raw.is_closed() or conn.raw.is_in_transaction():
+                    conn.raw.terminate()  # broken, or interrupted mid-transaction
+                else:
+                    self._idle_writers.append(conn)
+        if handled is not None and carries:
+            handled.done = True
+        self._announce(tx)
+        return result
 
     @asynccontextmanager
     async def _standalone(self, durable: bool) -> AsyncIterator[Tx]:
@@ -548,9 +596,10 @@ class PostgresDatabase(Database):
     async def close(self) -> None:
         async with self.lock:
             readers, self._idle_readers = self._idle_readers, []
+            writers, self._idle_writers = self._idle_writers, []
             others = [c for c in (self._beside, self._snapshot) if c is not None]
             self._beside = self._snapshot = None
-            for conn in (*readers, *others, self._conn):
+            for conn in (*readers, *writers, *others, self._conn):
                 if not conn.raw.is_closed():
                     await conn.raw.close()
 

@@ -145,39 +145,44 @@ async def check_in(
     db: Database, member: Member, fix: Fix, now: datetime, watch: PostWatch | None = None
 ) -> CheckIn:
     """Check in at the only assigned post, or ask which one (remembering the location)."""
-    async with db.transaction() as tx:
-        assigned = await posts.assigned_to(tx, member.id)
-        if not assigned:
-            return CheckIn(CheckInStatus.NO_POSTS)
-        if len(assigned) == 1:
-            return await _check_in_at(tx, member, assigned[0], fix, now, watch)
-        current = await shifts.open_for_member(tx, member.id)
-        if current is not None:
-            for post in assigned:
-                if post.id == current.post_id and judge(post, fix).inside is not False:
-                    return await _check_in_at(tx, member, post, fix, now, watch)
-        await drafts.put(
-            tx,
-            member.id,
-            CHECKIN_DRAFT,
-            "choose",
-            {
-                "lat": fix.latitude,
-                "lon": fix.longitude,
-                "acc": fix.accuracy_m,
-                "live": fix.live_message_id,
-            },
-            now,
-            slot=drafts.CHECKIN,
-        )
-        key = geo.nearest(
-            ((post.id, post.latitude, post.longitude) for post in assigned),
-            fix.latitude,
-            fix.longitude,
-        )
-        nearest = next((post for post in assigned if post.id == key), None)
-        ordered = sorted(assigned, key=lambda post: (post.id != key, post.code))
-        return CheckIn(CheckInStatus.CHOOSE, choices=tuple(ordered), nearest=nearest)
+    return await db.concurrently(lambda tx: _check_in(tx, member, fix, now, watch))
+
+
+async def _check_in(
+    tx: Tx, member: Member, fix: Fix, now: datetime, watch: PostWatch | None
+) -> CheckIn:
+    assigned = await posts.assigned_to(tx, member.id)
+    if not assigned:
+        return CheckIn(CheckInStatus.NO_POSTS)
+    if len(assigned) == 1:
+        return await _check_in_at(tx, member, assigned[0], fix, now, watch)
+    current = await shifts.open_for_member(tx, member.id)
+    if current is not None:
+        for post in assigned:
+            if post.id == current.post_id and judge(post, fix).inside is not False:
+                return await _check_in_at(tx, member, post, fix, now, watch)
+    await drafts.put(
+        tx,
+        member.id,
+        CHECKIN_DRAFT,
+        "choose",
+        {
+            "lat": fix.latitude,
+            "lon": fix.longitude,
+            "acc": fix.accuracy_m,
+            "live": fix.live_message_id,
+        },
+        now,
+        slot=drafts.CHECKIN,
+    )
+    key = geo.nearest(
+        ((post.id, post.latitude, post.longitude) for post in assigned),
+        fix.latitude,
+        fix.longitude,
+    )
+    nearest = next((post for post in assigned if post.id == key), None)
+    ordered = sorted(assigned, key=lambda post: (post.id != key, post.code))
+    return CheckIn(CheckInStatus.CHOOSE, choices=tuple(ordered), nearest=nearest)
 
 
 async def choose_post(
@@ -282,13 +287,16 @@ async def all_clear(
     db: Database, member: Member, note: str | None, now: datetime, watch: PostWatch | None = None
 ) -> Post | None:
     """Record 'situasi aman' for the post the officer is on duty at (None: not on duty)."""
-    async with db.transaction() as tx:
+
+    async def record(tx: Tx) -> Post | None:
         current = await shifts.open_for_member(tx, member.id)
         if current is None:
             return None
         await posts.record_signal(tx, current.post_id, member.id, "all_clear", now, note)
         refreshed = await touched(tx, watch, [current.post_id], now)
         return refreshed[0] if refreshed else await posts.by_id(tx, current.post_id)
+
+    return await db.concurrently(record)
 
 
 async def current_post(tx: Tx, member: Member) -> Post | None:

@@ -446,7 +446,8 @@ async def one_shot(
         return Outcome(problem=Problem.EMPTY)
     if len(text.strip()) > max_text:
         return Outcome(problem=Problem.TOO_LONG)
-    async with db.transaction() as tx:
+
+    async def file(tx: Tx) -> Outcome:
         post, choices = await _default_post(tx, member)
         if post is None and not choices:
             return Outcome(problem=Problem.NO_POSTS)
@@ -475,6 +476,8 @@ async def one_shot(
             text=text.strip(),
         )
         return Outcome(issue=await _file(tx, member, draft, now, watch))
+
+    return await db.concurrently(file)
 
 
 async def one_shot_without_category(
