@@ -306,7 +306,9 @@ class Database:
                 handled.done = True
         self._announce(tx)
 
-    async def concurrently(self, work: Callable[[Tx], Awaitable[T]]) -> T:
+    async def concurrently(
+        self, work: Callable[[Tx], Awaitable[T]], *, bookkeeping: bool = False
+    ) -> T:
         """``work`` in a write transaction that may run beside other ``concurrently`` ones:
         for the officers' hot paths (check-in, all clear, a one-shot report), whose
         read-then-writes on rows another officer's update could change all come after an
@@ -315,8 +317,9 @@ class Database:
         still runs alone. ``work`` may run more than once (a deadlock between two posts'
         row locks rolls one back and runs it again), so it must act only through ``tx``.
         SQLite runs it as any other transaction; PostgreSQL on writer connections of its
-        own (storage/postgres.py). It carries the update's done mark, as ``transaction``."""
-        async with self.transaction() as tx:
+        own (storage/postgres.py). It carries the update's done mark unless
+        ``bookkeeping``, as ``transaction``."""
+        async with self.transaction(bookkeeping=bookkeeping) as tx:
             return await work(tx)
 
     def standalone(self, *, durable: bool = False) -> AbstractAsyncContextManager[Tx]:
@@ -327,7 +330,9 @@ class Database:
         their lock (the inbox stores a getUpdates batch there while handlers write). It
         never carries an update's done mark. ``durable``: COMMIT returns only once the
         commit would survive the database server's crash (PostgreSQL's other commits do not
-        wait for the WAL flush; SQLite's are all alike, WAL with synchronous=NORMAL)."""
+        wait for the WAL flush; SQLite's are all alike, WAL with synchronous=NORMAL); on
+        PostgreSQL each of its statements then commits on its own, as each is safe alone,
+        and a crash may keep the first and lose the rest."""
         return self.transaction(bookkeeping=True)
 
     def _announce(self, tx: Tx) -> None:
@@ -344,8 +349,10 @@ class Database:
                 on_events(tx.events)
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[Tx]:
-        """A consistent read with nothing to commit."""
+    async def read(self, *, consistent: bool = True) -> AsyncIterator[Tx]:
+        """A consistent read with nothing to commit. ``consistent=False``, for a read of one
+        statement: each statement sees what was committed when it ran, which on PostgreSQL
+        spares the round trips of BEGIN and ROLLBACK (on SQLite it changes nothing)."""
         async with self.lock, self._unit(write=False) as tx:
             yield tx
 

@@ -426,8 +426,13 @@ def _session_settings(url: str) -> dict[str, str]:
     return settings
 
 
-async def _connect(url: str) -> _Connection:
-    conn = await asyncpg.connect(url, server_settings=_session_settings(url))
+async def _connect(url: str, *, read_only: bool = False, durable: bool = False) -> _Connection:
+    settings = _session_settings(url)
+    if read_only:  # a reader's statements outside a transaction may not write either
+        settings["default_transaction_read_only"] = "on"
+    conn = await asyncpg.connect(url, server_settings=settings)
+    if durable:  # over whatever the URL says
+        await conn.execute("SET synchronous_commit = on")
     await conn.set_type_codec(
         "numeric", schema="pg_catalog", encoder=str, decoder=_number, format="text"
     )
@@ -460,9 +465,13 @@ async def _writing(conn: _Connection, begin: str) -> AsyncIterator[PgTx]:
         await conn.raw.execute("COMMIT")
 
 
-async def _open(conn: _Connection | None, url: str) -> _Connection:
+async def _open(
+    conn: _Connection | None, url: str, *, read_only: bool = False, durable: bool = False
+) -> _Connection:
     """``conn``, or a new connection when there is none yet or the server dropped it."""
-    return conn if conn is not None and not conn.raw.is_closed() else await _connect(url)
+    if conn is not None and not conn.raw.is_closed():
+        return conn
+    return await _connect(url, read_only=read_only, durable=durable)
 
 
 class PostgresDatabase(Database):
@@ -474,6 +483,7 @@ class PostgresDatabase(Database):
         self._conn = conn
         self._idle_readers: list[_Connection] = []
         self._beside: _Connection | None = None
+        self._durable: _Connection | None = None
         self._snapshot: _Connection | None = None
         self._snapshot_lock = asyncio.Lock()
         self._beside_lock = asyncio.Lock()
@@ -511,7 +521,9 @@ class PostgresDatabase(Database):
         async with _writing(conn, begin) as tx:
             yield tx
 
-    async def concurrently(self, work: Callable[[Tx], Awaitable[T]]) -> T:
+    async def concurrently(
+        self, work: Callable[[Tx], Awaitable[T]], *, bookkeeping: bool = False
+    ) -> T:
         """On a writer connection of its own, under the writers' lock taken *shared*: it
         overlaps other ``concurrently`` transactions (their round trips were what held the
         update rate down while every writer waited its turn) and never a writer that takes
@@ -519,7 +531,7 @@ class PostgresDatabase(Database):
         for them and makes later ones wait for it. Two of them on one post meet at its row
         lock; two that lock two posts in opposite orders deadlock, and the one PostgreSQL
         rolls back runs again."""
-        handled = handled_update.get()
+        handled = None if bookkeeping else handled_update.get()
         patience = int(WRITE_LOCK_PATIENCE * 1000)
         begin = (
             f"BEGIN; SET LOCAL lock_timeout = {patience};"
@@ -553,27 +565,38 @@ class PostgresDatabase(Database):
     @asynccontextmanager
     async def _standalone(self, durable: bool) -> AsyncIterator[Tx]:
         async with self._beside_lock:
-            self._beside = await _open(self._beside, self.url)
-            flush = "; SET LOCAL synchronous_commit = on" if durable else ""
-            async with _writing(self._beside, f"BEGIN{flush}") as tx:
+            if durable:
+                # Each statement commits on its own, as each is safe alone: one round trip
+                # where BEGIN, the statement and COMMIT were three (the inbox's store of a
+                # getUpdates batch, once per poll).
+                self._durable = await _open(self._durable, self.url, durable=True)
+                tx = PgTx(self._durable)
                 yield tx
+            else:
+                self._beside = await _open(self._beside, self.url)
+                async with _writing(self._beside, "BEGIN") as tx:
+                    yield tx
         self._announce(tx)
 
     def standalone(self, *, durable: bool = False) -> AbstractAsyncContextManager[Tx]:
         return self._standalone(durable)
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[Tx]:
+    async def read(self, *, consistent: bool = True) -> AsyncIterator[Tx]:
         """A read-only REPEATABLE READ transaction on a reader connection, without the
         writers' lock: on SQLite a read costs microseconds under it, here every statement
         is a round trip, and a writer waiting behind a reader's round trips (or a reader
         behind a writer's) was what held the update rate down (bench/updates.py). A
         reader sees everything committed before it began, as it would under the lock."""
         async with self._readers_free:
-            conn = await _open(self._idle_readers.pop() if self._idle_readers else None, self.url)
+            conn = self._idle_readers.pop() if self._idle_readers else None
+            conn = await _open(conn, self.url, read_only=True)
             try:
-                async with _read_only(conn) as tx:
-                    yield tx
+                if consistent:
+                    async with _read_only(conn) as tx:
+                        yield tx
+                else:  # each statement on its own (the session is read-only)
+                    yield PgTx(conn, writable=False)
             finally:
                 if conn.raw.is_closed() or conn.raw.is_in_transaction():
                     conn.raw.terminate()  # broken, or interrupted mid-transaction
@@ -597,8 +620,8 @@ class PostgresDatabase(Database):
         async with self.lock:
             readers, self._idle_readers = self._idle_readers, []
             writers, self._idle_writers = self._idle_writers, []
-            others = [c for c in (self._beside, self._snapshot) if c is not None]
-            self._beside = self._snapshot = None
+            others = [c for c in (self._beside, self._durable, self._snapshot) if c is not None]
+            self._beside = self._durable = self._snapshot = None
             for conn in (*readers, *writers, *others, self._conn):
                 if not conn.raw.is_closed():
                     await conn.raw.close()

@@ -189,17 +189,22 @@ async def heard_from(db: Database, member: Member, now: datetime) -> Member:
     """A member marked unreachable wrote to the bot in private: whatever blocked the
     bot is undone (Telegram delivers nothing from a user who blocked it), so circulars,
     recaps and alerts reach them again."""
-    async with db.transaction(bookkeeping=True) as tx:
+
+    async def mark(tx: Tx) -> None:
         if await members.mark_reachable(tx, member.id):
             await audit.record(tx, now, member.id, "reachable", "member", member.id)
+
+    await db.concurrently(mark, bookkeeping=True)  # the member's own row, by its key
     return replace(member, unreachable=False)
 
 
 async def note_app_language(db: Database, member: Member, client_language: str) -> Member:
     """The language the member's Telegram app reports, remembered: messages the bot sends
     on its own (alerts, forwards, circulars) follow it when the member set none."""
-    async with db.transaction(bookkeeping=True) as tx:
-        await members.note_client_language(tx, member.id, client_language)
+    await db.concurrently(
+        lambda tx: members.note_client_language(tx, member.id, client_language),
+        bookkeeping=True,
+    )
     return replace(member, client_language=client_language)
 
 
@@ -236,7 +241,7 @@ async def recognise(
         known, member = cache.get(telegram_id)
         if known:
             return member
-    async with db.read() as tx:
+    async with db.read(consistent=False) as tx:
         member = await members.by_telegram_id(tx, telegram_id)
     if cache is not None:
         cache.put(telegram_id, member)

@@ -187,7 +187,7 @@ async def _begin(
 
 
 async def current(db: Database, member: Member) -> ReportDraft | None:
-    async with db.read() as tx:
+    async with db.read(consistent=False) as tx:
         return await _load(tx, member)
 
 
