@@ -21,7 +21,11 @@ in once (warm-up, excluded with a short mixed warm-up after it); then each step 
 steady rate of 40 % check-ins (location near the post), 40 % ``/aman`` and 20 % one-shot
 ``/lapor logistik ...`` from random officers. The first ``--settle`` seconds of each step
 are left out of the percentiles. The figure is the highest offered rate whose p99 stays
-under 100 ms with every reply present and correct; RSS is the bot process's peak up to
+under 100 ms with every reply present and correct, as every lower rate's did: a step that
+fails is run once more and fails when it fails twice (one stall of a two-core machine
+shared with the load generator decides a 6 s step otherwise; ``--no-second-chance``), and
+the steps stop at the first that fails. The bot runs on the event loop ``posko run`` uses
+(bot.core.loop: uvloop where installed). RSS is the bot process's peak up to
 the end of that step (``ru_maxrss``, or psutil's 100 ms samples if higher). A second
 table shows where the CPU went (bot event-loop thread vs. its aiosqlite thread, the
 emulator, and other processes on the machine, which make the figures pessimistic).
@@ -68,6 +72,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.reference import loop_s  # noqa: E402
+from bot.core import loop as event_loop  # noqa: E402
 
 N_OFFICERS = 1000
 N_POSTS = 250
@@ -549,8 +554,12 @@ async def bot_main(
             profiler = cProfile.Profile()
             profiler.enable()
         stop_reason = ""
-        for n, rate in enumerate(args.rates):
-            result = await ask("step", n, rate, args.duration, args.settle)
+        runs = 0
+
+        async def run_step(rate: float) -> dict[str, Any]:
+            nonlocal runs
+            runs += 1
+            result: dict[str, Any] = await ask("step", runs, rate, args.duration, args.settle)
             await asyncio.sleep(args.pause)
             result["rss_peak_mb"] = max(peak_rss_mb(), result["rss_sampled_mb"])
             result["passed"] = (
@@ -559,13 +568,21 @@ async def bot_main(
                 and result["missing"] == 0
                 and result["p99"] < P99_GOAL_MS
             )
+            return result
+
+        for rate in args.rates:
+            result = await run_step(rate)
+            if not result["passed"] and args.second_chance and result["p99"] < 1000:
+                # One stall of a machine shared with the fake Bot API (and the database)
+                # decides a step otherwise: a step fails when it fails twice.
+                print(_row(result) + " (run again)", flush=True)
+                result = await run_step(rate)
             steps.append(result)
             print(_row(result), flush=True)
-            if not args.keep_going and (not result["complete"] or result["p99"] > 1000):
+            if not args.keep_going and not result["passed"]:
                 stop_reason = (
-                    f"stopped after {rate:.0f}/s: "
-                    + ("not all replies arrived" if not result["complete"] else "p99 > 1 s")
-                    + "; higher rates would only queue more (use --keep-going to run them)"
+                    f"stopped after {rate:.0f}/s failed: a rate above it that passed would not"
+                    " count (use --keep-going to run them)"
                 )
                 break
         if profiler is not None:
@@ -631,6 +648,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--pause", type=float, default=0.5, help="idle seconds between steps")
     parser.add_argument("--warmup-rate", type=float, default=400.0, help="first check-ins/s")
     parser.add_argument("--keep-going", action="store_true", help="no early stop")
+    parser.add_argument(
+        "--second-chance",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="run a failed step once more; it fails when it fails twice (on)",
+    )
     parser.add_argument("--seed", type=int, default=20261124)
     parser.add_argument("--profile", metavar="FILE", help="cProfile the bot's loop over the steps")
     parser.add_argument("--no-inbox", action="store_true", help="run without the durable inbox")
@@ -704,7 +727,7 @@ def _measure(
         flush=True,
     )
     try:
-        outcome = asyncio.run(bot_main(parent_conn, db_path, args, inbox))
+        outcome = event_loop.run(bot_main(parent_conn, db_path, args, inbox))
     finally:
         with contextlib.suppress(Exception):
             parent_conn.send(("stop",))
@@ -750,10 +773,20 @@ def _measure(
     return outcome
 
 
+def sustained(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The steps below the first that failed: a rate passed above a failed one is luck."""
+    held: list[dict[str, Any]] = []
+    for step in sorted(steps, key=lambda s: s["rate"]):
+        if not step["passed"]:
+            break
+        held.append(step)
+    return held
+
+
 def summarise(steps: list[dict[str, Any]]) -> dict[str, Any]:
-    passed = [s for s in steps if s["passed"]]
+    passed = sustained(steps)
     if passed:
-        best = max(passed, key=lambda s: s["rate"])
+        best = passed[-1]
         return {
             "updates_per_s": round(best["rate"]),
             "p50_ms": round(best["p50"], 1),

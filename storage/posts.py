@@ -34,6 +34,16 @@ async def by_id(tx: Tx, post_id: int) -> Post | None:
     return None if row is None else Post.from_row(row)
 
 
+async def on_duty_at(tx: Tx, member_id: int) -> Post | None:
+    """The post of the member's open shift, if any."""
+    row = await tx.one(
+        "SELECT p.* FROM shifts s JOIN posts p ON p.id = s.post_id"
+        " WHERE s.member_id = ? AND s.ended_at IS NULL",
+        (member_id,),
+    )
+    return None if row is None else Post.from_row(row)
+
+
 async def codes(tx: Tx) -> set[str]:
     return {row[0] for row in await tx.all("SELECT code FROM posts")}
 

@@ -302,10 +302,14 @@ class Phone:
             lambda sent: sent.method == "answerCallbackQuery", after=mark
         )
 
-    async def press_and_reply(self, message: Sent, data: str, *, forge: bool = False) -> Sent:
+    async def press_and_reply(
+        self, message: Sent, data: str, *, forge: bool = False, contains: str | None = None
+    ) -> Sent:
+        """Press a button and wait for the next message to this user (``contains``: the
+        next that says it, when other messages may reach the chat first)."""
         mark = self.emu.mark()
         self.emu.press_button(self.user, message, data, check=not forge)
-        return await self.emu.wait_reply(self.user.id, after=mark)
+        return await self.emu.wait_reply(self.user.id, after=mark, contains=contains)
 
     def buttons(self, message: Sent) -> list[tuple[str, str]]:
         return self.emu.inline_buttons(message)

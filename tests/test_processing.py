@@ -361,3 +361,14 @@ async def test_application_keeps_order_per_user_and_overlaps_users() -> None:
 def test_rejects_non_positive_limit() -> None:
     with pytest.raises(ValueError):
         PerChatUpdateProcessor(0)
+
+
+def test_the_bot_runs_on_uvloop_where_it_is_installed() -> None:
+    import uvloop
+
+    from bot.core import loop
+
+    async def which() -> type:
+        return type(asyncio.get_running_loop())
+
+    assert loop.run(which()) is uvloop.Loop

@@ -133,10 +133,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(settings: Settings) -> int:
+    from bot.core import loop
     from bot.core.app import build_application, serve
 
     app = build_application(settings, SystemClock())
-    asyncio.run(serve(app))
+    loop.run(serve(app))
     return 0
 
 

@@ -300,5 +300,4 @@ async def all_clear(
 
 
 async def current_post(tx: Tx, member: Member) -> Post | None:
-    current = await shifts.open_for_member(tx, member.id)
-    return None if current is None else await posts.by_id(tx, current.post_id)
+    return await posts.on_duty_at(tx, member.id)
