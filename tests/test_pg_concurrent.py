@@ -1,0 +1,231 @@
+"""The officers' writes that overlap on PostgreSQL (``Database.concurrently``): they run side
+by side, never beside a writer that takes the writers' lock whole, meet at a post's row
+lock, and a deadlock between two posts reruns one; one-statement reads and the inbox's
+durable statements spare their round trips. On SQLite ``concurrently`` is an ordinary
+transaction (the last test)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from bot.presence import checkin
+from bot.presence.checkin import CheckInStatus, Fix
+from storage import issues, members
+from storage.db import Database, Tx
+from storage.postgres import PostgresDatabase
+from tests.conftest import MONAS, T0
+
+on_postgresql = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+
+
+async def _post_ids(db: Database) -> dict[str, int]:
+    async with db.read() as tx:
+        return {row[0]: row[1] for row in await tx.all("SELECT code, id FROM posts")}
+
+
+@on_postgresql
+async def test_they_overlap_one_another_but_never_a_whole_writer(db_path: Path | str) -> None:
+    db = await Database.open(db_path)
+    try:
+        inside, release = asyncio.Event(), asyncio.Event()
+
+        async def held(tx: Tx) -> str:
+            await tx.execute("UPDATE posts SET name = name WHERE code = 'KBJ-01'")
+            inside.set()
+            await release.wait()
+            return "first"
+
+        first = asyncio.create_task(db.concurrently(held))
+        await asyncio.wait_for(inside.wait(), 5)
+
+        async def quick(tx: Tx) -> str:
+            await tx.execute("UPDATE posts SET name = name WHERE code = 'KBJ-02'")
+            return "second"
+
+        # a second one runs to its end while the first is still open …
+        assert await asyncio.wait_for(db.concurrently(quick), 5) == "second"
+
+        # … and a writer taking the lock whole waits for the first to end
+        async def whole() -> None:
+            async with db.transaction() as tx:
+                await tx.execute("UPDATE posts SET name = name WHERE code = 'KEC-KBJ'")
+
+        writer = asyncio.create_task(whole())
+        await asyncio.sleep(0.3)
+        assert not writer.done()
+        release.set()
+        assert await asyncio.wait_for(first, 5) == "first"
+        await asyncio.wait_for(writer, 5)
+    finally:
+        await db.close()
+
+
+@on_postgresql
+async def test_a_deadlock_between_two_posts_reruns_one(db_path: Path | str) -> None:
+    db = await Database.open(db_path)
+    try:
+        ids = await _post_ids(db)
+        one, two = ids["KBJ-01"], ids["KBJ-02"]
+        both_hold = asyncio.Barrier(2)
+        runs: list[str] = []
+
+        def crossing(name: str, first: int, second: int):  # type: ignore[no-untyped-def]
+            async def work(tx: Tx) -> str:
+                runs.append(name)
+                await tx.execute(
+                    "UPDATE posts SET issue_seq = issue_seq + 1 WHERE id = ?", (first,)
+                )
+                if runs.count(name) == 1:  # only the first run waits for the other
+                    await asyncio.wait_for(both_hold.wait(), 5)
+                await tx.execute(
+                    "UPDATE posts SET issue_seq = issue_seq + 1 WHERE id = ?", (second,)
+                )
+                return name
+
+            return work
+
+        done = await asyncio.wait_for(
+            asyncio.gather(
+                db.concurrently(crossing("a", one, two)),
+                db.concurrently(crossing("b", two, one)),
+            ),
+            15,
+        )
+        assert done == ["a", "b"]
+        assert sorted(runs) in (["a", "a", "b"], ["a", "b", "b"])  # one of them ran again
+        async with db.read() as tx:
+            counts = await tx.all("SELECT issue_seq FROM posts WHERE id IN (?, ?)", (one, two))
+        assert [row[0] for row in counts] == [2, 2]  # the rolled-back run left nothing
+    finally:
+        await db.close()
+
+
+@on_postgresql
+async def test_issues_filed_side_by_side_on_one_post_get_every_number_once(
+    db_path: Path | str,
+) -> None:
+    db = await Database.open(db_path)
+    try:
+        post_id = (await _post_ids(db))["KBJ-01"]
+        async with db.read() as tx:
+            budi = await members.by_ref(tx, "budi")
+        assert budi is not None
+
+        async def file(n: int) -> str:
+            async def work(tx: Tx) -> str:
+                issue = await issues.create(
+                    tx,
+                    issues.NewIssue(
+                        post_id=post_id,
+                        post_code="KBJ-01",
+                        reporter_id=budi.id,
+                        category="logistik",
+                        severity="sedang",
+                        text=f"laporan {n}",
+                        photos=(),
+                        latitude=None,
+                        longitude=None,
+                    ),
+                    T0,
+                )
+                return issue.ref
+
+            return await db.concurrently(work)
+
+        refs = await asyncio.wait_for(asyncio.gather(*(file(n) for n in range(12))), 20)
+        assert sorted(refs) == [f"KBJ-01/{n:04d}" for n in range(1, 13)]
+        async with db.read() as tx:
+            events = await tx.scalar(
+                "SELECT count(*) FROM issue_events e JOIN issues i ON i.id = e.issue_id"
+                " WHERE i.post_id = ? AND e.kind = 'created'",
+                (post_id,),
+            )
+        assert events == 12
+    finally:
+        await db.close()
+
+
+@on_postgresql
+async def test_two_officers_checking_in_side_by_side_are_both_on_duty(
+    db_path: Path | str,
+) -> None:
+    db = await Database.open(db_path)
+    try:
+        kbj01 = (await _post_ids(db))["KBJ-01"]
+        async with db.read() as tx:
+            budi = await members.by_ref(tx, "budi")
+            sari = await members.by_ref(tx, "sari")
+        assert budi is not None and sari is not None
+        fix = Fix(MONAS[0], MONAS[1], 10.0, None)
+        asked = await checkin.check_in(db, sari, fix, T0)  # two posts: she is asked which
+        assert asked.status is CheckInStatus.CHOOSE
+        budi_in, sari_in = await asyncio.gather(
+            checkin.check_in(db, budi, fix, T0), checkin.choose_post(db, sari, kbj01, T0)
+        )
+        assert budi_in.status is sari_in.status is CheckInStatus.CHECKED_IN
+        async with db.read() as tx:
+            on_duty = await tx.scalar(
+                "SELECT count(*) FROM shifts WHERE post_id = ? AND ended_at IS NULL", (kbj01,)
+            )
+            signals = await tx.scalar(
+                "SELECT count(*) FROM signals WHERE post_id = ? AND kind = 'checkin'", (kbj01,)
+            )
+        assert (on_duty, signals) == (2, 2)
+    finally:
+        await db.close()
+
+
+@on_postgresql
+async def test_a_one_statement_read_cannot_write(db_path: Path | str) -> None:
+    db = await Database.open(db_path)
+    try:
+        async with db.read(consistent=False) as tx:
+            assert await tx.scalar("SELECT count(*) FROM posts") == 3
+            with pytest.raises(asyncpg.exceptions.ReadOnlySQLTransactionError):
+                await tx.execute("UPDATE posts SET name = 'x'")
+        async with db.read() as tx:  # the reader connection is still good
+            assert await tx.scalar("SELECT count(*) FROM posts WHERE name = 'x'") == 0
+    finally:
+        await db.close()
+
+
+@on_postgresql
+async def test_each_durable_statement_is_committed_when_it_returns(db_path: Path | str) -> None:
+    db = await Database.open(db_path)
+    other = await Database.open(db_path)
+    assert isinstance(db, PostgresDatabase)
+    try:
+        async with db.standalone(durable=True) as tx:
+            await tx.execute(
+                "INSERT INTO inbox (update_id, chat_id, received_at, payload)"
+                " VALUES (77, 1, '2026-11-27T01:00:00+00:00', '{}')"
+            )
+            async with other.read() as seen:  # another connection sees it at once
+                assert await seen.scalar("SELECT count(*) FROM inbox WHERE update_id = 77") == 1
+    finally:
+        await db.close()
+        await other.close()
+
+
+async def test_on_sqlite_it_is_an_ordinary_transaction(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "posko.db")
+    await db.migrate()
+    try:
+
+        async def failing(tx: Tx) -> None:
+            await tx.execute(
+                "INSERT INTO inbox (update_id, chat_id, received_at, payload)"
+                " VALUES (78, 1, '2026-11-27T01:00:00+00:00', '{}')"
+            )
+            raise RuntimeError("boom")
+
+        with pytest.raises(RuntimeError):
+            await db.concurrently(failing)
+        async with db.read() as tx:  # rolled back as a whole
+            assert await tx.scalar("SELECT count(*) FROM inbox") == 0
+    finally:
+        await db.close()
