@@ -503,54 +503,10 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-class StallWatch:
-    """Where the event loop was when it stalled: a thread samples the loop thread's stack
-    whenever a heartbeat the loop beats every 5 ms is over ``limit`` late (``--stalls``)."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, limit: float = 0.04) -> None:
-        import threading
-
-        self.loop, self.limit = loop, limit
-        self.beat = time.monotonic()
-        self.stacks: Counter[str] = Counter()
-        self.thread_id = threading.get_ident()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, daemon=True)
-
-    def _heartbeat(self) -> None:
-        self.beat = time.monotonic()
-        if not self._stop.is_set():
-            self.loop.call_later(0.005, self._heartbeat)
-
-    def _watch(self) -> None:
-        sampled_beat = None
-        while not self._stop.wait(0.005):
-            beat = self.beat
-            if time.monotonic() - beat > self.limit and beat != sampled_beat:
-                sampled_beat = beat  # one sample per stall
-                frame = sys._current_frames().get(self.thread_id)
-                if frame is not None:
-                    lines = traceback.format_stack(frame)[-8:]
-                    self.stacks["".join(line.split("\n")[0] + "\n" for line in lines)] += 1
-
-    def __enter__(self) -> StallWatch:
-        self.loop.call_soon(self._heartbeat)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        print(f"  stalls over {self.limit * 1000:.0f} ms, by where the loop was:", flush=True)
-        for stack, count in self.stacks.most_common(6):
-            print(f"  {count} x\n{stack}", flush=True)
-
-
 async def bot_main(
     conn: Any, db_path: str, args: argparse.Namespace, inbox: bool = True
 ) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
-    stalls = StallWatch(loop) if args.stalls else contextlib.nullcontext()
 
     async def ask(*cmd: Any) -> Any:
         conn.send(cmd)
@@ -581,7 +537,6 @@ async def bot_main(
     steps: list[dict[str, Any]] = []
     profiler = None
     async with running(app, poll_timeout=timedelta(seconds=1), freeze_startup=True):
-        stalls.__enter__()
         rss_idle = peak_rss_mb()
         warm = await ask("warmup", args.warmup_rate, 200.0, 0.0 if args.quick else 2.0)
         print(
@@ -633,7 +588,6 @@ async def bot_main(
         if profiler is not None:
             profiler.disable()
             profiler.dump_stats(args.profile)
-        stalls.__exit__(None, None, None)
     return {
         "steps": steps,
         "rss_start": rss_start,
@@ -703,9 +657,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=20261124)
     parser.add_argument("--profile", metavar="FILE", help="cProfile the bot's loop over the steps")
     parser.add_argument("--no-inbox", action="store_true", help="run without the durable inbox")
-    parser.add_argument(
-        "--stalls", action="store_true", help="print where the bot's loop was when it stalled"
-    )
     parser.add_argument(
         "--inbox-overhead", action="store_true", help="measure without, then with the inbox"
     )
