@@ -25,7 +25,7 @@ import asyncpg
 
 from storage.db import Database, redacted
 from storage.leadership import LEADER_CLASS, LEADER_TRY
-from storage.postgres import VERSION_TABLE, WRITER_LOCK
+from storage.postgres import VERSION_TABLE, WRITER_KEY
 
 Values = tuple[Any, ...]
 
@@ -245,7 +245,7 @@ class PgTarget:
         With ``replace`` the tables are emptied inside it: nothing is lost unless the copy
         commits."""
         async with self._conn.transaction():
-            await self._conn.execute("SELECT pg_advisory_xact_lock($1)", WRITER_LOCK)
+            await self._conn.execute(f"SELECT pg_advisory_xact_lock({WRITER_KEY})")
             if replace and tables:
                 names = ", ".join(_quoted(table) for table in tables)
                 await self._conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")

@@ -124,6 +124,11 @@ def migrations() -> list[tuple[int, str, str]]:
     return found
 
 
+class WriteConflict(Exception):
+    """A compare-and-swap found its row changed under it: the transaction, run again, will
+    see the change (``Database.concurrently`` does so)."""
+
+
 class Tx:
     """A transaction in progress; the only way repository functions reach the database.
 
@@ -208,12 +213,26 @@ class HandledUpdate:
     only the first transaction to commit carries the mark.
     """
 
-    __slots__ = ("done", "record", "update_id")
+    __slots__ = ("carried", "done", "record", "update_id")
 
     def __init__(self, update_id: int, record: Callable[[Tx, int], Awaitable[object]]) -> None:
         self.update_id = update_id
         self.record = record
         self.done = False
+        self.carried = False
+        """A transaction carrying the mark is under way (until it commits or rolls back)."""
+
+    def claim(self) -> bool:
+        """Whether the transaction starting now carries the mark (no other has it)."""
+        if self.done or self.carried:
+            return False
+        self.carried = True
+        return True
+
+    def settle(self, committed: bool) -> None:
+        """The carrying transaction ended: the mark is done, or free for the next."""
+        self.carried = False
+        self.done = self.done or committed
 
 
 handled_update: ContextVar[HandledUpdate | None] = ContextVar("handled_update", default=None)
@@ -261,7 +280,8 @@ def _connect(path: str) -> sqlite3.Connection:
 class Database:
     """The store every unit of work goes through, whichever the back end.
 
-    Units never interleave within a process: each holds ``lock`` from BEGIN to COMMIT.
+    Units never interleave within a process: each holds ``lock`` from BEGIN to COMMIT
+    (on PostgreSQL, ``concurrently``'s overlap one another, and no other unit).
     After COMMIT, the listeners hear of what it touched (``on_outbox``, ``on_deadlines``)
     and of the changes it published (``on_events``).
     """
@@ -296,14 +316,17 @@ class Database:
         not carry the update's done mark, which must commit with the handler's effects."""
         handled = None if bookkeeping else handled_update.get()
         async with self.lock:
-            if handled is not None and handled.done:
-                handled = None
-            async with self._unit(write=True) as tx:
-                if handled is not None:
-                    await handled.record(tx, handled.update_id)
-                yield tx
-            if handled is not None:
-                handled.done = True
+            carries = handled is not None and handled.claim()
+            committed = False
+            try:
+                async with self._unit(write=True) as tx:
+                    if handled is not None and carries:
+                        await handled.record(tx, handled.update_id)
+                    yield tx
+                committed = True
+            finally:
+                if handled is not None and carries:
+                    handled.settle(committed)
         self._announce(tx)
 
     async def concurrently(

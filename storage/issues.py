@@ -71,8 +71,7 @@ async def create(tx: Tx, issue: NewIssue, now: datetime) -> Issue:
             " SELECT id, ref FROM new",
             (issue.post_id, issue.post_code, *facts, stamp, issue.reporter_id),
         )
-        if row is None:
-            raise LookupError(f"post {issue.post_id} is gone")
+        assert row is not None  # VALUES always inserts (or raises)
         issue_id, ref = int(row[0]), str(row[1])
         await _add_photos(tx, issue_id, issue)
     else:

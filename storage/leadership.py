@@ -11,7 +11,7 @@ leader pings every second and steps down itself after ``LEASE / 2`` without an a
 before the server can hand the lock to anyone else.
 
 The key is the two-integer form ``(LEADER_CLASS, hashtext(current_schema()))``: a key space
-apart from the writers' one-bigint lock (storage/postgres.py), and one lock per schema, so
+apart from the writers' lock (storage/postgres.py, another class), and one lock per schema, so
 deployments (and the test schemas) sharing a database do not elect one leader between them.
 
 With SQLite there is no standby: the one process always leads (:class:`SoleLeader`).

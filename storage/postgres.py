@@ -39,6 +39,7 @@ from storage.db import (
     Row,
     T,
     Tx,
+    WriteConflict,
     handled_update,
     migrations,
     redacted,
@@ -53,8 +54,10 @@ from storage.pg_batches import (
 
 log = logging.getLogger(__name__)
 
-# Taken by every write transaction (and the migrations): "posko" in ASCII.
-WRITER_LOCK = 0x706F736B6F
+WRITER_CLASS = 0x706F7377  # "posw"
+WRITER_KEY = f"{WRITER_CLASS}, hashtext(current_schema())"
+"""The writers' lock, taken by every write transaction (and the migrations): one per schema,
+so deployments (and the test schemas) sharing a database never wait for one another."""
 VERSION_TABLE = "posko_schema_version"
 PREPARED_PER_CONNECTION = 2048
 READERS = 3
@@ -63,8 +66,14 @@ connection of their own."""
 WRITERS = 4
 """Connections for ``concurrently``'s transactions, which overlap one another."""
 ATTEMPTS = 4
-"""Runs of one ``concurrently`` transaction that a deadlock may roll back, at most."""
-RETRIED = (asyncpg.exceptions.DeadlockDetectedError, asyncpg.exceptions.SerializationError)
+"""Runs of one ``concurrently`` transaction that a deadlock or a conflict may roll back, at
+most."""
+RETRIED = (
+    asyncpg.exceptions.DeadlockDetectedError,
+    asyncpg.exceptions.SerializationError,
+    asyncpg.exceptions.UniqueViolationError,
+    WriteConflict,
+)
 
 Coerce = Callable[[Any], Any] | None
 
@@ -390,6 +399,7 @@ class PostgresDatabase(Database):
         self._beside_lock = asyncio.Lock()
         self._readers_free = asyncio.Semaphore(READERS)
         self._idle_writers: list[_Connection] = []
+        self._closed = False
         self._writers_free = asyncio.Semaphore(WRITERS)
 
     @classmethod
@@ -417,7 +427,7 @@ class PostgresDatabase(Database):
         patience = int(WRITE_LOCK_PATIENCE * 1000)
         begin = (
             f"BEGIN; SET LOCAL lock_timeout = {patience};"
-            f" SELECT pg_advisory_xact_lock({WRITER_LOCK})"
+            f" SELECT pg_advisory_xact_lock({WRITER_KEY})"
         )
         async with _writing(conn, begin) as tx:
             yield tx
@@ -430,36 +440,41 @@ class PostgresDatabase(Database):
         update rate down while every writer waited its turn) and never a writer that takes
         the lock whole (``transaction``: the watcher's pass, an admin's change), which waits
         for them and makes later ones wait for it. Two of them on one post meet at its row
-        lock; two that lock two posts in opposite orders deadlock, and the one PostgreSQL
-        rolls back runs again."""
+        lock (storage.shifts.open_locking_post, storage.posts.lock); two that lock two posts
+        in opposite orders deadlock, and the one PostgreSQL rolls back runs again, as does
+        one whose compare-and-swap found its row changed (``WriteConflict``) or that met a
+        unique index another one filled first."""
         handled = None if bookkeeping else handled_update.get()
         patience = int(WRITE_LOCK_PATIENCE * 1000)
         begin = (
             f"BEGIN; SET LOCAL lock_timeout = {patience};"
-            f" SELECT pg_advisory_xact_lock_shared({WRITER_LOCK})"
+            f" SELECT pg_advisory_xact_lock_shared({WRITER_KEY})"
         )
         async with self._writers_free:
             conn = await _open(self._idle_writers.pop() if self._idle_writers else None, self.url)
             try:
                 for attempt in range(1, ATTEMPTS + 1):
-                    carries = handled is not None and not handled.done
+                    carries = handled is not None and handled.claim()
+                    committed = False
                     try:
                         async with _writing(conn, begin) as tx:
                             if handled is not None and carries:
                                 await handled.record(tx, handled.update_id)
                             result = await work(tx)
+                        committed = True
                         break
                     except RETRIED as exc:
                         if attempt == ATTEMPTS:
                             raise
-                        log.info("write rolled back (%s); running it again", exc.sqlstate)
+                        log.warning("write rolled back (%r); running it again", exc)
+                    finally:
+                        if handled is not None and carries:
+                            handled.settle(committed)
             finally:
-                if conn.raw.is_closed() or conn.raw.is_in_transaction():
-                    conn.raw.terminate()  # broken, or interrupted mid-transaction
+                if self._closed or conn.raw.is_closed() or conn.raw.is_in_transaction():
+                    conn.raw.terminate()  # closing, broken, or interrupted mid-transaction
                 else:
                     self._idle_writers.append(conn)
-        if handled is not None and carries:
-            handled.done = True
         self._announce(tx)
         return result
 
@@ -488,7 +503,9 @@ class PostgresDatabase(Database):
         writers' lock: on SQLite a read costs microseconds under it, here every statement
         is a round trip, and a writer waiting behind a reader's round trips (or a reader
         behind a writer's) was what held the update rate down (bench/updates.py). A
-        reader sees everything committed before it began, as it would under the lock."""
+        reader sees everything committed before it began, as it would under the lock.
+        ``consistent=False``: no transaction, each statement on its own (the reader's
+        session refuses writes)."""
         async with self._readers_free:
             conn = self._idle_readers.pop() if self._idle_readers else None
             conn = await _open(conn, self.url, read_only=True)
@@ -518,6 +535,7 @@ class PostgresDatabase(Database):
                     conn.raw.terminate()
 
     async def close(self) -> None:
+        self._closed = True  # a writer still at work closes its connection when done
         async with self.lock:
             readers, self._idle_readers = self._idle_readers, []
             writers, self._idle_writers = self._idle_writers, []
@@ -569,7 +587,7 @@ class PostgresDatabase(Database):
                 if version <= current:
                     continue
                 await conn.raw.execute(
-                    f"BEGIN; SELECT pg_advisory_xact_lock({WRITER_LOCK});"
+                    f"BEGIN; SELECT pg_advisory_xact_lock({WRITER_KEY});"
                     f" CREATE TABLE IF NOT EXISTS {VERSION_TABLE} (version BIGINT NOT NULL)"
                 )
                 try:

@@ -34,7 +34,18 @@ async def by_id(tx: Tx, post_id: int) -> Post | None:
     return None if row is None else Post.from_row(row)
 
 
-async def on_duty_at(tx: Tx, member_id: int) -> Post | None:
+async def lock(tx: Tx, post_ids: Sequence[int]) -> None:
+    """Lock the posts' rows, in id order, until the transaction ends (PostgreSQL; SQLite
+    writers never overlap): see :func:`storage.shifts.open_locking_post`."""
+    if tx.dialect == "postgresql" and post_ids:
+        marks = ", ".join("?" for _ in post_ids)
+        await tx.all(
+            f"SELECT id FROM posts WHERE id IN ({marks}) ORDER BY id FOR NO KEY UPDATE",
+            sorted(post_ids),
+        )
+
+
+async def of_open_shift(tx: Tx, member_id: int) -> Post | None:
     """The post of the member's open shift, if any."""
     row = await tx.one(
         "SELECT p.* FROM shifts s JOIN posts p ON p.id = s.post_id"

@@ -7,15 +7,19 @@ transaction (the last test)."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from pathlib import Path
 
 import asyncpg
 import pytest
 
+from bot.core.clock import FakeClock
+from bot.core.config import load_settings
 from bot.presence import checkin
 from bot.presence.checkin import CheckInStatus, Fix
+from bot.watch.watcher import Watcher
 from storage import issues, members
-from storage.db import Database, Tx
+from storage.db import Database, HandledUpdate, Tx, handled_update, to_db
 from storage.postgres import PostgresDatabase
 from tests.conftest import MONAS, T0
 
@@ -180,6 +184,51 @@ async def test_two_officers_checking_in_side_by_side_are_both_on_duty(
 
 
 @on_postgresql
+async def test_signals_side_by_side_on_one_post_are_each_decided_after_the_last(
+    db_path: Path | str, tmp_path: Path
+) -> None:
+    """Later signals commit first and the earlier ones' conditional UPDATEs change nothing:
+    each still locks the post before deciding, so none decides on a version another
+    changed (the watcher's version check would raise)."""
+    db = await Database.open(db_path)
+    settings = load_settings(None, overrides={"storage": {"path": str(tmp_path / "x.db")}})
+    watcher = Watcher(db, settings, FakeClock(T0))
+    try:
+        async with db.read() as tx:
+            budi = await members.by_ref(tx, "budi")
+            sari = await members.by_ref(tx, "sari")
+        assert budi is not None and sari is not None
+        fix = Fix(MONAS[0], MONAS[1], 10.0, None)
+        assert (await checkin.check_in(db, budi, fix, T0, watcher)).status is (
+            CheckInStatus.CHECKED_IN
+        )
+        kbj01 = (await _post_ids(db))["KBJ-01"]
+        await checkin.check_in(db, sari, fix, T0)  # asked which post …
+        await checkin.choose_post(db, sari, kbj01, T0, watcher)  # … at KBJ-01
+        moments = [T0 + timedelta(seconds=n) for n in range(20, 0, -1)]  # newest first
+        done = await asyncio.wait_for(
+            asyncio.gather(
+                *(
+                    checkin.all_clear(db, budi if n % 2 else sari, None, at, watcher)
+                    if n % 3
+                    else checkin.check_in(db, budi, fix, at, watcher)
+                    for n, at in enumerate(moments)
+                )
+            ),
+            20,
+        )
+        assert all(result is not None for result in done)
+        async with db.read() as tx:
+            state, last = await tx.one(
+                "SELECT state, last_signal_at FROM posts WHERE id = ?", (kbj01,)
+            ) or (None, None)
+        newest_signal = max(at for n, at in enumerate(moments) if n % 3)  # all clears
+        assert state == "staffed" and last == to_db(newest_signal)
+    finally:
+        await db.close()
+
+
+@on_postgresql
 async def test_a_one_statement_read_cannot_write(db_path: Path | str) -> None:
     db = await Database.open(db_path)
     try:
@@ -228,4 +277,35 @@ async def test_on_sqlite_it_is_an_ordinary_transaction(tmp_path: Path) -> None:
         async with db.read() as tx:  # rolled back as a whole
             assert await tx.scalar("SELECT count(*) FROM inbox") == 0
     finally:
+        await db.close()
+
+
+@on_postgresql
+async def test_two_writes_of_one_update_carry_its_done_mark_once(db_path: Path | str) -> None:
+    db = await Database.open(db_path)
+    marks: list[int] = []
+
+    async def record(_tx: Tx, update_id: int) -> None:
+        marks.append(update_id)
+
+    handled = HandledUpdate(5, record)
+    token = handled_update.set(handled)
+    try:
+        release = asyncio.Event()
+
+        async def slow(_tx: Tx) -> None:
+            await release.wait()
+
+        async def quick(_tx: Tx) -> None:
+            return None
+
+        first = asyncio.create_task(db.concurrently(slow))  # carries the mark …
+        await asyncio.sleep(0.2)
+        await asyncio.wait_for(db.concurrently(quick), 5)  # … so this one, beside it, does not
+        assert marks == [5] and not handled.done
+        release.set()
+        await asyncio.wait_for(first, 5)
+        assert marks == [5] and handled.done
+    finally:
+        handled_update.reset(token)
         await db.close()

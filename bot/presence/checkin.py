@@ -107,7 +107,7 @@ async def _check_in_at(
     tx: Tx, member: Member, post: Post, fix: Fix, now: datetime, watch: PostWatch | None
 ) -> CheckIn:
     verdict = judge(post, fix)
-    current = await shifts.open_for_member(tx, member.id)
+    current = await shifts.open_locking_post(tx, member.id, post.id)
     if current is not None and current.post_id == post.id:
         await shifts.update_position(
             tx, current.id, now, _position(fix, verdict), fix.live_message_id
@@ -118,6 +118,7 @@ async def _check_in_at(
         )
     previous = None
     if current is not None:
+        await posts.lock(tx, [current.post_id])  # before counting who is left there
         await shifts.end(tx, current.id, now, "replaced")
         await posts.mark_short(tx, current.post_id, now)
         previous = await posts.by_id(tx, current.post_id)
@@ -289,7 +290,7 @@ async def all_clear(
     """Record 'situasi aman' for the post the officer is on duty at (None: not on duty)."""
 
     async def record(tx: Tx) -> Post | None:
-        current = await shifts.open_for_member(tx, member.id)
+        current = await shifts.open_locking_post(tx, member.id)
         if current is None:
             return None
         await posts.record_signal(tx, current.post_id, member.id, "all_clear", now, note)
@@ -300,4 +301,4 @@ async def all_clear(
 
 
 async def current_post(tx: Tx, member: Member) -> Post | None:
-    return await posts.on_duty_at(tx, member.id)
+    return await posts.of_open_shift(tx, member.id)

@@ -37,7 +37,7 @@ from storage import posts as posts_store
 from storage import roster as roster_store
 from storage import watch as store
 from storage.alerts import Person
-from storage.db import Database, Tx
+from storage.db import Database, Tx, WriteConflict
 from storage.outbox import Priority
 from storage.records import Area, Post
 from storage.watch import AlertRow, PostUpdate, Recipient
@@ -69,7 +69,7 @@ def _collector_paused() -> Iterator[None]:
         gc.enable()
 
 
-class ConcurrentChange(Exception):
+class ConcurrentChange(WriteConflict):
     """A post changed between read and write; the pass is retried."""
 
 
