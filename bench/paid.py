@@ -49,6 +49,7 @@ from bench.broadcast import ADMIN, FIRST_CHAT, OFFICERS, seed  # noqa: E402
 from bench.reference import loop_s  # noqa: E402
 from bot.circulars import circular  # noqa: E402
 from bot.circulars.circular import ConfirmStatus, DraftStatus  # noqa: E402
+from bot.core import loop as event_loop  # noqa: E402
 from bot.core.clock import SystemClock  # noqa: E402
 from bot.core.config import DeliverySettings  # noqa: E402
 from bot.core.transport import AiohttpRequest  # noqa: E402
@@ -253,4 +254,4 @@ async def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    sys.exit(event_loop.run(main()))  # the loop posko run uses (uvloop where installed)
