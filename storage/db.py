@@ -210,7 +210,8 @@ class HandledUpdate:
     write transaction of the update, so its effects and its being done commit together:
     a crash before that COMMIT leaves it pending (replayed), a crash after leaves it done
     (never processed again). One object is shared by every task the handler starts, so
-    only the first transaction to commit carries the mark.
+    only one transaction carries the mark at a time (``claim``), and once one committed
+    with it no other does.
     """
 
     __slots__ = ("carried", "done", "record", "update_id")
@@ -333,12 +334,15 @@ class Database:
         self, work: Callable[[Tx], Awaitable[T]], *, bookkeeping: bool = False
     ) -> T:
         """``work`` in a write transaction that may run beside other ``concurrently`` ones:
-        for the officers' hot paths (check-in, all clear, a one-shot report), whose
-        read-then-writes on rows another officer's update could change all come after an
-        UPDATE of the post's row (its signal, its issue number), whose row lock orders two
-        updates of one post as the writers' turn would. Every other write transaction
-        still runs alone. ``work`` may run more than once (a deadlock between two posts'
-        row locks rolls one back and runs it again), so it must act only through ``tx``.
+        for the officers' hot paths (check-in, all clear, a one-shot report; the gate's
+        notes on the sender's own member row), whose read-then-writes on rows another
+        officer's update could change all come after the post's row is locked
+        (storage.shifts.open_locking_post, storage.posts.lock, the issue number's UPDATE),
+        which orders two updates of one post as the writers' turn would. Every other write
+        transaction still runs alone. ``work`` may run more than once (a deadlock between
+        two posts' row locks, a compare-and-swap that found its row changed, a second open
+        shift of one member from two processes roll it back and run it again), so it must
+        act only through ``tx``.
         SQLite runs it as any other transaction; PostgreSQL on writer connections of its
         own (storage/postgres.py). It carries the update's done mark unless
         ``bookkeeping``, as ``transaction``."""

@@ -74,6 +74,10 @@ RETRIED = (
     asyncpg.exceptions.UniqueViolationError,
     WriteConflict,
 )
+RERUN_ON_UNIQUE = frozenset({"shifts_one_open"})
+"""The one unique index two overlapping writers may legitimately both try to fill: one
+member's open shift, from two processes during a handover. Any other clash is a bug (or
+data an import left behind) that running again would only repeat."""
 
 Coerce = Callable[[Any], Any] | None
 
@@ -336,10 +340,14 @@ def _session_settings(url: str) -> dict[str, str]:
     return settings
 
 
-async def _connect(url: str, *, read_only: bool = False, durable: bool = False) -> _Connection:
+async def _connect(
+    url: str, *, read_only: bool = False, durable: bool = False, patient: bool = False
+) -> _Connection:
     settings = _session_settings(url)
     if read_only:  # a reader's statements outside a transaction may not write either
         settings["default_transaction_read_only"] = "on"
+    if patient:  # how long a writer waits for a lock, set once rather than per transaction
+        settings["lock_timeout"] = str(int(WRITE_LOCK_PATIENCE * 1000))
     conn = await asyncpg.connect(url, server_settings=settings)
     if durable:  # over whatever the URL says
         await conn.execute("SET synchronous_commit = on")
@@ -376,12 +384,17 @@ async def _writing(conn: _Connection, begin: str) -> AsyncIterator[PgTx]:
 
 
 async def _open(
-    conn: _Connection | None, url: str, *, read_only: bool = False, durable: bool = False
+    conn: _Connection | None,
+    url: str,
+    *,
+    read_only: bool = False,
+    durable: bool = False,
+    patient: bool = False,
 ) -> _Connection:
     """``conn``, or a new connection when there is none yet or the server dropped it."""
     if conn is not None and not conn.raw.is_closed():
         return conn
-    return await _connect(url, read_only=read_only, durable=durable)
+    return await _connect(url, read_only=read_only, durable=durable, patient=patient)
 
 
 class PostgresDatabase(Database):
@@ -445,13 +458,12 @@ class PostgresDatabase(Database):
         one whose compare-and-swap found its row changed (``WriteConflict``) or that met a
         unique index another one filled first."""
         handled = None if bookkeeping else handled_update.get()
-        patience = int(WRITE_LOCK_PATIENCE * 1000)
-        begin = (
-            f"BEGIN; SET LOCAL lock_timeout = {patience};"
-            f" SELECT pg_advisory_xact_lock_shared({WRITER_KEY})"
-        )
+        begin = f"BEGIN; SELECT pg_advisory_xact_lock_shared({WRITER_KEY})"
         async with self._writers_free:
-            conn = await _open(self._idle_writers.pop() if self._idle_writers else None, self.url)
+            if self._closed:
+                raise DatabaseUnavailable(f"{self.path} is closed")
+            conn = self._idle_writers.pop() if self._idle_writers else None
+            conn = await _open(conn, self.url, patient=True)
             try:
                 for attempt in range(1, ATTEMPTS + 1):
                     carries = handled is not None and handled.claim()
@@ -464,7 +476,9 @@ class PostgresDatabase(Database):
                         committed = True
                         break
                     except RETRIED as exc:
-                        if attempt == ATTEMPTS:
+                        clash = getattr(exc, "constraint_name", None)
+                        unique = isinstance(exc, asyncpg.exceptions.UniqueViolationError)
+                        if attempt == ATTEMPTS or (unique and clash not in RERUN_ON_UNIQUE):
                             raise
                         log.warning("write rolled back (%r); running it again", exc)
                     finally:
@@ -516,8 +530,8 @@ class PostgresDatabase(Database):
                 else:  # each statement on its own (the session is read-only)
                     yield PgTx(conn, writable=False)
             finally:
-                if conn.raw.is_closed() or conn.raw.is_in_transaction():
-                    conn.raw.terminate()  # broken, or interrupted mid-transaction
+                if self._closed or conn.raw.is_closed() or conn.raw.is_in_transaction():
+                    conn.raw.terminate()  # closing, broken, or interrupted mid-transaction
                 else:
                     self._idle_readers.append(conn)
 

@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from storage import shifts
 from storage.db import Tx, to_db
-from storage.records import Post
+from storage.records import Post, Shift
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +146,31 @@ async def record_signal(
         " AND (last_signal_at IS NULL OR last_signal_at < ?)",
         (stamp, post_id, stamp),
     )
+
+
+async def signal_from_open_shift(
+    tx: Tx, member_id: int, kind: str, at: datetime, note: str | None = None
+) -> Shift | None:
+    """The member's open shift (None: not on duty) with its post's row locked
+    (storage.shifts.open_locking_post) and a signal recorded there: one round trip on
+    PostgreSQL where there were two."""
+    if tx.dialect != "postgresql":
+        current = await shifts.open_for_member(tx, member_id)
+        if current is not None:
+            await record_signal(tx, current.post_id, member_id, kind, at, note)
+        return current
+    stamp = to_db(at)
+    row = await tx.one(
+        "WITH shift AS (SELECT s.* FROM shifts s JOIN posts p ON p.id = s.post_id"
+        " WHERE s.member_id = ? AND s.ended_at IS NULL FOR NO KEY UPDATE OF p),"
+        " signal AS (INSERT INTO signals (post_id, member_id, kind, at, note)"
+        " SELECT post_id, member_id, ?, ?, ? FROM shift),"
+        " newest AS (UPDATE posts SET last_signal_at = ? FROM shift WHERE posts.id = shift.post_id"
+        " AND (posts.last_signal_at IS NULL OR posts.last_signal_at < ?))"
+        " SELECT * FROM shift",
+        (member_id, kind, stamp, note, stamp, stamp),
+    )
+    return None if row is None else Shift.from_row(row)
 
 
 async def last_signal(tx: Tx, post_id: int) -> tuple[str, datetime, str | None] | None:

@@ -45,7 +45,13 @@ async def open_locking_post(tx: Tx, member_id: int, post_id: int | None = None) 
             " WHERE p.id = ? FOR NO KEY UPDATE OF p",
             (member_id, post_id),
         )
-    return None if row is None or row["id"] is None else Shift.from_row(row)
+    if row is None:
+        if post_id is not None:
+            raise LookupError(f"post {post_id} does not exist")
+        return None
+    # The shift as the statement's snapshot saw it, from before any wait for the lock: only
+    # the member's own updates change it, and one member's run one at a time.
+    return None if row["id"] is None else Shift.from_row(row)
 
 
 async def start(

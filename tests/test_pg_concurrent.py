@@ -154,7 +154,7 @@ async def test_issues_filed_side_by_side_on_one_post_get_every_number_once(
 
 
 @on_postgresql
-async def test_two_officers_checking_in_side_by_side_are_both_on_duty(
+async def test_a_check_in_beside_another_officers_choice_of_post_leaves_both_on_duty(
     db_path: Path | str,
 ) -> None:
     db = await Database.open(db_path)
@@ -185,11 +185,11 @@ async def test_two_officers_checking_in_side_by_side_are_both_on_duty(
 
 @on_postgresql
 async def test_signals_side_by_side_on_one_post_are_each_decided_after_the_last(
-    db_path: Path | str, tmp_path: Path
+    db_path: Path | str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Later signals commit first and the earlier ones' conditional UPDATEs change nothing:
     each still locks the post before deciding, so none decides on a version another
-    changed (the watcher's version check would raise)."""
+    changed (the watcher's version check would raise, and the write be run again)."""
     db = await Database.open(db_path)
     settings = load_settings(None, overrides={"storage": {"path": str(tmp_path / "x.db")}})
     watcher = Watcher(db, settings, FakeClock(T0))
@@ -222,6 +222,7 @@ async def test_signals_side_by_side_on_one_post_are_each_decided_after_the_last(
             state, last = await tx.one(
                 "SELECT state, last_signal_at FROM posts WHERE id = ?", (kbj01,)
             ) or (None, None)
+        assert "running it again" not in caplog.text  # ordered by the lock, not by reruns
         newest_signal = max(at for n, at in enumerate(moments) if n % 3)  # all clears
         assert state == "staffed" and last == to_db(newest_signal)
     finally:

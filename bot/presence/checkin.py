@@ -290,10 +290,9 @@ async def all_clear(
     """Record 'situasi aman' for the post the officer is on duty at (None: not on duty)."""
 
     async def record(tx: Tx) -> Post | None:
-        current = await shifts.open_locking_post(tx, member.id)
+        current = await posts.signal_from_open_shift(tx, member.id, "all_clear", now, note)
         if current is None:
             return None
-        await posts.record_signal(tx, current.post_id, member.id, "all_clear", now, note)
         refreshed = await touched(tx, watch, [current.post_id], now)
         return refreshed[0] if refreshed else await posts.by_id(tx, current.post_id)
 
