@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -228,21 +229,40 @@ class SlotStep:
     late_minutes: int | None
 
 
+_RUNNING = "start_at > ? AND start_at <= ? AND end_at > ?"
+
+RUNNING_JSON = (
+    f"(SELECT json_agg(json_build_array({_SLOT_COLUMNS}) ORDER BY id) FROM slots"
+    f" WHERE post_id = p.id AND {_RUNNING})"
+)
+"""PostgreSQL: the slots of post ``p`` running in :func:`running_window`, as one JSON
+value (:func:`slots_of_json`), for reading them in the statement that reads the post."""
+
+
+def running_window(now: datetime, longest_hours: int = 24) -> tuple[str | None, ...]:
+    """The parameters of "running at ``now``": a slot lasts under a day, so only slots
+    started in the last day are read (an index range per post)."""
+    moment = to_db(now)
+    return to_db(now - _hours(longest_hours)), moment, moment
+
+
+def slots_of_json(value: str | None) -> list[Slot]:
+    return [_slot(row) for row in json.loads(value)] if value else []
+
+
 async def active(
     tx: Tx, post_ids: Sequence[int], now: datetime, longest_hours: int = 24
 ) -> dict[int, list[Slot]]:
-    """The slots of ``post_ids`` running at ``now``. A slot lasts under a day, so only
-    slots started in the last day are read (an index range per post)."""
+    """The slots of ``post_ids`` running at ``now`` (:func:`running_window`)."""
     found: dict[int, list[Slot]] = {}
     if not post_ids:
         return found
-    moment = to_db(now)
-    since = to_db(now - _hours(longest_hours))
+    window = running_window(now, longest_hours)
     for chunk in _chunks(post_ids):
         rows = await tx.all(
             f"SELECT {_SLOT_COLUMNS} FROM slots WHERE post_id IN ({_marks(len(chunk))})"
-            " AND start_at > ? AND start_at <= ? AND end_at > ?",
-            (*chunk, since, moment, moment),
+            f" AND {_RUNNING}",
+            (*chunk, *window),
         )
         for row in rows:
             slot = _slot(row)

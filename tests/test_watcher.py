@@ -20,6 +20,7 @@ from bot.watch import alerts
 from bot.watch.alerts import TakeStatus
 from bot.watch.watcher import Watcher
 from storage import areas, members, posts
+from storage import roster as roster_store
 from storage import watch as watch_store
 from storage.db import Database
 from storage.members import MemberRow
@@ -326,7 +327,7 @@ async def test_notices_reach_the_forum_topic_the_alert_went_to(
 
 
 async def test_a_handlers_redecision_reads_what_a_pass_reads(db: Database, tmp_path: Path) -> None:
-    """posts_for_decision (one statement) == posts_by_id + on_duty_counts + open_alerts."""
+    """posts_for_decision (one statement on PostgreSQL) == posts_by_id + decision_facts."""
     clock = FakeClock(OPEN + 5 * M)
     watcher = Watcher(db, settings_for(tmp_path / "w.db"), clock)
     await checkin.check_in(
@@ -334,6 +335,7 @@ async def test_a_handlers_redecision_reads_what_a_pass_reads(db: Database, tmp_p
     )
     clock.set(OPEN + 95 * M)
     await watcher.sweep()  # silent: an open alert, one officer on duty
+    budi = await member(db, "budi")
     async with db.transaction() as tx:
         ids = [int(await tx.scalar("SELECT id FROM posts WHERE code = 'DAY-01'"))]
         await posts.upsert(
@@ -342,15 +344,25 @@ async def test_a_handlers_redecision_reads_what_a_pass_reads(db: Database, tmp_p
             clock.now(),
         )
         ids.append(int(await tx.scalar("SELECT id FROM posts WHERE code = 'NITE-02'")))
-        together = await watch_store.posts_for_decision(tx, ids)
+        now = clock.now()
+        await roster_store.insert_slots(  # two running at NITE-02, one over, one to come
+            tx,
+            [
+                (ids[1], budi.id, now - 60 * M, now + 60 * M, None, None, None),
+                (ids[1], budi.id, now - 30 * M, now + 30 * M, None, None, None),
+                (ids[1], budi.id, now - 90 * M, now - 10 * M, None, None, None),
+                (ids[1], budi.id, now + 10 * M, now + 90 * M, None, None, None),
+            ],
+        )
+        posts_read, together = await watch_store.posts_for_decision(tx, ids, now)
         apart = (
             await watch_store.posts_by_id(tx, ids),
-            await watch_store.on_duty_counts(tx, ids),
-            await watch_store.open_alerts(tx, ids),
+            await watch_store.decision_facts(tx, ids, now),
         )
-    assert sorted(together[0], key=lambda p: p.id) == sorted(apart[0], key=lambda p: p.id)
-    assert together[1:] == apart[1:]
-    assert together[1] == {ids[0]: 1} and list(together[2]) == [ids[0]]
+    assert sorted(posts_read, key=lambda p: p.id) == sorted(apart[0], key=lambda p: p.id)
+    assert together == apart[1]
+    assert together.counts == {ids[0]: 1} and list(together.alerts) == [ids[0]]
+    assert [len(together.running.get(post_id, [])) for post_id in ids] == [0, 2]
 
 
 async def test_a_redecision_returns_the_posts_as_written(db: Database, tmp_path: Path) -> None:

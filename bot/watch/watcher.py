@@ -34,7 +34,6 @@ from bot.watch.schedule import PostSchedules, Schedule
 from bot.watch.texts import alert_text, take_markup
 from storage import issues as issues_store
 from storage import posts as posts_store
-from storage import roster as roster_store
 from storage import watch as store
 from storage.alerts import Person
 from storage.db import Database, Tx, WriteConflict
@@ -200,10 +199,10 @@ class Watcher:
     async def refresh(self, tx: Tx, post_ids: Sequence[int], now: datetime) -> list[Post]:
         """Re-decide posts whose facts just changed (inside the caller's transaction);
         returns them as they are now."""
-        posts, counts, alerts = await store.posts_for_decision(tx, post_ids)
+        posts, facts = await store.posts_for_decision(tx, post_ids, now)
         if not posts:
             return []
-        soonest, decided = await self._process(tx, posts, now, (counts, alerts))
+        soonest, decided = await self._process(tx, posts, now, facts)
         if soonest is not None:
             self.soonest_refreshed = min(soonest, self.soonest_refreshed or soonest)
         return [decided[post.id] for post in posts]
@@ -303,21 +302,18 @@ class Watcher:
         tx: Tx,
         posts: Sequence[Post],
         now: datetime,
-        read: tuple[dict[int, int], dict[int, store.AlertRow]] | None = None,
+        read: store.DecisionFacts | None = None,
     ) -> tuple[datetime | None, dict[int, Post]]:
         """Decide and write; returns the soonest new deadline among the posts, and each
-        post as it is now. ``read``: the officers on duty and the open alert per post,
-        when read with the posts."""
+        post as it is now. ``read``: the officers on duty, the open alert and the roster
+        slots running per post, when read with the posts."""
         if self.dated_stale:
             stored_hours = await hours_rules.stored_overrides(tx)
             self._schedules = PostSchedules.from_settings(self.settings, stored_hours)
             self.dated_stale = False
         ids = [post.id for post in posts]
-        counts, alerts = read or (
-            await store.on_duty_counts(tx, ids),
-            await store.open_alerts(tx, ids),
-        )
-        running = await roster_store.active(tx, ids, now)  # piket: the officers required
+        given = read or await store.decision_facts(tx, ids, now)
+        counts, alerts, running = given.counts, given.alerts, given.running  # running: piket
         tree = await self._area_tree(tx)
         decisions: list[tuple[Post, Decision, list[Area]]] = []
         updates: list[PostUpdate] = []
