@@ -52,3 +52,25 @@ def test_windows_of_quiet_chats_are_swept() -> None:
     budget.release(4, budget.reserve(4, 5.0), 5.0)
     assert set(budget._chat_windows) == {4}
     assert budget_module.SWEEP_EVERY > 1
+
+
+def test_a_paid_broadcast_leaves_room_for_replies_sent_straight_to_people() -> None:
+    """Direct replies are counted once answered: at the full paid rate one in flight would
+    be one message too many, so the paid lane leaves 1/200 of the second free, and as many
+    slots as direct replies were answered in the last second when that is more."""
+    budget = Budget(DeliverySettings(paid_broadcast=True, paid_per_s=1000))
+    at = 0.0
+    for chat in range(994):  # the pacing bucket refills as the clock moves on
+        at = chat / 1000
+        assert budget.paid_room(at, 1000)[0] > 0
+        budget.release(chat, budget.reserve(chat, at, paid=True), at)
+    assert budget.paid_room(at, 1000)[0] == 1  # 6 free: one more, five kept
+    budget.release(994, budget.reserve(994, at, paid=True), at)
+    room, when = budget.paid_room(at, 1000)
+    assert room == 0 and when == 0.0 + SPAN  # one must leave: the oldest, a span after its answer
+    for n in range(7):  # a burst of direct replies: seven kept now, not five
+        budget.note_direct_send(5000 + n, at)
+    # 1,002 held (the replies too) and seven kept: ten must leave, the tenth oldest last
+    assert budget.paid_room(at, 1000) == (0, 9 / 1000 + SPAN)
+    assert budget.paid_room(0.0025 + SPAN, 1000)[0] == 0
+    assert budget.paid_room(at + 1.0, 1000)[0] > 0  # the replies' second is over

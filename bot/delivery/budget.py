@@ -13,6 +13,7 @@ from __future__ import annotations
 import heapq
 import logging
 import math
+from collections import deque
 from collections.abc import Iterable
 
 from bot.core.config import DeliverySettings
@@ -20,6 +21,11 @@ from bot.delivery.limits import Bucket, Slot, Window
 
 log = logging.getLogger(__name__)
 
+DIRECT_SHARE = 200
+"""A paid broadcast leaves at least 1/DIRECT_SHARE of ``paid_per_s`` (5 of 1000) free in each
+second, and never fewer slots than replies were sent straight to people in the last second:
+those are counted only once answered, so at the full rate one in flight would be the
+1001st message Telegram sees and draw a 429."""
 FLOOD_CHATS = 2
 """Distinct chats told to wait within one retry window that mean a global flood wait."""
 SWEEP_EVERY = 4096
@@ -39,6 +45,7 @@ class Budget:
         self._pace = _bucket(settings.global_per_s)
         self._paid: Window | None = None
         self._paid_pace: Bucket | None = None
+        self._direct_answered: deque[float] = deque()
         if settings.paid_broadcast:
             self._paid = Window.of_rate(settings.paid_per_s, 1.0)
             self._paid_pace = _bucket(settings.paid_per_s)
@@ -80,10 +87,18 @@ class Budget:
             return 0, math.inf
         if now < self._global_pause:
             return 0, self._global_pause
-        room = min(self._paid.free(now), self._paid_pace.available(now), cap)
+        keep = self._direct_headroom(now)
+        room = min(self._paid.free(now) - keep, self._paid_pace.available(now), cap)
         if room > 0:
             return room, now
-        return 0, max(self._paid.next_free(now), self._paid_pace.next_token(now))
+        return 0, max(self._paid.next_free(now, keep), self._paid_pace.next_token(now))
+
+    def _direct_headroom(self, now: float) -> int:
+        """Paid-window slots the paid lane leaves free (``DIRECT_SHARE``)."""
+        answered = self._direct_answered
+        while answered and answered[0] <= now - 1.0:
+            answered.popleft()
+        return max(int(self._settings.paid_per_s) // DIRECT_SHARE, len(answered))
 
     def held_chats(self, now: float) -> tuple[set[int], float]:
         """Chats that may not be sent to now, and the soonest one of them frees up."""
@@ -166,6 +181,7 @@ class Budget:
         self._global.take().end = now
         if self._paid is not None:
             self._paid.take().end = now
+            self._direct_answered.append(now)
         self._chat_window(chat_id).take().end = now
         self._note_use(chat_id, now)
         if chat_id in self._full:

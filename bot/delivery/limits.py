@@ -52,11 +52,15 @@ class Window:
         self._prune(now)
         return self.capacity - len(self._slots)
 
-    def next_free(self, now: float) -> float:
-        """When a slot frees up (now if one is free; inf if only answers can free one)."""
-        if self.free(now) > 0:
+    def next_free(self, now: float, keep: int = 0) -> float:
+        """When more than ``keep`` slots are free (now if they are; inf if only answers can
+        free enough)."""
+        if self.free(now) > keep:
             return now
-        return min(s.end for s in self._slots) + self.span
+        leaving = len(self._slots) - self.capacity + keep + 1
+        if leaving == 1:
+            return min(s.end for s in self._slots) + self.span
+        return sorted(s.end for s in self._slots)[leaving - 1] + self.span
 
     def take(self) -> Slot:
         slot = Slot()
