@@ -151,9 +151,9 @@ async def record_signal(
 async def signal_from_open_shift(
     tx: Tx, member_id: int, kind: str, at: datetime, note: str | None = None
 ) -> Shift | None:
-    """The member's open shift (None: not on duty) with its post's row locked
-    (storage.shifts.open_locking_post) and a signal recorded there: one round trip on
-    PostgreSQL where there were two."""
+    """The member's open shift (None: not on duty) with its post's row locked (as
+    storage.shifts.open_locking_post locks a post) and a signal recorded there: one round
+    trip on PostgreSQL where there were two."""
     if tx.dialect != "postgresql":
         current = await shifts.open_for_member(tx, member_id)
         if current is not None:

@@ -26,29 +26,20 @@ async def open_for_member(tx: Tx, member_id: int) -> Shift | None:
     return None if row is None else Shift.from_row(row)
 
 
-async def open_locking_post(tx: Tx, member_id: int, post_id: int | None = None) -> Shift | None:
-    """:func:`open_for_member`, with a post's row locked in the same round trip on
-    PostgreSQL (``post_id``'s, else that of the shift's post): the writers that overlap
-    (``Database.concurrently``) meet there, and every later statement of the transaction
-    sees what the writer before it on that post committed. SQLite writers never overlap."""
+async def open_locking_post(tx: Tx, member_id: int, post_id: int) -> Shift | None:
+    """:func:`open_for_member`, with the row of post ``post_id`` locked in the same round
+    trip on PostgreSQL: the writers that overlap (``Database.concurrently``) meet there,
+    and every later statement of the transaction sees what the writer before it on that
+    post committed. SQLite writers never overlap."""
     if tx.dialect != "postgresql":
         return await open_for_member(tx, member_id)
-    if post_id is None:
-        row = await tx.one(
-            "SELECT s.* FROM shifts s JOIN posts p ON p.id = s.post_id"
-            " WHERE s.member_id = ? AND s.ended_at IS NULL FOR NO KEY UPDATE OF p",
-            (member_id,),
-        )
-    else:
-        row = await tx.one(
-            "SELECT s.* FROM posts p LEFT JOIN shifts s ON s.member_id = ? AND s.ended_at IS NULL"
-            " WHERE p.id = ? FOR NO KEY UPDATE OF p",
-            (member_id, post_id),
-        )
+    row = await tx.one(
+        "SELECT s.* FROM posts p LEFT JOIN shifts s ON s.member_id = ? AND s.ended_at IS NULL"
+        " WHERE p.id = ? FOR NO KEY UPDATE OF p",
+        (member_id, post_id),
+    )
     if row is None:
-        if post_id is not None:
-            raise LookupError(f"post {post_id} does not exist")
-        return None
+        raise LookupError(f"post {post_id} does not exist")
     # The shift as the statement's snapshot saw it, from before any wait for the lock: only
     # the member's own updates change it, and one member's run one at a time.
     return None if row["id"] is None else Shift.from_row(row)
