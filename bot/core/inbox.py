@@ -35,10 +35,9 @@ from datetime import timedelta
 from typing import Any
 
 from telegram import Bot, Update
-from telegram._utils.types import ODVInput
+from telegram._utils.types import JSONDict
 from telegram.error import NetworkError
 from telegram.ext import ExtBot
-from telegram.request import BaseRequest, RequestData
 
 from bot.core.clock import Clock
 from bot.core.transport import AiohttpRequest
@@ -291,32 +290,12 @@ class UpdatesRequest(AiohttpRequest):
         super().__init__(*args, **kwargs)
         self.inbox = inbox
 
-    async def do_request(
-        self,
-        url: str,
-        method: str,
-        request_data: RequestData | None = None,
-        read_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-        write_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-        connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-        pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-    ) -> tuple[int, bytes]:
-        code, body = await super().do_request(
-            url,
-            method,
-            request_data,
-            read_timeout=read_timeout,
-            write_timeout=write_timeout,
-            connect_timeout=connect_timeout,
-            pool_timeout=pool_timeout,
-        )
-        if self.inbox is not None and code == 200 and url.endswith("/getUpdates"):
-            try:
-                answer = json.loads(body)
-            except ValueError:
-                answer = None  # PTB reports it; the updates are written from what it parsed
-            self.inbox.note_batch(answer.get("result") if isinstance(answer, dict) else None)
-        return code, body
+    def parse_json_payload(self, payload: bytes) -> JSONDict:  # type: ignore[override]
+        # PTB parses every answer of this connection (getUpdates only) here, once.
+        answer = super().parse_json_payload(payload)
+        if self.inbox is not None and answer.get("ok") is True:
+            self.inbox.note_batch(answer.get("result"))
+        return answer
 
 
 class InboxBot(ExtBot[Any]):
