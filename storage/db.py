@@ -21,7 +21,7 @@ import logging
 import re
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -239,6 +239,22 @@ class HandledUpdate:
 handled_update: ContextVar[HandledUpdate | None] = ContextVar("handled_update", default=None)
 
 
+@contextmanager
+def carrying(handled: HandledUpdate | None) -> Iterator[HandledUpdate | None]:
+    """Around one write transaction: the update whose done mark it is to record (None when
+    there is none, or another transaction has it), settled as done when the block ends
+    without an exception (after COMMIT) and freed for the next one otherwise."""
+    if handled is None or not handled.claim():
+        yield None
+        return
+    committed = False
+    try:
+        yield handled
+        committed = True
+    finally:
+        handled.settle(committed)
+
+
 class ThreadTx(SqliteTx):
     """A read on aiosqlite's worker thread: for long queries that must not stall the loop."""
 
@@ -317,17 +333,11 @@ class Database:
         not carry the update's done mark, which must commit with the handler's effects."""
         handled = None if bookkeeping else handled_update.get()
         async with self.lock:
-            carries = handled is not None and handled.claim()
-            committed = False
-            try:
+            with carrying(handled) as mark:
                 async with self._unit(write=True) as tx:
-                    if handled is not None and carries:
-                        await handled.record(tx, handled.update_id)
+                    if mark is not None:
+                        await mark.record(tx, mark.update_id)
                     yield tx
-                committed = True
-            finally:
-                if handled is not None and carries:
-                    handled.settle(committed)
         self._announce(tx)
 
     async def concurrently(

@@ -40,6 +40,7 @@ from storage.db import (
     T,
     Tx,
     WriteConflict,
+    carrying,
     handled_update,
     migrations,
     redacted,
@@ -459,36 +460,23 @@ class PostgresDatabase(Database):
         unique index another one filled first."""
         handled = None if bookkeeping else handled_update.get()
         begin = f"BEGIN; SELECT pg_advisory_xact_lock_shared({WRITER_KEY})"
-        async with self._writers_free:
-            if self._closed:
-                raise DatabaseUnavailable(f"{self.path} is closed")
-            conn = self._idle_writers.pop() if self._idle_writers else None
-            conn = await _open(conn, self.url, patient=True)
-            try:
-                for attempt in range(1, ATTEMPTS + 1):
-                    carries = handled is not None and handled.claim()
-                    committed = False
-                    try:
+        if self._closed:
+            raise DatabaseUnavailable(f"{self.path} is closed")
+        async with self._lent(self._idle_writers, self._writers_free, patient=True) as conn:
+            for attempt in range(1, ATTEMPTS + 1):
+                try:
+                    with carrying(handled) as mark:
                         async with _writing(conn, begin) as tx:
-                            if handled is not None and carries:
-                                await handled.record(tx, handled.update_id)
+                            if mark is not None:
+                                await mark.record(tx, mark.update_id)
                             result = await work(tx)
-                        committed = True
-                        break
-                    except RETRIED as exc:
-                        clash = getattr(exc, "constraint_name", None)
-                        unique = isinstance(exc, asyncpg.exceptions.UniqueViolationError)
-                        if attempt == ATTEMPTS or (unique and clash not in RERUN_ON_UNIQUE):
-                            raise
-                        log.warning("write rolled back (%r); running it again", exc)
-                    finally:
-                        if handled is not None and carries:
-                            handled.settle(committed)
-            finally:
-                if self._closed or conn.raw.is_closed() or conn.raw.is_in_transaction():
-                    conn.raw.terminate()  # closing, broken, or interrupted mid-transaction
-                else:
-                    self._idle_writers.append(conn)
+                    break
+                except RETRIED as exc:
+                    clash = getattr(exc, "constraint_name", None)
+                    unique = isinstance(exc, asyncpg.exceptions.UniqueViolationError)
+                    if attempt == ATTEMPTS or (unique and clash not in RERUN_ON_UNIQUE):
+                        raise
+                    log.warning("write rolled back (%r); running it again", exc)
         self._announce(tx)
         return result
 
@@ -520,20 +508,34 @@ class PostgresDatabase(Database):
         reader sees everything committed before it began, as it would under the lock.
         ``consistent=False``: no transaction, each statement on its own (the reader's
         session refuses writes)."""
-        async with self._readers_free:
-            conn = self._idle_readers.pop() if self._idle_readers else None
-            conn = await _open(conn, self.url, read_only=True)
+        async with self._lent(self._idle_readers, self._readers_free, read_only=True) as conn:
+            if consistent:
+                async with _read_only(conn) as tx:
+                    yield tx
+            else:  # each statement on its own (the session is read-only)
+                yield PgTx(conn, writable=False)
+
+    @asynccontextmanager
+    async def _lent(
+        self,
+        idle: list[_Connection],
+        free: asyncio.Semaphore,
+        *,
+        read_only: bool = False,
+        patient: bool = False,
+    ) -> AsyncIterator[_Connection]:
+        """A connection of a pool (``idle``, at most ``free`` lent at once), given back
+        unless the database is closing, it broke, or it was left mid-transaction."""
+        async with free:
+            conn = idle.pop() if idle else None
+            conn = await _open(conn, self.url, read_only=read_only, patient=patient)
             try:
-                if consistent:
-                    async with _read_only(conn) as tx:
-                        yield tx
-                else:  # each statement on its own (the session is read-only)
-                    yield PgTx(conn, writable=False)
+                yield conn
             finally:
                 if self._closed or conn.raw.is_closed() or conn.raw.is_in_transaction():
                     conn.raw.terminate()  # closing, broken, or interrupted mid-transaction
                 else:
-                    self._idle_readers.append(conn)
+                    idle.append(conn)
 
     @asynccontextmanager
     async def snapshot(self) -> AsyncIterator[Tx]:  # type: ignore[override]
