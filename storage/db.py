@@ -468,15 +468,8 @@ class SqliteDatabase(Database):
                 self._beside.execute("PRAGMA busy_timeout=0")  # never block the loop
                 if not self._autocheckpoint:
                     self._beside.execute("PRAGMA wal_autocheckpoint=0")
-            conn = self._beside
-            await self._begin("BEGIN IMMEDIATE", conn)
-            tx = SqliteTx(conn)
-            try:
+            async with self._on(self._beside, write=True) as tx:
                 yield tx
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
         self._announce(tx)
 
     async def checkpoint(self) -> None:
@@ -554,17 +547,22 @@ class SqliteDatabase(Database):
             await asyncio.sleep(pause)
             pause = min(pause * 2, 0.1)
 
+    def _unit(self, write: bool) -> AbstractAsyncContextManager[Tx]:
+        return self._on(self._sync, write)
+
     @asynccontextmanager
-    async def _unit(self, write: bool) -> AsyncIterator[Tx]:
-        await self._begin("BEGIN IMMEDIATE" if write else "BEGIN")
-        tx = SqliteTx(self._sync)
+    async def _on(self, conn: sqlite3.Connection, write: bool) -> AsyncIterator[Tx]:
+        """BEGIN IMMEDIATE (BEGIN for a read) on ``conn``; COMMIT, or ROLLBACK on error and
+        after a read."""
+        await self._begin("BEGIN IMMEDIATE" if write else "BEGIN", conn)
+        tx = SqliteTx(conn)
         try:
             yield tx
         except BaseException:
-            self._sync.execute("ROLLBACK")
+            conn.execute("ROLLBACK")
             raise
         else:
-            self._sync.execute("COMMIT" if write else "ROLLBACK")
+            conn.execute("COMMIT" if write else "ROLLBACK")
 
     @asynccontextmanager
     async def snapshot(self) -> AsyncIterator[Tx]:  # type: ignore[override]
