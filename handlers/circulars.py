@@ -71,6 +71,13 @@ TICK = timedelta(seconds=1)
 LIST_LIMIT = 10
 
 
+def _paid_bill(context: PoskoContext, copies: int) -> str:
+    """Paid broadcast costs Stars: the author sees the bill before sending or scheduling."""
+    if not context.runtime.settings.delivery.paid_broadcast:
+        return ""
+    return paid_estimate(context.lang, copies)
+
+
 async def _admin(update: Update, context: PoskoContext) -> bool:
     context.me()
     if require(context, Role.ADMIN):
@@ -118,12 +125,7 @@ async def siaran(update: Update, context: PoskoContext) -> None:
             if result.unreachable
             else ""
         )
-        # Paid broadcast costs Stars: the author sees the bill before pressing ✅ Kirim.
-        paid = (
-            paid_estimate(context.lang, result.copies)
-            if runtime.settings.delivery.paid_broadcast
-            else ""
-        )
+        paid = _paid_bill(context, result.copies)
         markup = buttons(
             [
                 [
@@ -344,11 +346,7 @@ async def jadwal_tambah(update: Update, context: PoskoContext) -> None:
             when=result.when,
             scope=rules.scope_words(context.lang, result.scope),
             count=result.count,
-            paid=(
-                paid_estimate(context.lang, result.count)
-                if runtime.settings.delivery.paid_broadcast
-                else ""
-            ),
+            paid=_paid_bill(context, result.count),
         )
 
 
